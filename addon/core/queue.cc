@@ -1,0 +1,252 @@
+#include "queue.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "errors.h"
+
+namespace blkio {
+
+namespace {
+
+// Flags each request type accepts (libblkio §5.1).
+uint32_t allowed_flags(RequestType t) {
+  switch (t) {
+    case RequestType::Write:
+    case RequestType::Writev: return REQ_FUA;
+    case RequestType::WriteZeroes: return REQ_FUA | REQ_NO_UNMAP | REQ_NO_FALLBACK;
+    default: return 0;
+  }
+}
+
+const char* disallowed_flag_message(uint32_t bad) {
+  if (bad & REQ_FUA) return "BLKIO_REQ_FUA is invalid for this request type";
+  if (bad & REQ_NO_UNMAP) return "BLKIO_REQ_NO_UNMAP is invalid for this request type";
+  return "BLKIO_REQ_NO_FALLBACK is invalid for this request type";
+}
+
+bool misaligned(uint64_t v, int32_t alignment) { return alignment > 1 && v % uint64_t(alignment) != 0; }
+
+}  // namespace
+
+Queue::Queue(const QueueContext& ctx, std::unique_ptr<QueueDriver> driver, bool poll)
+    : ctx_(ctx), driver_(std::move(driver)), poll_(poll) {}
+
+Queue::~Queue() { shutdown(); }
+
+void Queue::shutdown() {
+  if (!driver_) return;
+  // The device may still write into request buffers: stop it first.
+  if (in_flight_) driver_->quiesce(unsigned(in_flight_));
+  driver_.reset();
+  in_flight_ = 0;
+  backlog_.clear();
+  completed_.clear();
+}
+
+Request* Queue::acquire() {
+  if (free_.empty()) {
+    pool_.push_back(std::make_unique<Request>());
+    pool_.back()->pool_index = uint32_t(pool_.size() - 1);
+    free_.reserve(pool_.capacity());
+    return pool_.back().get();
+  }
+  Request* r = free_.back();
+  free_.pop_back();
+  return r;
+}
+
+void Queue::release(Request* req) { free_.push_back(req); }
+
+const char* Queue::validate(const Request& req, int* err) const {
+  const DeviceInfo& info = *ctx_.info;
+  *err = EINVAL;
+  if (req.flags & ~kKnownRequestFlags) return "unsupported bits in request flags";
+  if (uint32_t bad = req.flags & ~allowed_flags(req.type)) return disallowed_flag_message(bad);
+  if (writes_data(req.type) && *ctx_.read_only) {
+    *err = EBADF;
+    return "device is read-only";
+  }
+  if (req.type == RequestType::Flush) return nullptr;
+  if (is_vectored(req.type) && info.max_segments > 0 && req.iov.size() > size_t(info.max_segments))
+    return "iovcnt exceeds max-segments";
+  if (misaligned(req.start, info.request_alignment) || misaligned(req.len, info.request_alignment))
+    return "start and length must be multiples of request-alignment";
+  if (!info.can_grow && (req.start > info.capacity || req.len > info.capacity - req.start))
+    return "request extends beyond the end of the device";
+  if (req.type == RequestType::Read || req.type == RequestType::Write) {
+    if (misaligned(uintptr_t(req.buf), info.buf_alignment) || misaligned(req.len, info.buf_alignment))
+      return "buffer address and length must be multiples of buf-alignment";
+    if (info.needs_mem_regions && req.region < 0) return "buffer is not inside a mapped memory region";
+  } else if (is_vectored(req.type)) {
+    for (const iovec& v : req.iov) {
+      if (misaligned(uintptr_t(v.iov_base), info.buf_alignment) || misaligned(v.iov_len, info.buf_alignment))
+        return "buffer address and length must be multiples of buf-alignment";
+      if (info.needs_mem_regions && ctx_.regions->find(v.iov_base, v.iov_len) < 0)
+        return "buffer is not inside a mapped memory region";
+    }
+  }
+  return nullptr;
+}
+
+void Queue::complete_now(Request* req, int ret, const char* msg) {
+  bool was_empty = completed_.empty();
+  completed_.push_back(Completion{req->user_data, msg, ret, {}});
+  release(req);
+  // Completions made at enqueue time must still wake an event loop.
+  if (was_empty) {
+    uint64_t one = 1;
+    ssize_t r = ::write(driver_->completion_fd(), &one, sizeof one);
+    (void)r;
+  }
+}
+
+void Queue::submit_new(Request* req, int region_hint) {
+  req->done = 0;
+  req->stage = 0;
+  if (req->type == RequestType::Read || req->type == RequestType::Write)
+    req->region = ctx_.regions->find(req->buf, req->len, region_hint);
+  else
+    req->region = -1;
+  int err;
+  if (const char* msg = validate(*req, &err)) return complete_now(req, -err, msg);
+  bool nothing_to_do = req->len == 0 && req->type != RequestType::Flush;
+  if (nothing_to_do) return complete_now(req, 0, nullptr);
+  if (!backlog_.empty()) return backlog_.push_back(req);  // keep submission order
+  const char* msg = nullptr;
+  int r = driver_->enqueue(req, &msg);
+  if (r == QueueDriver::kAccepted) in_flight_++;
+  else if (r == QueueDriver::kFull) backlog_.push_back(req);
+  else complete_now(req, r, msg);
+}
+
+void Queue::read(uint64_t start, void* buf, size_t len, void* user_data, uint32_t flags, int region_hint) {
+  Request* r = acquire();
+  r->type = RequestType::Read;
+  r->start = start, r->buf = buf, r->len = len, r->user_data = user_data, r->flags = flags;
+  submit_new(r, region_hint);
+}
+
+void Queue::write(uint64_t start, const void* buf, size_t len, void* user_data, uint32_t flags,
+                  int region_hint) {
+  Request* r = acquire();
+  r->type = RequestType::Write;
+  r->start = start, r->buf = const_cast<void*>(buf), r->len = len, r->user_data = user_data, r->flags = flags;
+  submit_new(r, region_hint);
+}
+
+void Queue::vectored(RequestType type, uint64_t start, const iovec* iov, int iovcnt, void* user_data,
+                     uint32_t flags) {
+  Request* r = acquire();
+  r->type = type;
+  r->start = start, r->buf = nullptr, r->len = 0, r->user_data = user_data, r->flags = flags;
+  if (iovcnt < 0) return complete_now(r, -EINVAL, "iovcnt must be non-negative and fit in a signed 32-bit integer");
+  r->iov.assign(iov, iov + iovcnt);
+  for (const iovec& v : r->iov) r->len += v.iov_len;
+  submit_new(r, -1);
+}
+
+void Queue::readv(uint64_t start, const iovec* iov, int iovcnt, void* user_data, uint32_t flags) {
+  vectored(RequestType::Readv, start, iov, iovcnt, user_data, flags);
+}
+
+void Queue::writev(uint64_t start, const iovec* iov, int iovcnt, void* user_data, uint32_t flags) {
+  vectored(RequestType::Writev, start, iov, iovcnt, user_data, flags);
+}
+
+void Queue::write_zeroes(uint64_t start, uint64_t len, void* user_data, uint32_t flags) {
+  Request* r = acquire();
+  r->type = RequestType::WriteZeroes;
+  r->start = start, r->buf = nullptr, r->len = len, r->user_data = user_data, r->flags = flags;
+  submit_new(r, -1);
+}
+
+void Queue::discard(uint64_t start, uint64_t len, void* user_data, uint32_t flags) {
+  Request* r = acquire();
+  r->type = RequestType::Discard;
+  r->start = start, r->buf = nullptr, r->len = len, r->user_data = user_data, r->flags = flags;
+  submit_new(r, -1);
+}
+
+void Queue::flush(void* user_data, uint32_t flags) {
+  Request* r = acquire();
+  r->type = RequestType::Flush;
+  r->start = 0, r->buf = nullptr, r->len = 0, r->user_data = user_data, r->flags = flags;
+  submit_new(r, -1);
+}
+
+void Queue::feed_driver() {
+  while (!backlog_.empty()) {
+    const char* msg = nullptr;
+    int r = driver_->enqueue(backlog_.front(), &msg);
+    if (r == QueueDriver::kFull) return;
+    Request* req = backlog_.pop_front();
+    if (r == QueueDriver::kAccepted) in_flight_++;
+    else complete_now(req, r, msg);
+  }
+}
+
+int Queue::reap_into(Completion* out, int max) {
+  int n = 0;
+  while (n < max) {
+    if (reaped_.size() < size_t(max - n)) reaped_.resize(size_t(max - n));
+    int got = driver_->reap(reaped_.data(), max - n);
+    if (got <= 0) break;
+    for (int i = 0; i < got; i++) {
+      Finished& f = reaped_[i];
+      in_flight_--;
+      if (f.ret == QueueDriver::kResubmit) {
+        backlog_.push_front(f.req);
+        continue;
+      }
+      out[n++] = Completion{f.req->user_data, f.ret < 0 ? f.error_msg : nullptr, f.ret, {}};
+      release(f.req);
+    }
+  }
+  return n;
+}
+
+int Queue::do_io(Completion* out, int min, int max, timespec* timeout) {
+  if (min < 0 || max < 0) return fail(EINVAL, "min_completions and max_completions must be non-negative");
+  if (min > max) return fail(EINVAL, "min_completions must not exceed max_completions");
+  if (!out && max > 0) return fail(EINVAL, "completions must be non-NULL when max_completions > 0");
+  if (timeout && (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000))
+    return fail(EINVAL, "timeout must have tv_sec >= 0 and 0 <= tv_nsec < 1000000000");
+  if (size_t(min) > outstanding())
+    return fail(EINVAL, "min_completions is larger than total outstanding requests");
+
+  Deadline deadline = timeout ? Deadline::after(*timeout) : Deadline::never();
+  int n = 0;
+  int ret = 0;
+  for (;;) {
+    feed_driver();
+    while (n < max && !completed_.empty()) out[n++] = completed_.pop_front();
+    n += reap_into(out + n, max - n);
+    if (!backlog_.empty()) feed_driver();  // reaping made room, or resubmitted
+    unsigned want = n >= min ? 0 : unsigned(min - n);
+    if (want > 0 && !completed_.empty()) continue;
+    ret = driver_->submit(want, deadline);
+    if (ret < 0) break;
+    if (want == 0) {
+      // Page-cache hits complete inside the submit: hand them out now.
+      if (n < max) n += reap_into(out + n, max - n);
+      break;
+    }
+  }
+  if (timeout) *timeout = deadline.is_never() ? timespec{} : deadline.remaining();
+  if (ret < 0) {
+    // Nothing is lost: what was reaped goes back, oldest first.
+    for (int i = n - 1; i >= 0; i--) completed_.push_front(out[i]);
+    if (n) {
+      uint64_t one = 1;
+      ssize_t r = ::write(driver_->completion_fd(), &one, sizeof one);
+      (void)r;
+    }
+    return ret;
+  }
+  return n;
+}
+
+}  // namespace blkio

@@ -1,0 +1,75 @@
+// A libblkio queue (blkioq): request validation, the request and completion
+// backlogs, and do_io, on top of a driver's QueueDriver.
+#pragma once
+
+#include <sys/uio.h>
+#include <time.h>
+
+#include <memory>
+#include <vector>
+
+#include "driver.h"
+#include "fifo.h"
+#include "region_table.h"
+
+namespace blkio {
+
+// What a queue needs to know about its device; owned by Blkio.
+struct QueueContext {
+  const DeviceInfo* info;
+  const bool* read_only;
+  const RegionTable* regions;
+};
+
+class Queue {
+ public:
+  Queue(const QueueContext& ctx, std::unique_ptr<QueueDriver> driver, bool poll);
+  ~Queue();
+
+  bool is_poll() const { return poll_; }
+  // False once the queue was removed or its Blkio destroyed.
+  bool alive() const { return driver_ != nullptr; }
+  // Stops the device from using request memory and releases the driver.
+  void shutdown();
+
+  // Request submission never fails here: errors come back as completions.
+  // region_hint is the mapped-region slot the caller believes holds buf (-1: unknown).
+  void read(uint64_t start, void* buf, size_t len, void* user_data, uint32_t flags, int region_hint = -1);
+  void write(uint64_t start, const void* buf, size_t len, void* user_data, uint32_t flags, int region_hint = -1);
+  void readv(uint64_t start, const iovec* iov, int iovcnt, void* user_data, uint32_t flags);
+  void writev(uint64_t start, const iovec* iov, int iovcnt, void* user_data, uint32_t flags);
+  void write_zeroes(uint64_t start, uint64_t len, void* user_data, uint32_t flags);
+  void discard(uint64_t start, uint64_t len, void* user_data, uint32_t flags);
+  void flush(void* user_data, uint32_t flags);
+
+  // libblkio's blkioq_do_io: timeout (nullable) is in/out, always updated.
+  int do_io(Completion* out, int min, int max, timespec* timeout);
+
+  int completion_fd() const { return driver_->completion_fd(); }
+  void set_completion_fd_enabled(bool on) { driver_->set_completion_fd_enabled(on); }
+
+  // Requests enqueued and not yet returned by do_io.
+  size_t outstanding() const { return in_flight_ + backlog_.size() + completed_.size(); }
+
+ private:
+  Request* acquire();
+  void release(Request* req);
+  void submit_new(Request* req, int region_hint);
+  void vectored(RequestType type, uint64_t start, const iovec* iov, int iovcnt, void* user_data, uint32_t flags);
+  const char* validate(const Request& req, int* err) const;
+  void complete_now(Request* req, int ret, const char* msg);
+  void feed_driver();
+  int reap_into(Completion* out, int max);
+
+  QueueContext ctx_;
+  std::unique_ptr<QueueDriver> driver_;
+  bool poll_;
+  std::vector<std::unique_ptr<Request>> pool_;
+  std::vector<Request*> free_;
+  Fifo<Request*> backlog_;        // validated, waiting for room in the driver
+  Fifo<Completion> completed_;    // finished, not yet returned by do_io
+  size_t in_flight_ = 0;          // held by the driver
+  std::vector<Finished> reaped_;  // scratch for reap
+};
+
+}  // namespace blkio

@@ -1,0 +1,315 @@
+#include "io_uring_queue.h"
+
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "../../core/errors.h"
+#include "../../core/region_table.h"
+#include "io_uring_driver.h"
+
+namespace blkio {
+
+namespace {
+
+// Request stages beyond the first SQE.
+enum Stage : uint32_t { kPrimary = 0, kZeroFill = 1, kFuaFlush = 2 };
+
+constexpr uint64_t kInternalTag = 0;        // CQEs of our own cancel requests
+constexpr uint64_t kMaxChunk = 1ull << 30;  // below the kernel's MAX_RW_COUNT
+constexpr size_t kZeroBufferSize = 1 << 20;
+
+// Source of zeros for write-zeroes on files without native zeroing.
+const void* zero_buffer() {
+  static const void* zeros =
+      mmap(nullptr, kZeroBufferSize, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return zeros;
+}
+
+const char* errno_text(int neg) { return strerrordesc_np(-neg); }
+
+void zero_fill_rest(Request* req) {
+  if (req->type == RequestType::Read) {
+    memset(static_cast<char*>(req->buf) + req->done, 0, req->len - req->done);
+    return;
+  }
+  for (const iovec& v : req->iov) memset(v.iov_base, 0, v.iov_len);
+}
+
+// Drops the first n bytes of a vectored request's remaining iovecs.
+void consume_iov(Request* req, uint64_t n) {
+  auto& iov = req->iov;
+  size_t i = 0;
+  while (i < iov.size() && n >= iov[i].iov_len) n -= iov[i++].iov_len;
+  iov.erase(iov.begin(), iov.begin() + long(i));
+  if (n && !iov.empty()) {
+    iov[0].iov_base = static_cast<char*>(iov[0].iov_base) + n;
+    iov[0].iov_len -= n;
+  }
+}
+
+}  // namespace
+
+UringQueue::UringQueue(IoUringDriver* owner, const UringTarget& target, bool poll)
+    : owner_(owner), target_(target), poll_(poll) {}
+
+UringQueue::~UringQueue() {
+  owner_->forget(this);
+  if (eventfd_ >= 0) close(eventfd_);
+}
+
+int UringQueue::init(unsigned entries) {
+  int r = ring_.init(entries, poll_ ? IORING_SETUP_IOPOLL : 0);
+  if (r < 0) return fail(-r, "io_uring_setup with %u entries failed: %s", entries, strerror(-r));
+  if (!poll_) {
+    eventfd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (eventfd_ < 0) return fail(errno, "eventfd failed: %s", strerror(errno));
+    r = ring_.register_op(IORING_REGISTER_EVENTFD, &eventfd_, 1);
+    if (r < 0) return fail(-r, "registering the completion eventfd failed: %s", strerror(-r));
+    ring_.set_eventfd_enabled(false);  // libblkio: disabled until asked for
+  }
+  fixed_file_ = ring_.register_op(IORING_REGISTER_FILES, &target_.fd, 1) >= 0;
+  io_uring_rsrc_register sparse;
+  memset(&sparse, 0, sizeof sparse);
+  sparse.nr = RegionTable::kSlots;
+  sparse.flags = IORING_RSRC_REGISTER_SPARSE;
+  if (ring_.register_op(IORING_REGISTER_BUFFERS2, &sparse, sizeof sparse) >= 0)
+    fixed_buffer_.assign(RegionTable::kSlots, false);
+  return 0;
+}
+
+void UringQueue::register_buffer(int slot, const void* addr, size_t len) {
+  if (fixed_buffer_.empty()) return;
+  iovec iov{const_cast<void*>(addr), len};
+  io_uring_rsrc_update2 update;
+  memset(&update, 0, sizeof update);
+  update.offset = unsigned(slot);
+  update.data = reinterpret_cast<uint64_t>(&iov);
+  update.nr = 1;
+  fixed_buffer_[size_t(slot)] = ring_.register_op(IORING_REGISTER_BUFFERS_UPDATE, &update, sizeof update) >= 0;
+}
+
+void UringQueue::unregister_buffer(int slot) {
+  if (fixed_buffer_.empty() || !fixed_buffer_[size_t(slot)]) return;
+  iovec none{nullptr, 0};
+  io_uring_rsrc_update2 update;
+  memset(&update, 0, sizeof update);
+  update.offset = unsigned(slot);
+  update.data = reinterpret_cast<uint64_t>(&none);
+  update.nr = 1;
+  ring_.register_op(IORING_REGISTER_BUFFERS_UPDATE, &update, sizeof update);
+  fixed_buffer_[size_t(slot)] = false;
+}
+
+int UringQueue::enqueue(Request* req, const char** error_msg) {
+  RequestType t = req->type;
+  bool data_op = has_buffer(t);
+  if (poll_ && !data_op) {
+    *error_msg = "request not supported on poll queues for this driver";
+    return -ENOTSUP;
+  }
+  if (t == RequestType::WriteZeroes && req->stage == kPrimary && (req->flags & REQ_NO_FALLBACK) &&
+      target_.is_block_device && !target_.native_write_zeroes) {
+    *error_msg = "write zeroes without fallback: the device has no native write zeroes";
+    return -ENOTSUP;
+  }
+  if (in_kernel_ >= ring_.cq_entries()) return kFull;  // never overflow the CQ
+  io_uring_sqe* sqe = ring_.next_sqe();
+  if (!sqe) return kFull;
+  prepare(req, sqe, error_msg);
+  in_kernel_++;
+  return kAccepted;
+}
+
+bool UringQueue::prepare(Request* req, io_uring_sqe* sqe, const char**) {
+  if (fixed_file_) {
+    sqe->fd = 0;
+    sqe->flags = IOSQE_FIXED_FILE;
+  } else {
+    sqe->fd = target_.fd;
+  }
+  sqe->user_data = reinterpret_cast<uint64_t>(req);
+  bool fua = (req->flags & REQ_FUA) != 0;
+  switch (req->type) {
+    case RequestType::Read:
+    case RequestType::Write: {
+      bool reading = req->type == RequestType::Read;
+      bool fixed = req->region >= 0 && size_t(req->region) < fixed_buffer_.size() && fixed_buffer_[size_t(req->region)];
+      if (fixed) {
+        sqe->opcode = reading ? IORING_OP_READ_FIXED : IORING_OP_WRITE_FIXED;
+        sqe->buf_index = uint16_t(req->region);
+      } else {
+        sqe->opcode = reading ? IORING_OP_READ : IORING_OP_WRITE;
+      }
+      sqe->addr = reinterpret_cast<uint64_t>(req->buf) + req->done;
+      sqe->len = unsigned(std::min(req->len - req->done, kMaxChunk));
+      sqe->off = req->start + req->done;
+      if (!reading && fua) sqe->rw_flags = RWF_DSYNC;
+      return true;
+    }
+    case RequestType::Readv:
+    case RequestType::Writev:
+      sqe->opcode = req->type == RequestType::Readv ? IORING_OP_READV : IORING_OP_WRITEV;
+      sqe->addr = reinterpret_cast<uint64_t>(req->iov.data());
+      sqe->len = unsigned(req->iov.size());
+      sqe->off = req->start + req->done;
+      if (req->type == RequestType::Writev && fua) sqe->rw_flags = RWF_DSYNC;
+      return true;
+    case RequestType::Flush:
+      sqe->opcode = IORING_OP_FSYNC;
+      sqe->fsync_flags = IORING_FSYNC_DATASYNC;
+      return true;
+    case RequestType::Discard:
+      sqe->opcode = IORING_OP_FALLOCATE;
+      sqe->off = req->start;
+      sqe->addr = req->len;  // fallocate's length travels in addr
+      // On a block device, NO_HIDE_STALE turns the punch into a discard.
+      sqe->len = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE |
+                 (target_.is_block_device ? FALLOC_FL_NO_HIDE_STALE : 0);
+      return true;
+    case RequestType::WriteZeroes:
+      if (req->stage == kFuaFlush) {
+        sqe->opcode = IORING_OP_FSYNC;
+        sqe->fsync_flags = IORING_FSYNC_DATASYNC;
+      } else if (req->stage == kZeroFill) {
+        sqe->opcode = IORING_OP_WRITE;
+        sqe->addr = reinterpret_cast<uint64_t>(zero_buffer());
+        sqe->len = unsigned(std::min<uint64_t>(req->len - req->done, kZeroBufferSize));
+        sqe->off = req->start + req->done;
+      } else {
+        sqe->opcode = IORING_OP_FALLOCATE;
+        sqe->off = req->start;
+        sqe->addr = req->len;
+        bool unmap_ok = !(req->flags & REQ_NO_UNMAP);
+        bool native = !target_.is_block_device || target_.native_write_zeroes;
+        if (unmap_ok && native) sqe->len = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+        else sqe->len = FALLOC_FL_ZERO_RANGE | (target_.is_block_device ? FALLOC_FL_KEEP_SIZE : 0);
+      }
+      return true;
+  }
+  return false;
+}
+
+// Turns a CQE result into the request's outcome: 0, -errno, or kResubmit.
+int UringQueue::finish(Request* req, int res, const char** msg) {
+  switch (req->type) {
+    case RequestType::Read:
+    case RequestType::Write:
+    case RequestType::Readv:
+    case RequestType::Writev: {
+      if (res < 0) return *msg = errno_text(res), res;
+      bool reading = req->type == RequestType::Read || req->type == RequestType::Readv;
+      if (res == 0) {
+        // End of file: a growable file reads as zeros past its end.
+        if (reading && !target_.is_block_device) {
+          zero_fill_rest(req);
+          return 0;
+        }
+        *msg = reading ? "read past the end of the device" : "write made no progress";
+        return -EIO;
+      }
+      req->done += uint64_t(res);
+      if (req->done >= req->len) return 0;
+      if (is_vectored(req->type)) consume_iov(req, uint64_t(res));
+      return QueueDriver::kResubmit;
+    }
+    case RequestType::Flush:
+      if (res < 0) *msg = errno_text(res);
+      return res;
+    case RequestType::Discard:
+      if (res == -EOPNOTSUPP) return *msg = "discard is not supported by this file or device", -ENOTSUP;
+      if (res < 0) *msg = errno_text(res);
+      return res;
+    case RequestType::WriteZeroes:
+      if (req->stage == kPrimary && res == -EOPNOTSUPP) {
+        if (req->flags & REQ_NO_FALLBACK)
+          return *msg = "write zeroes without fallback: no native zeroing here", -ENOTSUP;
+        req->stage = kZeroFill;  // write zeros ourselves
+        req->done = 0;
+        return QueueDriver::kResubmit;
+      }
+      if (res < 0) return *msg = errno_text(res), res;
+      if (req->stage == kZeroFill) {
+        if (res == 0) return *msg = "write made no progress", -EIO;
+        req->done += uint64_t(res);
+        if (req->done < req->len) return QueueDriver::kResubmit;
+      }
+      if (req->stage != kFuaFlush && (req->flags & REQ_FUA)) {
+        req->stage = kFuaFlush;
+        return QueueDriver::kResubmit;
+      }
+      return 0;
+  }
+  return -EINVAL;
+}
+
+int UringQueue::submit(unsigned wait_for, const Deadline& deadline) {
+  unsigned flags = poll_ ? IORING_ENTER_GETEVENTS : 0;  // IOPOLL reaps only inside enter
+  if (wait_for > 0) {
+    if (!poll_ && ring_.unsubmitted() == 0 && ring_.cq_ready() >= wait_for) return 0;
+    flags |= IORING_ENTER_GETEVENTS;
+  }
+  if (!flags && ring_.unsubmitted() == 0) return 0;
+  bool timed = wait_for > 0 && !deadline.is_never();
+  if (timed && !ring_.has_feature(IORING_FEAT_EXT_ARG))
+    return fail(ENOTSUP, "do_io timeouts need Linux 5.11 or later (IORING_FEAT_EXT_ARG)");
+  for (;;) {
+    timespec left = deadline.remaining();
+    int r = ring_.enter(wait_for, flags, timed ? &left : nullptr);
+    if (r >= 0) return 0;
+    if (r == -ETIME) return fail(ETIME, "do_io timed out");
+    if (r == -EINTR) {
+      if (timed && deadline.expired()) return fail(ETIME, "do_io timed out");
+      continue;
+    }
+    if (r == -EAGAIN || r == -EBUSY) return 0;  // completions pending: reap, then come back
+    return fail(-r, "io_uring_enter failed: %s", strerror(-r));
+  }
+}
+
+int UringQueue::reap(Finished* out, int max) {
+  unsigned ready = ring_.cq_ready();
+  unsigned seen = 0;
+  int n = 0;
+  while (seen < ready && n < max) {
+    const io_uring_cqe& cqe = ring_.cqe(seen++);
+    if (cqe.user_data == kInternalTag) continue;
+    in_kernel_--;
+    auto* req = reinterpret_cast<Request*>(cqe.user_data);
+    const char* msg = nullptr;
+    int ret = finish(req, cqe.res, &msg);
+    out[n++] = Finished{req, ret, msg};
+  }
+  ring_.advance(seen);
+  return n;
+}
+
+void UringQueue::quiesce(unsigned) {
+  // Cancel what can be cancelled, then wait (bounded) for every CQE, so no
+  // request can touch its buffer after the caller frees it.
+  if (io_uring_sqe* sqe = ring_.next_sqe()) {
+    sqe->opcode = IORING_OP_ASYNC_CANCEL;
+    sqe->fd = -1;
+    sqe->cancel_flags = IORING_ASYNC_CANCEL_ANY;
+    sqe->user_data = kInternalTag;
+  }
+  timespec wait{0, 100 * 1000 * 1000};
+  Deadline give_up = Deadline::after(timespec{10, 0});
+  while (in_kernel_ > 0 && !give_up.expired()) {
+    int r = ring_.enter(1, IORING_ENTER_GETEVENTS, ring_.has_feature(IORING_FEAT_EXT_ARG) ? &wait : nullptr);
+    if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY) break;
+    unsigned ready = ring_.cq_ready();
+    for (unsigned i = 0; i < ready; i++)
+      if (ring_.cqe(i).user_data != kInternalTag) in_kernel_--;
+    ring_.advance(ready);
+  }
+}
+
+}  // namespace blkio

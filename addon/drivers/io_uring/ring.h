@@ -1,0 +1,68 @@
+// A minimal io_uring ring on the raw syscalls and the kernel's uapi header
+// (no liburing: a fresh machine lacks it). One ring per queue, one thread.
+#pragma once
+
+#include <linux/io_uring.h>
+#include <time.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace blkio {
+
+class Ring {
+ public:
+  Ring() = default;
+  Ring(const Ring&) = delete;
+  Ring& operator=(const Ring&) = delete;
+  ~Ring();
+
+  // Returns 0 or -errno.
+  int init(unsigned entries, unsigned setup_flags);
+  int fd() const { return fd_; }
+  unsigned cq_entries() const { return cq_entries_; }
+  bool has_feature(unsigned f) const { return (features_ & f) != 0; }
+
+  // A zeroed SQE to fill, or nullptr when the submission queue is full.
+  io_uring_sqe* next_sqe();
+  // SQEs filled and not yet consumed by the kernel.
+  unsigned unsubmitted() const;
+
+  // io_uring_enter for everything filled; min_complete/timeout as the
+  // syscall (timeout needs IORING_FEAT_EXT_ARG). Returns >= 0 or -errno.
+  int enter(unsigned min_complete, unsigned flags, const timespec* timeout);
+
+  unsigned cq_ready() const {
+    return __atomic_load_n(cq_tail_, __ATOMIC_ACQUIRE) - *cq_head_;
+  }
+  // The i-th ready CQE (i < cq_ready()); then advance(n) to release n.
+  const io_uring_cqe& cqe(unsigned i) const { return cqes_[(*cq_head_ + i) & cq_mask_]; }
+  void advance(unsigned n) { __atomic_store_n(cq_head_, *cq_head_ + n, __ATOMIC_RELEASE); }
+
+  // Sets or clears IORING_CQ_EVENTFD_DISABLED.
+  void set_eventfd_enabled(bool on);
+
+  int register_op(unsigned opcode, const void* arg, unsigned nr_args);
+
+ private:
+  int fd_ = -1;
+  unsigned features_ = 0;
+  void* sq_ring_ = nullptr;
+  size_t sq_ring_size_ = 0;
+  void* cq_ring_ = nullptr;
+  size_t cq_ring_size_ = 0;
+  io_uring_sqe* sqes_ = nullptr;
+  size_t sqes_size_ = 0;
+  unsigned sq_entries_ = 0, sq_mask_ = 0;
+  unsigned* sq_head_ = nullptr;
+  unsigned* sq_tail_ = nullptr;
+  unsigned sqe_tail_ = 0;  // local tail, published in enter()
+  unsigned cq_entries_ = 0, cq_mask_ = 0;
+  unsigned* cq_head_ = nullptr;
+  unsigned* cq_tail_ = nullptr;
+  unsigned* cq_flags_ = nullptr;
+  io_uring_cqe* cqes_ = nullptr;
+};
+
+}  // namespace blkio

@@ -1,0 +1,21 @@
+// What the io_uring driver learns about its file or block device at connect.
+#pragma once
+
+#include <string>
+
+#include "../../core/driver.h"
+
+namespace blkio {
+
+struct UringTarget {
+  int fd = -1;
+  bool is_block_device = false;
+  bool direct = false;
+  bool native_write_zeroes = false;  // block device with write_zeroes_max_bytes > 0
+};
+
+// Fills info for an open fd (file or block device), as libblkio's io_uring
+// driver reports them. Returns 0 or fail(...).
+int describe_target(UringTarget* target, DeviceInfo* info);
+
+}  // namespace blkio

@@ -1,0 +1,247 @@
+#include "blkio_object.h"
+
+#include <cerrno>
+#include <mutex>
+
+#include "errors.h"
+#include "queue_object.h"
+
+namespace blkio::napi {
+
+namespace {
+
+// Instances shared with worker threads, by id (see share()).
+std::mutex shared_mutex;
+std::map<uint64_t, std::weak_ptr<Blkio>> shared_instances;
+uint64_t next_shared_id = 1;
+
+enum class JsType { Bool = 0, Int = 1, Uint64 = 2, Str = 3 };
+
+MemRegion region_from(const Napi::Object& o) {
+  bool lossless;
+  MemRegion r{};
+  r.addr = reinterpret_cast<void*>(o.Get("addr").As<Napi::BigInt>().Uint64Value(&lossless));
+  r.len = size_t(o.Get("len").As<Napi::Number>().Int64Value());
+  r.iova = o.Get("iova").As<Napi::BigInt>().Uint64Value(&lossless);
+  r.fd_offset = o.Get("fdOffset").As<Napi::Number>().Int64Value();
+  r.fd = o.Get("fd").As<Napi::Number>().Int32Value();
+  r.flags = o.Get("flags").As<Napi::Number>().Uint32Value();
+  return r;
+}
+
+}  // namespace
+
+Napi::Function BlkioObject::define(Napi::Env env) {
+  return DefineClass(env, "NativeBlkio",
+                     {
+                         InstanceMethod<&BlkioObject::connect>("connect"),
+                         InstanceMethod<&BlkioObject::start>("start"),
+                         InstanceMethod<&BlkioObject::destroy>("destroy"),
+                         InstanceMethod<&BlkioObject::get_property>("get"),
+                         InstanceMethod<&BlkioObject::set_property>("set"),
+                         InstanceMethod<&BlkioObject::alloc_mem_region>("allocMemRegion"),
+                         InstanceMethod<&BlkioObject::free_mem_region>("freeMemRegion"),
+                         InstanceMethod<&BlkioObject::map_mem_region>("mapMemRegion"),
+                         InstanceMethod<&BlkioObject::unmap_mem_region>("unmapMemRegion"),
+                         InstanceMethod<&BlkioObject::get_queue>("getQueue"),
+                         InstanceMethod<&BlkioObject::add_queue>("addQueue"),
+                         InstanceMethod<&BlkioObject::remove_queue>("removeQueue"),
+                         InstanceMethod<&BlkioObject::share>("share"),
+                     });
+}
+
+BlkioObject::BlkioObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BlkioObject>(info) {
+  Napi::Env env = info.Env();
+  if (info[0].IsBigInt()) {
+    bool lossless;
+    uint64_t id = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
+    std::lock_guard<std::mutex> lock(shared_mutex);
+    auto it = shared_instances.find(id);
+    if (it != shared_instances.end()) blkio_ = it->second.lock();
+    if (!blkio_) throw_blkio_error(env, -ENOENT, "no shared Blkio with this handle (was it destroyed?)");
+    owner_ = false;
+    return;
+  }
+  std::string name = info[0].As<Napi::String>();
+  std::unique_ptr<Blkio> b;
+  int r = Blkio::create(name.c_str(), &b);
+  if (r < 0) throw_blkio_error(env, r);
+  blkio_ = std::move(b);
+}
+
+BlkioObject::~BlkioObject() {
+  // Garbage-collected without destroy(): the queue objects and buffers are
+  // going away with us; the core instance goes when its last user does.
+  region_buffers_.clear();
+  queue_objects_.clear();
+}
+
+Blkio& BlkioObject::live(Napi::Env env) {
+  if (!blkio_) throw_blkio_error(env, -ENODEV, "Blkio has been destroyed");
+  return *blkio_;
+}
+
+Napi::Value BlkioObject::connect(const Napi::CallbackInfo& info) {
+  int r = live(info.Env()).connect();
+  if (r < 0) throw_blkio_error(info.Env(), r);
+  return info.Env().Undefined();
+}
+
+Napi::Value BlkioObject::start(const Napi::CallbackInfo& info) {
+  int r = live(info.Env()).start();
+  if (r < 0) throw_blkio_error(info.Env(), r);
+  return info.Env().Undefined();
+}
+
+void BlkioObject::release() {
+  for (auto& [key, ref] : queue_objects_) QueueObject::Unwrap(ref.Value())->shutdown();
+  queue_objects_.clear();
+  for (auto& [addr, ref] : region_buffers_) {
+    Napi::ArrayBuffer ab = ref.Value();
+    if (!ab.IsDetached()) ab.Detach();  // JS views become empty, never dangling
+  }
+  region_buffers_.clear();
+  blkio_.reset();
+}
+
+Napi::Value BlkioObject::destroy(const Napi::CallbackInfo& info) {
+  if (!blkio_) return info.Env().Undefined();  // idempotent
+  if (!owner_) {
+    // A worker's attachment: stop its queues' watchers, leave the device up.
+    for (auto& [key, ref] : queue_objects_) QueueObject::Unwrap(ref.Value())->shutdown();
+    queue_objects_.clear();
+    region_buffers_.clear();
+    blkio_.reset();
+    return info.Env().Undefined();
+  }
+  release();
+  return info.Env().Undefined();
+}
+
+Napi::Value BlkioObject::get_property(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = info[0].As<Napi::String>();
+  auto type = JsType(info[1].As<Napi::Number>().Int32Value());
+  PropValue v;
+  int r = live(env).get(name.c_str(), PropType(int(type)), &v);
+  if (r < 0) throw_blkio_error(env, r);
+  switch (type) {
+    case JsType::Bool: return Napi::Boolean::New(env, v.b);
+    case JsType::Int: return Napi::Number::New(env, v.i);
+    case JsType::Uint64: return Napi::BigInt::New(env, v.u);
+    case JsType::Str: return Napi::String::New(env, v.s);
+  }
+  return env.Undefined();
+}
+
+Napi::Value BlkioObject::set_property(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = info[0].As<Napi::String>();
+  auto type = JsType(info[1].As<Napi::Number>().Int32Value());
+  PropValue v;
+  bool lossless;
+  switch (type) {
+    case JsType::Bool: v.b = info[2].As<Napi::Boolean>(); break;
+    case JsType::Int: v.i = info[2].As<Napi::Number>().Int32Value(); break;
+    case JsType::Uint64: v.u = info[2].As<Napi::BigInt>().Uint64Value(&lossless); break;
+    case JsType::Str: v.s = info[2].As<Napi::String>().Utf8Value(); break;
+  }
+  int r = live(env).set(name.c_str(), PropType(int(type)), v);
+  if (r < 0) throw_blkio_error(env, r);
+  return env.Undefined();
+}
+
+Napi::Value BlkioObject::alloc_mem_region(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  MemRegion region;
+  int r = live(env).alloc_mem_region(&region, size_t(info[0].As<Napi::Number>().Int64Value()));
+  if (r < 0) throw_blkio_error(env, r);
+  // The core owns the memory; the ArrayBuffer is a window on it that
+  // freeMemRegion/destroy detach.
+  auto buffer = Napi::ArrayBuffer::New(env, region.addr, region.len);
+  region_buffers_[region.addr] = Napi::Persistent(buffer);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("addr", Napi::BigInt::New(env, uint64_t(reinterpret_cast<uintptr_t>(region.addr))));
+  o.Set("len", Napi::Number::New(env, double(region.len)));
+  o.Set("iova", Napi::BigInt::New(env, region.iova));
+  o.Set("fdOffset", Napi::Number::New(env, double(region.fd_offset)));
+  o.Set("fd", Napi::Number::New(env, region.fd));
+  o.Set("flags", Napi::Number::New(env, region.flags));
+  o.Set("buffer", buffer);
+  return o;
+}
+
+Napi::Value BlkioObject::free_mem_region(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  MemRegion region = region_from(info[0].As<Napi::Object>());
+  auto it = region_buffers_.find(region.addr);
+  int r = live(env).free_mem_region(region);
+  if (r < 0) throw_blkio_error(env, r);
+  if (it != region_buffers_.end()) {
+    Napi::ArrayBuffer ab = it->second.Value();
+    if (!ab.IsDetached()) ab.Detach();
+    region_buffers_.erase(it);
+  }
+  return env.Undefined();
+}
+
+// Returns the region's slot, which JS passes back as a lookup hint.
+Napi::Value BlkioObject::map_mem_region(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  MemRegion region = region_from(info[0].As<Napi::Object>());
+  Blkio& b = live(env);
+  int r = b.map_mem_region(region);
+  if (r < 0) throw_blkio_error(env, r);
+  return Napi::Number::New(env, b.mapped_region_slot(region.addr, region.len));
+}
+
+Napi::Value BlkioObject::unmap_mem_region(const Napi::CallbackInfo& info) {
+  live(info.Env()).unmap_mem_region(region_from(info[0].As<Napi::Object>()));
+  return info.Env().Undefined();
+}
+
+Napi::Value BlkioObject::get_queue(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bool poll = info[0].ToBoolean();
+  int index = info[1].As<Napi::Number>().Int32Value();
+  auto key = std::make_pair(poll, index);
+  auto it = queue_objects_.find(key);
+  if (it != queue_objects_.end()) return it->second.Value();
+  std::shared_ptr<Queue> q = live(env).get_queue(poll, index);
+  if (!q) return env.Null();
+  Napi::Object obj = QueueObject::make(env, blkio_, q);
+  queue_objects_[key] = Napi::Persistent(obj);
+  return obj;
+}
+
+Napi::Value BlkioObject::add_queue(const Napi::CallbackInfo& info) {
+  int r = live(info.Env()).add_queue(info[0].ToBoolean());
+  if (r < 0) throw_blkio_error(info.Env(), r);
+  return Napi::Number::New(info.Env(), r);
+}
+
+Napi::Value BlkioObject::remove_queue(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bool poll = info[0].ToBoolean();
+  int index = info[1].As<Napi::Number>().Int32Value();
+  auto it = queue_objects_.find(std::make_pair(poll, index));
+  if (it != queue_objects_.end()) {
+    // Stop the watcher before the core closes the queue's fds.
+    QueueObject::Unwrap(it->second.Value())->shutdown();
+    queue_objects_.erase(it);
+  }
+  int r = live(env).remove_queue(poll, index);
+  if (r < 0) throw_blkio_error(env, r);
+  return env.Undefined();
+}
+
+Napi::Value BlkioObject::share(const Napi::CallbackInfo& info) {
+  Blkio& b = live(info.Env());
+  (void)b;
+  std::lock_guard<std::mutex> lock(shared_mutex);
+  uint64_t id = next_shared_id++;
+  shared_instances[id] = blkio_;
+  return Napi::BigInt::New(info.Env(), id);
+}
+
+}  // namespace blkio::napi

@@ -1,0 +1,49 @@
+// JS class Blkio (internal): control-plane calls on a core Blkio.
+#pragma once
+
+#include <napi.h>
+
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "../core/blkio.h"
+
+namespace blkio::napi {
+
+class BlkioObject : public Napi::ObjectWrap<BlkioObject> {
+ public:
+  static Napi::Function define(Napi::Env env);
+  // new NativeBlkio(driverName) or new NativeBlkio(sharedId: bigint)
+  explicit BlkioObject(const Napi::CallbackInfo& info);
+  ~BlkioObject() override;
+
+ private:
+  Napi::Value connect(const Napi::CallbackInfo& info);
+  Napi::Value start(const Napi::CallbackInfo& info);
+  Napi::Value destroy(const Napi::CallbackInfo& info);
+  Napi::Value get_property(const Napi::CallbackInfo& info);
+  Napi::Value set_property(const Napi::CallbackInfo& info);
+  Napi::Value alloc_mem_region(const Napi::CallbackInfo& info);
+  Napi::Value free_mem_region(const Napi::CallbackInfo& info);
+  Napi::Value map_mem_region(const Napi::CallbackInfo& info);
+  Napi::Value unmap_mem_region(const Napi::CallbackInfo& info);
+  Napi::Value get_queue(const Napi::CallbackInfo& info);
+  Napi::Value add_queue(const Napi::CallbackInfo& info);
+  Napi::Value remove_queue(const Napi::CallbackInfo& info);
+  Napi::Value share(const Napi::CallbackInfo& info);
+
+  Blkio& live(Napi::Env env);
+  void forget_queue_object(bool poll, int index);
+  void release();
+
+  std::shared_ptr<Blkio> blkio_;
+  bool owner_ = true;
+  // One JS object per queue, so getQueue(i) is stable and destroy() can
+  // stop their watchers before the fds close.
+  std::map<std::pair<bool, int>, Napi::ObjectReference> queue_objects_;
+  // ArrayBuffers over regions allocated here, detached when the memory goes.
+  std::map<void*, Napi::Reference<Napi::ArrayBuffer>> region_buffers_;
+};
+
+}  // namespace blkio::napi

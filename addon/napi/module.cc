@@ -1,0 +1,52 @@
+// The addon's entry point: registers the internal classes that src/ wraps.
+#include <napi.h>
+
+#include "addon_data.h"
+#include "blkio_object.h"
+#include "errors.h"
+#include "queue_object.h"
+
+namespace blkio::napi {
+
+Napi::Object init(Napi::Env env, Napi::Object exports);
+
+namespace {
+
+Napi::Value set_error_class(const Napi::CallbackInfo& info) {
+  addon_data(info.Env()).error_class = Napi::Persistent(info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+// Base address of a typed array's ArrayBuffer, so JS can describe buffers
+// to the native side by address (cached per ArrayBuffer in JS).
+Napi::Value buffer_base(const Napi::CallbackInfo& info) {
+  auto view = info[0].As<Napi::TypedArray>();
+  auto* data = static_cast<uint8_t*>(view.ArrayBuffer().Data());
+  return Napi::Number::New(info.Env(), double(reinterpret_cast<uintptr_t>(data)));
+}
+
+Napi::Value message_text_of(const Napi::CallbackInfo& info) {
+  const char* text = message_text(info[0].As<Napi::Number>().Int32Value());
+  return text ? Napi::String::New(info.Env(), text) : info.Env().Null();
+}
+
+}  // namespace
+
+Napi::Object init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData(data);
+  Napi::Function queue_class = QueueObject::define(env);
+  data->queue_class = Napi::Persistent(queue_class);
+  exports.Set("NativeBlkio", BlkioObject::define(env));
+  exports.Set("NativeQueue", queue_class);
+  exports.Set("setErrorClass", Napi::Function::New(env, set_error_class));
+  exports.Set("bufferBase", Napi::Function::New(env, buffer_base));
+  exports.Set("messageText", Napi::Function::New(env, message_text_of));
+  return exports;
+}
+
+}  // namespace blkio::napi
+
+static Napi::Object InitBlkio(Napi::Env env, Napi::Object exports) { return blkio::napi::init(env, exports); }
+
+NODE_API_MODULE(blkio, InitBlkio)

@@ -1,0 +1,66 @@
+// JS class Queue (internal): one native call per batch. JS writes request
+// descriptors into shared typed arrays; doIo() enqueues them all, runs the
+// core's do_io and writes completions back as numbers.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+#include <vector>
+
+#include "../core/blkio.h"
+
+namespace blkio::napi {
+
+class CompletionWatcher;
+
+// Descriptor layout shared with src/queue.ts (40 bytes per request).
+struct Descriptor {
+  uint32_t op;      // RequestType
+  uint32_t flags;
+  uint32_t slot;    // JS-side user-data slot, returned in the completion
+  int32_t region;   // mapped-region slot hint, -1 if unknown
+  uint32_t start_lo;
+  uint32_t start_hi;
+  double len;       // bytes; for readv/writev the iovec count
+  double addr;      // buffer address; for readv/writev the first iovec index
+};
+static_assert(sizeof(Descriptor) == 40, "shared with src/queue.ts");
+
+class QueueObject : public Napi::ObjectWrap<QueueObject> {
+ public:
+  static Napi::Function define(Napi::Env env);
+  static Napi::Object make(Napi::Env env, std::shared_ptr<Blkio> owner, std::shared_ptr<Queue> queue);
+  explicit QueueObject(const Napi::CallbackInfo& info);
+  ~QueueObject() override;
+
+  // Called when the queue is removed or its device destroyed.
+  void shutdown();
+
+ private:
+  Napi::Value set_buffers(const Napi::CallbackInfo& info);
+  Napi::Value do_io(const Napi::CallbackInfo& info);
+  Napi::Value completion_fd(const Napi::CallbackInfo& info);
+  Napi::Value set_completion_fd_enabled(const Napi::CallbackInfo& info);
+  Napi::Value watch(const Napi::CallbackInfo& info);
+  Napi::Value watch_ref(const Napi::CallbackInfo& info);
+  Napi::Value unwatch(const Napi::CallbackInfo& info);
+  Queue* live_queue(Napi::Env env);
+  void enqueue(const Descriptor& d);
+
+  std::shared_ptr<Blkio> owner_;
+  std::shared_ptr<Queue> queue_;
+  CompletionWatcher* watcher_ = nullptr;
+  // The JS arrays stay referenced so their memory cannot go away under us.
+  Napi::Reference<Napi::ArrayBuffer> desc_ref_, iov_ref_, comp_ref_;
+  Descriptor* desc_ = nullptr;
+  size_t desc_cap_ = 0;
+  double* iov_ = nullptr;  // (addr, len) pairs
+  size_t iov_cap_ = 0;
+  int32_t* comp_ = nullptr;  // (slot, ret, message id) triples
+  size_t comp_cap_ = 0;
+  std::vector<Completion> completions_;
+  std::vector<iovec> iov_scratch_;
+};
+
+}  // namespace blkio::napi

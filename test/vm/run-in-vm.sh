@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Run one command inside a throwaway QEMU (TCG) guest that has vDPA devices.
+#
+#   test/vm/run-in-vm.sh <guest-command> [args...]
+#
+# The guest boots the kernel from build-kernel.sh with the host's / as its
+# read-only root (9p), so it runs the host's node, qemu-storage-daemon, vdpa and
+# this checkout as they are. guest-init.sh (PID 1) sets up /tmp, /run, memlock
+# and the devices, then runs the command in the repo directory with the
+# BLKIO_* variables described in test/vm/README.md.
+#
+# The guest console (the command's stdout and stderr, merged, plus kernel
+# warnings) is copied to stdout as it arrives. Exit status: the guest command's;
+# 124 if the guest did not finish within BLKIO_VM_TIMEOUT seconds (QEMU is
+# killed); 125 if the guest could not be started or set up.
+#
+# Settings (environment):
+#   BLKIO_VM_TIMEOUT=600          seconds from QEMU start to guest exit
+#   BLKIO_VM_DEVICES=sim,vduse-raw,vduse-qcow2   devices guest-init creates ("none": none)
+#   BLKIO_VM_VDUSE_RAW_QUEUES=2, BLKIO_VM_VDUSE_QCOW2_QUEUES=1
+#   BLKIO_VM_HUGEPAGES=64         2 MiB huge pages reserved in the guest
+#   BLKIO_VM_IOTLB_ENTRIES=32768  vhost_vdpa/vdpa_sim max_iotlb_entries ("" = kernel default 2048)
+#   BLKIO_VM_MEM=2048, BLKIO_VM_CPUS=2
+#   BLKIO_VM_APPEND               extra kernel command line
+#   BLKIO_VM_PASS_ENV="A B"       host variables to pass to the guest command
+#   BLKIO_VM_KERNEL               use this bzImage instead of build-kernel.sh's
+#   BLKIO_VM_KEEP=1               keep the host temp dir (console.log, status, ...)
+set -euo pipefail
+
+script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo_dir=$(cd "$script_dir/../.." && pwd)
+
+log() { printf 'run-in-vm: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 125; }
+
+(($# > 0)) || die "usage: $0 <guest-command> [args...]"
+
+timeout_s=${BLKIO_VM_TIMEOUT:-600}
+iotlb_entries=${BLKIO_VM_IOTLB_ENTRIES-32768}
+
+need() { # command debian-package
+  command -v "$1" >/dev/null || die "'$1' not found; install it with: apt-get install $2"
+}
+need qemu-system-x86_64 qemu-system-x86
+need qemu-storage-daemon qemu-system-common
+need qemu-img qemu-utils
+need vdpa iproute2
+need timeout coreutils
+
+if [[ -n ${BLKIO_VM_KERNEL:-} ]]; then
+  kernel=$BLKIO_VM_KERNEL
+else
+  kernel=$("$script_dir/build-kernel.sh") || die "could not build the guest kernel (see above)"
+fi
+[[ -r $kernel ]] || die "kernel image $kernel not readable"
+
+out=$(mktemp -d "${TMPDIR:-/tmp}/blkio-vm.XXXXXX")
+qemu_pid_file="$out/qemu.pid"
+stop_qemu() {
+  if [[ -s $qemu_pid_file ]]; then
+    kill "$(cat "$qemu_pid_file")" 2>/dev/null || true
+  fi
+}
+cleanup() {
+  stop_qemu
+  if [[ ${BLKIO_VM_KEEP:-} == 1 ]]; then
+    log "kept $out"
+  else
+    rm -rf "$out"
+  fi
+}
+trap cleanup EXIT
+# Bash runs traps only between commands, hence QEMU runs in the background below.
+trap 'log "interrupted; stopping QEMU"; exit 130' INT TERM HUP
+
+# vm.env: plain assignments configure guest-init; exports reach the guest command.
+{
+  printf 'BLKIO_VM_REPO=%q\n' "$repo_dir"
+  for name in BLKIO_VM_DEVICES BLKIO_VM_HUGEPAGES BLKIO_VM_VDUSE_RAW_QUEUES BLKIO_VM_VDUSE_QCOW2_QUEUES; do
+    [[ -n ${!name+set} ]] && printf '%s=%q\n' "$name" "${!name}"
+  done
+  [[ -n ${BLKIO_VM_HUGEPAGES+set} ]] || printf 'BLKIO_VM_HUGEPAGES=64\n'
+  printf 'export PATH=%q\n' "$PATH"
+  printf 'export TERM=%q\n' "${TERM:-dumb}"
+  for name in LANG LC_ALL CI ${BLKIO_VM_PASS_ENV:-}; do
+    [[ -n ${!name+set} ]] && printf 'export %s=%q\n' "$name" "${!name}"
+  done
+  true
+} >"$out/vm.env"
+{
+  printf 'exec'
+  printf ' %q' "$@"
+  printf '\n'
+} >"$out/command.sh"
+
+append=(
+  console=ttyS0 quiet panic=-1
+  root=hostroot rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144 ro
+  "init=$script_dir/guest-init.sh"
+)
+if [[ -n $iotlb_entries ]]; then
+  # Room for memory that pins as many small runs (vdpa_sim maps per physical run).
+  append+=("vhost_vdpa.max_iotlb_entries=$iotlb_entries" "vdpa_sim.max_iotlb_entries=$iotlb_entries")
+fi
+append+=(${BLKIO_VM_APPEND:-})
+
+qemu=(
+  qemu-system-x86_64 -accel tcg -cpu max
+  -smp "${BLKIO_VM_CPUS:-2}" -m "${BLKIO_VM_MEM:-2048}"
+  -nodefaults -no-user-config -display none -no-reboot
+  -pidfile "$qemu_pid_file"
+  -chardev stdio,id=console -serial chardev:console
+  -kernel "$kernel" -append "${append[*]}"
+  -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
+  -virtfs "local,path=$out,mount_tag=out,security_model=none,multidevs=remap"
+  -device virtio-rng-pci
+)
+
+start=$(date +%s)
+# --foreground keeps QEMU in our process group; -k: SIGKILL if SIGTERM is ignored.
+{
+  timeout --foreground -k 10 "$timeout_s" "${qemu[@]}" </dev/null 2>&1
+  echo $? >"$out/qemu.rc"
+} | tee "$out/console.log" &
+wait $! || true
+elapsed=$(($(date +%s) - start))
+qemu_rc=$(cat "$out/qemu.rc" 2>/dev/null || echo '?')
+
+show_console_tail() {
+  log "last lines of the guest console:"
+  tail -n 40 "$out/console.log" | sed 's/^/  | /' >&2
+}
+
+if [[ -s $out/status ]]; then
+  status=$(cat "$out/status")
+  [[ $status =~ ^[0-9]+$ ]] || die "malformed guest status '$status'"
+  if ((status == 125)); then
+    log "guest setup failed after ${elapsed}s"
+    show_console_tail
+  elif [[ ${BLKIO_VM_VERBOSE:-} == 1 ]]; then
+    log "guest command exited with $status after ${elapsed}s"
+  fi
+  exit "$status"
+fi
+if [[ $qemu_rc == 124 || $qemu_rc == 137 ]]; then
+  log "the guest did not finish within ${timeout_s}s (BLKIO_VM_TIMEOUT); QEMU was killed"
+  show_console_tail
+  exit 124
+fi
+log "the guest stopped after ${elapsed}s without reporting a status (QEMU exit status $qemu_rc)"
+show_console_tail
+exit 125

@@ -1,0 +1,143 @@
+// Host side of the vhost-vdpa VM tests: builds (or reuses) the guest kernel,
+// boots a QEMU TCG guest with test/vm/run-in-vm.sh, and runs the guest test
+// suites (dist/test/vm/guest-*.test.js, dist/test/vdpa/**/*.test.js) inside it.
+// Never skips: missing tools fail with the Debian package to install.
+//
+// BLKIO_VM_STREAM=1 copies the guest console to stderr while it runs.
+import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+const REPO_DIR = path.resolve(__dirname, '../../..');
+const VM_DIR = path.join(REPO_DIR, 'test/vm');
+const KERNEL_SOURCE = '/usr/src/linux-source-6.1.tar.xz';
+
+// Host tools the VM run needs, and the Debian package that has each.
+const REQUIRED_TOOLS: [tool: string, debianPackage: string][] = [
+  ['qemu-system-x86_64', 'qemu-system-x86'],
+  ['qemu-storage-daemon', 'qemu-system-common'],
+  ['qemu-img', 'qemu-utils'],
+  ['vdpa', 'iproute2'],
+];
+
+interface RunResult {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  elapsedMs: number;
+}
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv, stream: boolean): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const start = Date.now();
+    const child = spawn(command, args, { cwd: REPO_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      if (stream) process.stderr.write(chunk);
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+      if (stream) process.stderr.write(chunk);
+    });
+    child.on('error', reject);
+    child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr, elapsedMs: Date.now() - start }));
+  });
+}
+
+function onPath(tool: string): boolean {
+  const dirs = (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin']);
+  return dirs.some((dir) => {
+    try {
+      fs.accessSync(path.join(dir, tool), fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+// The compiled guest suites, as repo-relative paths (the guest's cwd is the repo).
+// Built here rather than passed as globs so that a glob matching nothing is no error.
+function guestTestFiles(): string[] {
+  const found: string[] = [];
+  const walk = (dir: string, accept: (name: string) => boolean): void => {
+    if (!fs.existsSync(dir)) return;
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full, accept);
+      else if (accept(entry.name)) found.push(path.relative(REPO_DIR, full));
+    }
+  };
+  walk(path.join(REPO_DIR, 'dist/test/vm'), (name) => /^guest-.*\.test\.js$/.test(name));
+  walk(path.join(REPO_DIR, 'dist/test/vdpa'), (name) => name.endsWith('.test.js'));
+  return found.sort();
+}
+
+function stripAnsi(text: string): string {
+  return text.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
+}
+
+function lastLines(text: string, count: number): string {
+  return text.trimEnd().split('\n').slice(-count).join('\n');
+}
+
+if (process.env.BLKIO_IN_VM !== '1') {
+  describe('vhost-vdpa in a QEMU guest', function () {
+    // First run builds the kernel (about 4 min on 2 cores); TCG makes the guest slow.
+    this.timeout(40 * 60_000);
+    const stream = process.env.BLKIO_VM_STREAM === '1';
+    let kernelPath: string | undefined;
+
+    it('has qemu, qemu-storage-daemon, vdpa and the kernel source on the host', function () {
+      const missing = REQUIRED_TOOLS.filter(([tool]) => !onPath(tool)).map(
+        ([tool, debianPackage]) => `${tool} (apt-get install ${debianPackage})`,
+      );
+      const cachedKernel = process.env.BLKIO_VM_KERNEL;
+      if (!fs.existsSync(KERNEL_SOURCE) && !(cachedKernel && fs.existsSync(cachedKernel))) {
+        missing.push(`${KERNEL_SOURCE} (apt-get install linux-source-6.1 flex bison bc libelf-dev libssl-dev cpio)`);
+      }
+      assert.deepEqual(missing, [], `missing on the host: ${missing.join('; ')}`);
+    });
+
+    it('builds or finds the guest kernel', async function () {
+      if (process.env.BLKIO_VM_KERNEL) {
+        kernelPath = process.env.BLKIO_VM_KERNEL;
+      } else {
+        const result = await run(path.join(VM_DIR, 'build-kernel.sh'), [], process.env, stream);
+        assert.equal(result.status, 0, `build-kernel.sh failed:\n${result.stderr}`);
+        kernelPath = result.stdout.trim().split('\n').pop();
+      }
+      assert.ok(kernelPath && fs.existsSync(kernelPath), `no kernel image at ${kernelPath}`);
+    });
+
+    it('runs the guest test suites in the VM and they pass', async function () {
+      assert.ok(kernelPath, 'the kernel was not built (see the previous test)');
+      const files = guestTestFiles();
+      assert.ok(files.length > 0, 'no compiled guest tests in dist/test/vm (run tsc -p . first)');
+
+      // --no-config: the repo's .mocharc.json spec would add the host suites.
+      const guestCommand = [
+        process.execPath, 'node_modules/.bin/mocha', '--no-config',
+        '--reporter', 'spec', '--timeout', '120000', ...files,
+      ];
+      const env = { ...process.env, BLKIO_VM_KERNEL: kernelPath };
+      const result = await run(path.join(VM_DIR, 'run-in-vm.sh'), guestCommand, env, stream);
+
+      const consoleText = stripAnsi(result.stdout);
+      const passing = Number(/(\d+) passing/.exec(consoleText)?.[1] ?? 0);
+      const failing = Number(/(\d+) failing/.exec(consoleText)?.[1] ?? 0);
+      const report =
+        `run-in-vm.sh exited with ${result.status ?? result.signal} after ${(result.elapsedMs / 1000).toFixed(1)} s; ` +
+        `guest mocha: ${passing} passing, ${failing} failing\n` +
+        `--- guest console (last 80 lines) ---\n${lastLines(consoleText, 80)}\n` +
+        `--- run-in-vm.sh stderr ---\n${lastLines(result.stderr, 40)}`;
+      assert.equal(result.status, 0, report);
+      assert.equal(failing, 0, report);
+      assert.ok(passing > 0, `the guest ran no tests\n${report}`);
+    });
+  });
+}
