@@ -1,0 +1,181 @@
+/**
+ * Setting up a job's device before any I/O: lay out a missing file, create/connect/start the Blkio
+ * with the job's properties, check the job's region against the capacity and alignment, and drop the
+ * page cache when invalidate=1. Every problem found here stops the run before the first request.
+ */
+import * as fs from 'node:fs';
+import { Blkio, create } from '../index';
+import { JobSpec, jobDirections, maxBlockSize, minBlockSize, DIRECTIONS } from './options';
+import { humanNumber, resolveSizeOrPercent } from './units';
+import { Prng } from './random';
+
+/** A problem with the job or its target, found before I/O started. */
+export class SetupError extends Error {
+  override name = 'SetupError';
+}
+
+export interface PreparedDevice {
+  blkio: Blkio;
+  regionStart: number;
+  regionLen: number;
+  /** Bytes each job does before it stops (fio's io_size: the region's size). */
+  ioLimit: number;
+  capacity: number;
+  slotStride: number;
+  memoryLen: number;
+}
+
+/** Creates the job's file, filled with data, when an io_uring job names a file that does not exist. */
+export function layOutFileIfMissing(spec: JobSpec, log: (line: string) => void): void {
+  if (spec.driver !== 'io_uring' || spec.path === undefined || fs.existsSync(spec.path)) return;
+  if (spec.size === undefined || !('bytes' in spec.size)) {
+    throw new SetupError(`${spec.name}: file '${spec.path}' does not exist; give 'size' in bytes to create it`);
+  }
+  const total = spec.size.bytes + ('bytes' in spec.offset ? spec.offset.bytes : 0);
+  log(`${spec.name}: Laying out IO file (1 file / ${humanNumber(total, 1024, 'B')})`);
+  const fd = fs.openSync(spec.path, 'wx');
+  try {
+    const chunk = Buffer.alloc(Math.min(total, 1 << 20));
+    const rng = new Prng(spec.randseed, 0xf11e);
+    const words = new Uint32Array(chunk.buffer, chunk.byteOffset, chunk.length >>> 2);
+    for (let pos = 0; pos < total; pos += chunk.length) {
+      for (let i = 0; i < words.length; i++) words[i] = rng.nextU32();
+      fs.writeSync(fd, chunk, 0, Math.min(chunk.length, total - pos), pos);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function isReadOnlyJob(spec: JobSpec): boolean {
+  return jobDirections(spec.rw).every((d) => d === 'read');
+}
+
+function setProp(b: Blkio, name: string, value: string, spec: JobSpec, option: string): void {
+  try {
+    b.setStr(name, value);
+  } catch (e) {
+    throw new SetupError(`${spec.name}: ${option}: cannot set property '${name}' to '${value}': ${(e as Error).message}`);
+  }
+}
+
+/** Creates, connects and starts the job's Blkio with one queue per job clone. */
+export function openDevice(spec: JobSpec): PreparedDevice {
+  const step = (what: string, f: () => void) => {
+    try {
+      f();
+    } catch (e) {
+      if (e instanceof SetupError) throw e;
+      throw new SetupError(`${spec.name}: ${what} failed: ${(e as Error).message}`);
+    }
+  };
+  let b!: Blkio;
+  step(`creating driver '${spec.driver}'`, () => (b = create(spec.driver)));
+  try {
+    step(`setting path '${spec.path}'`, () => b.setStr('path', spec.path!));
+    if (spec.driver === 'io_uring') step('setting direct', () => b.setBool('direct', spec.direct));
+    step('setting read-only', () => b.setBool('read-only', isReadOnlyJob(spec)));
+    for (const [k, v] of spec.preConnectProps) setProp(b, k, v, spec, 'libblkio_pre_connect_props');
+    step(`connecting to '${spec.path}'`, () => b.connect());
+
+    const capacity = Number(b.getUint64('capacity'));
+    const requestAlign = b.getInt('request-alignment');
+    const offset = resolveSizeOrPercent(spec.offset, capacity, requestAlign);
+    if (offset >= capacity) {
+      throw new SetupError(`${spec.name}: offset ${offset} is past the end of '${spec.path}' (capacity ${capacity} bytes)`);
+    }
+    const size = spec.size === undefined ? capacity - offset : resolveSizeOrPercent(spec.size, capacity, requestAlign);
+    if (offset + size > capacity) {
+      throw new SetupError(
+        `${spec.name}: size ${size} at offset ${offset} goes past the end of '${spec.path}' (capacity ${capacity} bytes)`,
+      );
+    }
+    if (size < minBlockSize(spec)) {
+      throw new SetupError(`${spec.name}: size ${size} is smaller than the block size ${minBlockSize(spec)}`);
+    }
+    for (const d of DIRECTIONS) {
+      for (const bs of spec.bs[d].sizes) {
+        if (bs % requestAlign !== 0) {
+          throw new SetupError(`${spec.name}: block size ${bs} is not a multiple of the device's request-alignment ${requestAlign}`);
+        }
+      }
+    }
+    if (offset % requestAlign !== 0) {
+      throw new SetupError(`${spec.name}: offset ${offset} is not a multiple of the device's request-alignment ${requestAlign}`);
+    }
+
+    if (spec.hipri) {
+      step('setting num-poll-queues', () => b.setInt('num-poll-queues', spec.numjobs));
+      step('setting num-queues', () => b.setInt('num-queues', 0));
+    } else {
+      step('setting num-queues', () => b.setInt('num-queues', spec.numjobs));
+    }
+    const ringSize = spec.driver === 'io_uring' ? spec.numEntries : spec.queueSize;
+    const ringProp = spec.driver === 'io_uring' ? 'num-entries' : 'queue-size';
+    if (ringSize !== undefined) step(`setting ${ringProp}`, () => b.setInt(ringProp, ringSize));
+    else if (spec.iodepth > 128) step(`setting ${ringProp}`, () => b.setInt(ringProp, nextPowerOfTwo(spec.iodepth)));
+    for (const [k, v] of spec.preStartProps) setProp(b, k, v, spec, 'libblkio_pre_start_props');
+    step('starting the device', () => b.start());
+
+    const bufAlign = Math.max(1, b.getInt('buf-alignment'));
+    const memAlign = Math.max(1, Number(b.getUint64('mem-region-alignment')));
+    const slotStride = roundUp(maxBlockSize(spec), bufAlign);
+    const memoryLen = roundUp(slotStride * spec.iodepth, memAlign);
+
+    if (spec.invalidate && spec.driver === 'io_uring' && !spec.direct) dropPageCache(spec);
+    return { blkio: b, regionStart: offset, regionLen: size, ioLimit: size, capacity, slotStride, memoryLen };
+  } catch (e) {
+    b.destroy();
+    throw e;
+  }
+}
+
+function roundUp(n: number, align: number): number {
+  return Math.ceil(n / align) * align;
+}
+
+function nextPowerOfTwo(n: number): number {
+  return 2 ** Math.ceil(Math.log2(n));
+}
+
+type Fadvise = (fd: number, offset: number, len: number, advice: number) => number;
+let fadvise: Fadvise | undefined;
+
+/** invalidate=1: POSIX_FADV_DONTNEED on the file, through koffi (Node has no fadvise). */
+function dropPageCache(spec: JobSpec): void {
+  if (!fadvise) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      const koffi = require('koffi') as { load(lib: string): { func(sig: string): Fadvise } };
+      fadvise = koffi.load('libc.so.6').func('int posix_fadvise(int fd, int64_t offset, int64_t len, int advice)');
+    } catch (e) {
+      throw new SetupError(`${spec.name}: invalidate=1 needs koffi to drop the page cache (${(e as Error).message}); use invalidate=0`);
+    }
+  }
+  const fd = fs.openSync(spec.path!, 'r');
+  try {
+    const POSIX_FADV_DONTNEED = 4;
+    const rc = fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    if (rc !== 0) throw new SetupError(`${spec.name}: invalidate: posix_fadvise failed with errno ${rc}`);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** A job's buffers: one mapped region of iodepth × max block size, allocated on the job's thread. */
+export function allocJobMemory(b: Blkio, memoryLen: number): { buffer: ArrayBuffer; release: () => void } {
+  const region = b.allocMemRegion(memoryLen);
+  try {
+    b.mapMemRegion(region);
+  } catch (e) {
+    b.freeMemRegion(region);
+    throw e;
+  }
+  return {
+    buffer: region.buffer,
+    release: () => {
+      b.unmapMemRegion(region);
+      b.freeMemRegion(region);
+    },
+  };
+}

@@ -1,0 +1,540 @@
+/**
+ * The I/O loop of one job on one queue. This is the hot path: per request it draws an offset, enqueues
+ * into a preallocated slot (buffer views made once), and on completion adds the latency to a histogram.
+ * No allocation and no Promise per request. Requests are enqueued without syscalls and submitted by
+ * doIo in batches (iodepth_batch_submit); completions are reaped in batches too.
+ *
+ * Latency is per request, submission → completion, but the clock is read once per doIo call: every
+ * request submitted by a doIo gets the time taken just before that call, every request it reaps the
+ * time just after. Requests are only submitted and only observed complete inside doIo, so this loses
+ * nothing, and costs two clock reads per batch instead of two per request.
+ *
+ * Semantics follow fio: requests are enqueued until iodepth_batch_submit are pending, then submitted;
+ * completions are waited for only when the queue is full (or nothing is left to issue), at least
+ * iodepth_batch_complete_min and at most iodepth_batch_complete_max of them.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Completion, Queue } from '../index';
+import { LatencyHistogram } from './histogram';
+import { BlockSizePicker, OffsetGenerator, PureRandomOffsets, RandomMapOffsets, SequentialOffsets } from './offsets';
+import { DIRECTIONS, Direction, JobSpec, isRandom, jobDirections, minBlockSize } from './options';
+import { Prng } from './random';
+import { CpuUsage, DepthCounts, JobResult, batchBucket, depthBucket } from './results';
+import { RunningStats } from './stats';
+import { VerifyFailure, checkBlock, fillBlock } from './verify';
+import { cpuNow, cpuSince } from './cpu';
+
+const READ = 0;
+const WRITE = 1;
+const TRIM = 2;
+const DIR_NAMES: Direction[] = ['read', 'write', 'trim'];
+
+/** Phase codes, also written to the shared progress array. */
+export const PHASE = { ramp: 1, run: 2, verify: 3, done: 4 } as const;
+export const PHASE_NAMES = ['setup', 'ramp', 'run', 'verify', 'done'];
+
+/** Layout of a job's progress slot in a shared Float64Array (read by the progress line). */
+export const PROGRESS_FIELDS = 8; // phase, fraction done, bytes r/w/t, ios r/w/t
+const SAMPLE_INTERVAL_MS = 500;
+const PROGRESS_INTERVAL_MS = 100;
+
+export interface LoopSetup {
+  spec: JobSpec;
+  /** Index of this clone among all jobs: seeds its random streams. */
+  jobIndex: number;
+  queue: Queue;
+  completions: Completion[];
+  /** The job's buffer memory (a mapped MemRegion's buffer) and where in it the slots start. */
+  memory: ArrayBuffer;
+  memoryOffset: number;
+  /** Distance between slot buffers: max block size rounded up to buf-alignment. */
+  slotStride: number;
+  /** Absolute device offset of the region and its length. */
+  regionStart: number;
+  regionLen: number;
+  /** Bytes to do in the run phase before stopping (ignored when time_based). */
+  ioLimit: number;
+  /** Optional shared progress slot (PROGRESS_FIELDS doubles). */
+  progress?: Float64Array;
+  /** Called on the loop's thread about every 100 ms (a job on the main thread draws the progress line). */
+  onTick?: () => void;
+}
+
+export class JobLoop {
+  private readonly spec: JobSpec;
+  private readonly q: Queue;
+  private readonly comps: Completion[];
+  private readonly depth: number;
+  private readonly batchSubmit: number;
+  private readonly completeMin: number;
+  private readonly completeMax: number;
+
+  // Per-slot state, indexed by the slot number passed as userData.
+  private readonly slotOffset: Float64Array;
+  private readonly slotLen: Float64Array;
+  private readonly slotDir: Uint8Array;
+  private readonly slotStart: Float64Array;
+  /** views[slot * sizeCount + sizeIndex]: the slot's buffer cut to each block size in use. */
+  private readonly views: Uint8Array[];
+  private readonly iovecs: Uint8Array[][];
+  private readonly sizeCount: number;
+  private readonly freeSlots: Int32Array;
+  private freeCount: number;
+  private readonly pendingSlots: Int32Array;
+  private pendingCount = 0;
+
+  // What to issue.
+  private readonly mixed: boolean;
+  private readonly fixedDir: number;
+  private readonly offsets: OffsetGenerator;
+  private readonly mixRng: Prng;
+  private readonly pickers: BlockSizePicker[];
+  /** pickerToView[dir][i]: index into the slot's views for the picker's size i. */
+  private readonly pickerToView: number[][];
+  private readonly regionStart: number;
+  private readonly timeBased: boolean;
+  private ioLimit: number;
+  private issuedBytes = 0;
+  private stopIssuing = false;
+
+  // Measurements.
+  private readonly lat: RunningStats[] = [new RunningStats(), new RunningStats(), new RunningStats()];
+  private readonly hist: LatencyHistogram[] = [new LatencyHistogram(), new LatencyHistogram(), new LatencyHistogram()];
+  private readonly ios = new Float64Array(3);
+  private readonly bytes = new Float64Array(3);
+  private readonly bwSamples: RunningStats[] = [new RunningStats(), new RunningStats(), new RunningStats()];
+  private readonly iopsSamples: RunningStats[] = [new RunningStats(), new RunningStats(), new RunningStats()];
+  private readonly sampleBytes = new Float64Array(3);
+  private readonly sampleIos = new Float64Array(3);
+  private readonly depthCounts: DepthCounts = {
+    level: new Array(7).fill(0), submit: new Array(7).fill(0), complete: new Array(7).fill(0),
+  };
+
+  // Time, in performance.now() milliseconds.
+  private phase: number = PHASE.run;
+  private startedAt = 0;
+  private measureStart = 0;
+  private lastCompletion = 0;
+  private rampEnd = Infinity;
+  private runEnd = Infinity;
+  private nextSample = Infinity;
+  private nextTick = Infinity;
+  private nextEvent = Infinity;
+  private cpuStart: CpuUsage = { usrNs: 0, sysNs: 0, ctx: 0, majf: 0, minf: 0 };
+
+  // Verification.
+  private readonly verifyKind: 'crc32c' | 'md5' | undefined;
+  private readonly verifyReads: boolean;
+  private readonly verifySeed: number;
+  /** Blocks written in this job (only with verify on a write job), read back in the verify phase. */
+  private readonly written: Uint8Array | undefined;
+  private verifyCursor = 0;
+  private verifiedBlocks = 0;
+  private verifyFailure: VerifyFailure | null = null;
+
+  private error = 0;
+  private errorMessage: string | null = null;
+  private readonly progress: Float64Array | undefined;
+  private readonly onTick: (() => void) | undefined;
+
+  constructor(private readonly setup: LoopSetup) {
+    const spec = (this.spec = setup.spec);
+    this.q = setup.queue;
+    this.comps = setup.completions;
+    this.depth = spec.iodepth;
+    this.batchSubmit = Math.max(1, spec.iodepthBatchSubmit);
+    this.completeMin = spec.iodepthBatchCompleteMin;
+    this.completeMax = Math.max(1, spec.iodepthBatchCompleteMax, spec.iodepthBatchCompleteMin);
+    this.regionStart = setup.regionStart;
+    this.timeBased = spec.timeBased;
+    this.ioLimit = setup.ioLimit;
+    this.progress = setup.progress;
+    this.onTick = setup.onTick;
+
+    const depth = this.depth;
+    this.slotOffset = new Float64Array(depth);
+    this.slotLen = new Float64Array(depth);
+    this.slotDir = new Uint8Array(depth);
+    this.slotStart = new Float64Array(depth);
+    this.freeSlots = new Int32Array(depth);
+    for (let i = 0; i < depth; i++) this.freeSlots[i] = depth - 1 - i;
+    this.freeCount = depth;
+    this.pendingSlots = new Int32Array(depth);
+
+    const seed = spec.randrepeat ? spec.randseed : Prng.randomSeed();
+    const dirs = jobDirections(spec.rw);
+    this.mixed = dirs.length > 1;
+    this.fixedDir = DIR_NAMES.indexOf(dirs[0]);
+    this.mixRng = new Prng(seed, setup.jobIndex, 1);
+    const sizeRng = new Prng(seed, setup.jobIndex, 2);
+    this.pickers = DIRECTIONS.map((d) => new BlockSizePicker(spec.bs[d], sizeRng));
+
+    const allSizes = [...new Set(DIRECTIONS.flatMap((d) => spec.bs[d].sizes))].sort((a, b) => a - b);
+    this.sizeCount = allSizes.length;
+    this.pickerToView = DIRECTIONS.map((d) => spec.bs[d].sizes.map((s) => allSizes.indexOf(s)));
+    this.views = [];
+    this.iovecs = [];
+    for (let slot = 0; slot < depth; slot++) {
+      for (const size of allSizes) {
+        const view = new Uint8Array(setup.memory, setup.memoryOffset + slot * setup.slotStride, Math.min(size, setup.slotStride));
+        this.views.push(view);
+        this.iovecs.push([view]);
+      }
+    }
+
+    const unit = minBlockSize(spec);
+    const offsetRng = new Prng(seed, setup.jobIndex, 0);
+    if (!isRandom(spec.rw)) this.offsets = new SequentialOffsets(setup.regionLen);
+    else if (spec.norandommap) this.offsets = new PureRandomOffsets(setup.regionLen, unit, offsetRng);
+    else this.offsets = new RandomMapOffsets(setup.regionLen, unit, offsetRng);
+
+    this.verifyKind = spec.verify === 'none' ? undefined : spec.verify;
+    this.verifyReads = this.verifyKind !== undefined && dirs[0] === 'read';
+    this.verifySeed = Number(BigInt.asUintN(32, seed)) ^ setup.jobIndex;
+    this.written = this.verifyKind !== undefined && dirs[0] === 'write' ? new Uint8Array(Math.ceil(setup.regionLen / unit)) : undefined;
+  }
+
+  /** Runs the job to the end on this thread (wait modes block and loop). */
+  runSync(): JobResult {
+    this.begin();
+    const loopMode = this.spec.waitMode === 'loop';
+    for (;;) {
+      this.issue();
+      const outstanding = this.depth - this.freeCount;
+      if (outstanding === 0) {
+        if (this.nextPhase()) continue;
+        break;
+      }
+      if (this.freeCount > 0 && !this.stopIssuing) {
+        this.pump(0, 0); // a batch is ready and the queue has room: submit only, as fio does
+        continue;
+      }
+      const min = Math.min(this.completeMin, outstanding);
+      if (loopMode) {
+        // Busy-poll: non-blocking doIo until something completes.
+        while (this.pump(0, this.completeMax) === 0 && min > 0 && this.error === 0) { /* spin */ }
+      } else {
+        this.pump(min, Math.max(this.completeMax, min));
+      }
+    }
+    return this.finish();
+  }
+
+  /** Runs the job driven by the completion fd from the event loop (wait mode eventfd). */
+  runEvented(): Promise<JobResult> {
+    return new Promise((resolve, reject) => {
+      this.q.setCompletionFdEnabled(true);
+      const step = () => {
+        try {
+          for (;;) {
+            this.issue();
+            const outstanding = this.depth - this.freeCount;
+            if (outstanding === 0) {
+              if (this.nextPhase()) continue;
+              watcher.close();
+              resolve(this.finish());
+              return;
+            }
+            // Submit what is pending and take what is ready; wait for the fd only when nothing moved.
+            const hadPending = this.pendingCount > 0;
+            const reaped = this.pump(0, this.completeMax);
+            if (reaped === 0 && !hadPending) return;
+          }
+        } catch (e) {
+          watcher.close();
+          reject(e);
+        }
+      };
+      const watcher = this.q.watchCompletions(step);
+      this.begin();
+      step();
+    });
+  }
+
+  private begin(): void {
+    const now = performance.now();
+    this.startedAt = now;
+    this.lastCompletion = now;
+    if (this.spec.rampTimeNs > 0) {
+      this.phase = PHASE.ramp;
+      this.rampEnd = now + this.spec.rampTimeNs / 1e6;
+    } else {
+      this.startMeasuring(now);
+    }
+    this.nextTick = now + PROGRESS_INTERVAL_MS;
+    this.updateNextEvent();
+  }
+
+  private startMeasuring(now: number): void {
+    this.phase = PHASE.run;
+    this.measureStart = now;
+    this.runEnd = this.spec.runtimeNs > 0 ? now + this.spec.runtimeNs / 1e6 : Infinity;
+    this.nextSample = now + SAMPLE_INTERVAL_MS;
+    this.issuedBytes = 0;
+    for (let d = 0; d < 3; d++) {
+      this.lat[d].reset();
+      this.hist[d].reset();
+      this.bwSamples[d].reset();
+      this.iopsSamples[d].reset();
+    }
+    this.ios.fill(0);
+    this.bytes.fill(0);
+    this.sampleBytes.fill(0);
+    this.sampleIos.fill(0);
+    for (const k of ['level', 'submit', 'complete'] as const) this.depthCounts[k].fill(0);
+    this.cpuStart = cpuNow();
+  }
+
+  /** Fills free slots until a submit batch is pending or nothing is left to issue. */
+  private issue(): void {
+    const q = this.q;
+    while (this.freeCount > 0 && !this.stopIssuing) {
+      const dir = this.phase === PHASE.verify ? READ : this.mixed ? (this.mixRng.nextBelow(100) < this.spec.rwmixread ? READ : WRITE) : this.fixedDir;
+      const picker = this.pickers[dir];
+      const sizeIndex = picker.fixed !== 0 ? 0 : picker.pick();
+      const len = picker.sizes[sizeIndex];
+      const rel = this.phase === PHASE.verify ? this.nextVerifyOffset(len) : this.nextOffset(len);
+      if (rel < 0) {
+        this.stopIssuing = true;
+        break;
+      }
+      const slot = this.freeSlots[--this.freeCount];
+      const off = this.regionStart + rel;
+      this.slotOffset[slot] = off;
+      this.slotLen[slot] = len;
+      this.slotDir[slot] = dir;
+      const vi = slot * this.sizeCount + this.pickerToView[dir][sizeIndex];
+      if (dir === READ) {
+        if (this.spec.vectored) q.readv(off, this.iovecs[vi], slot);
+        else q.read(off, this.views[vi], slot);
+      } else if (dir === WRITE) {
+        if (this.verifyKind !== undefined) {
+          fillBlock(this.views[vi], off, this.verifyKind, this.verifySeed);
+          this.written![Math.floor(rel / len)] = 1;
+        }
+        if (this.spec.vectored) q.writev(off, this.iovecs[vi], slot);
+        else q.write(off, this.views[vi], slot);
+      } else if (this.spec.writeZeroesOnTrim) {
+        q.writeZeroes(off, len, slot);
+      } else {
+        q.discard(off, len, slot);
+      }
+      this.issuedBytes += len;
+      this.pendingSlots[this.pendingCount++] = slot;
+      if (this.pendingCount >= this.batchSubmit) break;
+    }
+  }
+
+  private nextOffset(len: number): number {
+    if (!this.timeBased && this.phase === PHASE.run && this.issuedBytes >= this.ioLimit) return -1;
+    let rel = this.offsets.next(len);
+    if (rel < 0) {
+      // End of a pass over the region: a size-bound job is done, a time-based one starts over.
+      if (!this.timeBased && this.phase === PHASE.run) return -1;
+      this.offsets.reset();
+      rel = this.offsets.next(len);
+    }
+    return rel;
+  }
+
+  private nextVerifyOffset(len: number): number {
+    const written = this.written!;
+    while (this.verifyCursor < written.length && written[this.verifyCursor] === 0) this.verifyCursor++;
+    if (this.verifyCursor >= written.length) return -1;
+    return this.verifyCursor++ * len;
+  }
+
+  /** Submits pending requests and reaps between min and max completions; returns how many. */
+  private pump(min: number, max: number): number {
+    const pending = this.pendingCount;
+    const t0 = performance.now();
+    if (pending > 0) {
+      const starts = this.slotStart;
+      const slots = this.pendingSlots;
+      for (let i = 0; i < pending; i++) starts[slots[i]] = t0;
+      this.pendingCount = 0;
+      this.depthCounts.submit[batchBucket(pending)]++;
+      this.depthCounts.level[depthBucket(this.depth - this.freeCount)] += pending;
+    }
+    let n: number;
+    try {
+      n = this.q.doIo(this.comps, min, max);
+    } catch (e) {
+      this.fail(e as Error);
+      n = 0;
+    }
+    const t1 = performance.now();
+    if (n > 0) {
+      this.depthCounts.complete[batchBucket(n)]++;
+      this.complete(n, t1);
+      this.lastCompletion = t1;
+    }
+    if (t1 >= this.nextEvent) this.timeEvents(t1);
+    return n;
+  }
+
+  private complete(n: number, t1: number): void {
+    const comps = this.comps;
+    for (let i = 0; i < n; i++) {
+      const c = comps[i];
+      const slot = c.userData as number;
+      const dir = this.slotDir[slot];
+      if (c.ret < 0) {
+        this.requestFailed(slot, c.ret, c.errorMsg);
+      } else if (this.phase === PHASE.verify) {
+        this.checkRead(slot); // read-back after a write job: checked, not counted as the job's I/O
+      } else {
+        const ns = Math.round((t1 - this.slotStart[slot]) * 1e6);
+        this.lat[dir].add(ns);
+        this.hist[dir].add(ns);
+        const len = this.slotLen[slot];
+        this.ios[dir]++;
+        this.bytes[dir] += len;
+        this.sampleIos[dir]++;
+        this.sampleBytes[dir] += len;
+        if (this.verifyReads) this.checkRead(slot);
+      }
+      this.freeSlots[this.freeCount++] = slot;
+    }
+  }
+
+  private checkRead(slot: number): void {
+    const view = this.views[slot * this.sizeCount + this.pickerToView[READ][0]];
+    const failure = checkBlock(view, this.slotOffset[slot], this.verifyKind!);
+    this.verifiedBlocks++;
+    if (failure && !this.verifyFailure) {
+      this.verifyFailure = failure;
+      this.error = 84; // EILSEQ, as fio reports verify failures
+      this.errorMessage = failure.message;
+      this.stopIssuing = true;
+    }
+  }
+
+  private requestFailed(slot: number, ret: number, msg: string | null): void {
+    if (this.error !== 0) return;
+    this.error = -ret;
+    const dir = DIR_NAMES[this.slotDir[slot]];
+    this.errorMessage = `${dir} of ${this.slotLen[slot]} bytes at offset ${this.slotOffset[slot]} failed: ${msg ?? `errno ${-ret}`}`;
+    this.stopIssuing = true;
+  }
+
+  private fail(e: Error & { errno?: number }): void {
+    if (this.error === 0) {
+      this.error = e.errno !== undefined ? Math.abs(e.errno) : 5;
+      this.errorMessage = e.message;
+    }
+    this.stopIssuing = true;
+    // doIo itself failed: nothing more will complete, so forget what is outstanding.
+    this.pendingCount = 0;
+    for (let s = 0; s < this.depth; s++) this.freeSlots[s] = s;
+    this.freeCount = this.depth;
+  }
+
+  private timeEvents(now: number): void {
+    if (this.phase === PHASE.ramp && now >= this.rampEnd) {
+      this.rampEnd = Infinity;
+      this.startMeasuring(now);
+    }
+    if (this.phase === PHASE.run && now >= this.runEnd) {
+      this.runEnd = Infinity;
+      this.stopIssuing = true;
+    }
+    if (now >= this.nextSample) {
+      const secs = (now - this.nextSample + SAMPLE_INTERVAL_MS) / 1000;
+      for (let d = 0; d < 3; d++) {
+        if (this.ios[d] === 0) continue;
+        this.bwSamples[d].add(this.sampleBytes[d] / 1024 / secs);
+        this.iopsSamples[d].add(this.sampleIos[d] / secs);
+        this.sampleBytes[d] = 0;
+        this.sampleIos[d] = 0;
+      }
+      this.nextSample = now + SAMPLE_INTERVAL_MS;
+    }
+    if (now >= this.nextTick) {
+      this.publishProgress(now);
+      this.onTick?.();
+      this.nextTick = now + PROGRESS_INTERVAL_MS;
+    }
+    this.updateNextEvent();
+  }
+
+  private updateNextEvent(): void {
+    this.nextEvent = Math.min(this.rampEnd, this.runEnd, this.nextSample, this.nextTick);
+  }
+
+  private publishProgress(now: number): void {
+    const p = this.progress;
+    if (!p) return;
+    p[0] = this.phase;
+    p[1] = this.fractionDone(now);
+    for (let d = 0; d < 3; d++) {
+      p[2 + d] = this.bytes[d];
+      p[5 + d] = this.ios[d];
+    }
+  }
+
+  private fractionDone(now: number): number {
+    const s = this.spec;
+    const rampMs = s.rampTimeNs / 1e6;
+    const runMs = s.runtimeNs / 1e6;
+    const elapsed = now - this.startedAt;
+    const byTime = runMs > 0 ? elapsed / (rampMs + runMs) : 0;
+    if (this.phase === PHASE.verify) return 1;
+    if (s.timeBased) return Math.min(1, byTime);
+    const byBytes = this.phase === PHASE.ramp ? 0 : this.issuedBytes / Math.max(1, this.ioLimit);
+    return Math.min(1, Math.max(byTime, byBytes));
+  }
+
+  /** Moves to the next phase when the queue has drained; false when the job is done. */
+  private nextPhase(): boolean {
+    if (!this.stopIssuing) return true; // nothing outstanding yet: keep issuing
+    if (this.phase === PHASE.ramp) {
+      // Ran out of work during ramp time: measure what is left from here.
+      this.startMeasuring(performance.now());
+      this.stopIssuing = this.error !== 0;
+      return !this.stopIssuing;
+    }
+    if (this.phase === PHASE.run && this.written && this.error === 0) {
+      this.phase = PHASE.verify;
+      this.runEndedAt = this.lastCompletion;
+      this.stopIssuing = false;
+      return true;
+    }
+    return false;
+  }
+
+  private runEndedAt: number | undefined;
+
+  private finish(): JobResult {
+    const end = this.runEndedAt ?? this.lastCompletion;
+    const cpu = cpuSince(this.cpuStart);
+    this.phase = PHASE.done;
+    this.publishProgress(performance.now());
+    const runtimeNs = Math.max(0, Math.round((end - this.measureStart) * 1e6));
+    const dirs = {} as JobResult['dirs'];
+    DIRECTIONS.forEach((d, i) => {
+      dirs[d] = {
+        ios: this.ios[i],
+        bytes: this.bytes[i],
+        lat: this.lat[i].snapshot(),
+        hist: this.hist[i].counts,
+        bw: this.bwSamples[i].snapshot(),
+        iops: this.iopsSamples[i].snapshot(),
+      };
+    });
+    return {
+      name: this.spec.name,
+      jobs: 1,
+      groupid: 0,
+      spec: this.spec,
+      runtimeNs,
+      elapsedNs: Math.round((performance.now() - this.startedAt) * 1e6),
+      dirs,
+      cpu,
+      depth: this.depthCounts,
+      error: this.error,
+      errorMessage: this.errorMessage,
+      verifiedBlocks: this.verifiedBlocks,
+    };
+  }
+}

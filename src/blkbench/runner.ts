@@ -1,0 +1,151 @@
+/**
+ * Runs a set of jobs: prepares every device on the main thread, then runs a single job on the main
+ * thread, or every job clone (numjobs) on a worker thread of its own with its own queue of the shared
+ * device. Workers wait on a barrier so that all clones start I/O together.
+ */
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { createCompletions } from '../index';
+import { PreparedDevice, allocJobMemory, layOutFileIfMissing, openDevice } from './device';
+import { JobLoop, PROGRESS_FIELDS } from './loop';
+import { JobSpec } from './options';
+import { JobResult } from './results';
+import type { WorkerInput, WorkerMessage } from './worker';
+
+export interface RunHooks {
+  /** Lines such as "Laying out IO file" (only shown in the human format). */
+  log: (line: string) => void;
+  /** Called about every 100 ms with the shared progress array (one PROGRESS_FIELDS slot per job). */
+  onProgress?: (progress: Float64Array) => void;
+}
+
+interface Clone {
+  spec: JobSpec;
+  device: PreparedDevice;
+  queueIndex: number;
+  jobIndex: number;
+}
+
+export async function runJobs(specs: JobSpec[], hooks: RunHooks): Promise<JobResult[]> {
+  const devices: PreparedDevice[] = [];
+  try {
+    for (const spec of specs) {
+      layOutFileIfMissing(spec, hooks.log);
+      devices.push(openDevice(spec));
+    }
+    const clones: Clone[] = [];
+    specs.forEach((spec, i) => {
+      for (let q = 0; q < spec.numjobs; q++) clones.push({ spec, device: devices[i], queueIndex: q, jobIndex: clones.length });
+    });
+    const progress = new Float64Array(new SharedArrayBuffer(clones.length * PROGRESS_FIELDS * 8));
+    if (clones.length === 1) return [await runOnMainThread(clones[0], progress, hooks)];
+    return await runOnWorkers(clones, progress, hooks);
+  } finally {
+    for (const d of devices) d.blkio.destroy();
+  }
+}
+
+async function runOnMainThread(clone: Clone, progress: Float64Array, hooks: RunHooks): Promise<JobResult> {
+  const { spec, device } = clone;
+  const b = device.blkio;
+  const queue = spec.hipri ? b.getPollQueue(0) : b.getQueue(0);
+  if (!queue) throw new Error(`${spec.name}: the device has no queue 0`);
+  const memory = allocJobMemory(b, device.memoryLen);
+  try {
+    const loop = new JobLoop({
+      spec,
+      jobIndex: clone.jobIndex,
+      queue,
+      completions: createCompletions(spec.iodepth),
+      memory: memory.buffer,
+      memoryOffset: 0,
+      slotStride: device.slotStride,
+      regionStart: device.regionStart,
+      regionLen: device.regionLen,
+      ioLimit: device.ioLimit,
+      progress,
+      onTick: hooks.onProgress ? () => hooks.onProgress!(progress) : undefined,
+    });
+    return spec.waitMode === 'eventfd' ? await loop.runEvented() : loop.runSync();
+  } finally {
+    memory.release();
+  }
+}
+
+/** Barrier word values (the worker waits while it is 0). */
+const BARRIER_GO = 1;
+const BARRIER_ABORT = 2;
+
+async function runOnWorkers(clones: Clone[], progress: Float64Array, hooks: RunHooks): Promise<JobResult[]> {
+  const barrier = new Int32Array(new SharedArrayBuffer(4));
+  const workers: Worker[] = [];
+  const ready: Array<Promise<void>> = [];
+  const done: Array<Promise<JobResult>> = [];
+  for (const clone of clones) {
+    const input: WorkerInput = {
+      handle: clone.device.blkio.share(),
+      spec: clone.spec,
+      queueIndex: clone.queueIndex,
+      jobIndex: clone.jobIndex,
+      device: {
+        regionStart: clone.device.regionStart,
+        regionLen: clone.device.regionLen,
+        ioLimit: clone.device.ioLimit,
+        slotStride: clone.device.slotStride,
+        memoryLen: clone.device.memoryLen,
+      },
+      progress: progress.buffer as SharedArrayBuffer,
+      barrier: barrier.buffer as SharedArrayBuffer,
+    };
+    const w = new Worker(path.join(__dirname, 'worker.js'), { workerData: input });
+    workers.push(w);
+    const ready1 = deferred<void>();
+    const result = deferred<JobResult>();
+    const fail = (e: Error) => {
+      ready1.reject(e);
+      result.reject(e);
+    };
+    ready.push(ready1.promise);
+    done.push(result.promise);
+    w.on('message', (m: WorkerMessage) => {
+      if (m.type === 'ready') ready1.resolve();
+      else if (m.type === 'result') result.resolve(m.result);
+      else fail(new Error(m.message));
+    });
+    w.on('error', fail);
+    w.on('exit', (code) => fail(new Error(`job '${clone.spec.name}' worker exited (code ${code}) without a result`)));
+  }
+  const timer = hooks.onProgress ? setInterval(() => hooks.onProgress!(progress), 200) : undefined;
+  try {
+    try {
+      await Promise.all(ready);
+    } catch (e) {
+      Atomics.store(barrier, 0, BARRIER_ABORT);
+      Atomics.notify(barrier, 0);
+      throw e;
+    }
+    Atomics.store(barrier, 0, BARRIER_GO);
+    Atomics.notify(barrier, 0);
+    return await Promise.all(done);
+  } finally {
+    if (timer) clearInterval(timer);
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (v: T) => void;
+  reject: (e: Error) => void;
+}
+
+/** A promise settled from outside; rejections are also seen through Promise.all, so never unhandled. */
+function deferred<T>(): Deferred<T> {
+  const d = {} as Deferred<T>;
+  d.promise = new Promise<T>((res, rej) => {
+    d.resolve = res;
+    d.reject = rej;
+  });
+  d.promise.catch(() => undefined);
+  return d;
+}

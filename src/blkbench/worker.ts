@@ -1,0 +1,71 @@
+/**
+ * A worker thread running one job clone on its own queue of a device the main thread started.
+ * It attaches to the device, allocates and maps its buffers, reports ready, waits at the barrier,
+ * runs, and posts its result (histograms transferred, not copied).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { BlkioHandle, attach, createCompletions } from '../index';
+import { allocJobMemory } from './device';
+import { JobLoop, PROGRESS_FIELDS } from './loop';
+import { JobSpec } from './options';
+import { JobResult } from './results';
+
+export interface WorkerInput {
+  handle: BlkioHandle;
+  spec: JobSpec;
+  queueIndex: number;
+  jobIndex: number;
+  device: { regionStart: number; regionLen: number; ioLimit: number; slotStride: number; memoryLen: number };
+  progress: SharedArrayBuffer;
+  barrier: SharedArrayBuffer;
+}
+
+export type WorkerMessage =
+  | { type: 'ready' }
+  | { type: 'result'; result: JobResult }
+  | { type: 'error'; message: string };
+
+const BARRIER_GO = 1;
+
+async function main(input: WorkerInput): Promise<void> {
+  const port = parentPort!;
+  const { spec, device } = input;
+  const b = attach(input.handle);
+  try {
+    const queue = spec.hipri ? b.getPollQueue(input.queueIndex) : b.getQueue(input.queueIndex);
+    if (!queue) throw new Error(`${spec.name}: the device has no queue ${input.queueIndex}`);
+    const memory = allocJobMemory(b, device.memoryLen);
+    try {
+      const loop = new JobLoop({
+        spec,
+        jobIndex: input.jobIndex,
+        queue,
+        completions: createCompletions(spec.iodepth),
+        memory: memory.buffer,
+        memoryOffset: 0,
+        slotStride: device.slotStride,
+        regionStart: device.regionStart,
+        regionLen: device.regionLen,
+        ioLimit: device.ioLimit,
+        progress: new Float64Array(input.progress, input.jobIndex * PROGRESS_FIELDS * 8, PROGRESS_FIELDS),
+      });
+      port.postMessage({ type: 'ready' } satisfies WorkerMessage);
+      const barrier = new Int32Array(input.barrier);
+      Atomics.wait(barrier, 0, 0);
+      if (Atomics.load(barrier, 0) !== BARRIER_GO) return;
+      const result = spec.waitMode === 'eventfd' ? await loop.runEvented() : loop.runSync();
+      const transfer = Object.values(result.dirs).map((d) => d.hist.buffer as ArrayBuffer);
+      port.postMessage({ type: 'result', result } satisfies WorkerMessage, transfer);
+    } finally {
+      memory.release();
+    }
+  } finally {
+    b.destroy();
+  }
+}
+
+if (parentPort) {
+  main(workerData as WorkerInput).catch((e: Error) => {
+    parentPort!.postMessage({ type: 'error', message: e.message } satisfies WorkerMessage);
+  });
+}

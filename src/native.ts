@@ -1,0 +1,58 @@
+// The compiled addon and the shapes of its internal classes. Only src/ uses
+// these; the public API wraps them.
+import * as path from 'node:path';
+import { BlkioError } from './errors';
+
+export const enum PropertyType {
+  Bool = 0,
+  Int = 1,
+  Uint64 = 2,
+  Str = 3,
+}
+
+export interface NativeRegion {
+  addr: bigint;
+  len: number;
+  iova: bigint;
+  fdOffset: number;
+  fd: number;
+  flags: number;
+  buffer: ArrayBuffer;
+}
+
+export interface NativeQueue {
+  setBuffers(descriptors: ArrayBuffer, iovecs: ArrayBuffer, completions: ArrayBuffer): void;
+  doIo(descriptors: number, iovecs: number, min: number, max: number, timeoutNs: number): number;
+  completionFd(): number;
+  setCompletionFdEnabled(on: boolean): void;
+  watch(callback: () => void): void;
+  watchRef(ref: boolean): void;
+  unwatch(): void;
+}
+
+export interface NativeBlkio {
+  connect(): void;
+  start(): void;
+  destroy(): void;
+  get(name: string, type: PropertyType): boolean | number | bigint | string;
+  set(name: string, type: PropertyType, value: boolean | number | bigint | string): void;
+  allocMemRegion(len: number): NativeRegion;
+  freeMemRegion(region: NativeRegion): void;
+  mapMemRegion(region: NativeRegion): number;
+  unmapMemRegion(region: NativeRegion): void;
+  getQueue(poll: boolean, index: number): NativeQueue | null;
+  addQueue(poll: boolean): number;
+  removeQueue(poll: boolean, index: number): void;
+  share(): bigint;
+}
+
+interface Addon {
+  NativeBlkio: new (driverOrSharedId: string | bigint) => NativeBlkio;
+  setErrorClass(cls: typeof BlkioError): void;
+  bufferBase(view: ArrayBufferView): number;
+  messageText(id: number): string | null;
+}
+
+// dist/src/native.js → ../../build/Release/blkio.node
+export const addon: Addon = require(path.join(__dirname, '..', '..', 'build', 'Release', 'blkio.node'));
+addon.setErrorClass(BlkioError);
