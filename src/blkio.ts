@@ -1,6 +1,6 @@
 import { BlkioError, invalidArgument } from './errors';
 import { addon, NativeBlkio, NativeRegion, PropertyType } from './native';
-import { Queue } from './queue';
+import { MappedBuffer, Queue } from './queue';
 
 /**
  * A memory region (libblkio struct blkio_mem_region). `buffer` is an
@@ -33,8 +33,9 @@ function checkName(name: string): void {
 export class Blkio {
   #native: NativeBlkio | null;
   readonly #queues = new Map<string, Queue>();
-  // Mapped-region slot per ArrayBuffer: a lookup hint for the native side.
-  readonly #regionSlots = new WeakMap<ArrayBufferLike, number>();
+  // Mapped regions by ArrayBuffer: their address and native slot, so a
+  // request in one costs a single lookup.
+  readonly #mapped = new WeakMap<ArrayBufferLike, MappedBuffer>();
 
   /** @internal use create() or attach() */
   constructor(native: NativeBlkio) {
@@ -133,13 +134,13 @@ export class Blkio {
   /** Makes a region usable for I/O (after start); map once, not per request. */
   mapMemRegion(region: MemRegion): void {
     const slot = this.#live.mapMemRegion(checkRegion(region));
-    if (region.buffer) this.#regionSlots.set(region.buffer, slot);
+    if (region.buffer) this.#mapped.set(region.buffer, { base: Number(region.addr), slot });
   }
 
   /** Does nothing if the region is not mapped. */
   unmapMemRegion(region: MemRegion): void {
     this.#live.unmapMemRegion(checkRegion(region));
-    if (region.buffer) this.#regionSlots.delete(region.buffer);
+    if (region.buffer) this.#mapped.delete(region.buffer);
   }
 
   /** Queue i (null if there is none, e.g. before start). */
@@ -181,7 +182,7 @@ export class Blkio {
     if (q) return q;
     const native = this.#live.getQueue(poll, index);
     if (!native) return null;
-    q = new Queue(native, this.#regionSlots);
+    q = new Queue(native, this.#mapped);
     this.#queues.set(key, q);
     return q;
   }

@@ -2,6 +2,12 @@ import { bufferAddress } from './buffers';
 import { BlkioError, invalidArgument } from './errors';
 import { addon, NativeQueue } from './native';
 
+/** @internal Where a mapped region's memory is, and its slot in the native table. */
+export interface MappedBuffer {
+  base: number;
+  slot: number;
+}
+
 /** One entry of the array doIo fills; reuse the array across calls. */
 export class Completion {
   /** The value given when the request was enqueued, returned identical. */
@@ -67,7 +73,7 @@ function checkFlags(flags: number): number {
  */
 export class Queue {
   readonly #native: NativeQueue;
-  readonly #regionSlots: WeakMap<ArrayBufferLike, number>;
+  readonly #mapped: WeakMap<ArrayBufferLike, MappedBuffer>;
   #desc!: ArrayBuffer;
   #words!: Uint32Array;
   #signed!: Int32Array;
@@ -84,9 +90,9 @@ export class Queue {
   #dead = false;
 
   /** @internal */
-  constructor(native: NativeQueue, regionSlots: WeakMap<ArrayBufferLike, number>) {
+  constructor(native: NativeQueue, mapped: WeakMap<ArrayBufferLike, MappedBuffer>) {
     this.#native = native;
-    this.#regionSlots = regionSlots;
+    this.#mapped = mapped;
     this.#allocate(BATCH, 4 * BATCH, BATCH);
   }
 
@@ -263,11 +269,17 @@ export class Queue {
     if (!(buf instanceof Uint8Array)) invalidArgument('buf must be a Uint8Array');
     this.#checkStart(start);
     const w = this.#next(op, flags, userData, buf);
-    const region = this.#regionSlots.get(buf.buffer);
-    if (region !== undefined) this.#signed[w + 3] = region;
     const d = w >> 1;
-    this.#doubles[d + 3] = buf.byteLength;
-    this.#doubles[d + 4] = buf.byteLength === 0 ? 0 : bufferAddress(buf);
+    const length = buf.byteLength;
+    this.#doubles[d + 3] = length;
+    // A view of a mapped region (the fast path) needs one lookup.
+    const mapped = this.#mapped.get(buf.buffer);
+    if (mapped !== undefined) {
+      this.#signed[w + 3] = mapped.slot;
+      this.#doubles[d + 4] = mapped.base + buf.byteOffset;
+    } else {
+      this.#doubles[d + 4] = length === 0 ? 0 : bufferAddress(buf);
+    }
   }
 
   #vectored(op: Op, start: number | bigint, bufs: Uint8Array[], userData: unknown, flags: number): void {

@@ -1,0 +1,130 @@
+// What the library costs per request: 4 KiB random reads at QD32 on a
+// page-cached file through the mirror API, beside a bare C io_uring loop on
+// the same file in the same run (alternating), plus the heap over 10 M
+// requests. Run: node --expose-gc dist/bench/io_uring-overhead.js [seconds]
+import { execFileSync } from 'node:child_process';
+import Benchmark from 'benchmark';
+import { create, createCompletions } from '../src';
+import { buildC, cpuNsPerRequest, median, nsPerRequest, pageCachedFile, Sample } from './support';
+
+const QD = 32;
+const BS = 4096;
+const FILE_SIZE = 256 << 20;
+const seconds = Number(process.argv[2] ?? 3);
+const rounds = Number(process.argv[3] ?? 3);
+
+function openQueue(file: string) {
+  const b = create('io_uring');
+  b.setStr('path', file);
+  b.connect();
+  b.start();
+  const region = b.allocMemRegion(QD * BS);
+  b.mapMemRegion(region);
+  const views = Array.from({ length: QD }, (_, i) => new Uint8Array(region.buffer, i * BS, BS));
+  return { b, q: b.getQueue(0)!, views };
+}
+
+// A QD-deep random-read loop; the same shape as bench/c/uring_randread.c.
+function libraryLoop(file: string, forSeconds: number, maxRequests = Infinity): Sample {
+  const { b, q, views } = openQueue(file);
+  const blocks = FILE_SIZE / BS;
+  const completions = createCompletions(QD);
+  let rng = 0x2545f491;
+  const next = () => {
+    rng ^= rng << 13;
+    rng ^= rng >>> 17;
+    rng ^= rng << 5;
+    return ((rng >>> 0) % blocks) * BS;
+  };
+  for (let slot = 0; slot < QD; slot++) q.read(next(), views[slot], slot);
+  let done = 0;
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  const end = t0 + BigInt(Math.round(forSeconds * 1e9));
+  for (;;) {
+    const n = q.doIo(completions, 1, QD);
+    for (let i = 0; i < n; i++) {
+      const c = completions[i];
+      if (c.ret !== 0) throw new Error(`read failed: ${c.ret} ${c.errorMsg}`);
+      const slot = c.userData as number;
+      q.read(next(), views[slot], slot);
+    }
+    done += n;
+    if ((done & 1023) < n && (process.hrtime.bigint() >= end || done >= maxRequests)) break;
+  }
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  b.destroy();
+  return { requests: done, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+}
+
+function cLoop(binary: string, file: string, forSeconds: number): Sample {
+  const [requests, secs, cpu] = execFileSync(binary, [file, String(forSeconds), String(QD)], { encoding: 'utf8' })
+    .trim()
+    .split(' ')
+    .map(Number);
+  return { requests, seconds: secs, cpuSeconds: cpu };
+}
+
+function heapOver(file: string, requests: number): { first: number; last: number } {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return { first: NaN, last: NaN };
+  libraryLoop(file, 1e9, requests / 10); // warm up JIT and pools
+  gc();
+  const first = process.memoryUsage().heapUsed;
+  libraryLoop(file, 1e9, requests);
+  gc();
+  return { first, last: process.memoryUsage().heapUsed };
+}
+
+function main(): void {
+  const { file, remove } = pageCachedFile(FILE_SIZE);
+  const reference = buildC('uring_randread');
+  try {
+    const lib: Sample[] = [];
+    const c: Sample[] = [];
+    for (let r = 0; r < rounds; r++) {
+      c.push(cLoop(reference, file, seconds));
+      lib.push(libraryLoop(file, seconds));
+    }
+    const libNs = median(lib.map(nsPerRequest));
+    const cNs = median(c.map(nsPerRequest));
+    console.log(`4 KiB random read, QD${QD}, page-cached file, ${rounds} alternating rounds of ${seconds} s (medians)`);
+    console.log(`  C io_uring loop : ${(1e6 / cNs).toFixed(0)} k IOPS, ${cNs.toFixed(0)} ns/request, ${median(c.map(cpuNsPerRequest)).toFixed(0)} ns CPU/request`);
+    console.log(`  blkio mirror API: ${(1e6 / libNs).toFixed(0)} k IOPS, ${libNs.toFixed(0)} ns/request, ${median(lib.map(cpuNsPerRequest)).toFixed(0)} ns CPU/request`);
+    console.log(`  ratio blkio/C IOPS: ${(cNs / libNs).toFixed(3)}; library overhead: ${(libNs - cNs).toFixed(0)} ns/request (aim <= 150)`);
+
+    // benchmark.js on one batch of the same loop, as a second opinion on the per-batch cost.
+    const { b, q, views } = openQueue(file);
+    const completions = createCompletions(QD);
+    for (let slot = 0; slot < QD; slot++) q.read(slot * BS, views[slot], slot);
+    const suite = new Benchmark.Suite();
+    suite
+      .add(`doIo batch of ${QD} completions + ${QD} re-enqueues`, () => {
+        let got = 0;
+        while (got < QD) {
+          const n = q.doIo(completions, 1, QD);
+          for (let i = 0; i < n; i++) {
+            const slot = completions[i].userData as number;
+            q.read(((slot * 7919 + got) % 65536) * BS, views[slot], slot);
+          }
+          got += n;
+        }
+      })
+      .on('cycle', (e: Benchmark.Event) => {
+        const t = e.target as Benchmark.Target & { stats: { mean: number; rme: number } };
+        console.log(`  benchmark.js: ${((t.stats.mean / QD) * 1e9).toFixed(0)} ns/request ±${t.stats.rme.toFixed(1)}%`);
+      })
+      .run();
+    b.destroy();
+
+    const heap = heapOver(file, 10_000_000);
+    if (Number.isNaN(heap.first)) console.log('  heap: run with node --expose-gc to measure');
+    else
+      console.log(`  heap after 1 M warm-up: ${(heap.first / 1e6).toFixed(2)} MB; after 10 M more requests: ${(heap.last / 1e6).toFixed(2)} MB (delta ${((heap.last - heap.first) / 1e3).toFixed(0)} kB)`);
+  } finally {
+    remove();
+  }
+}
+
+main();
