@@ -157,8 +157,12 @@ Napi::Value BlkioObject::alloc_mem_region(const Napi::CallbackInfo& info) {
   int r = live(env).alloc_mem_region(&region, size_t(info[0].As<Napi::Number>().Int64Value()));
   if (r < 0) throw_blkio_error(env, r);
   // The core owns the memory; the ArrayBuffer is a window on it that
-  // freeMemRegion/destroy detach.
-  auto buffer = Napi::ArrayBuffer::New(env, region.addr, region.len);
+  // freeMemRegion/destroy detach. Until it is collected it also keeps the
+  // core instance (and so the mapping) alive, should this object be
+  // collected without destroy().
+  auto buffer = Napi::ArrayBuffer::New(
+      env, region.addr, region.len, [](Napi::Env, void*, std::shared_ptr<Blkio>* keep) { delete keep; },
+      new std::shared_ptr<Blkio>(blkio_));
   region_buffers_[region.addr] = Napi::Persistent(buffer);
   Napi::Object o = Napi::Object::New(env);
   o.Set("addr", Napi::BigInt::New(env, uint64_t(reinterpret_cast<uintptr_t>(region.addr))));
