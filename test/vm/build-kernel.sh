@@ -53,11 +53,34 @@ if [[ -f $entry/bzImage ]]; then
   exit 0
 fi
 
+# Long steps run in the background with `wait`: bash runs a signal trap only
+# between commands, and `wait` is the one it interrupts. The EXIT trap then
+# stops the step and removes the work dir.
+child=""
+work=""
+run_step() {
+  local rc=0
+  "$@" &
+  child=$!
+  wait "$child" || rc=$?
+  child=""
+  return "$rc"
+}
+cleanup() {
+  [[ -z $child ]] || kill "$child" 2>/dev/null || true
+  [[ -z $work ]] || rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
 mkdir -p "$cache_root"
 exec 9>"$cache_root/.lock-$key"
 if ! flock -n 9; then
   log "another build of kernel-$key is running; waiting for it"
-  flock 9
+  # The lock belongs to the open file, which this shell shares with flock.
+  run_step flock 9
 fi
 # The run holding the lock before us may have finished the job.
 if [[ -f $entry/bzImage ]]; then
@@ -65,29 +88,25 @@ if [[ -f $entry/bzImage ]]; then
   exit 0
 fi
 
+# Only the lock holder builds this key, so leftovers are from killed runs.
+rm -rf "$cache_root/.build-$key".*
 work=$(mktemp -d "$cache_root/.build-$key.XXXXXX")
-trap 'rm -rf "$work"' EXIT
 build_log="$work/build.log"
-on_failure() {
-  log "build failed; last lines of $build_log:"
-  tail -n 40 "$build_log" >&2 || true
-}
-trap 'on_failure; rm -rf "$work"' ERR
+trap 'log "build failed; last lines of $build_log:"; tail -n 40 "$build_log" >&2 || true' ERR
 
 start=$(date +%s)
 log "building kernel-$key (source $source_version, make -j$jobs); log in $build_log"
 log "extracting $source_tarball"
-tar -xJf "$source_tarball" -C "$work"
+run_step tar -xJf "$source_tarball" -C "$work"
 src=$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'linux-*' | head -n1)
 [[ -n $src ]] || die "no linux-* directory in $source_tarball"
 
-(
-  cd "$src"
-  make tinyconfig
+{
+  make -C "$src" tinyconfig
   # -m: merge only; olddefconfig resolves the new symbols' dependencies.
-  scripts/kconfig/merge_config.sh -m .config "$fragment"
-  make olddefconfig
-) >>"$build_log" 2>&1
+  (cd "$src" && scripts/kconfig/merge_config.sh -m .config "$fragment")
+  make -C "$src" olddefconfig
+} >>"$build_log" 2>&1
 
 # tinyconfig + olddefconfig silently drop options whose dependencies are unmet.
 missing=$(grep -E '^CONFIG_[A-Z0-9_]+=y$' "$fragment" | while read -r line; do
@@ -96,7 +115,7 @@ done)
 [[ -z $missing ]] || die "options from $fragment did not survive olddefconfig: $missing"
 
 log "compiling bzImage"
-make -C "$src" -j"$jobs" bzImage >>"$build_log" 2>&1
+run_step make -C "$src" -j"$jobs" bzImage >>"$build_log" 2>&1
 
 out="$work/out"
 mkdir "$out"

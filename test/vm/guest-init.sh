@@ -28,6 +28,7 @@ log() { printf 'guest-init: %s\n' "$*" >&2; }
 # if that is unavailable, exiting PID 1 panics and panic=-1 reboots as well.
 leave() {
   sync
+  echo 0 >/proc/sys/kernel/printk 2>/dev/null # keep "reboot: Restarting system" out of the output
   systemctl reboot --force --force >/dev/null 2>&1
   exit "${1:-0}"
 }
@@ -46,13 +47,15 @@ setup_failed() {
 }
 
 mount_fs() { # type source target options
-  mkdir -p "$3" && mount -t "$1" -o "$4" "$2" "$3" || setup_failed "mount -t $1 $2 $3"
+  if ! mkdir -p "$3" || ! mount -t "$1" -o "$4" "$2" "$3"; then
+    setup_failed "mount -t $1 $2 $3"
+  fi
 }
 
-# The kernel already put devtmpfs on /dev (DEVTMPFS_MOUNT); mounting it again is harmless.
 mount_fs proc proc /proc nosuid,nodev,noexec
 mount_fs sysfs sysfs /sys nosuid,nodev,noexec
-mount_fs devtmpfs devtmpfs /dev mode=0755
+# Usually the kernel has put devtmpfs on /dev already (DEVTMPFS_MOUNT).
+mountpoint -q /dev || mount_fs devtmpfs devtmpfs /dev mode=0755
 mount_fs tmpfs tmpfs /run mode=0755,nosuid,nodev
 mount_fs tmpfs tmpfs /tmp mode=1777,nosuid,nodev
 mount_fs tmpfs tmpfs /dev/shm mode=1777,nosuid,nodev
@@ -124,19 +127,27 @@ setup_vduse() {
     node="$name-qcow2"
     blockdev+=(--blockdev "driver=qcow2,node-name=$node,file=$name-file")
   fi
-  # --daemonize returns only once the export exists, i.e. its queues are set up,
-  # which `vdpa dev add` needs. TMPDIR: where libvduse keeps its reconnect log.
-  TMPDIR=/tmp qemu-storage-daemon --daemonize --pidfile "$pidfile" \
+  # Not --daemonize: that sends qsd's stderr to /dev/null, and its messages are
+  # what explains a VDUSE failure. qsd writes the pid file only once the export
+  # exists (its queues set up, which `vdpa dev add` needs), so wait for that.
+  # TMPDIR: where libvduse keeps its reconnect log.
+  TMPDIR=/tmp qemu-storage-daemon --pidfile "$pidfile" \
     --chardev "socket,id=qmp,path=$qmp,server=on,wait=off" --monitor chardev=qmp \
     "${blockdev[@]}" \
     --export "type=vduse-blk,id=$name,node-name=$node,name=$name,writable=on,num-queues=$queues,queue-size=256" \
-    </dev/null || setup_failed "qemu-storage-daemon for $name"
+    </dev/null &
+  local qsd_pid=$! waited=0
+  until [[ -s $pidfile ]]; do
+    kill -0 "$qsd_pid" 2>/dev/null || setup_failed "qemu-storage-daemon for $name exited (see its message above)"
+    ((waited++ < 600)) || setup_failed "qemu-storage-daemon for $name did not start within 30 s"
+    sleep 0.05
+  done
   vdpa dev add name "$name" mgmtdev vduse || setup_failed "vdpa dev add name $name mgmtdev vduse"
   path=$(bind_vhost_vdpa "$name") || setup_failed "binding $name to vhost_vdpa"
   export_var "$prefix" "$path"
   export_var "${prefix}_FILE" "$image"
   export_var "${prefix}_QMP" "$qmp"
-  export_var "${prefix}_PID" "$(cat "$pidfile")"
+  export_var "${prefix}_PID" "$qsd_pid"
   export_var "${prefix}_NAME" "$name"
   export_var "${prefix}_QUEUES" "$queues"
 }
@@ -152,7 +163,8 @@ for device in "${device_list[@]}"; do
   esac
 done
 
-export BLKIO_IN_VM=1 HOME=/tmp/home TMPDIR=/tmp
+# BLKIO_VM_DEVICES tells guest tests which of the variables above to expect.
+export BLKIO_IN_VM=1 BLKIO_VM_DEVICES="$devices" HOME=/tmp/home TMPDIR=/tmp
 for name in "${exported[@]}"; do
   printf '%s=%q\n' "$name" "${!name}"
 done >"$OUT/devices.env"

@@ -25,6 +25,7 @@
 #   BLKIO_VM_PASS_ENV="A B"       host variables to pass to the guest command
 #   BLKIO_VM_KERNEL               use this bzImage instead of build-kernel.sh's
 #   BLKIO_VM_KEEP=1               keep the host temp dir (console.log, status, ...)
+#   BLKIO_VM_VERBOSE=1            say how long the run took
 set -euo pipefail
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -34,6 +35,9 @@ log() { printf 'run-in-vm: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 125; }
 
 (($# > 0)) || die "usage: $0 <guest-command> [args...]"
+
+# vdpa lives in /usr/sbin, which a non-root PATH may lack.
+[[ :$PATH: == *:/usr/sbin:* ]] || PATH=$PATH:/usr/sbin:/sbin
 
 timeout_s=${BLKIO_VM_TIMEOUT:-600}
 iotlb_entries=${BLKIO_VM_IOTLB_ENTRIES-32768}
@@ -71,7 +75,10 @@ cleanup() {
 }
 trap cleanup EXIT
 # Bash runs traps only between commands, hence QEMU runs in the background below.
-trap 'log "interrupted; stopping QEMU"; exit 130' INT TERM HUP
+for signal in INT:130 TERM:143 HUP:129; do
+  # shellcheck disable=SC2064 # the exit status is meant to be expanded now
+  trap "log 'interrupted; stopping QEMU'; exit ${signal#*:}" "${signal%:*}"
+done
 
 # vm.env: plain assignments configure guest-init; exports reach the guest command.
 {
@@ -81,7 +88,8 @@ trap 'log "interrupted; stopping QEMU"; exit 130' INT TERM HUP
   done
   [[ -n ${BLKIO_VM_HUGEPAGES+set} ]] || printf 'BLKIO_VM_HUGEPAGES=64\n'
   printf 'export PATH=%q\n' "$PATH"
-  printf 'export TERM=%q\n' "${TERM:-dumb}"
+  # The guest's stdout is always a tty (the console); colours only if ours is one too.
+  if [[ -t 1 ]]; then printf 'export TERM=%q\n' "${TERM:-dumb}"; else printf 'export TERM=dumb\n'; fi
   for name in LANG LC_ALL CI ${BLKIO_VM_PASS_ENV:-}; do
     [[ -n ${!name+set} ]] && printf 'export %s=%q\n' "$name" "${!name}"
   done
@@ -93,17 +101,22 @@ trap 'log "interrupted; stopping QEMU"; exit 130' INT TERM HUP
   printf '\n'
 } >"$out/command.sh"
 
+# shellcheck disable=SC2054 # commas are part of the option values
 append=(
   console=ttyS0 quiet panic=-1
-  root=hostroot rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144 ro
+  # cache=loose: the root is read-only and does not change under a test run;
+  # it makes node start about 3x faster than uncached 9p.
+  root=hostroot rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro
   "init=$script_dir/guest-init.sh"
 )
 if [[ -n $iotlb_entries ]]; then
   # Room for memory that pins as many small runs (vdpa_sim maps per physical run).
   append+=("vhost_vdpa.max_iotlb_entries=$iotlb_entries" "vdpa_sim.max_iotlb_entries=$iotlb_entries")
 fi
-append+=(${BLKIO_VM_APPEND:-})
+read -r -a extra_append <<<"${BLKIO_VM_APPEND:-}"
+append+=("${extra_append[@]}")
 
+# shellcheck disable=SC2054
 qemu=(
   qemu-system-x86_64 -accel tcg -cpu max
   -smp "${BLKIO_VM_CPUS:-2}" -m "${BLKIO_VM_MEM:-2048}"
@@ -119,8 +132,9 @@ qemu=(
 start=$(date +%s)
 # --foreground keeps QEMU in our process group; -k: SIGKILL if SIGTERM is ignored.
 {
-  timeout --foreground -k 10 "$timeout_s" "${qemu[@]}" </dev/null 2>&1
-  echo $? >"$out/qemu.rc"
+  qemu_rc=0
+  timeout --foreground -k 10 "$timeout_s" "${qemu[@]}" </dev/null 2>&1 || qemu_rc=$?
+  echo "$qemu_rc" >"$out/qemu.rc"
 } | tee "$out/console.log" &
 wait $! || true
 elapsed=$(($(date +%s) - start))
