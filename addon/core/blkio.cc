@@ -25,11 +25,17 @@ Blkio::Blkio(std::string driver_name, std::unique_ptr<Driver> driver)
   driver_->add_properties(props_);
 }
 
-Blkio::~Blkio() {
+Blkio::~Blkio() { shutdown(); }
+
+void Blkio::shutdown() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!driver_) return;
   // Queues first: they stop the device from touching request memory.
-  for (auto* list : {&queues_, &poll_queues_})
+  for (auto* list : {&queues_, &poll_queues_}) {
     for (auto& q : *list)
       if (q) q->shutdown();
+    list->clear();
+  }
   for (const MemRegion& r : mapped_) driver_->unmap_region(regions_.find_exact(r.addr, r.len), r);
   mapped_.clear();
   driver_.reset();
@@ -37,7 +43,10 @@ Blkio::~Blkio() {
     munmap(r.addr, r.len);
     close(r.fd);
   }
+  allocated_.clear();
 }
+
+int Blkio::destroyed_error() { return fail(ENODEV, "Blkio has been destroyed"); }
 
 void Blkio::add_generic_properties() {
   using A = Access;
@@ -78,16 +87,19 @@ void Blkio::add_generic_properties() {
 
 int Blkio::get(const char* name, PropType as, PropValue* out) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (!driver_) return destroyed_error();
   return props_.get(state_, name, as, out);
 }
 
 int Blkio::set(const char* name, PropType as, const PropValue& value) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (!driver_) return destroyed_error();
   return props_.set(state_, name, as, value);
 }
 
 int Blkio::connect() {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (!driver_) return destroyed_error();
   if (state_ == State::Connected) return 0;
   if (state_ == State::Started) return fail(EBUSY, "Cannot connect in started state");
   DeviceInfo info;
@@ -100,6 +112,7 @@ int Blkio::connect() {
 
 int Blkio::start() {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (!driver_) return destroyed_error();
   if (state_ == State::Started) return 0;
   if (state_ == State::Created) return fail(ENODEV, "Device must be connected");
   int total = num_queues_ + num_poll_queues_;
@@ -139,12 +152,13 @@ int Blkio::make_queue(bool poll, int index, std::shared_ptr<Queue>* out) {
 std::shared_ptr<Queue> Blkio::get_queue(bool poll, int index) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto& list = queues(poll);
-  if (state_ != State::Started || index < 0 || size_t(index) >= list.size()) return nullptr;
+  if (!driver_ || state_ != State::Started || index < 0 || size_t(index) >= list.size()) return nullptr;
   return list[size_t(index)];
 }
 
 int Blkio::add_queue(bool poll) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (!driver_) return destroyed_error();
   if (!can_add_queues_) return fail(ENOTSUP, "Driver does not support dynamically adding queues");
   if (state_ != State::Started) return fail(EBUSY, "Device must be started");
   if (poll && !info_.supports_poll_queues) return fail(EINVAL, "this device does not support poll queues");
@@ -161,6 +175,7 @@ int Blkio::add_queue(bool poll) {
 
 int Blkio::remove_queue(bool poll, int index) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (!driver_) return destroyed_error();
   if (state_ != State::Started) return fail(EBUSY, "Device must be started");
   auto& list = queues(poll);
   if (index < 0 || size_t(index) >= list.size() || !list[size_t(index)])
@@ -172,6 +187,7 @@ int Blkio::remove_queue(bool poll, int index) {
 
 int Blkio::alloc_mem_region(MemRegion* out, size_t len) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (!driver_) return destroyed_error();
   if (state_ == State::Created) return fail(ENODEV, "Device must be connected");
   if (len == 0) return fail(EINVAL, "len must be greater than 0");
   if (len % info_.mem_region_alignment)
@@ -202,6 +218,7 @@ int Blkio::alloc_mem_region(MemRegion* out, size_t len) {
 
 int Blkio::free_mem_region(const MemRegion& region) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (!driver_) return destroyed_error();
   for (size_t i = 0; i < allocated_.size(); i++) {
     const MemRegion& r = allocated_[i];
     if (r.addr != region.addr || r.len != region.len || r.fd != region.fd) continue;
@@ -217,6 +234,7 @@ int Blkio::free_mem_region(const MemRegion& region) {
 
 int Blkio::map_mem_region(const MemRegion& region) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (!driver_) return destroyed_error();
   if (state_ != State::Started) return fail(EBUSY, "Device must be started");
   uint64_t align = info_.mem_region_alignment;
   if (reinterpret_cast<uintptr_t>(region.addr) % align || region.len % align || region.len == 0)
@@ -244,6 +262,7 @@ int Blkio::map_mem_region(const MemRegion& region) {
 
 void Blkio::unmap_mem_region(const MemRegion& region) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (!driver_) return;
   int slot = regions_.find_exact(region.addr, region.len);
   if (slot < 0) return;
   driver_->unmap_region(slot, region);

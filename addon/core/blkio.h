@@ -22,6 +22,10 @@ class Blkio {
   static int create(const char* driver_name, std::unique_ptr<Blkio>* out);
   ~Blkio();
 
+  // Releases queues, mappings, regions and the device now, even if other
+  // owners still hold the object; every later call fails with ENODEV.
+  void shutdown();
+
   int connect();
   int start();
   State state() const { return state_; }
@@ -45,6 +49,7 @@ class Blkio {
  private:
   explicit Blkio(std::string driver_name, std::unique_ptr<Driver> driver);
   void add_generic_properties();
+  static int destroyed_error();
   int make_queue(bool poll, int index, std::shared_ptr<Queue>* out);
   std::vector<std::shared_ptr<Queue>>& queues(bool poll) { return poll ? poll_queues_ : queues_; }
 

@@ -12,7 +12,11 @@ namespace {
 
 // Instances shared with worker threads, by id (see share()).
 std::mutex shared_mutex;
-std::map<uint64_t, std::weak_ptr<Blkio>> shared_instances;
+struct SharedEntry {
+  std::weak_ptr<Blkio> blkio;
+  std::weak_ptr<std::atomic<int>> users;
+};
+std::map<uint64_t, SharedEntry> shared_instances;
 uint64_t next_shared_id = 1;
 
 enum class JsType { Bool = 0, Int = 1, Uint64 = 2, Str = 3 };
@@ -57,9 +61,13 @@ BlkioObject::BlkioObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Blki
     uint64_t id = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
     std::lock_guard<std::mutex> lock(shared_mutex);
     auto it = shared_instances.find(id);
-    if (it != shared_instances.end()) blkio_ = it->second.lock();
-    if (!blkio_) throw_blkio_error(env, -ENOENT, "no shared Blkio with this handle (was it destroyed?)");
-    owner_ = false;
+    if (it != shared_instances.end()) {
+      blkio_ = it->second.blkio.lock();
+      users_ = it->second.users.lock();
+    }
+    if (!blkio_ || !users_ || users_->load() == 0)
+      throw_blkio_error(env, -ENOENT, "no shared Blkio with this handle (was it destroyed?)");
+    users_->fetch_add(1);
     return;
   }
   std::string name = info[0].As<Napi::String>();
@@ -67,11 +75,13 @@ BlkioObject::BlkioObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Blki
   int r = Blkio::create(name.c_str(), &b);
   if (r < 0) throw_blkio_error(env, r);
   blkio_ = std::move(b);
+  users_ = std::make_shared<std::atomic<int>>(1);
 }
 
 BlkioObject::~BlkioObject() {
-  // Garbage-collected without destroy(): the queue objects and buffers are
-  // going away with us; the core instance goes when its last user does.
+  // Collected without destroy(): region buffers may still be reachable, so
+  // the core instance goes only when its last reference (theirs) does.
+  if (users_) users_->fetch_sub(1);
   region_buffers_.clear();
   queue_objects_.clear();
 }
@@ -93,7 +103,10 @@ Napi::Value BlkioObject::start(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-void BlkioObject::release() {
+// destroy(): this object's queues and region buffers go now; the device
+// goes when the last user (owner or worker attachment) has called destroy().
+Napi::Value BlkioObject::destroy(const Napi::CallbackInfo& info) {
+  if (!blkio_) return info.Env().Undefined();  // idempotent
   for (auto& [key, ref] : queue_objects_) QueueObject::Unwrap(ref.Value())->shutdown();
   queue_objects_.clear();
   for (auto& [addr, ref] : region_buffers_) {
@@ -101,20 +114,9 @@ void BlkioObject::release() {
     if (!ab.IsDetached()) ab.Detach();  // JS views become empty, never dangling
   }
   region_buffers_.clear();
+  if (users_->fetch_sub(1) == 1) blkio_->shutdown();
+  users_.reset();
   blkio_.reset();
-}
-
-Napi::Value BlkioObject::destroy(const Napi::CallbackInfo& info) {
-  if (!blkio_) return info.Env().Undefined();  // idempotent
-  if (!owner_) {
-    // A worker's attachment: stop its queues' watchers, leave the device up.
-    for (auto& [key, ref] : queue_objects_) QueueObject::Unwrap(ref.Value())->shutdown();
-    queue_objects_.clear();
-    region_buffers_.clear();
-    blkio_.reset();
-    return info.Env().Undefined();
-  }
-  release();
   return info.Env().Undefined();
 }
 
@@ -244,7 +246,7 @@ Napi::Value BlkioObject::share(const Napi::CallbackInfo& info) {
   (void)b;
   std::lock_guard<std::mutex> lock(shared_mutex);
   uint64_t id = next_shared_id++;
-  shared_instances[id] = blkio_;
+  shared_instances[id] = SharedEntry{blkio_, users_};
   return Napi::BigInt::New(info.Env(), id);
 }
 

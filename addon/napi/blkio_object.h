@@ -3,6 +3,7 @@
 
 #include <napi.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <vector>
@@ -34,11 +35,9 @@ class BlkioObject : public Napi::ObjectWrap<BlkioObject> {
   Napi::Value share(const Napi::CallbackInfo& info);
 
   Blkio& live(Napi::Env env);
-  void forget_queue_object(bool poll, int index);
-  void release();
-
   std::shared_ptr<Blkio> blkio_;
-  bool owner_ = true;
+  // How many JS objects (the owner and worker attachments) use the device.
+  std::shared_ptr<std::atomic<int>> users_;
   // One JS object per queue, so getQueue(i) is stable and destroy() can
   // stop their watchers before the fds close.
   std::map<std::pair<bool, int>, Napi::ObjectReference> queue_objects_;
