@@ -140,7 +140,11 @@ export class Blkio {
   /** Does nothing if the region is not mapped. */
   unmapMemRegion(region: MemRegion): void {
     this.#live.unmapMemRegion(checkRegion(region));
-    if (region.buffer) this.#mapped.delete(region.buffer);
+    const mapped = region.buffer && this.#mapped.get(region.buffer);
+    if (mapped) {
+      mapped.slot = -1; // views that cached it stop using the hint
+      this.#mapped.delete(region.buffer);
+    }
   }
 
   /** Queue i (null if there is none, e.g. before start). */

@@ -2,11 +2,19 @@ import { bufferAddress } from './buffers';
 import { BlkioError, invalidArgument } from './errors';
 import { addon, NativeQueue } from './native';
 
-/** @internal Where a mapped region's memory is, and its slot in the native table. */
+/** @internal Where a mapped region's memory is, and its slot in the native table (-1 once unmapped). */
 export interface MappedBuffer {
   base: number;
   slot: number;
 }
+
+interface ViewLocation {
+  addr: number;
+  length: number;
+  mapped: MappedBuffer | null;
+}
+const kWhere = Symbol('blkio.viewLocation');
+type DescribedView = Uint8Array & { [kWhere]?: ViewLocation };
 
 /** One entry of the array doIo fills; reuse the array across calls. */
 export class Completion {
@@ -272,14 +280,22 @@ export class Queue {
     const d = w >> 1;
     const length = buf.byteLength;
     this.#doubles[d + 3] = length;
-    // A view of a mapped region (the fast path) needs one lookup.
-    const mapped = this.#mapped.get(buf.buffer);
-    if (mapped !== undefined) {
-      this.#signed[w + 3] = mapped.slot;
-      this.#doubles[d + 4] = mapped.base + buf.byteOffset;
-    } else {
-      this.#doubles[d + 4] = length === 0 ? 0 : bufferAddress(buf);
-    }
+    let where = (buf as DescribedView)[kWhere];
+    if (where === undefined || where.length !== length) where = this.#describe(buf, length);
+    this.#signed[w + 3] = where.mapped ? where.mapped.slot : -1;
+    this.#doubles[d + 4] = where.addr;
+  }
+
+  // Where a view's memory is, cached on the view: a request then costs one
+  // property load instead of two getters and a WeakMap lookup. The cached
+  // length is checked on every use, so a detached (freed) buffer is never
+  // described by a stale address.
+  #describe(buf: Uint8Array, length: number): ViewLocation {
+    const mapped = this.#mapped.get(buf.buffer) ?? null;
+    const addr = length === 0 ? 0 : mapped ? mapped.base + buf.byteOffset : bufferAddress(buf);
+    const where: ViewLocation = { addr, length, mapped };
+    if (length > 0) Object.defineProperty(buf, kWhere, { value: where, writable: true, configurable: true });
+    return where;
   }
 
   #vectored(op: Op, start: number | bigint, bufs: Uint8Array[], userData: unknown, flags: number): void {
