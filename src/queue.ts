@@ -57,6 +57,7 @@ const enum Op {
 const DESC_BYTES = 40;
 const DESC_WORDS = DESC_BYTES / 4;
 const BATCH = 256;
+const MAX_COMPLETIONS_PER_CALL = 1 << 16;
 const TWO_32 = 2 ** 32;
 
 const messageCache: (string | null)[] = [null];
@@ -171,6 +172,8 @@ export class Queue {
       timeout = Number(timeoutNs);
       if (!(timeout >= 0)) invalidArgument(`timeoutNs must be a non-negative number, got ${String(timeoutNs)}`);
     }
+    // Completions beyond this many per call stay queued for the next call.
+    if (max > MAX_COMPLETIONS_PER_CALL) max = Math.max(min, MAX_COMPLETIONS_PER_CALL);
     if (max > this.#comp.length / 3) this.#growCompletions(max);
     const descriptors = this.#descCount;
     const iovecs = this.#iovCount;

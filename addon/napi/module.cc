@@ -20,9 +20,16 @@ Napi::Value set_error_class(const Napi::CallbackInfo& info) {
 // Base address of a typed array's ArrayBuffer, so JS can describe buffers
 // to the native side by address (cached per ArrayBuffer in JS).
 Napi::Value buffer_base(const Napi::CallbackInfo& info) {
-  auto view = info[0].As<Napi::TypedArray>();
-  auto* data = static_cast<uint8_t*>(view.ArrayBuffer().Data());
-  return Napi::Number::New(info.Env(), double(reinterpret_cast<uintptr_t>(data)));
+  napi_env env = info.Env();
+  napi_typedarray_type type;
+  size_t length, offset;
+  void* data;
+  napi_value ab;
+  // Works for SharedArrayBuffer-backed views too (no ArrayBuffer accessor).
+  if (napi_get_typedarray_info(env, info[0], &type, &length, &data, &ab, &offset) != napi_ok)
+    throw Napi::TypeError::New(info.Env(), "expected a typed array");
+  auto base = reinterpret_cast<uintptr_t>(data) - offset;
+  return Napi::Number::New(info.Env(), double(base));
 }
 
 Napi::Value message_text_of(const Napi::CallbackInfo& info) {
