@@ -113,6 +113,10 @@ if [[ -n $iotlb_entries ]]; then
   # Room for memory that pins as many small runs (vdpa_sim maps per physical run).
   append+=("vhost_vdpa.max_iotlb_entries=$iotlb_entries" "vdpa_sim.max_iotlb_entries=$iotlb_entries")
 fi
+# /dev/vda: a virtio-blk disk with a poll queue, for the io_uring driver's
+# IOPOLL poll queues (no device on the host offers polling).
+append+=(virtio_blk.poll_queues=1)
+truncate -s 16M "$out/poll-disk.img"
 read -r -a extra_append <<<"${BLKIO_VM_APPEND:-}"
 append+=("${extra_append[@]}")
 
@@ -127,6 +131,8 @@ qemu=(
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
   -virtfs "local,path=$out,mount_tag=out,security_model=none,multidevs=remap"
   -device virtio-rng-pci
+  -drive "file=$out/poll-disk.img,if=none,id=polldisk,format=raw,cache=unsafe"
+  -device virtio-blk-pci,drive=polldisk,num-queues=2
 )
 
 start=$(date +%s)
