@@ -1,7 +1,16 @@
 {
+  # The driver core (addon/core, addon/drivers) is built once, as a static
+  # library with no N-API in it, and linked into both products: the N-API
+  # addon (blkio.node) and libblkio's C ABI (libblkio.so.1).
+  "target_defaults": {
+    "cflags!": ["-fno-exceptions"],
+    "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
+    "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers", "-Wno-unused-parameter"]
+  },
   "targets": [
     {
-      "target_name": "blkio",
+      "target_name": "blkio_core",
+      "type": "static_library",
       "sources": [
         "addon/core/errors.cc",
         "addon/core/properties.cc",
@@ -12,6 +21,20 @@
         "addon/drivers/io_uring/target.cc",
         "addon/drivers/io_uring/io_uring_driver.cc",
         "addon/drivers/io_uring/io_uring_queue.cc",
+        "addon/drivers/virtio/shared_memory.cc",
+        "addon/drivers/virtio/virtqueue.cc",
+        "addon/drivers/virtio/vhost_user_channel.cc",
+        "addon/drivers/virtio/vhost_user.cc",
+        "addon/drivers/virtio/vhost_vdpa.cc",
+        "addon/drivers/virtio/virtio_blk_queue.cc",
+        "addon/drivers/virtio/virtio_blk.cc"
+      ],
+      "cflags": ["-fPIC"]
+    },
+    {
+      "target_name": "blkio",
+      "dependencies": ["blkio_core"],
+      "sources": [
         "addon/napi/errors.cc",
         "addon/napi/completion_watcher.cc",
         "addon/napi/queue_object.cc",
@@ -19,10 +42,38 @@
         "addon/napi/module.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
-      "cflags!": ["-fno-exceptions"],
-      "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers", "-Wno-unused-parameter"]
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"]
+    },
+    {
+      # libblkio's C ABI: build/Release/libblkio.so.1 (soname libblkio.so.1)
+      # exporting only blkio_* and blkioq_*; header and pkg-config file in
+      # addon/capi.
+      "target_name": "libblkio",
+      "type": "shared_library",
+      "product_prefix": "lib",
+      "product_name": "blkio",
+      "product_extension": "so.1",
+      "dependencies": ["blkio_core"],
+      "sources": ["addon/capi/capi.cc"],
+      "ldflags": [
+        "-Wl,-soname,libblkio.so.1",
+        "-Wl,--version-script=<(module_root_dir)/addon/capi/libblkio.map",
+        "-Wl,-z,defs"
+      ]
+    },
+    {
+      # The development symlink that -lblkio finds.
+      "target_name": "libblkio_dev_link",
+      "type": "none",
+      "dependencies": ["libblkio"],
+      "actions": [
+        {
+          "action_name": "link_libblkio_so",
+          "inputs": ["<(PRODUCT_DIR)/libblkio.so.1"],
+          "outputs": ["<(PRODUCT_DIR)/libblkio.so"],
+          "action": ["ln", "-sf", "libblkio.so.1", "<(PRODUCT_DIR)/libblkio.so"]
+        }
+      ]
     }
   ]
 }

@@ -1,4 +1,5 @@
 import { BlkioError, invalidArgument } from './errors';
+import { createFromLibrary } from './libblkio';
 import { addon, NativeBlkio, NativeRegion, PropertyType } from './native';
 import { MappedBuffer, Queue } from './queue';
 
@@ -206,9 +207,28 @@ function checkRegion(region: MemRegion): NativeRegion {
   return region as NativeRegion;
 }
 
-/** blkio_create: an instance of the named driver ('io_uring', 'virtio-blk-vhost-user', …). */
-export function create(driver: string): Blkio {
+export interface CreateOptions {
+  /**
+   * Take the driver from this libblkio-compatible shared library (a path, or
+   * a name such as 'libblkio.so.1' for the dynamic linker), through koffi,
+   * instead of this package's addon.
+   */
+  library?: string;
+}
+
+const LIBRARY_PREFIX = 'libblkio:';
+
+/**
+ * blkio_create: an instance of the named driver ('io_uring',
+ * 'virtio-blk-vhost-user', …). 'libblkio:<driver>' or options.library
+ * selects a driver of a libblkio shared library instead (the one named by
+ * $BLKIO_LIBRARY, else the system's libblkio.so.1).
+ */
+export function create(driver: string, options: CreateOptions = {}): Blkio {
   if (typeof driver !== 'string') invalidArgument('driver name must be a string');
+  if (driver.startsWith(LIBRARY_PREFIX))
+    return new Blkio(createFromLibrary(driver.slice(LIBRARY_PREFIX.length), options.library));
+  if (options.library !== undefined) return new Blkio(createFromLibrary(driver, options.library));
   return new Blkio(new addon.NativeBlkio(driver));
 }
 

@@ -2,6 +2,7 @@
 // plus a Promise layer (open) for ordinary Node code.
 export { BlkioError, errnoName } from './errors';
 export { REQ_FUA, REQ_NO_UNMAP, REQ_NO_FALLBACK } from './constants';
-export { Blkio, BlkioHandle, MemRegion, create, attach } from './blkio';
+export { Blkio, BlkioHandle, CreateOptions, MemRegion, create, attach } from './blkio';
+export { defaultLibraryPath } from './libblkio';
 export { Queue, Completion, CompletionWatcher, createCompletions } from './queue';
 export { Device, OpenOptions, open } from './device';

@@ -28,6 +28,8 @@ export interface NativeQueue {
   watch(callback: () => void): void;
   watchRef(ref: boolean): void;
   unwatch(): void;
+  // Text of a completion's message id; without it the addon's table is used.
+  messageText?(id: number): string | null;
 }
 
 export interface NativeBlkio {
@@ -51,6 +53,17 @@ interface Addon {
   setErrorClass(cls: typeof BlkioError): void;
   bufferBase(view: ArrayBufferView): number;
   messageText(id: number): string | null;
+  // For the libblkio driver (src/libblkio.ts): a completion watcher on a bare
+  // fd, and detaching ArrayBuffers over memory a library frees.
+  watchFd(fd: number, callback: () => void): FdWatch;
+  watchFdRef(watch: FdWatch, ref: boolean): void;
+  unwatchFd(watch: FdWatch): void;
+  detachArrayBuffer(buffer: ArrayBuffer): void;
+}
+
+/** An opaque handle from watchFd; unwatchFd once. */
+export interface FdWatch {
+  readonly __fdWatch: unique symbol;
 }
 
 // dist/src/native.js → ../../build/Release/blkio.node

@@ -82,6 +82,7 @@ function checkFlags(flags: number): number {
  */
 export class Queue {
   readonly #native: NativeQueue;
+  readonly #messageText: (id: number) => string | null;
   readonly #mapped: WeakMap<ArrayBufferLike, MappedBuffer>;
   #desc!: ArrayBuffer;
   #words!: Uint32Array;
@@ -101,6 +102,7 @@ export class Queue {
   /** @internal */
   constructor(native: NativeQueue, mapped: WeakMap<ArrayBufferLike, MappedBuffer>) {
     this.#native = native;
+    this.#messageText = native.messageText ? (id) => native.messageText!(id) : messageText;
     this.#mapped = mapped;
     this.#allocate(BATCH, 4 * BATCH, BATCH);
   }
@@ -188,7 +190,7 @@ export class Queue {
       const c = completions[i];
       c.userData = this.#userData[slot];
       c.ret = comp[3 * i + 1];
-      c.errorMsg = c.ret < 0 ? messageText(comp[3 * i + 2]) : null;
+      c.errorMsg = c.ret < 0 ? this.#messageText(comp[3 * i + 2]) : null;
       this.#userData[slot] = undefined;
       this.#buffers[slot] = undefined;
       this.#freeSlots.push(slot);

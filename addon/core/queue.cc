@@ -237,16 +237,19 @@ int Queue::do_io(Completion* out, int min, int max, timespec* timeout) {
   }
   if (timeout) *timeout = deadline.is_never() ? timespec{} : deadline.remaining();
   if (ret < 0) {
-    // Nothing is lost: what was reaped goes back, oldest first.
-    for (int i = n - 1; i >= 0; i--) completed_.push_front(out[i]);
-    if (n) {
-      uint64_t one = 1;
-      ssize_t r = ::write(driver_->completion_fd(), &one, sizeof one);
-      (void)r;
-    }
+    unfill(out, n);  // nothing is lost
     return ret;
   }
   return n;
+}
+
+void Queue::unfill(const Completion* out, int n) {
+  for (int i = n - 1; i >= 0; i--) completed_.push_front(out[i]);
+  if (n) {
+    uint64_t one = 1;
+    ssize_t r = ::write(driver_->completion_fd(), &one, sizeof one);
+    (void)r;
+  }
 }
 
 }  // namespace blkio

@@ -44,6 +44,10 @@ class Queue {
 
   // libblkio's blkioq_do_io: timeout (nullable) is in/out, always updated.
   int do_io(Completion* out, int min, int max, timespec* timeout);
+  // Puts n completions taken from do_io back in front of the others, in
+  // order, and signals the completion fd: a caller whose wait was cut short
+  // after reaping loses nothing (blkioq_do_io_interruptible).
+  void unfill(const Completion* out, int n);
 
   int completion_fd() const { return driver_->completion_fd(); }
   void set_completion_fd_enabled(bool on) { driver_->set_completion_fd_enabled(on); }

@@ -3,6 +3,7 @@
 
 #include "addon_data.h"
 #include "blkio_object.h"
+#include "completion_watcher.h"
 #include "errors.h"
 #include "queue_object.h"
 
@@ -37,6 +38,32 @@ Napi::Value message_text_of(const Napi::CallbackInfo& info) {
   return text ? Napi::String::New(info.Env(), text) : info.Env().Null();
 }
 
+// For the libblkio driver (src/libblkio.ts), whose queues and regions live in
+// a shared library loaded with koffi: the same completion watcher on a bare
+// fd, and detaching the ArrayBuffers it made over region memory it frees.
+Napi::Value watch_fd(const Napi::CallbackInfo& info) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  CompletionWatcher* w = CompletionWatcher::start(info.Env(), fd, info[1].As<Napi::Function>());
+  return Napi::External<CompletionWatcher>::New(info.Env(), w);
+}
+
+Napi::Value watch_fd_ref(const Napi::CallbackInfo& info) {
+  info[0].As<Napi::External<CompletionWatcher>>().Data()->set_ref(info[1].ToBoolean());
+  return info.Env().Undefined();
+}
+
+// The JS side calls this once; the watcher frees itself.
+Napi::Value unwatch_fd(const Napi::CallbackInfo& info) {
+  info[0].As<Napi::External<CompletionWatcher>>().Data()->close();
+  return info.Env().Undefined();
+}
+
+Napi::Value detach_array_buffer(const Napi::CallbackInfo& info) {
+  auto ab = info[0].As<Napi::ArrayBuffer>();
+  if (!ab.IsDetached()) ab.Detach();
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
@@ -49,6 +76,10 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("setErrorClass", Napi::Function::New(env, set_error_class));
   exports.Set("bufferBase", Napi::Function::New(env, buffer_base));
   exports.Set("messageText", Napi::Function::New(env, message_text_of));
+  exports.Set("watchFd", Napi::Function::New(env, watch_fd));
+  exports.Set("watchFdRef", Napi::Function::New(env, watch_fd_ref));
+  exports.Set("unwatchFd", Napi::Function::New(env, unwatch_fd));
+  exports.Set("detachArrayBuffer", Napi::Function::New(env, detach_array_buffer));
   return exports;
 }
 

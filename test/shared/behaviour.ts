@@ -81,7 +81,8 @@ export function describeBehaviour(target: Target): void {
     describe('properties', () => {
       it('driver reads back the driver name and is read-only', () => {
         const b = create(target.driver);
-        assert.equal(b.getStr('driver'), target.driver);
+        // A libblkio library's instance reports the library's own driver name.
+        assert.equal(b.getStr('driver'), target.driver.replace(/^libblkio:/, ''));
         expectCode(() => b.setStr('driver', 'x'), 'EACCES');
         b.destroy();
       });
