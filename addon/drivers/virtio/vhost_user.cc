@@ -1,0 +1,304 @@
+#include "vhost_user.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "../../core/errors.h"
+#include "virtio_spec.h"
+
+namespace blkio::virtio {
+
+using namespace vhost_user;
+
+namespace {
+
+constexpr uint64_t kProtocolFeaturesBit = bit(30);  // VHOST_USER_F_PROTOCOL_FEATURES
+
+namespace protocol {
+constexpr uint64_t kMq = bit(0);
+constexpr uint64_t kReplyAck = bit(3);
+constexpr uint64_t kConfig = bit(9);
+constexpr uint64_t kConfigureMemSlots = bit(15);
+}  // namespace protocol
+
+constexpr uint64_t kVringNoFd = 0x100;
+constexpr unsigned kMemTableRegions = 8;  // VHOST_MEMORY_BASELINE_NREGIONS
+
+// Payloads (vhost-user.rst, "Message types"); all little-endian.
+struct VringState {
+  uint32_t index;
+  uint32_t num;
+};
+
+struct VringAddr {
+  uint32_t index;
+  uint32_t flags;
+  uint64_t desc;
+  uint64_t used;
+  uint64_t avail;
+  uint64_t log;
+};
+static_assert(sizeof(VringAddr) == 40, "vhost_vring_addr");
+
+struct MemRegionMsg {
+  uint64_t guest_phys_addr;
+  uint64_t memory_size;
+  uint64_t userspace_addr;
+  uint64_t mmap_offset;
+};
+
+struct SingleRegion {
+  uint64_t padding;
+  MemRegionMsg region;
+};
+
+struct MemTable {
+  uint32_t nregions;
+  uint32_t padding;
+  MemRegionMsg regions[kMemTableRegions];
+};
+
+struct ConfigMsg {
+  uint32_t offset;
+  uint32_t size;
+  uint32_t flags;
+  uint8_t data[blk::config::kSize];
+};
+
+MemRegionMsg region_msg(void* addr, size_t len, int64_t fd_offset) {
+  // Guest "physical" = userspace address = our VA, so descriptors carry VAs.
+  uint64_t va = reinterpret_cast<uintptr_t>(addr);
+  return MemRegionMsg{va, len, va, uint64_t(fd_offset)};
+}
+
+}  // namespace
+
+const VirtioTransportType kVhostUserTransport{"virtio-blk-vhost-user", false, &VhostUserTransport::open};
+
+int VhostUserTransport::open(const std::string& path, int fd, std::unique_ptr<VirtioTransport>* out) {
+  if (fd >= 0) return fail(EINVAL, "fd property not supported");
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path)
+    return fail(EINVAL, "vhost-user socket path '%s' is too long (max %zu bytes)", path.c_str(),
+                sizeof addr.sun_path - 1);
+  memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return fail(errno, "socket(AF_UNIX) failed: %s", strerror(errno));
+  while (::connect(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
+    if (errno == EINTR) continue;
+    int e = errno;
+    close(sock);
+    return fail(e, "Failed to connect to vhost-user socket '%s': %s", path.c_str(), strerror(e));
+  }
+  std::unique_ptr<VhostUserTransport> t(new VhostUserTransport(sock));
+  int r = t->handshake();
+  if (r < 0) {
+    std::string why = last_error_message();
+    // A backend that accepted but stays silent is often busy with another
+    // frontend: qemu-storage-daemon serves one connection at a time.
+    const char* hint = r == -ETIMEDOUT ? " (is another frontend connected to it?)" : "";
+    return fail(-r, "'%s' is not a usable vhost-user backend: %s%s", path.c_str(), why.c_str(), hint);
+  }
+  *out = std::move(t);
+  return 0;
+}
+
+VhostUserTransport::VhostUserTransport(int sock) : channel_(sock) {
+  channel_.set_on_broken([this] { mark_disconnected(); });
+}
+
+VhostUserTransport::~VhostUserTransport() {
+  stop_watch();
+  // channel_ closes the socket: the backend then stops the rings and drops our memory.
+  for (Region& r : regions_) close(r.fd);
+}
+
+int VhostUserTransport::handshake() {
+  int r = channel_.send(kSetOwner, nullptr, 0, nullptr, 0, false);
+  if (r < 0) return r;
+  if ((r = channel_.get_u64(kGetFeatures, &features_)) < 0) return r;
+  if (!(features_ & kProtocolFeaturesBit))
+    return fail(ENOTSUP, "the backend does not offer VHOST_USER_F_PROTOCOL_FEATURES");
+  uint64_t offered = 0;
+  if ((r = channel_.get_u64(kGetProtocolFeatures, &offered)) < 0) return r;
+  if (!(offered & protocol::kConfig))
+    return fail(ENOTSUP, "the backend does not offer VHOST_USER_PROTOCOL_F_CONFIG (needed for the device config)");
+  protocol_features_ =
+      offered & (protocol::kMq | protocol::kReplyAck | protocol::kConfig | protocol::kConfigureMemSlots);
+  // Not acknowledged (REPLY_ACK is not in force yet); the next GET confirms it.
+  if ((r = channel_.send(kSetProtocolFeatures, &protocol_features_, sizeof protocol_features_, nullptr, 0, false)) < 0)
+    return r;
+  queue_num_ = 1;
+  if (protocol_features_ & protocol::kMq) {
+    uint64_t n = 0;
+    if ((r = channel_.get_u64(kGetQueueNum, &n)) < 0) return r;
+    queue_num_ = unsigned(std::min<uint64_t>(n, 0xffff));
+  }
+  max_regions_ = kMemTableRegions;
+  if (protocol_features_ & protocol::kConfigureMemSlots)
+    if ((r = channel_.get_u64(kGetMaxMemSlots, &max_regions_)) < 0) return r;
+  return 0;
+}
+
+int VhostUserTransport::set(uint32_t request, const void* payload, size_t size, const int* fds, size_t nfds) {
+  if (disconnected()) return fail(EIO, "vhost-user %s: %s", request_name(request), disconnect_message());
+  return channel_.send(request, payload, size, fds, nfds, (protocol_features_ & protocol::kReplyAck) != 0);
+}
+
+uint64_t VhostUserTransport::device_features() const { return features_ & ~kProtocolFeaturesBit; }
+
+int VhostUserTransport::set_features(uint64_t features) {
+  // PROTOCOL_FEATURES must stay acked, or the backend disables it again.
+  uint64_t acked = features | kProtocolFeaturesBit;
+  return set(kSetFeatures, &acked, sizeof acked);
+}
+
+int VhostUserTransport::read_config(uint8_t* buf, size_t len, size_t* got) {
+  ConfigMsg msg{};
+  len = std::min(len, sizeof msg.data);
+  msg.size = uint32_t(len);
+  size_t header = offsetof(ConfigMsg, data);
+  int r = channel_.send(kGetConfig, &msg, header + len, nullptr, 0, false);
+  if (r < 0) return r;
+  ConfigMsg reply{};
+  size_t reply_size = 0;
+  if ((r = channel_.receive(kGetConfig, &reply, sizeof reply, &reply_size)) < 0) return r;
+  // The backend answers with an empty payload when it refuses the size.
+  if (reply_size < header || reply.size == 0 || reply.size > len || reply_size != header + reply.size)
+    return fail(EIO, "the vhost-user backend refused GET_CONFIG of %zu bytes", len);
+  memset(buf, 0, len);
+  memcpy(buf, reply.data, reply.size);
+  *got = reply.size;
+  return 0;
+}
+
+int VhostUserTransport::map_memory(void* addr, size_t len, int fd, int64_t fd_offset, uint64_t* device_addr) {
+  if (disconnected()) return fail(EIO, "%s", disconnect_message());
+  int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (own < 0) return fail(errno == EBADF ? EINVAL : errno, "memory region fd %d: %s", fd, strerror(errno));
+  Region region{addr, len, fd_offset, own};
+  int r;
+  if (protocol_features_ & protocol::kConfigureMemSlots) {
+    SingleRegion msg{0, region_msg(addr, len, fd_offset)};
+    r = set(kAddMemReg, &msg, sizeof msg, &own, 1);
+    if (r == 0) regions_.push_back(region);
+  } else if (regions_.size() >= kMemTableRegions) {
+    r = fail(ENOSPC, "the vhost-user backend takes at most %u memory regions", kMemTableRegions);
+  } else {
+    regions_.push_back(region);
+    r = send_mem_table();
+    if (r < 0) regions_.pop_back();
+  }
+  if (r < 0) {
+    close(own);
+    return r;
+  }
+  *device_addr = reinterpret_cast<uintptr_t>(addr);
+  return 0;
+}
+
+void VhostUserTransport::unmap_memory(void* addr, size_t len, uint64_t) {
+  auto it = std::find_if(regions_.begin(), regions_.end(),
+                         [&](const Region& r) { return r.addr == addr && r.len == len; });
+  if (it == regions_.end()) return;
+  Region region = *it;
+  regions_.erase(it);
+  if (!disconnected()) {
+    if (protocol_features_ & protocol::kConfigureMemSlots) {
+      // The backend finds the region by address and size, and wants the fd too.
+      SingleRegion msg{0, region_msg(addr, len, region.fd_offset)};
+      set(kRemMemReg, &msg, sizeof msg, &region.fd, 1);
+    } else {
+      send_mem_table();
+    }
+  }
+  close(region.fd);
+}
+
+int VhostUserTransport::send_mem_table() {
+  MemTable table{};
+  int fds[kMemTableRegions];
+  table.nregions = uint32_t(regions_.size());
+  for (size_t i = 0; i < regions_.size(); i++) {
+    table.regions[i] = region_msg(regions_[i].addr, regions_[i].len, regions_[i].fd_offset);
+    fds[i] = regions_[i].fd;
+  }
+  size_t size = offsetof(MemTable, regions) + sizeof(MemRegionMsg) * regions_.size();
+  return set(kSetMemTable, &table, size, fds, regions_.size());
+}
+
+int VhostUserTransport::setup_vring(const VringSetup& v) {
+  VringState num{v.index, v.size};
+  int r = set(kSetVringNum, &num, sizeof num);
+  if (r < 0) return r;
+  // BASE before ADDR: the backend checks the used index against it when
+  // the address is set.
+  VringState base{v.index, 0};
+  if ((r = set(kSetVringBase, &base, sizeof base)) < 0) return r;
+  // vhost-user rings are given as our (frontend user) addresses.
+  VringAddr addr{v.index, 0, reinterpret_cast<uintptr_t>(v.desc), reinterpret_cast<uintptr_t>(v.used),
+                 reinterpret_cast<uintptr_t>(v.avail), 0};
+  if ((r = set(kSetVringAddr, &addr, sizeof addr)) < 0) return r;
+  if ((r = send_vring_fd(kSetVringKick, v.index, v.kick_fd)) < 0) return r;
+  if ((r = send_vring_fd(kSetVringCall, v.index, v.call_fd)) < 0) return r;
+  VringState enable{v.index, 1};
+  return set(kSetVringEnable, &enable, sizeof enable);
+}
+
+int VhostUserTransport::send_vring_fd(uint32_t request, unsigned index, int fd) {
+  uint64_t payload = index | (fd < 0 ? kVringNoFd : 0);
+  return set(request, &payload, sizeof payload, fd < 0 ? nullptr : &fd, fd < 0 ? 0 : 1);
+}
+
+void VhostUserTransport::mark_disconnected() {
+  if (!gone_.exchange(true, std::memory_order_acq_rel)) wake_waiters();
+}
+
+void VhostUserTransport::wake_waiters() {
+  uint64_t one = 1;
+  for (int fd : wake_fds_) {
+    ssize_t n = write(fd, &one, sizeof one);
+    (void)n;
+  }
+}
+
+void VhostUserTransport::watch_disconnect(std::vector<int> wake_fds) {
+  stop_watch();
+  wake_fds_ = std::move(wake_fds);
+  if (disconnected()) return wake_waiters();
+  stop_fd_ = eventfd(0, EFD_CLOEXEC);
+  if (stop_fd_ < 0) return;  // no watcher: waits still end on their deadlines
+  // A thread asleep in poll() until the backend hangs up. Hang-ups need no
+  // POLLIN interest, so replies to control messages never wake it.
+  watcher_ = std::thread([this] {
+    pollfd fds[2] = {{channel_.fd(), POLLRDHUP, 0}, {stop_fd_, POLLIN, 0}};
+    for (;;) {
+      int n = poll(fds, 2, -1);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 || fds[1].revents) return;
+      if (fds[0].revents & (POLLHUP | POLLERR | POLLRDHUP | POLLNVAL)) return mark_disconnected();
+    }
+  });
+}
+
+void VhostUserTransport::stop_watch() {
+  if (watcher_.joinable()) {
+    uint64_t one = 1;
+    ssize_t n = write(stop_fd_, &one, sizeof one);
+    (void)n;
+    watcher_.join();
+  }
+  if (stop_fd_ >= 0) close(stop_fd_);
+  stop_fd_ = -1;
+}
+
+}  // namespace blkio::virtio

@@ -1,0 +1,345 @@
+#include "virtio_blk_queue.h"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "../../core/errors.h"
+
+namespace blkio::virtio {
+
+namespace {
+
+// Request stages (Request::stage).
+enum Stage : uint32_t { kPrimary = 0, kFuaFlush = 1 };
+
+// A descriptor's length is 32 bits; split larger buffers well below that.
+constexpr uint64_t kMaxDescriptorLen = 1u << 31;
+constexpr uint8_t kStatusUnset = 0xff;  // a status the device never wrote reads as invalid
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+bool is_write(RequestType t) {
+  return t == RequestType::Write || t == RequestType::Writev || t == RequestType::WriteZeroes;
+}
+
+}  // namespace
+
+VirtioBlkQueue::VirtioBlkQueue(const BlkQueueSetup& s)
+    : params_(s.params),
+      transport_(s.transport),
+      addresses_(s.addresses),
+      slots_(reinterpret_cast<RequestSlot*>(s.mem + s.layout.extra)),
+      slots_device_(s.mem_device + s.layout.extra),
+      kick_fd_(s.kick_fd),
+      call_fd_(s.call_fd),
+      poll_(s.poll),
+      in_flight_by_head_(s.size, nullptr) {
+  vq_.init(s.mem, s.layout, s.size, s.event_idx);
+}
+
+unsigned VirtioBlkQueue::segments(size_t len) const {
+  uint64_t limit = params_.max_segment_len ? params_.max_segment_len : kMaxDescriptorLen;
+  return unsigned((len + limit - 1) / limit);
+}
+
+unsigned VirtioBlkQueue::data_descriptors(const Request& req) const {
+  switch (req.type) {
+    case RequestType::Read:
+    case RequestType::Write:
+      return segments(req.len);
+    case RequestType::Readv:
+    case RequestType::Writev: {
+      unsigned n = 0;
+      for (const iovec& v : req.iov) n += segments(v.iov_len);  // empty iovecs take none
+      return n;
+    }
+    default:
+      return 0;
+  }
+}
+
+uint64_t VirtioBlkQueue::range_chunk(const Request& req) const {
+  uint64_t max = req.type == RequestType::Discard ? params_.max_discard_bytes : params_.max_write_zeroes_bytes;
+  return std::min(req.len - req.done, max);
+}
+
+void VirtioBlkQueue::add_data(ChainWriter* chain, uint64_t addr, size_t len, bool device_writable) const {
+  uint64_t limit = params_.max_segment_len ? params_.max_segment_len : kMaxDescriptorLen;
+  while (len > 0) {
+    uint32_t piece = uint32_t(std::min<uint64_t>(len, limit));
+    chain->add(addr, piece, device_writable);
+    addr += piece;
+    len -= piece;
+  }
+}
+
+int VirtioBlkQueue::enqueue(Request* req, const char** error_msg) {
+  if (transport_->disconnected()) {
+    *error_msg = transport_->disconnect_message();
+    return -EIO;
+  }
+  RequestType t = req->type;
+  Shape shape = req->stage == kFuaFlush || t == RequestType::Flush ? Shape::Flush
+                : t == RequestType::Discard || t == RequestType::WriteZeroes ? Shape::Ranged
+                                                                              : Shape::Data;
+  if (shape == Shape::Flush && !params_.flush) {  // no volatile cache: nothing to flush
+    complete_at_once(req);
+    return kAccepted;
+  }
+  if (t == RequestType::Discard && !params_.discard) return *error_msg = "discard not supported", -ENOTSUP;
+  if (t == RequestType::WriteZeroes && shape == Shape::Ranged && !params_.write_zeroes)
+    return *error_msg = "write zeroes not supported", -ENOTSUP;
+
+  // header + [segment] + data + status
+  unsigned needed = 2 + (shape == Shape::Ranged ? 1 : 0) + (shape == Shape::Data ? data_descriptors(*req) : 0);
+  if (needed > vq_.size())
+    return *error_msg = "request needs more descriptors than queue-size provides", -EINVAL;
+  if (needed > vq_.free_count()) return kFull;
+  // Translate before taking descriptors, so a failure leaves nothing behind.
+  uint64_t buf_device = 0;
+  if (shape == Shape::Data && !translate_buffers(*req, &buf_device))
+    return *error_msg = "buffer is not inside a mapped memory region", -EFAULT;
+
+  uint16_t head = vq_.alloc_chain(needed);
+  write_chain(*req, shape, head, needed, buf_device);
+  vq_.make_available(head);
+  in_flight_by_head_[head] = req;
+  in_flight_++;
+  return kAccepted;
+}
+
+bool VirtioBlkQueue::translate_buffers(const Request& req, uint64_t* buf_device) const {
+  if (!is_vectored(req.type)) return addresses_->translate(req.buf, req.len, req.region, buf_device);
+  if (addresses_->identity()) return true;
+  uint64_t ignored;
+  for (const iovec& v : req.iov)
+    if (!addresses_->translate(v.iov_base, v.iov_len, -1, &ignored)) return false;
+  return true;
+}
+
+void VirtioBlkQueue::write_chain(const Request& req, Shape shape, uint16_t head, unsigned count,
+                                 uint64_t buf_device) {
+  RequestSlot& slot = slots_[head];
+  uint64_t slot_device = slots_device_ + uint64_t(head) * sizeof(RequestSlot);
+  ChainWriter chain{&vq_, head, count};
+  slot.status = kStatusUnset;
+  slot.header.ioprio = 0;
+  slot.header.sector = 0;
+  chain.add(slot_device + offsetof(RequestSlot, header), sizeof slot.header, false);
+  RequestType t = req.type;
+  if (shape == Shape::Flush) {
+    slot.header.type = blk::kTypeFlush;
+  } else if (shape == Shape::Ranged) {
+    bool zeroes = t == RequestType::WriteZeroes;
+    slot.header.type = zeroes ? blk::kTypeWriteZeroes : blk::kTypeDiscard;
+    slot.segment.sector = (req.start + req.done) / blk::kSectorSize;
+    slot.segment.num_sectors = uint32_t(range_chunk(req) / blk::kSectorSize);
+    // UNMAP lets the device deallocate; discard must not carry it.
+    slot.segment.flags = zeroes && !(req.flags & REQ_NO_UNMAP) ? blk::kWriteZeroesUnmap : 0;
+    chain.add(slot_device + offsetof(RequestSlot, segment), sizeof slot.segment, false);
+  } else {
+    bool reading = t == RequestType::Read || t == RequestType::Readv;
+    slot.header.type = reading ? blk::kTypeIn : blk::kTypeOut;
+    slot.header.sector = req.start / blk::kSectorSize;
+    if (!is_vectored(t)) {
+      add_data(&chain, buf_device, req.len, reading);
+    } else {
+      for (const iovec& v : req.iov) {
+        uint64_t addr = reinterpret_cast<uintptr_t>(v.iov_base);
+        if (!addresses_->identity()) addresses_->translate(v.iov_base, v.iov_len, -1, &addr);
+        add_data(&chain, addr, v.iov_len, reading);
+      }
+    }
+  }
+  chain.add(slot_device + offsetof(RequestSlot, status), 1, true);
+}
+
+void VirtioBlkQueue::complete_at_once(Request* req) {
+  bool was_empty = done_now_.empty();
+  done_now_.push_back(Finished{req, 0, nullptr});
+  in_flight_++;  // counted like a device request until reaped
+  if (was_empty && fd_enabled_) signal_self();
+}
+
+int VirtioBlkQueue::submit(unsigned wait_for, const Deadline& deadline) {
+  if (vq_.publish()) kick();  // one kick per batch, and only when the device asks
+  if (wait_for == 0) return 0;
+  return wait(wait_for, deadline);
+}
+
+void VirtioBlkQueue::kick() {
+  uint64_t one = 1;
+  ssize_t n = write(kick_fd_, &one, sizeof one);
+  (void)n;
+}
+
+void VirtioBlkQueue::signal_self() {
+  uint64_t one = 1;
+  ssize_t n = write(call_fd_, &one, sizeof one);
+  (void)n;
+}
+
+void VirtioBlkQueue::drain_call_fd() {
+  uint64_t count;
+  ssize_t n = read(call_fd_, &count, sizeof count);
+  (void)n;
+}
+
+int VirtioBlkQueue::wait(unsigned wait_for, const Deadline& deadline) {
+  unsigned device_held = in_flight_ - unsigned(done_now_.size());
+  if (!done_now_.empty() || device_held == 0) return 0;
+  unsigned want = std::min(wait_for, device_held);
+  if (poll_) return spin(want, deadline);
+  int ret = 0;
+  for (;;) {
+    if (vq_.used_pending() >= want || transport_->disconnected()) break;
+    // Ask for a signal when the want-th completion lands, then look again:
+    // it may have landed before the device could see our request.
+    vq_.arm_interrupts(want);
+    if (vq_.used_pending() >= want) break;
+    timespec left;
+    if (!deadline.is_never()) {
+      if (deadline.expired()) {
+        ret = fail(ETIME, "do_io timed out");
+        break;
+      }
+      left = deadline.remaining();
+    }
+    pollfd p{call_fd_, POLLIN, 0};
+    int r = ppoll(&p, 1, deadline.is_never() ? nullptr : &left, nullptr);
+    if (r < 0 && errno != EINTR) {
+      ret = fail(errno, "waiting for completions failed: %s", strerror(errno));
+      break;
+    }
+    if (r > 0) drain_call_fd();  // spurious signals are fine: the loop re-checks
+  }
+  restore_interrupts();
+  return ret;
+}
+
+int VirtioBlkQueue::spin(unsigned want, const Deadline& deadline) {
+  for (unsigned spins = 1; vq_.used_pending() < want; spins++) {
+    if (transport_->disconnected()) return 0;
+    if ((spins & 1023) == 0 && deadline.expired()) return fail(ETIME, "do_io timed out");
+    cpu_relax();
+  }
+  return 0;
+}
+
+void VirtioBlkQueue::restore_interrupts() {
+  if (fd_enabled_ && !poll_) {
+    vq_.arm_interrupts(1);
+    if (vq_.used_pending()) signal_self();
+  } else {
+    vq_.disarm_interrupts();
+  }
+}
+
+void VirtioBlkQueue::set_completion_fd_enabled(bool enabled) {
+  if (poll_) return;
+  fd_enabled_ = enabled;
+  restore_interrupts();
+}
+
+int VirtioBlkQueue::finish(Request* req, uint8_t status, const char** msg) {
+  switch (status) {
+    case blk::kStatusOk: break;
+    case blk::kStatusIoErr: return *msg = "virtio-blk device reported an I/O error", -EIO;
+    case blk::kStatusUnsupp: return *msg = "virtio-blk device does not support this request", -ENOTSUP;
+    default: return *msg = "virtio-blk device returned an invalid request status", -EPROTO;
+  }
+  if (req->stage == kFuaFlush) return 0;
+  RequestType t = req->type;
+  if (t == RequestType::Discard || t == RequestType::WriteZeroes) {
+    req->done += range_chunk(*req);
+    if (req->done < req->len) return kResubmit;  // the next chunk
+  }
+  // FUA by a flush after the write (virtio-blk has no FUA); without
+  // F_FLUSH there is no volatile cache and FUA holds already.
+  if ((req->flags & REQ_FUA) && params_.flush && is_write(t)) {
+    req->stage = kFuaFlush;
+    return kResubmit;
+  }
+  return 0;
+}
+
+int VirtioBlkQueue::reap(Finished* out, int max) {
+  int n = 0;
+  while (n < max && !done_now_.empty()) {
+    out[n++] = done_now_.pop_front();
+    in_flight_--;
+  }
+  uint16_t head;
+  uint32_t len;
+  while (n < max && vq_.pop_used(&head, &len)) {
+    if (head >= vq_.size() || !in_flight_by_head_[head]) continue;  // not a chain of ours
+    Request* req = in_flight_by_head_[head];
+    in_flight_by_head_[head] = nullptr;
+    in_flight_--;
+    uint8_t status = slots_[head].status;
+    vq_.free_chain(head);
+    const char* msg = nullptr;
+    int ret = finish(req, status, &msg);
+    out[n++] = Finished{req, ret, msg};
+  }
+  if (n < max && in_flight_ > 0 && transport_->disconnected()) n += fail_in_flight(out + n, max - n);
+  // An enabled completion fd must fire for entries we leave behind.
+  if (fd_enabled_ && !poll_) {
+    vq_.arm_interrupts(1);
+    if (vq_.used_pending()) signal_self();
+  }
+  return n;
+}
+
+int VirtioBlkQueue::fail_in_flight(Finished* out, int max) {
+  // The device is gone: its used ring will not move again.
+  int n = 0;
+  for (unsigned head = 0; head < vq_.size() && n < max; head++) {
+    Request* req = in_flight_by_head_[head];
+    if (!req) continue;
+    in_flight_by_head_[head] = nullptr;
+    in_flight_--;
+    vq_.free_chain(uint16_t(head));
+    out[n++] = Finished{req, -EIO, transport_->disconnect_message()};
+  }
+  return n;
+}
+
+void VirtioBlkQueue::quiesce(unsigned) {
+  // Wait (bounded) until the device is done with every chain, so it does
+  // not write into buffers that are about to be freed.
+  done_now_.clear();
+  Deadline give_up = Deadline::after(timespec{5, 0});
+  if (vq_.publish()) kick();
+  uint16_t head;
+  uint32_t len;
+  for (;;) {
+    while (vq_.pop_used(&head, &len)) {
+      if (head >= vq_.size() || !in_flight_by_head_[head]) continue;
+      in_flight_by_head_[head] = nullptr;
+      vq_.free_chain(head);
+    }
+    bool busy = std::any_of(in_flight_by_head_.begin(), in_flight_by_head_.end(), [](Request* r) { return r; });
+    if (!busy || transport_->disconnected() || give_up.expired()) break;
+    vq_.arm_interrupts(1);
+    if (vq_.used_pending()) continue;
+    pollfd p{call_fd_, POLLIN, 0};
+    timespec tick{0, 100 * 1000 * 1000};
+    if (ppoll(&p, 1, &tick, nullptr) > 0) drain_call_fd();
+  }
+  vq_.disarm_interrupts();
+  std::fill(in_flight_by_head_.begin(), in_flight_by_head_.end(), nullptr);
+  in_flight_ = 0;
+}
+
+}  // namespace blkio::virtio

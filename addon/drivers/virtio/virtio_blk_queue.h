@@ -1,0 +1,109 @@
+// One virtio-blk queue: libblkio requests as descriptor chains on a split
+// virtqueue (header, [discard/write-zeroes segment], data, status), kicks
+// through the kick eventfd, waits on the call eventfd (the completion fd).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "../../core/driver.h"
+#include "../../core/fifo.h"
+#include "address_map.h"
+#include "virtio_spec.h"
+#include "virtio_transport.h"
+#include "virtqueue.h"
+
+namespace blkio::virtio {
+
+// What the device supports, as negotiated at connect.
+struct BlkQueueParams {
+  bool flush = false;
+  bool discard = false;
+  bool write_zeroes = false;
+  uint32_t max_segment_len = 0;       // 0: only the descriptor's 32-bit length limits
+  uint64_t max_discard_bytes = 0;      // per chain, a multiple of the block size
+  uint64_t max_write_zeroes_bytes = 0;
+};
+
+// Per-request device-visible memory, one per descriptor head, after the rings.
+struct RequestSlot {
+  blk::OutHeader header;
+  blk::DiscardWriteZeroes segment;
+  uint8_t status;
+  uint8_t pad[15];
+};
+static_assert(sizeof(RequestSlot) == 48, "keep slots small and 16-byte aligned");
+
+struct BlkQueueSetup {
+  BlkQueueParams params;
+  VirtioTransport* transport = nullptr;
+  const AddressMap* addresses = nullptr;
+  uint8_t* mem = nullptr;   // the queue's block of the ring memory
+  uint64_t mem_device = 0;  // the same, as the device addresses it
+  VirtqueueLayout layout;
+  unsigned size = 0;
+  bool event_idx = false;
+  int kick_fd = -1;
+  int call_fd = -1;
+  bool poll = false;
+};
+
+class VirtioBlkQueue : public QueueDriver {
+ public:
+  explicit VirtioBlkQueue(const BlkQueueSetup& setup);
+
+  int enqueue(Request* req, const char** error_msg) override;
+  int submit(unsigned wait_for, const Deadline& deadline) override;
+  int reap(Finished* out, int max) override;
+  int completion_fd() const override { return poll_ ? -1 : call_fd_; }
+  void set_completion_fd_enabled(bool enabled) override;
+  void quiesce(unsigned in_flight) override;
+
+ private:
+  enum class Shape { Data, Ranged, Flush };  // what follows the header
+
+  // Fills a chain taken with alloc_chain, descriptor by descriptor.
+  struct ChainWriter {
+    SplitVirtqueue* vq;
+    uint16_t next;
+    unsigned left;
+    void add(uint64_t addr, uint32_t len, bool device_writable) {
+      vq->set(next, addr, len, device_writable, --left == 0);
+      next = vq->next(next);
+    }
+  };
+
+  // Descriptors the request's data takes (buffers longer than a segment may be split).
+  unsigned data_descriptors(const Request& req) const;
+  unsigned segments(size_t len) const;
+  // Bytes of a discard/write-zeroes request the next chain covers.
+  uint64_t range_chunk(const Request& req) const;
+  bool translate_buffers(const Request& req, uint64_t* buf_device) const;
+  void write_chain(const Request& req, Shape shape, uint16_t head, unsigned count, uint64_t buf_device);
+  void add_data(ChainWriter* chain, uint64_t addr, size_t len, bool device_writable) const;
+  int finish(Request* req, uint8_t status, const char** msg);
+  void complete_at_once(Request* req);
+  int fail_in_flight(Finished* out, int max);
+  int wait(unsigned want, const Deadline& deadline);
+  int spin(unsigned want, const Deadline& deadline);
+  void restore_interrupts();
+  void kick();
+  void signal_self();
+  void drain_call_fd();
+
+  BlkQueueParams params_;
+  VirtioTransport* transport_;
+  const AddressMap* addresses_;
+  SplitVirtqueue vq_;
+  RequestSlot* slots_;
+  uint64_t slots_device_;
+  int kick_fd_;
+  int call_fd_;
+  bool poll_;
+  bool fd_enabled_ = false;
+  std::vector<Request*> in_flight_by_head_;
+  unsigned in_flight_ = 0;
+  Fifo<Finished> done_now_;  // finished without the device (flush with no F_FLUSH)
+};
+
+}  // namespace blkio::virtio
