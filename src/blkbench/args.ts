@@ -21,9 +21,16 @@ export interface CompareTarget {
   options: Array<[string, string | undefined]>;
 }
 
+/** A job's options before they are resolved (compare mode re-resolves them per target). */
+export interface RawJob {
+  name: string;
+  options: RawOptions;
+}
+
 export interface Command {
   kind: 'run' | 'compare' | 'help' | 'version';
   jobs: JobSpec[];
+  rawJobs: RawJob[];
   formats: OutputFormat[];
   output: string | undefined;
   plot: string | undefined;
@@ -43,7 +50,7 @@ const CLI_OPTIONS = new Set(['output-format', 'output', 'plot', 'target', 'help'
 
 export function parseCommandLine(argv: string[], readFile: (p: string) => string = (p) => fs.readFileSync(p, 'utf8')): Command {
   const cmd: Command = {
-    kind: 'run', jobs: [], formats: ['normal'], output: undefined, plot: undefined, targets: [], defaultJob: false,
+    kind: 'run', jobs: [], rawJobs: [], formats: ['normal'], output: undefined, plot: undefined, targets: [], defaultJob: false,
   };
   const args = [...argv];
   if (args[0] === 'compare') {
@@ -91,7 +98,7 @@ export function parseCommandLine(argv: string[], readFile: (p: string) => string
   }
   if (cmd.kind === 'run' && cmd.plot !== undefined) throw new OptionError(`option '--plot' only applies to 'blkbench compare'`);
 
-  const sections: Array<{ name: string; options: RawOptions }> = [];
+  const sections: RawJob[] = cmd.rawJobs;
   for (const f of files) {
     let text: string;
     try {
@@ -109,7 +116,7 @@ export function parseCommandLine(argv: string[], readFile: (p: string) => string
   if (sections.length === 0) {
     const base: RawOptions = new Map();
     const useDefault = !anyJobOption;
-    if (useDefault || cmd.kind === 'compare') for (const [k, v] of DEFAULT_JOB_OPTIONS) setRawOption(base, k, v);
+    if (useDefault) for (const [k, v] of DEFAULT_JOB_OPTIONS) setRawOption(base, k, v);
     cmd.defaultJob = useDefault && cmd.kind === 'run';
     sections.push({ name: useDefault ? 'blkbench' : 'job1', options: mergeRaw(base, global) });
   }

@@ -15,15 +15,17 @@ export const DEFAULT_PERCENTILES = [1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95
 
 const TWO_32 = 2 ** 32;
 
-/** Bucket index of a latency in ns. */
+/** Bucket index of a latency in ns. Called once per request: integer shifts only, no Math.pow. */
 export function bucketIndex(ns: number): number {
   if (ns < PLAT_VAL * 2) return ns < 0 ? 0 : Math.floor(ns);
-  let msb: number;
-  if (ns < TWO_32) msb = 31 - Math.clz32(ns);
-  else msb = 63 - Math.clz32(Math.floor(ns / TWO_32));
+  if (ns < TWO_32) {
+    const msb = 31 - Math.clz32(ns);
+    const errorBits = msb - PLAT_BITS;
+    return (errorBits + 1) * PLAT_VAL + ((ns >>> errorBits) & (PLAT_VAL - 1));
+  }
+  const msb = 63 - Math.clz32(Math.floor(ns / TWO_32));
   const errorBits = msb - PLAT_BITS;
-  const offset = Math.floor(ns / 2 ** errorBits) & (PLAT_VAL - 1);
-  const index = (errorBits + 1) * PLAT_VAL + offset;
+  const index = (errorBits + 1) * PLAT_VAL + (Math.floor(ns / 2 ** errorBits) & (PLAT_VAL - 1));
   return index < PLAT_BUCKETS ? index : PLAT_BUCKETS - 1;
 }
 

@@ -15,12 +15,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Completion, Queue } from '../index';
-import { LatencyHistogram } from './histogram';
 import { BlockSizePicker, OffsetGenerator, PureRandomOffsets, RandomMapOffsets, SequentialOffsets } from './offsets';
 import { DIRECTIONS, Direction, JobSpec, isRandom, jobDirections, minBlockSize } from './options';
 import { Prng } from './random';
-import { CpuUsage, DepthCounts, JobResult, batchBucket, depthBucket } from './results';
-import { RunningStats } from './stats';
+import { Measurements } from './measurements';
+import { CpuUsage, JobResult } from './results';
 import { VerifyFailure, checkBlock, fillBlock } from './verify';
 import { cpuNow, cpuSince } from './cpu';
 
@@ -93,28 +92,19 @@ export class JobLoop {
   private readonly pickerToView: number[][];
   private readonly regionStart: number;
   private readonly timeBased: boolean;
-  private ioLimit: number;
+  private readonly ioLimit: number;
   private issuedBytes = 0;
   private stopIssuing = false;
 
-  // Measurements.
-  private readonly lat: RunningStats[] = [new RunningStats(), new RunningStats(), new RunningStats()];
-  private readonly hist: LatencyHistogram[] = [new LatencyHistogram(), new LatencyHistogram(), new LatencyHistogram()];
-  private readonly ios = new Float64Array(3);
-  private readonly bytes = new Float64Array(3);
-  private readonly bwSamples: RunningStats[] = [new RunningStats(), new RunningStats(), new RunningStats()];
-  private readonly iopsSamples: RunningStats[] = [new RunningStats(), new RunningStats(), new RunningStats()];
-  private readonly sampleBytes = new Float64Array(3);
-  private readonly sampleIos = new Float64Array(3);
-  private readonly depthCounts: DepthCounts = {
-    level: new Array(7).fill(0), submit: new Array(7).fill(0), complete: new Array(7).fill(0),
-  };
+  private readonly measured = new Measurements();
 
   // Time, in performance.now() milliseconds.
   private phase: number = PHASE.run;
   private startedAt = 0;
   private measureStart = 0;
   private lastCompletion = 0;
+  /** When a write job's run phase ended, before its verify phase (the verify phase is not measured). */
+  private runEndedAt: number | undefined;
   private rampEnd = Infinity;
   private runEnd = Infinity;
   private nextSample = Infinity;
@@ -137,7 +127,7 @@ export class JobLoop {
   private readonly progress: Float64Array | undefined;
   private readonly onTick: (() => void) | undefined;
 
-  constructor(private readonly setup: LoopSetup) {
+  constructor(setup: LoopSetup) {
     const spec = (this.spec = setup.spec);
     this.q = setup.queue;
     this.comps = setup.completions;
@@ -246,6 +236,7 @@ export class JobLoop {
         }
       };
       const watcher = this.q.watchCompletions(step);
+      watcher.ref(); // keep the process alive while this job has requests in flight
       this.begin();
       step();
     });
@@ -271,17 +262,7 @@ export class JobLoop {
     this.runEnd = this.spec.runtimeNs > 0 ? now + this.spec.runtimeNs / 1e6 : Infinity;
     this.nextSample = now + SAMPLE_INTERVAL_MS;
     this.issuedBytes = 0;
-    for (let d = 0; d < 3; d++) {
-      this.lat[d].reset();
-      this.hist[d].reset();
-      this.bwSamples[d].reset();
-      this.iopsSamples[d].reset();
-    }
-    this.ios.fill(0);
-    this.bytes.fill(0);
-    this.sampleBytes.fill(0);
-    this.sampleIos.fill(0);
-    for (const k of ['level', 'submit', 'complete'] as const) this.depthCounts[k].fill(0);
+    this.measured.reset();
     this.cpuStart = cpuNow();
   }
 
@@ -353,8 +334,7 @@ export class JobLoop {
       const slots = this.pendingSlots;
       for (let i = 0; i < pending; i++) starts[slots[i]] = t0;
       this.pendingCount = 0;
-      this.depthCounts.submit[batchBucket(pending)]++;
-      this.depthCounts.level[depthBucket(this.depth - this.freeCount)] += pending;
+      this.measured.submitted(pending, this.depth - this.freeCount);
     }
     let n: number;
     try {
@@ -365,7 +345,7 @@ export class JobLoop {
     }
     const t1 = performance.now();
     if (n > 0) {
-      this.depthCounts.complete[batchBucket(n)]++;
+      this.measured.reaped(n);
       this.complete(n, t1);
       this.lastCompletion = t1;
     }
@@ -384,14 +364,7 @@ export class JobLoop {
       } else if (this.phase === PHASE.verify) {
         this.checkRead(slot); // read-back after a write job: checked, not counted as the job's I/O
       } else {
-        const ns = Math.round((t1 - this.slotStart[slot]) * 1e6);
-        this.lat[dir].add(ns);
-        this.hist[dir].add(ns);
-        const len = this.slotLen[slot];
-        this.ios[dir]++;
-        this.bytes[dir] += len;
-        this.sampleIos[dir]++;
-        this.sampleBytes[dir] += len;
+        this.measured.add(dir, Math.round((t1 - this.slotStart[slot]) * 1e6), this.slotLen[slot]);
         if (this.verifyReads) this.checkRead(slot);
       }
       this.freeSlots[this.freeCount++] = slot;
@@ -440,14 +413,7 @@ export class JobLoop {
       this.stopIssuing = true;
     }
     if (now >= this.nextSample) {
-      const secs = (now - this.nextSample + SAMPLE_INTERVAL_MS) / 1000;
-      for (let d = 0; d < 3; d++) {
-        if (this.ios[d] === 0) continue;
-        this.bwSamples[d].add(this.sampleBytes[d] / 1024 / secs);
-        this.iopsSamples[d].add(this.sampleIos[d] / secs);
-        this.sampleBytes[d] = 0;
-        this.sampleIos[d] = 0;
-      }
+      this.measured.sample((now - this.nextSample + SAMPLE_INTERVAL_MS) / 1000);
       this.nextSample = now + SAMPLE_INTERVAL_MS;
     }
     if (now >= this.nextTick) {
@@ -468,8 +434,8 @@ export class JobLoop {
     p[0] = this.phase;
     p[1] = this.fractionDone(now);
     for (let d = 0; d < 3; d++) {
-      p[2 + d] = this.bytes[d];
-      p[5 + d] = this.ios[d];
+      p[2 + d] = this.measured.bytes[d];
+      p[5 + d] = this.measured.ios[d];
     }
   }
 
@@ -503,25 +469,12 @@ export class JobLoop {
     return false;
   }
 
-  private runEndedAt: number | undefined;
-
   private finish(): JobResult {
     const end = this.runEndedAt ?? this.lastCompletion;
     const cpu = cpuSince(this.cpuStart);
     this.phase = PHASE.done;
     this.publishProgress(performance.now());
     const runtimeNs = Math.max(0, Math.round((end - this.measureStart) * 1e6));
-    const dirs = {} as JobResult['dirs'];
-    DIRECTIONS.forEach((d, i) => {
-      dirs[d] = {
-        ios: this.ios[i],
-        bytes: this.bytes[i],
-        lat: this.lat[i].snapshot(),
-        hist: this.hist[i].counts,
-        bw: this.bwSamples[i].snapshot(),
-        iops: this.iopsSamples[i].snapshot(),
-      };
-    });
     return {
       name: this.spec.name,
       jobs: 1,
@@ -529,9 +482,9 @@ export class JobLoop {
       spec: this.spec,
       runtimeNs,
       elapsedNs: Math.round((performance.now() - this.startedAt) * 1e6),
-      dirs,
+      dirs: this.measured.directions(),
       cpu,
-      depth: this.depthCounts,
+      depth: this.measured.depthCounts(),
       error: this.error,
       errorMessage: this.errorMessage,
       verifiedBlocks: this.verifiedBlocks,

@@ -110,11 +110,8 @@ export function humanNumber(value: number, base: 1000 | 1024, unit = '', digits 
   }
   const intDigits = Math.max(1, Math.floor(Math.log10(Math.max(1, Math.abs(v)))) + 1);
   const decimals = i === 0 && Number.isInteger(v) ? 0 : Math.max(0, digits - intDigits - 1);
-  let text = v.toFixed(decimals);
-  if (decimals > 0) text = text.replace(/\.?0+$/, '');
-  // With base 1024 and no unit, fio still writes "Ki" only next to a unit: a bare count uses "k".
-  const prefix = unit === '' && base === 1024 ? prefixes[i].replace('i', '').toLowerCase() : prefixes[i];
-  return `${text}${prefix}${unit}`;
+  const text = v.toFixed(decimals);
+  return `${text}${prefixes[i]}${unit}`;
 }
 
 /** "00m:03s" / "01h:02m:03s", as in fio's eta. */

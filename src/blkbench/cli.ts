@@ -1,0 +1,166 @@
+#!/usr/bin/env node
+/**
+ * blkbench: fio-style jobs on the blkio library. `blkbench` alone runs a short 4 KiB random-read job
+ * on a temporary file; `blkbench job.fio`, `blkbench --rw=… --filename=…`, `blkbench compare …`.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Command, OutputFormat, USAGE, parseCommandLine } from './args';
+import { CompareRow, compareRow, compareTable, specsForTarget } from './compare';
+import { JobSpec } from './options';
+import { ProgressLine, progressWanted } from './progress';
+import { BLKBENCH_VERSION, fioJsonReport } from './report-json';
+import { normalReport, startBanner } from './report-normal';
+import { JobResult, mergeResults } from './results';
+import { compareSvg } from './svg';
+import { OptionError } from './units';
+
+interface Io {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WritableStream;
+}
+
+export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  let cmd: Command;
+  try {
+    cmd = parseCommandLine(argv);
+  } catch (e) {
+    if (e instanceof OptionError) {
+      io.stderr.write(`blkbench: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+  if (cmd.kind === 'help') {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+  if (cmd.kind === 'version') {
+    io.stdout.write(`${BLKBENCH_VERSION}\n`);
+    return 0;
+  }
+  let tempFile: string | undefined;
+  const removeTemp = () => {
+    if (tempFile) fs.rmSync(tempFile, { force: true });
+  };
+  const onSignal = () => {
+    removeTemp();
+    process.exit(130);
+  };
+  try {
+    if (cmd.defaultJob) {
+      tempFile = path.join(os.tmpdir(), `blkbench-${process.pid}-${Date.now()}.dat`);
+      cmd.jobs = cmd.jobs.map((j) => ({ ...j, path: tempFile, echo: { ...j.echo, filename: tempFile! } }));
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      if (!cmd.formats.some((f) => f.startsWith('json'))) {
+        io.stdout.write(`blkbench: no job given: running ${describeDefault(cmd.jobs[0])} on a temporary file\n`);
+      }
+    }
+    return cmd.kind === 'compare' ? await runCompare(cmd, io) : await runCommand(cmd, io);
+  } catch (e) {
+    io.stderr.write(`blkbench: ${(e as Error).message}\n`);
+    return 1;
+  } finally {
+    removeTemp();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+}
+
+function describeDefault(spec: JobSpec): string {
+  return Object.entries(spec.echo)
+    .filter(([k]) => k !== 'filename')
+    .map(([k, v]) => `--${k}=${v}`)
+    .concat(spec.timeBased ? ['--time_based'] : [])
+    .join(' ');
+}
+
+const wantsHuman = (formats: OutputFormat[]) => formats.includes('normal');
+
+async function runSpecs(specs: JobSpec[], cmd: Command, io: Io): Promise<JobResult[]> {
+  const human = wantsHuman(cmd.formats) && cmd.output === undefined;
+  const clones = specs.flatMap((s) => new Array<JobSpec>(s.numjobs).fill(s));
+  const progress = progressWanted(io.stdout, cmd.formats) ? new ProgressLine(clones, io.stdout) : undefined;
+  if (human) io.stdout.write(startBanner(specs));
+  // Loaded only to run jobs, so --help, --version and option errors work without the native addon.
+  const { runJobs } = await import('./runner');
+  try {
+    return await runJobs(specs, {
+      log: (line) => (human ? io.stdout.write(`${line}\n`) : undefined),
+      onProgress: progress ? (p) => progress.update(p) : undefined,
+    });
+  } finally {
+    progress?.clear();
+  }
+}
+
+async function runCommand(cmd: Command, io: Io): Promise<number> {
+  const all = await runSpecs(cmd.jobs, cmd, io);
+  const reported = cmd.jobs.some((j) => j.groupReporting) ? [mergeResults(all)] : all;
+  writeOutput(cmd, io, (format) =>
+    format === 'normal'
+      ? normalReport(reported, all)
+      : JSON.stringify(fioJsonReport(reported, { plus: format === 'json+' }), null, 2) + '\n',
+  );
+  return reportErrors(all, io);
+}
+
+async function runCompare(cmd: Command, io: Io): Promise<number> {
+  const rows: CompareRow[] = [];
+  const docs: Record<string, unknown> = {};
+  const all: JobResult[] = [];
+  for (const target of cmd.targets) {
+    const specs = specsForTarget(cmd.rawJobs, target);
+    const results = await runSpecs(specs, cmd, io);
+    all.push(...results);
+    rows.push(compareRow(target, results));
+    docs[target.label] = fioJsonReport(results, { plus: cmd.formats.includes('json+') });
+  }
+  writeOutput(cmd, io, (format) =>
+    format === 'normal'
+      ? `\nCompare (ratios to ${rows[0].label}):\n${compareTable(rows)}`
+      : JSON.stringify({ 'blkbench version': BLKBENCH_VERSION, targets: rows, results: docs }, null, 2) + '\n',
+  );
+  if (cmd.plot) {
+    const title = `blkbench compare: ${describeJob(cmd.rawJobs.length > 0 ? specsForTarget(cmd.rawJobs, cmd.targets[0])[0] : undefined)}`;
+    fs.writeFileSync(cmd.plot, compareSvg(rows, title));
+  }
+  return reportErrors(all, io);
+}
+
+function describeJob(spec: JobSpec | undefined): string {
+  if (!spec) return '';
+  const bs = spec.bs.read.sizes.length === 1 ? `bs=${spec.bs.read.sizes[0]}` : 'bssplit';
+  return `rw=${spec.rw} ${bs} iodepth=${spec.iodepth} numjobs=${spec.numjobs}`;
+}
+
+function writeOutput(cmd: Command, io: Io, render: (format: OutputFormat) => string): void {
+  const text = cmd.formats.map(render).join('\n');
+  if (cmd.output !== undefined) fs.writeFileSync(cmd.output, text);
+  else io.stdout.write(text);
+}
+
+function reportErrors(results: JobResult[], io: Io): number {
+  let failed = false;
+  for (const r of results) {
+    if (r.error !== 0) {
+      failed = true;
+      io.stderr.write(`blkbench: ${r.name}: ${r.errorMessage ?? `error ${r.error}`}\n`);
+    }
+  }
+  return failed ? 1 : 0;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: Error) => {
+      process.stderr.write(`blkbench: ${e.stack ?? e.message}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,87 @@
+/**
+ * What a job loop measures, per direction (read, write, trim as 0, 1, 2): request latencies into a
+ * histogram and running stats, bytes and requests, per-interval bandwidth/IOPS samples, and fio's
+ * depth and batch-size tables. add() runs once per completed request, so it allocates nothing.
+ */
+import { LatencyHistogram } from './histogram';
+import { DIRECTIONS } from './options';
+import { DepthCounts, JobResult, batchBucket, depthBucket } from './results';
+import { RunningStats } from './stats';
+
+export class Measurements {
+  private readonly lat = [new RunningStats(), new RunningStats(), new RunningStats()];
+  private readonly hist = [new LatencyHistogram(), new LatencyHistogram(), new LatencyHistogram()];
+  readonly ios = new Float64Array(3);
+  readonly bytes = new Float64Array(3);
+  private readonly bwSamples = [new RunningStats(), new RunningStats(), new RunningStats()];
+  private readonly iopsSamples = [new RunningStats(), new RunningStats(), new RunningStats()];
+  private readonly sampleBytes = new Float64Array(3);
+  private readonly sampleIos = new Float64Array(3);
+  private readonly depth: DepthCounts = { level: new Array(7).fill(0), submit: new Array(7).fill(0), complete: new Array(7).fill(0) };
+
+  /** One completed request: its latency in ns and its length in bytes. */
+  add(dir: number, ns: number, len: number): void {
+    this.lat[dir].add(ns);
+    this.hist[dir].add(ns);
+    this.ios[dir]++;
+    this.bytes[dir] += len;
+    this.sampleIos[dir]++;
+    this.sampleBytes[dir] += len;
+  }
+
+  /** A doIo call submitted `count` requests with `inFlight` outstanding afterwards. */
+  submitted(count: number, inFlight: number): void {
+    this.depth.submit[batchBucket(count)]++;
+    this.depth.level[depthBucket(inFlight)] += count;
+  }
+
+  /** A doIo call reaped `count` completions. */
+  reaped(count: number): void {
+    this.depth.complete[batchBucket(count)]++;
+  }
+
+  /** Closes a bandwidth/IOPS sampling interval of `secs` seconds. */
+  sample(secs: number): void {
+    for (let d = 0; d < 3; d++) {
+      if (this.ios[d] === 0) continue;
+      this.bwSamples[d].add(this.sampleBytes[d] / 1024 / secs);
+      this.iopsSamples[d].add(this.sampleIos[d] / secs);
+      this.sampleBytes[d] = 0;
+      this.sampleIos[d] = 0;
+    }
+  }
+
+  /** Forgets everything (at the end of ramp time). */
+  reset(): void {
+    for (let d = 0; d < 3; d++) {
+      this.lat[d].reset();
+      this.hist[d].reset();
+      this.bwSamples[d].reset();
+      this.iopsSamples[d].reset();
+    }
+    this.ios.fill(0);
+    this.bytes.fill(0);
+    this.sampleBytes.fill(0);
+    this.sampleIos.fill(0);
+    for (const k of ['level', 'submit', 'complete'] as const) this.depth[k].fill(0);
+  }
+
+  directions(): JobResult['dirs'] {
+    const dirs = {} as JobResult['dirs'];
+    DIRECTIONS.forEach((d, i) => {
+      dirs[d] = {
+        ios: this.ios[i],
+        bytes: this.bytes[i],
+        lat: this.lat[i].snapshot(),
+        hist: this.hist[i].counts,
+        bw: this.bwSamples[i].snapshot(),
+        iops: this.iopsSamples[i].snapshot(),
+      };
+    });
+    return dirs;
+  }
+
+  depthCounts(): DepthCounts {
+    return this.depth;
+  }
+}

@@ -1,0 +1,81 @@
+/** Shared helpers for blkbench tests: synthetic results and an XML well-formedness check. */
+import * as assert from 'node:assert/strict';
+import { parseCommandLine } from '../../src/blkbench/args';
+import { LatencyHistogram } from '../../src/blkbench/histogram';
+import { JobResult, emptyDirection } from '../../src/blkbench/results';
+import { RunningStats } from '../../src/blkbench/stats';
+
+/** A job result with the given read latencies, as if measured over runtimeMs. */
+export function syntheticResult(name: string, readLatenciesNs: number[], runtimeMs: number, argv: string[] = []): JobResult {
+  const spec = parseCommandLine(['--name=' + name, '--filename=/dev/null', '--rw=randread', '--bs=4k', '--iodepth=8', ...argv]).jobs[0];
+  const read = emptyDirection();
+  const h = new LatencyHistogram(read.hist);
+  const s = new RunningStats();
+  for (const ns of readLatenciesNs) {
+    h.add(ns);
+    s.add(ns);
+  }
+  read.ios = readLatenciesNs.length;
+  read.bytes = read.ios * 4096;
+  read.lat = s.snapshot();
+  const bw = new RunningStats();
+  const iops = new RunningStats();
+  const perSec = read.ios / (runtimeMs / 1000);
+  for (const f of [0.9, 1, 1.1]) {
+    iops.add(perSec * f);
+    bw.add((perSec * f * 4096) / 1024);
+  }
+  read.bw = bw.snapshot();
+  read.iops = iops.snapshot();
+  return {
+    name,
+    jobs: 1,
+    groupid: 0,
+    spec,
+    runtimeNs: runtimeMs * 1e6,
+    elapsedNs: runtimeMs * 1e6,
+    dirs: { read, write: emptyDirection(), trim: emptyDirection() },
+    cpu: { usrNs: runtimeMs * 1e6 * 0.25, sysNs: runtimeMs * 1e6 * 0.5, ctx: 10, majf: 0, minf: 40 },
+    depth: { level: [0, 0, 0, 10, 0, 0, 0], submit: [0, 10, 0, 0, 0, 0, 0], complete: [0, 10, 0, 0, 0, 0, 0] },
+    error: 0,
+    errorMessage: null,
+    verifiedBlocks: 0,
+  };
+}
+
+/**
+ * Checks that text is well-formed XML as far as an SVG needs: balanced, properly nested tags, quoted
+ * attributes, no stray "<" or unescaped "&" in text. Returns the element names in document order.
+ */
+export function assertWellFormedXml(xml: string): string[] {
+  const stack: string[] = [];
+  const names: string[] = [];
+  const tag = /<(\/?)([A-Za-z][\w:.-]*)((?:\s+[\w:.-]+="[^"<]*")*)\s*(\/?)>/y;
+  let i = 0;
+  let sawRoot = false;
+  while (i < xml.length) {
+    const lt = xml.indexOf('<', i);
+    const text = xml.slice(i, lt < 0 ? xml.length : lt);
+    assert.ok(!/&(?!(amp|lt|gt|quot|apos|#\d+);)/.test(text), `unescaped & in text: ${text.slice(0, 60)}`);
+    if (stack.length === 0) assert.ok(text.trim() === '', `text outside the root element: ${text.slice(0, 60)}`);
+    if (lt < 0) break;
+    tag.lastIndex = lt;
+    const m = tag.exec(xml);
+    assert.ok(m, `malformed tag at ${lt}: ${xml.slice(lt, lt + 80)}`);
+    const [whole, closing, name, , selfClosing] = m;
+    if (closing) {
+      assert.equal(stack.pop(), name, `mismatched </${name}> at ${lt}`);
+    } else {
+      if (stack.length === 0) {
+        assert.ok(!sawRoot, 'more than one root element');
+        sawRoot = true;
+      }
+      names.push(name);
+      if (!selfClosing) stack.push(name);
+    }
+    i = lt + whole.length;
+  }
+  assert.deepEqual(stack, [], 'unclosed elements');
+  assert.ok(sawRoot, 'no root element');
+  return names;
+}
