@@ -1,5 +1,6 @@
 import { BlkioError, invalidArgument } from './errors';
 import { createFromLibrary } from './libblkio';
+import { bufferAddress } from './buffers';
 import { addon, NativeBlkio, NativeRegion, PropertyType } from './native';
 import { MappedBuffer, Queue } from './queue';
 
@@ -135,7 +136,11 @@ export class Blkio {
   /** Makes a region usable for I/O (after start); map once, not per request. */
   mapMemRegion(region: MemRegion): void {
     const slot = this.#live.mapMemRegion(checkRegion(region));
-    if (region.buffer) this.#mapped.set(region.buffer, { base: Number(region.addr), slot });
+    // The buffer's own address, not region.addr: a region built over part of
+    // a buffer starts inside it. A view outside the mapped part only gets a
+    // wrong slot hint, which the native side checks.
+    if (region.buffer instanceof ArrayBuffer && region.buffer.byteLength > 0)
+      this.#mapped.set(region.buffer, { base: bufferAddress(new Uint8Array(region.buffer, 0, 1)), slot });
   }
 
   /** Does nothing if the region is not mapped. */

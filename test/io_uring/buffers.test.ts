@@ -66,6 +66,18 @@ describe('io_uring request buffers', () => {
     assert.equal(c[0].userData, 'after free');
   });
 
+  it('a region mapped over part of a buffer describes views by their own address', () => {
+    const whole = b.allocMemRegion(16384);
+    const part = { ...whole, addr: whole.addr + 4096n, len: 12288, fdOffset: 4096 };
+    b.mapMemRegion(part);
+    const view = new Uint8Array(whole.buffer, 8192, 4096);
+    q.read(4096, view);
+    assert.equal(q.doIo(c, 1, 1), 1);
+    assert.equal(c[0].ret, 0);
+    assert.deepEqual(Buffer.from(view), readFileRange(file, 4096, 4096));
+    b.unmapMemRegion(part);
+  });
+
   it('doIo with an enormous max returns what is there', () => {
     q.read(0, new Uint8Array(512));
     assert.equal(q.doIo(c, 1, 1e9), 1);
