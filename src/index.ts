@@ -6,3 +6,4 @@ export { Blkio, BlkioHandle, CreateOptions, MemRegion, create, attach } from './
 export { defaultLibraryPath } from './libblkio';
 export { Queue, Completion, CompletionWatcher, createCompletions } from './queue';
 export { Device, OpenOptions, open } from './device';
+export * as vdpa from './vdpa';

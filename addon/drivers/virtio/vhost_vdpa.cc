@@ -144,17 +144,15 @@ int VhostVdpaTransport::open(const std::string& path, int fd, std::unique_ptr<Vi
                 name.c_str());
   }
   std::unique_ptr<VhostVdpaTransport> t(new VhostVdpaTransport(fd, name));
+  t->owns_fd_ = !adopted;
   int r = t->handshake();
-  if (r < 0) {
-    if (adopted) t->fd_ = -1;  // a failed connect leaves the caller's fd with the caller
-    return r;
-  }
+  if (r < 0) return r;
   *out = std::move(t);
   return 0;
 }
 
 VhostVdpaTransport::~VhostVdpaTransport() {
-  if (fd_ >= 0) close(fd_);
+  if (fd_ >= 0 && owns_fd_) close(fd_);
 }
 
 int VhostVdpaTransport::ioctl_failed(const char* what) {

@@ -43,6 +43,7 @@ class VhostVdpaTransport : public VirtioTransport {
   // the wait. Nothing to watch here.
   void watch_disconnect(std::vector<int>) override {}
   bool disconnected() const override { return false; }
+  void own_adopted_fd() override { owns_fd_ = true; }
   const char* disconnect_message() const override { return "vhost-vdpa device failed"; }
 
  private:
@@ -64,6 +65,7 @@ class VhostVdpaTransport : public VirtioTransport {
   int ioctl_failed(const char* what);
 
   int fd_;
+  bool owns_fd_ = true;  // false for a user's fd until connect succeeds
   std::string name_;  // for messages: the path, or "fd N"
   uint64_t backend_features_ = 0;
   uint64_t features_ = 0;  // as offered

@@ -97,6 +97,7 @@ int VirtioBlkDriver::connect(DeviceInfo* info, bool*) {
   size_t got = 0;
   if ((r = transport->read_config(config, sizeof config, &got)) < 0) return r;
   if (got < blk::config::kBlkSize) return fail(EIO, "the device config is too short (%zu bytes)", got);
+  transport->own_adopted_fd();
   transport_ = std::move(transport);
   features_ = features;
   describe(config, info);

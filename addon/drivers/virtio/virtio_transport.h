@@ -72,6 +72,11 @@ class VirtioTransport {
   // stay open until the transport is destroyed.
   virtual void watch_disconnect(std::vector<int> wake_fds) = 0;
   virtual bool disconnected() const = 0;
+
+  // Connect succeeded: an fd the user handed in (libblkio's `fd` property)
+  // belongs to the transport from now on. Until then a failure leaves it
+  // with the caller.
+  virtual void own_adopted_fd() {}
   // A static message for requests failed because of the disconnect.
   virtual const char* disconnect_message() const = 0;
 };
