@@ -36,6 +36,8 @@ export interface Sample {
   requests: number;
   seconds: number;
   cpuSeconds: number;
+  /** User-space part of cpuSeconds, where a library's own cost shows. */
+  userSeconds?: number;
 }
 
 export function nsPerRequest(s: Sample): number {
@@ -44,4 +46,8 @@ export function nsPerRequest(s: Sample): number {
 
 export function cpuNsPerRequest(s: Sample): number {
   return (s.cpuSeconds / s.requests) * 1e9;
+}
+
+export function userNsPerRequest(s: Sample): number {
+  return ((s.userSeconds ?? NaN) / s.requests) * 1e9;
 }
