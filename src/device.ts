@@ -115,13 +115,26 @@ export class Device {
     return this.#submit('writeZeroes', null, (ud) => this.#queue.writeZeroes(offset, length, ud, flags));
   }
 
-  /** Waits for in-flight requests, then releases the device. */
-  async close(): Promise<void> {
+  /**
+   * Waits for in-flight requests, then releases the device. A device that
+   * never completes them (e.g. a VDUSE daemon that died) does not hang the
+   * caller: after timeoutMs the remaining requests are rejected with ETIME.
+   */
+  async close(options: { timeoutMs?: number } = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? 30_000;
     await this.#control.runExclusive(async () => {
       if (this.#closed) return;
       this.#closed = true;
       if (this.#inFlight > 0 || this.#waitingForBounce.length > 0) {
-        await new Promise<void>((resolve) => (this.#idle = resolve));
+        let timer: NodeJS.Timeout | undefined;
+        const idle = new Promise<boolean>((resolve) => (this.#idle = () => resolve(true)));
+        const expired = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+        const finished = await Promise.race([idle, expired]);
+        clearTimeout(timer);
+        if (!finished) {
+          this.#idle = null;
+          this.#failAll(new BlkioError(`device did not complete the request within ${timeoutMs} ms of close()`, 62 /* ETIME */));
+        }
       }
       this.#watcher.close();
       this.blkio.destroy();
@@ -188,6 +201,7 @@ export class Device {
     let bounce = pool.alloc(length);
     while (!bounce) {
       await new Promise<void>((resolve) => this.#waitingForBounce.push(resolve));
+      if (this.#failed) throw this.#failed;
       bounce = pool.alloc(length);
     }
     try {
@@ -281,6 +295,7 @@ export class Device {
     this.#inFlight = 0;
     const errno = error instanceof BlkioError ? error.errno : -5; /* EIO */
     for (const p of pending) p.settle(errno, error.message);
+    for (const wake of this.#waitingForBounce.splice(0)) wake();
     this.#maybeIdle();
   }
 }
