@@ -23,9 +23,9 @@ import { CpuUsage, JobResult } from './results';
 import { VerifyFailure, checkBlock, fillBlock } from './verify';
 import { cpuNow, cpuSince } from './cpu';
 
+// Directions as small integers on the hot path (trim is 2).
 const READ = 0;
 const WRITE = 1;
-const TRIM = 2;
 const DIR_NAMES: Direction[] = ['read', 'write', 'trim'];
 
 /** Phase codes, also written to the shared progress array. */

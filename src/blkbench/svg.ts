@@ -85,6 +85,7 @@ function latencyPanel(rows: CompareRow[], x0: number): string {
     out.push(`<line x1="${x}" y1="${PANEL_TOP}" x2="${x}" y2="${PANEL_TOP + PANEL_HEIGHT}" stroke="#eee"/>`);
     out.push(`<text x="${x}" y="${PANEL_TOP + PANEL_HEIGHT + 16}" text-anchor="middle">p${p}</text>`);
   }
+  out.push(`<text x="${x0 + w / 2}" y="${PANEL_TOP + PANEL_HEIGHT + 34}" text-anchor="middle">percentile (submission to completion)</text>`);
   rows.forEach((r, i) => {
     const pts = r.percentiles.filter(([, ns]) => ns > 0).map(([p, ns]) => `${n2(px(p))},${n2(py(ns))}`).join(' ');
     out.push(

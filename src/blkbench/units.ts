@@ -109,7 +109,7 @@ export function humanNumber(value: number, base: 1000 | 1024, unit = '', digits 
     i++;
   }
   const intDigits = Math.max(1, Math.floor(Math.log10(Math.max(1, Math.abs(v)))) + 1);
-  const decimals = i === 0 && Number.isInteger(v) ? 0 : Math.max(0, digits - intDigits - 1);
+  const decimals = Number.isInteger(v) ? 0 : Math.max(0, digits - intDigits - 1); // "64MiB", "39.1MiB"
   const text = v.toFixed(decimals);
   return `${text}${prefixes[i]}${unit}`;
 }

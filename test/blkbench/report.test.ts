@@ -110,7 +110,7 @@ describe('blkbench human report', () => {
 
   it('is laid out like fio\'s', () => {
     assert.match(text, /^j1: \(groupid=0, jobs=1\): err= 0: pid=\d+: /);
-    assert.match(text, /\n {2}read: IOPS=10\.0k, BW=39\.1MiB\/s \(41\.0MB\/s\)\(39\.1MiB\/1000msec\)\n/);
+    assert.match(text, /\n {2}read: IOPS=10k, BW=39\.1MiB\/s \(41\.0MB\/s\)\(39\.1MiB\/1000msec\)\n/);
     assert.match(text, /\n {4}clat \(nsec\): min=2000, max=2990, avg=2495\.00, stdev=288\.\d\d\n/);
     assert.match(text, /\n {4}clat percentiles \(nsec\):\n {5}\| {2}1\.00th=\[ 2008\], {2}5\.00th=/);
     assert.match(text, /\n {2}cpu {10}: usr=25\.00%, sys=50\.00%, ctx=10, majf=0, minf=40\n/);

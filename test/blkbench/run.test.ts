@@ -240,6 +240,24 @@ describe('blkbench runs (io_uring on temporary files)', function () {
       assert.match(r.stderr, /^blkbench: odd: block size 1000 is not a multiple of the device's request-alignment \d+\n$/);
     });
 
+    it('stops when the offset does not fit the device\'s request alignment (direct=1)', () => {
+      const r = blkbench(['--name=odd', `--filename=${file}`, '--rw=read', '--size=1m', '--direct=1', '--offset=100']);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /^blkbench: odd: offset 100 is not a multiple of the device's request-alignment \d+\n$/);
+    });
+
+    it('stops when the region is smaller than one block', () => {
+      const r = blkbench(['--name=tiny', `--filename=${file}`, '--rw=read', '--size=4k', '--bs=64k']);
+      assert.equal(r.code, 1);
+      assert.equal(r.stderr, 'blkbench: tiny: size 4096 is smaller than the block size 65536\n');
+    });
+
+    it('names the target when connecting fails', () => {
+      const r = blkbench(['--name=vu', '--ioengine=virtio-blk-vhost-user', `--filename=${path.join(dir, 'no.sock')}`, '--rw=read']);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /^blkbench: vu: connecting to '.*no\.sock' failed: /);
+    });
+
     it('stops when hipri asks for poll queues the target does not have', () => {
       const r = blkbench(['--name=poll', `--filename=${file}`, '--rw=read', '--size=1m', '--hipri', '--invalidate=0']);
       assert.equal(r.code, 1);

@@ -77,6 +77,7 @@ describe('blkbench units', () => {
       assert.equal(humanNumber(3653443584, 1024, 'B'), '3484MiB');
       assert.equal(humanNumber(1825808887, 1024, 'B/s'), '1741MiB/s');
       assert.equal(humanNumber(1825808887, 1000, 'B/s'), '1826MB/s');
+      assert.equal(humanNumber(64 << 20, 1024, 'B'), '64MiB');
     });
 
     it('prints an eta as minutes and seconds', () => {
