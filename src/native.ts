@@ -20,9 +20,13 @@ export interface NativeRegion {
   buffer: ArrayBuffer;
 }
 
+export type DoIo = (descriptors: number, iovecs: number, min: number, max: number, timeoutNs: number) => number;
+
 export interface NativeQueue {
   setBuffers(descriptors: ArrayBuffer, iovecs: ArrayBuffer, completions: ArrayBuffer): void;
   doIo(descriptors: number, iovecs: number, min: number, max: number, timeoutNs: number): number;
+  /** doIo as a plain function bound to this queue (cheaper per call), where available. */
+  bindDoIo?(): DoIo;
   completionFd(): number;
   setCompletionFdEnabled(on: boolean): void;
   watch(callback: () => void): void;

@@ -1,6 +1,6 @@
 import { bufferAddress } from './buffers';
 import { BlkioError, invalidArgument } from './errors';
-import { addon, NativeQueue } from './native';
+import { addon, DoIo, NativeQueue } from './native';
 
 /** @internal Where a mapped region's memory is, and its slot in the native table (-1 once unmapped). */
 export interface MappedBuffer {
@@ -82,6 +82,7 @@ function checkFlags(flags: number): number {
  */
 export class Queue {
   readonly #native: NativeQueue;
+  readonly #doIo: DoIo;
   readonly #messageText: (id: number) => string | null;
   readonly #mapped: WeakMap<ArrayBufferLike, MappedBuffer>;
   #desc!: ArrayBuffer;
@@ -102,6 +103,7 @@ export class Queue {
   /** @internal */
   constructor(native: NativeQueue, mapped: WeakMap<ArrayBufferLike, MappedBuffer>) {
     this.#native = native;
+    this.#doIo = native.bindDoIo ? native.bindDoIo() : native.doIo.bind(native);
     this.#messageText = native.messageText ? (id) => native.messageText!(id) : messageText;
     this.#mapped = mapped;
     this.#allocate(BATCH, 4 * BATCH, BATCH);
@@ -182,7 +184,7 @@ export class Queue {
     this.#descCount = 0;
     this.#iovCount = 0;
     // The native side takes the batch even when do_io itself then fails.
-    const n = this.#native.doIo(descriptors, iovecs, min, max, timeout);
+    const n = this.#doIo(descriptors, iovecs, min, max, timeout);
     const comp = this.#comp;
     while (completions.length < n) completions.push(new Completion());
     for (let i = 0; i < n; i++) {
@@ -341,7 +343,7 @@ export class Queue {
     const iovecs = this.#iovCount;
     this.#descCount = 0;
     this.#iovCount = 0;
-    this.#native.doIo(descriptors, iovecs, 0, 0, -1);
+    this.#doIo(descriptors, iovecs, 0, 0, -1);
   }
 
   #growCompletions(max: number): void {

@@ -40,6 +40,7 @@ class QueueObject : public Napi::ObjectWrap<QueueObject> {
  private:
   Napi::Value set_buffers(const Napi::CallbackInfo& info);
   Napi::Value do_io(const Napi::CallbackInfo& info);
+  Napi::Value bind_do_io(const Napi::CallbackInfo& info);
   Napi::Value completion_fd(const Napi::CallbackInfo& info);
   Napi::Value set_completion_fd_enabled(const Napi::CallbackInfo& info);
   Napi::Value watch(const Napi::CallbackInfo& info);

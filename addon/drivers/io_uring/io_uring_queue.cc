@@ -261,7 +261,8 @@ int UringQueue::submit(unsigned wait_for, const Deadline& deadline) {
   if (timed && !ring_.has_feature(IORING_FEAT_EXT_ARG))
     return fail(ENOTSUP, "do_io timeouts need Linux 5.11 or later (IORING_FEAT_EXT_ARG)");
   for (;;) {
-    timespec left = deadline.remaining();
+    timespec left;
+    if (timed) left = deadline.remaining();  // no clock read on the common path
     int r = ring_.enter(wait_for, flags, timed ? &left : nullptr);
     if (r >= 0) return 0;
     if (r == -ETIME) return fail(ETIME, "do_io timed out");
