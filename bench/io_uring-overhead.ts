@@ -2,10 +2,19 @@
 // page-cached file through the mirror API, beside a bare C io_uring loop on
 // the same file in the same run (alternating), plus the heap over 10 M
 // requests. Run: node --expose-gc dist/bench/io_uring-overhead.js [seconds]
-import { execFileSync } from 'node:child_process';
 import Benchmark from 'benchmark';
 import { create, createCompletions } from '../src';
-import { buildC, cpuNsPerRequest, median, nsPerRequest, pageCachedFile, Sample, userNsPerRequest } from './support';
+import {
+  buildC,
+  cReferenceLoop,
+  cpuNsPerRequest,
+  median,
+  nsPerRequest,
+  pageCachedFile,
+  randomReadLoop,
+  Sample,
+  userNsPerRequest,
+} from './support';
 
 const QD = 32;
 const BS = 4096;
@@ -24,49 +33,10 @@ function openQueue(file: string) {
   return { b, q: b.getQueue(0)!, views };
 }
 
-// A QD-deep random-read loop; the same shape as bench/c/uring_randread.c.
 function libraryLoop(file: string, forSeconds: number, maxRequests = Infinity): Sample {
-  const { b, q, views } = openQueue(file);
-  const blocks = FILE_SIZE / BS;
-  const completions = createCompletions(QD);
-  let rng = 0x2545f491;
-  const next = () => {
-    rng ^= rng << 13;
-    rng ^= rng >>> 17;
-    rng ^= rng << 5;
-    return ((rng >>> 0) % blocks) * BS;
-  };
-  for (let slot = 0; slot < QD; slot++) q.read(next(), views[slot], slot);
-  let done = 0;
-  const cpu0 = process.cpuUsage();
-  const t0 = process.hrtime.bigint();
-  const end = t0 + BigInt(Math.round(forSeconds * 1e9));
-  for (;;) {
-    const n = q.doIo(completions, 1, QD);
-    for (let i = 0; i < n; i++) {
-      const c = completions[i];
-      if (c.ret !== 0) throw new Error(`read failed: ${c.ret} ${c.errorMsg}`);
-      const slot = c.userData as number;
-      q.read(next(), views[slot], slot);
-    }
-    done += n;
-    if ((done & 1023) < n && (process.hrtime.bigint() >= end || done >= maxRequests)) break;
-  }
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  const cpu = process.cpuUsage(cpu0);
-  b.destroy();
-  return { requests: done, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, userSeconds: cpu.user / 1e6 };
+  return randomReadLoop({ driver: 'io_uring', path: file, size: FILE_SIZE, seconds: forSeconds, maxRequests, queueDepth: QD });
 }
 
-function cLoop(binary: string, file: string, forSeconds: number): Sample {
-  const [requests, secs, user, system] = execFileSync(binary, [file, String(forSeconds), String(QD)], {
-    encoding: 'utf8',
-  })
-    .trim()
-    .split(' ')
-    .map(Number);
-  return { requests, seconds: secs, cpuSeconds: user + system, userSeconds: user };
-}
 
 function heapOver(file: string, requests: number): { first: number; last: number } {
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -86,7 +56,7 @@ function main(): void {
     const lib: Sample[] = [];
     const c: Sample[] = [];
     for (let r = 0; r < rounds; r++) {
-      c.push(cLoop(reference, file, seconds));
+      c.push(cReferenceLoop(reference, file, seconds, QD));
       lib.push(libraryLoop(file, seconds));
     }
     const libNs = median(lib.map(nsPerRequest));

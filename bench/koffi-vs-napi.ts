@@ -7,10 +7,8 @@
 // The library is this project's build/Release/libblkio.so.1 unless
 // $BLKIO_LIBRARY names another (e.g. upstream's libblkio.so.1).
 // Run: node dist/bench/koffi-vs-napi.js [seconds per round] [rounds]
-import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
-import { create, createCompletions } from '../src';
-import { buildC, cpuNsPerRequest, median, nsPerRequest, pageCachedFile, Sample } from './support';
+import { buildC, cReferenceLoop, cpuNsPerRequest, median, nsPerRequest, pageCachedFile, randomReadLoop, Sample } from './support';
 
 const QD = 32;
 const BS = 4096;
@@ -20,52 +18,10 @@ const rounds = Number(process.argv[3] ?? 5);
 const library = process.env.BLKIO_LIBRARY || path.join(__dirname, '..', '..', 'build', 'Release', 'libblkio.so.1');
 
 function loop(driver: string, file: string, forSeconds: number): Sample {
-  const b = create(driver, driver.startsWith('libblkio:') ? { library } : {});
-  b.setStr('path', file);
-  b.connect();
-  b.start();
-  const q = b.getQueue(0)!;
-  const region = b.allocMemRegion(QD * BS);
-  b.mapMemRegion(region);
-  const views = Array.from({ length: QD }, (_, i) => new Uint8Array(region.buffer, i * BS, BS));
-  const blocks = FILE_SIZE / BS;
-  const completions = createCompletions(QD);
-  let rng = 0x2545f491;
-  const next = () => {
-    rng ^= rng << 13;
-    rng ^= rng >>> 17;
-    rng ^= rng << 5;
-    return ((rng >>> 0) % blocks) * BS;
-  };
-  for (let slot = 0; slot < QD; slot++) q.read(next(), views[slot], slot);
-  let done = 0;
-  const cpu0 = process.cpuUsage();
-  const t0 = process.hrtime.bigint();
-  const end = t0 + BigInt(Math.round(forSeconds * 1e9));
-  for (;;) {
-    const n = q.doIo(completions, 1, QD);
-    for (let i = 0; i < n; i++) {
-      const c = completions[i];
-      if (c.ret !== 0) throw new Error(`read failed: ${c.ret} ${c.errorMsg}`);
-      const slot = c.userData as number;
-      q.read(next(), views[slot], slot);
-    }
-    done += n;
-    if ((done & 1023) < n && process.hrtime.bigint() >= end) break;
-  }
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  const cpu = process.cpuUsage(cpu0);
-  b.destroy();
-  return { requests: done, seconds: secs, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+  const createOptions = driver.startsWith('libblkio:') ? { library } : {};
+  return randomReadLoop({ driver, path: file, size: FILE_SIZE, seconds: forSeconds, queueDepth: QD, createOptions });
 }
 
-function cLoop(binary: string, file: string, forSeconds: number): Sample {
-  const [requests, secs, cpu] = execFileSync(binary, [file, String(forSeconds), String(QD)], { encoding: 'utf8' })
-    .trim()
-    .split(' ')
-    .map(Number);
-  return { requests, seconds: secs, cpuSeconds: cpu };
-}
 
 function main(): void {
   const { file, remove } = pageCachedFile(FILE_SIZE);
@@ -78,7 +34,7 @@ function main(): void {
     const napi: Sample[] = [];
     const koffi: Sample[] = [];
     for (let r = 0; r < rounds; r++) {
-      c.push(cLoop(reference, file, seconds));
+      c.push(cReferenceLoop(reference, file, seconds, QD));
       napi.push(loop('io_uring', file, seconds));
       koffi.push(loop('libblkio:io_uring', file, seconds));
     }

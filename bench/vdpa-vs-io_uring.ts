@@ -10,8 +10,7 @@
 //   node dist/bench/vdpa-vs-io_uring.js [seconds=2] [rounds=3] [/dev/vhost-vdpa-N raw-file [daemon-pid]]
 // (default device: $BLKIO_VDUSE_RAW, _FILE and _PID from the guest)
 import * as fs from 'node:fs';
-import { create, createCompletions } from '../src';
-import { cpuNsPerRequest, median, nsPerRequest, Sample } from './support';
+import { cpuNsPerRequest, median, nsPerRequest, randomReadLoop, RandomReadSample } from './support';
 
 const QD = 32;
 const BS = 4096;
@@ -22,64 +21,15 @@ const rawFile = process.argv[5] ?? process.env.BLKIO_VDUSE_RAW_FILE;
 // The daemon serving the device, when known: its CPU time is reported too.
 const daemonPid = Number(process.argv[6] ?? (process.argv[4] ? -1 : (process.env.BLKIO_VDUSE_RAW_PID ?? -1)));
 
-interface Run extends Sample {
-  daemonCpuSeconds: number;
-}
+type Run = RandomReadSample;
 
 /** utime + stime of a process, in seconds (0 when unknown). */
-function processCpu(pid: number): number {
-  if (pid <= 0) return 0;
-  try {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ
-  } catch {
-    return 0;
-  }
-}
 
 // The same QD-deep loop for both drivers: each completion refills its slot
 // with a read at a new random offset; waits for at least minComplete.
 function loop(driver: string, path: string, size: number, forSeconds: number, minComplete: number): Run {
-  const b = create(driver);
-  b.setStr('path', path);
-  b.connect();
-  b.start();
-  const region = b.allocMemRegion(QD * BS);
-  b.mapMemRegion(region);
-  const views = Array.from({ length: QD }, (_, i) => new Uint8Array(region.buffer, i * BS, BS));
-  const q = b.getQueue(0)!;
-  const blocks = size / BS;
-  const completions = createCompletions(QD);
-  let rng = 0x2545f491;
-  const next = () => {
-    rng ^= rng << 13;
-    rng ^= rng >>> 17;
-    rng ^= rng << 5;
-    return ((rng >>> 0) % blocks) * BS;
-  };
-  for (let slot = 0; slot < QD; slot++) q.read(next(), views[slot], slot);
-  let done = 0;
-  const daemon0 = processCpu(daemonPid);
-  const cpu0 = process.cpuUsage();
-  const t0 = process.hrtime.bigint();
-  const end = t0 + BigInt(Math.round(forSeconds * 1e9));
-  for (;;) {
-    const n = q.doIo(completions, minComplete, QD);
-    for (let i = 0; i < n; i++) {
-      const c = completions[i];
-      if (c.ret !== 0) throw new Error(`${driver}: read failed: ${c.ret} ${c.errorMsg}`);
-      const slot = c.userData as number;
-      q.read(next(), views[slot], slot);
-    }
-    done += n;
-    if ((done & 255) < n && process.hrtime.bigint() >= end) break;
-  }
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  const cpu = process.cpuUsage(cpu0);
-  const daemonCpuSeconds = driver === 'io_uring' ? 0 : processCpu(daemonPid) - daemon0;
-  q.doIo(completions, QD, QD); // drain before destroy
-  b.destroy();
-  return { requests: done, seconds: secs, cpuSeconds: (cpu.user + cpu.system) / 1e6, daemonCpuSeconds };
+  const pid = driver === 'io_uring' ? -1 : daemonPid;
+  return randomReadLoop({ driver, path, size, seconds: forSeconds, minComplete, daemonPid: pid, queueDepth: QD, blockSize: BS });
 }
 
 function line(name: string, runs: Run[]): string {

@@ -11,10 +11,8 @@
 // EVENT_IDX ask the daemon for one signal per batch instead of one per request.
 //
 //   node --expose-gc dist/bench/vhost-user-vs-io_uring.js [seconds=3] [rounds=3] [aio=threads|io_uring|native]
-import * as fs from 'node:fs';
-import { create, createCompletions } from '../src';
 import { Qsd } from '../test/support/qsd';
-import { cpuNsPerRequest, median, nsPerRequest, pageCachedFile, Sample } from './support';
+import { cpuNsPerRequest, median, nsPerRequest, pageCachedFile, randomReadLoop, RandomReadSample } from './support';
 
 const QD = 32;
 const BS = 4096;
@@ -23,63 +21,13 @@ const seconds = Number(process.argv[2] ?? 3);
 const rounds = Number(process.argv[3] ?? 3);
 const aio = (process.argv[4] ?? 'threads') as 'threads' | 'io_uring' | 'native';
 
-interface Run extends Sample {
-  daemonCpuSeconds: number;
-}
+type Run = RandomReadSample;
 
-function openQueue(driver: string, path: string) {
-  const b = create(driver);
-  b.setStr('path', path);
-  b.connect();
-  b.start();
-  const region = b.allocMemRegion(QD * BS);
-  b.mapMemRegion(region);
-  const views = Array.from({ length: QD }, (_, i) => new Uint8Array(region.buffer, i * BS, BS));
-  return { b, q: b.getQueue(0)!, views };
-}
 
-/** utime + stime of a process, in seconds. */
-function processCpu(pid: number): number {
-  if (pid < 0) return 0;
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ
-}
 
 // The same QD-deep loop for both drivers: refill each completed slot.
 function loop(driver: string, path: string, forSeconds: number, minComplete: number, daemonPid = -1, maxRequests = Infinity): Run {
-  const { b, q, views } = openQueue(driver, path);
-  const blocks = FILE_SIZE / BS;
-  const completions = createCompletions(QD);
-  let rng = 0x2545f491;
-  const next = () => {
-    rng ^= rng << 13;
-    rng ^= rng >>> 17;
-    rng ^= rng << 5;
-    return ((rng >>> 0) % blocks) * BS;
-  };
-  for (let slot = 0; slot < QD; slot++) q.read(next(), views[slot], slot);
-  let done = 0;
-  const daemon0 = processCpu(daemonPid);
-  const cpu0 = process.cpuUsage();
-  const t0 = process.hrtime.bigint();
-  const end = t0 + BigInt(Math.round(forSeconds * 1e9));
-  for (;;) {
-    const n = q.doIo(completions, minComplete, QD);
-    for (let i = 0; i < n; i++) {
-      const c = completions[i];
-      if (c.ret !== 0) throw new Error(`${driver}: read failed: ${c.ret} ${c.errorMsg}`);
-      const slot = c.userData as number;
-      q.read(next(), views[slot], slot);
-    }
-    done += n;
-    if ((done & 1023) < n && (process.hrtime.bigint() >= end || done >= maxRequests)) break;
-  }
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  const cpu = process.cpuUsage(cpu0);
-  const daemonCpuSeconds = processCpu(daemonPid) - daemon0;
-  q.doIo(completions, QD, QD); // drain before destroy
-  b.destroy();
-  return { requests: done, seconds: secs, cpuSeconds: (cpu.user + cpu.system) / 1e6, daemonCpuSeconds };
+  return randomReadLoop({ driver, path, size: FILE_SIZE, seconds: forSeconds, minComplete, daemonPid, maxRequests, queueDepth: QD, blockSize: BS });
 }
 
 function heapGrowth(path: string, requests: number): { first: number; last: number } | null {
