@@ -13,6 +13,7 @@
       "type": "static_library",
       "sources": [
         "addon/core/errors.cc",
+        "addon/core/memfd.cc",
         "addon/core/properties.cc",
         "addon/core/queue.cc",
         "addon/core/blkio.cc",

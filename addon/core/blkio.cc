@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "errors.h"
+#include "memfd.h"
 
 namespace blkio {
 
@@ -193,19 +194,10 @@ int Blkio::alloc_mem_region(MemRegion* out, size_t len) {
   if (len % info_.mem_region_alignment)
     return fail(EINVAL, "len %zu is not a multiple of mem-region-alignment (%llu)", len,
                 (unsigned long long)info_.mem_region_alignment);
-  int fd = memfd_create("blkio-buf", MFD_CLOEXEC);
-  if (fd < 0) return fail(errno, "memfd_create failed: %s", strerror(errno));
-  if (ftruncate(fd, off_t(len)) < 0) {
-    int e = errno;
-    close(fd);
-    return fail(e, "ftruncate of the memory region failed: %s", strerror(e));
-  }
-  void* addr = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (addr == MAP_FAILED) {
-    int e = errno;
-    close(fd);
-    return fail(e, "mmap of the memory region failed: %s", strerror(e));
-  }
+  void* addr;
+  int fd;
+  int r = map_memfd("blkio-buf", len, "memory region", &addr, &fd);
+  if (r < 0) return r;
   if (reinterpret_cast<uintptr_t>(addr) % info_.mem_region_alignment) {
     munmap(addr, len);
     close(fd);

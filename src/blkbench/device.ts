@@ -4,7 +4,8 @@
  * page cache when invalidate=1. Every problem found here stops the run before the first request.
  */
 import * as fs from 'node:fs';
-import { Blkio, create } from '../index';
+import { Blkio, create, createCompletions } from '../index';
+import { JobLoop } from './loop';
 import { JobSpec, jobDirections, maxBlockSize, minBlockSize, DIRECTIONS } from './options';
 import { humanNumber, resolveSizeOrPercent } from './units';
 import { Prng } from './random';
@@ -178,4 +179,45 @@ export function allocJobMemory(b: Blkio, memoryLen: number): { buffer: ArrayBuff
       b.freeMemRegion(region);
     },
   };
+}
+
+/** Where a job clone's I/O goes: the device layout both the main thread and workers use. */
+export type JobLayout = Pick<PreparedDevice, 'regionStart' | 'regionLen' | 'ioLimit' | 'slotStride' | 'memoryLen'>;
+
+/**
+ * A job loop on queue `queueIndex` (a poll queue for hipri) of a started device, with its buffers
+ * allocated and mapped; release() frees them after the run.
+ */
+export function prepareJobLoop(
+  b: Blkio,
+  spec: JobSpec,
+  queueIndex: number,
+  jobIndex: number,
+  layout: JobLayout,
+  progress: Float64Array,
+  onTick?: () => void,
+): { loop: JobLoop; release: () => void } {
+  const queue = spec.hipri ? b.getPollQueue(queueIndex) : b.getQueue(queueIndex);
+  if (!queue) throw new Error(`${spec.name}: the device has no queue ${queueIndex}`);
+  const memory = allocJobMemory(b, layout.memoryLen);
+  try {
+    const loop = new JobLoop({
+      spec,
+      jobIndex,
+      queue,
+      completions: createCompletions(spec.iodepth),
+      memory: memory.buffer,
+      memoryOffset: 0,
+      slotStride: layout.slotStride,
+      regionStart: layout.regionStart,
+      regionLen: layout.regionLen,
+      ioLimit: layout.ioLimit,
+      progress,
+      onTick,
+    });
+    return { loop, release: memory.release };
+  } catch (e) {
+    memory.release();
+    throw e;
+  }
 }

@@ -5,9 +5,8 @@
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { createCompletions } from '../index';
-import { PreparedDevice, allocJobMemory, layOutFileIfMissing, openDevice } from './device';
-import { JobLoop, PROGRESS_FIELDS } from './loop';
+import { PreparedDevice, layOutFileIfMissing, openDevice, prepareJobLoop } from './device';
+import { PROGRESS_FIELDS } from './loop';
 import { JobSpec } from './options';
 import { JobResult } from './results';
 import type { WorkerInput, WorkerMessage } from './worker';
@@ -47,28 +46,12 @@ export async function runJobs(specs: JobSpec[], hooks: RunHooks): Promise<JobRes
 
 async function runOnMainThread(clone: Clone, progress: Float64Array, hooks: RunHooks): Promise<JobResult> {
   const { spec, device } = clone;
-  const b = device.blkio;
-  const queue = spec.hipri ? b.getPollQueue(0) : b.getQueue(0);
-  if (!queue) throw new Error(`${spec.name}: the device has no queue 0`);
-  const memory = allocJobMemory(b, device.memoryLen);
+  const onTick = hooks.onProgress ? () => hooks.onProgress!(progress) : undefined;
+  const { loop, release } = prepareJobLoop(device.blkio, spec, 0, clone.jobIndex, device, progress, onTick);
   try {
-    const loop = new JobLoop({
-      spec,
-      jobIndex: clone.jobIndex,
-      queue,
-      completions: createCompletions(spec.iodepth),
-      memory: memory.buffer,
-      memoryOffset: 0,
-      slotStride: device.slotStride,
-      regionStart: device.regionStart,
-      regionLen: device.regionLen,
-      ioLimit: device.ioLimit,
-      progress,
-      onTick: hooks.onProgress ? () => hooks.onProgress!(progress) : undefined,
-    });
     return spec.waitMode === 'eventfd' ? await loop.runEvented() : loop.runSync();
   } finally {
-    memory.release();
+    release();
   }
 }
 

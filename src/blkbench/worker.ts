@@ -4,9 +4,9 @@
  * runs, and posts its result (histograms transferred, not copied).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { BlkioHandle, attach, createCompletions } from '../index';
-import { allocJobMemory } from './device';
-import { JobLoop, PROGRESS_FIELDS } from './loop';
+import { BlkioHandle, attach } from '../index';
+import { JobLayout, prepareJobLoop } from './device';
+import { PROGRESS_FIELDS } from './loop';
 import { JobSpec } from './options';
 import { JobResult } from './results';
 
@@ -15,7 +15,7 @@ export interface WorkerInput {
   spec: JobSpec;
   queueIndex: number;
   jobIndex: number;
-  device: { regionStart: number; regionLen: number; ioLimit: number; slotStride: number; memoryLen: number };
+  device: JobLayout;
   progress: SharedArrayBuffer;
   barrier: SharedArrayBuffer;
 }
@@ -32,23 +32,9 @@ async function main(input: WorkerInput): Promise<void> {
   const { spec, device } = input;
   const b = attach(input.handle);
   try {
-    const queue = spec.hipri ? b.getPollQueue(input.queueIndex) : b.getQueue(input.queueIndex);
-    if (!queue) throw new Error(`${spec.name}: the device has no queue ${input.queueIndex}`);
-    const memory = allocJobMemory(b, device.memoryLen);
+    const progress = new Float64Array(input.progress, input.jobIndex * PROGRESS_FIELDS * 8, PROGRESS_FIELDS);
+    const { loop, release } = prepareJobLoop(b, spec, input.queueIndex, input.jobIndex, device, progress);
     try {
-      const loop = new JobLoop({
-        spec,
-        jobIndex: input.jobIndex,
-        queue,
-        completions: createCompletions(spec.iodepth),
-        memory: memory.buffer,
-        memoryOffset: 0,
-        slotStride: device.slotStride,
-        regionStart: device.regionStart,
-        regionLen: device.regionLen,
-        ioLimit: device.ioLimit,
-        progress: new Float64Array(input.progress, input.jobIndex * PROGRESS_FIELDS * 8, PROGRESS_FIELDS),
-      });
       port.postMessage({ type: 'ready' } satisfies WorkerMessage);
       const barrier = new Int32Array(input.barrier);
       Atomics.wait(barrier, 0, 0);
@@ -57,7 +43,7 @@ async function main(input: WorkerInput): Promise<void> {
       const transfer = Object.values(result.dirs).map((d) => d.hist.buffer as ArrayBuffer);
       port.postMessage({ type: 'result', result } satisfies WorkerMessage, transfer);
     } finally {
-      memory.release();
+      release();
     }
   } finally {
     b.destroy();
