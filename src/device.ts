@@ -3,7 +3,7 @@
 // completions arrive through the queue's completion fd on the event loop
 // (no polling, no blocked loop), drained in batches.
 import { Mutex } from 'async-mutex';
-import { Blkio, create, MemRegion } from './blkio';
+import { Blkio, create } from './blkio';
 import { BlkioError } from './errors';
 import { BouncePool } from './bounce-pool';
 import { bufferAddress } from './buffers';
@@ -28,14 +28,8 @@ const CREATED_STATE = new Set(['path', 'fd', 'direct', 'read-only']);
 
 const COMPLETION_BATCH = 256;
 
+// A request's userData: settles its Promise with the completion.
 type Settle = (ret: number, errorMsg: string | null) => void;
-
-class PendingRequest {
-  constructor(
-    readonly settle: Settle,
-    readonly bounce: Uint8Array | null,
-  ) {}
-}
 
 function setProperty(b: Blkio, name: string, value: string | number | boolean | bigint): void {
   if (typeof value === 'boolean') b.setBool(name, value);
@@ -59,7 +53,6 @@ export class Device {
   readonly #control = new Mutex();
   readonly #watcher: CompletionWatcher;
   readonly #bounceSize: number;
-  #bounceRegion: MemRegion | null = null;
   #bounce: BouncePool | null = null;
   // Requests waiting for bounce space, in order.
   readonly #waitingForBounce: (() => void)[] = [];
@@ -67,7 +60,7 @@ export class Device {
   #flushScheduled = false;
   #closed = false;
   #failed: Error | null = null;
-  readonly #pending = new Set<PendingRequest>();
+  readonly #pending = new Set<Settle>();
   #idle: (() => void) | null = null;
 
   /** @internal use open() */
@@ -222,19 +215,20 @@ export class Device {
       const size = Math.ceil(this.#bounceSize / pageAligned) * pageAligned;
       const region = this.blkio.allocMemRegion(size);
       this.blkio.mapMemRegion(region);
-      this.#bounceRegion = region;
       this.#bounce = new BouncePool(region.buffer, Math.max(this.bufAlignment, 1));
       return this.#bounce;
     });
   }
 
-  #submit(what: string, bounce: Uint8Array | null, enqueue: (userData: PendingRequest) => void): Promise<void> {
+  // A request with bounce space was admitted before close() (it waited for
+  // that space), so it still goes ahead.
+  #submit(what: string, bounce: Uint8Array | null, enqueue: (userData: Settle) => void): Promise<void> {
     if (this.#failed) return Promise.reject(this.#failed);
     if (this.#closed && bounce === null) return Promise.reject(new BlkioError('device is closed', 9 /* EBADF */));
     return new Promise<void>((resolve, reject) => {
-      const pending = new PendingRequest((ret, msg) => (ret < 0 ? reject(requestError(ret, msg, what)) : resolve()), bounce);
-      enqueue(pending); // throws only for arguments of the wrong type
-      this.#pending.add(pending);
+      const settle: Settle = (ret, msg) => (ret < 0 ? reject(requestError(ret, msg, what)) : resolve());
+      enqueue(settle); // throws only for arguments of the wrong type
+      this.#pending.add(settle);
       if (this.#inFlight++ === 0) this.#watcher.ref();
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
@@ -265,11 +259,11 @@ export class Device {
       }
       for (let i = 0; i < n; i++) {
         const c = completions[i];
-        const pending = c.userData as PendingRequest;
+        const settle = c.userData as Settle;
         c.userData = undefined;
-        this.#pending.delete(pending);
+        this.#pending.delete(settle);
         this.#inFlight--;
-        pending.settle(c.ret, c.errorMsg);
+        settle(c.ret, c.errorMsg);
       }
       if (n < completions.length) break;
     }
@@ -294,7 +288,7 @@ export class Device {
     this.#pending.clear();
     this.#inFlight = 0;
     const errno = error instanceof BlkioError ? error.errno : -5; /* EIO */
-    for (const p of pending) p.settle(errno, error.message);
+    for (const settle of pending) settle(errno, error.message);
     for (const wake of this.#waitingForBounce.splice(0)) wake();
     this.#maybeIdle();
   }
