@@ -138,6 +138,8 @@ if (process.env.BLKIO_IN_VM !== '1') {
       assert.equal(result.status, 0, report);
       assert.equal(failing, 0, report);
       assert.ok(passing > 0, `the guest ran no tests\n${report}`);
+      // The guest's tests are not in the host's count: say how many ran.
+      console.log(`      guest: ${passing} passing, ${failing} failing in ${files.length} files (${(result.elapsedMs / 1000).toFixed(0)} s)`);
     });
   });
 }
