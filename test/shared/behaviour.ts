@@ -4,7 +4,7 @@ import * as assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import { BlkioError, create, open, REQ_FUA, REQ_NO_FALLBACK, REQ_NO_UNMAP } from '../../src';
-import { createConnected, startWithRegion, Started, Target, TargetInstance } from '../support/target';
+import { createConnected, expectEachCompletesOnce, startWithRegion, Started, Target, TargetInstance } from '../support/target';
 
 const KiB = 1024;
 
@@ -390,22 +390,11 @@ export function describeBehaviour(target: Target): void {
         setRingSize(b, 16);
         const { q, view, completions } = (s = startWithRegion(b));
         const total = 1000;
-        const counts = new Array(total).fill(0);
         for (let i = 0; i < total; i++) {
           if (i % 3 === 0) q.flush(i);
           else q.read((i % 200) * 4096, view((i % 200) * 4096, 4096), i);
         }
-        let done = 0;
-        while (done < total) {
-          const n = q.doIo(completions, 1, completions.length, 10e9);
-          for (let i = 0; i < n; i++) {
-            assert.equal(completions[i].ret, 0, completions[i].errorMsg ?? '');
-            counts[completions[i].userData as number]++;
-          }
-          done += n;
-        }
-        assert.ok(counts.every((c) => c === 1));
-        assert.equal(q.doIo(completions, 0, completions.length), 0);
+        expectEachCompletesOnce(q, total, completions);
       });
     });
 

@@ -69,3 +69,22 @@ export function startWithRegion(b: Blkio, regionSize = 1 << 20): Started {
     },
   };
 }
+
+/**
+ * Reaps until `total` requests (userData 0 … total-1) have completed and
+ * asserts that each completed exactly once, successfully, and nothing more.
+ */
+export function expectEachCompletesOnce(q: Queue, total: number, completions: Completion[] = createCompletions(64)): void {
+  const counts = new Array<number>(total).fill(0);
+  let done = 0;
+  while (done < total) {
+    const n = q.doIo(completions, 1, completions.length, 10e9);
+    for (let i = 0; i < n; i++) {
+      if (completions[i].ret !== 0) throw new Error(`request ${String(completions[i].userData)} failed: ${completions[i].errorMsg}`);
+      counts[completions[i].userData as number]++;
+    }
+    done += n;
+  }
+  if (!counts.every((c) => c === 1)) throw new Error('a request completed more than once or not at all');
+  if (q.doIo(completions, 0, completions.length) !== 0) throw new Error('completions beyond the requests enqueued');
+}

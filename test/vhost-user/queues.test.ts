@@ -6,6 +6,7 @@ import { createCompletions } from '../../src';
 import { expectCode } from '../shared/behaviour';
 import { readFileRange } from '../support/files';
 import { Qsd } from '../support/qsd';
+import { expectEachCompletesOnce } from '../support/target';
 import { complete, completeOk, connectTo, KiB, MiB, startDevice } from './helpers';
 
 describe('virtio-blk-vhost-user queues', function () {
@@ -21,7 +22,6 @@ describe('virtio-blk-vhost-user queues', function () {
     const dev = startDevice(connectTo(qsd, {}, { 'queue-size': 16 }), 8 * MiB);
     const q = dev.queue(0);
     const total = 600;
-    const counts = new Array<number>(total).fill(0);
     const expected = new Map<number, Uint8Array>();
     for (let i = 0; i < total; i++) {
       const block = i % 256;
@@ -46,18 +46,7 @@ describe('virtio-blk-vhost-user queues', function () {
           q.read(8 * MiB + block * 4 * KiB, dev.view(6 * MiB + block * 4 * KiB, 4 * KiB), i);
       }
     }
-    const completions = createCompletions(64);
-    let done = 0;
-    while (done < total) {
-      const n = q.doIo(completions, 1, completions.length, 10e9);
-      for (let i = 0; i < n; i++) {
-        assert.equal(completions[i].ret, 0, completions[i].errorMsg ?? '');
-        counts[completions[i].userData as number]++;
-      }
-      done += n;
-    }
-    assert.ok(counts.every((c) => c === 1), 'each request completed exactly once');
-    assert.equal(q.doIo(completions, 0, completions.length), 0);
+    expectEachCompletesOnce(q, total);
     dev.b.destroy();
     await qsd.stop();
     for (const [block, data] of expected) assert.ok(readFileRange(qsd.image, block * 16 * KiB, 16 * KiB).equals(data));
