@@ -343,7 +343,8 @@ export class JobLoop {
       this.fail(e as Error);
       n = 0;
     }
-    const t1 = performance.now();
+    // A submit-only call that reaped nothing needs no second clock read.
+    const t1 = n > 0 || min > 0 ? performance.now() : t0;
     if (n > 0) {
       this.measured.reaped(n);
       this.complete(n, t1);
