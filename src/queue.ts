@@ -67,10 +67,9 @@ function messageText(id: number): string | null {
   return text;
 }
 
-function checkFlags(flags: number): number {
+function checkFlags(flags: number): void {
   if (typeof flags !== 'number' || !Number.isInteger(flags) || flags < 0 || flags > 0xffffffff)
     invalidArgument(`flags must be a 32-bit unsigned integer, got ${String(flags)}`);
-  return flags;
 }
 
 /**

@@ -3,8 +3,8 @@
 // manage a device of its own. Outside the guest this file defines no tests.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as vdpa from '../../src/vdpa';
+import { qmp } from '../support/vdpa-targets';
 
 // Device kinds guest-init knows, with the variable it exports for each.
 const GUEST_DEVICES = [
@@ -22,42 +22,6 @@ function openAndClose(devicePath: string): void {
   // Opening resets the device; only one opener at a time is allowed (EBUSY).
   const fd = fs.openSync(devicePath, fs.constants.O_RDWR);
   fs.closeSync(fd);
-}
-
-// Send QMP commands over a unix socket; resolves to each command's "return" value.
-function qmp(socketPath: string, commands: string[]): Promise<unknown[]> {
-  return new Promise((resolve, reject) => {
-    const socket = net.createConnection(socketPath);
-    const replies: unknown[] = [];
-    let buffered = '';
-    let greeted = false;
-    socket.setEncoding('utf8');
-    socket.on('error', reject);
-    socket.on('data', (chunk: string) => {
-      buffered += chunk;
-      let newline: number;
-      while ((newline = buffered.indexOf('\n')) >= 0) {
-        const message = JSON.parse(buffered.slice(0, newline)) as Record<string, unknown>;
-        buffered = buffered.slice(newline + 1);
-        if ('event' in message) continue;
-        if (!greeted) {
-          greeted = 'QMP' in message;
-        } else if ('error' in message) {
-          socket.destroy();
-          reject(new Error(`QMP ${commands[replies.length]}: ${JSON.stringify(message.error)}`));
-          return;
-        } else {
-          replies.push(message.return);
-        }
-        if (replies.length === commands.length) {
-          socket.end();
-          resolve(replies);
-          return;
-        }
-        socket.write(JSON.stringify({ execute: commands[replies.length] }) + '\n');
-      }
-    });
-  });
 }
 
 if (process.env.BLKIO_IN_VM === '1') {
@@ -94,10 +58,7 @@ if (process.env.BLKIO_IN_VM === '1') {
         });
 
         it(`${device.variable}_QMP answers QMP and lists the vduse-blk export`, async function () {
-          const [, exports] = await qmp(process.env[`${device.variable}_QMP`] ?? '', [
-            'qmp_capabilities',
-            'query-block-exports',
-          ]);
+          const [exports] = await qmp(process.env[`${device.variable}_QMP`] ?? '', [{ execute: 'query-block-exports' }]);
           assert.ok(Array.isArray(exports));
           const name = process.env[`${device.variable}_NAME`];
           assert.ok(

@@ -123,12 +123,12 @@ int UringQueue::enqueue(Request* req, const char** error_msg) {
   if (in_kernel_ >= ring_.cq_entries()) return kFull;  // never overflow the CQ
   io_uring_sqe* sqe = ring_.next_sqe();
   if (!sqe) return kFull;
-  prepare(req, sqe, error_msg);
+  prepare(req, sqe);
   in_kernel_++;
   return kAccepted;
 }
 
-bool UringQueue::prepare(Request* req, io_uring_sqe* sqe, const char**) {
+void UringQueue::prepare(Request* req, io_uring_sqe* sqe) {
   if (fixed_file_) {
     sqe->fd = 0;
     sqe->flags = IOSQE_FIXED_FILE;
@@ -152,7 +152,7 @@ bool UringQueue::prepare(Request* req, io_uring_sqe* sqe, const char**) {
       sqe->len = unsigned(std::min(req->len - req->done, kMaxChunk));
       sqe->off = req->start + req->done;
       if (!reading && fua) sqe->rw_flags = RWF_DSYNC;
-      return true;
+      return;
     }
     case RequestType::Readv:
     case RequestType::Writev:
@@ -161,11 +161,11 @@ bool UringQueue::prepare(Request* req, io_uring_sqe* sqe, const char**) {
       sqe->len = unsigned(req->iov.size());
       sqe->off = req->start + req->done;
       if (req->type == RequestType::Writev && fua) sqe->rw_flags = RWF_DSYNC;
-      return true;
+      return;
     case RequestType::Flush:
       sqe->opcode = IORING_OP_FSYNC;
       sqe->fsync_flags = IORING_FSYNC_DATASYNC;
-      return true;
+      return;
     case RequestType::Discard:
       sqe->opcode = IORING_OP_FALLOCATE;
       sqe->off = req->start;
@@ -173,7 +173,7 @@ bool UringQueue::prepare(Request* req, io_uring_sqe* sqe, const char**) {
       // On a block device, NO_HIDE_STALE turns the punch into a discard.
       sqe->len = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE |
                  (target_.is_block_device ? FALLOC_FL_NO_HIDE_STALE : 0);
-      return true;
+      return;
     case RequestType::WriteZeroes:
       if (req->stage == kFuaFlush) {
         sqe->opcode = IORING_OP_FSYNC;
@@ -192,9 +192,8 @@ bool UringQueue::prepare(Request* req, io_uring_sqe* sqe, const char**) {
         if (unmap_ok && native) sqe->len = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
         else sqe->len = FALLOC_FL_ZERO_RANGE | (target_.is_block_device ? FALLOC_FL_KEEP_SIZE : 0);
       }
-      return true;
+      return;
   }
-  return false;
 }
 
 // Turns a CQE result into the request's outcome: 0, -errno, or kResubmit.

@@ -29,7 +29,7 @@ class UringQueue : public QueueDriver {
   void unregister_buffer(int slot);
 
  private:
-  bool prepare(Request* req, io_uring_sqe* sqe, const char** error_msg);
+  void prepare(Request* req, io_uring_sqe* sqe);
   int finish(Request* req, int res, const char** error_msg);
 
   IoUringDriver* owner_;
