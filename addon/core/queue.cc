@@ -208,6 +208,17 @@ int Queue::reap_into(Completion* out, int max) {
   return n;
 }
 
+unsigned Queue::wait_count(unsigned wanted) const {
+  // The driver holds at most in_flight_ requests (the rest wait in the
+  // backlog): asking it for more would wait forever.
+  unsigned held = unsigned(in_flight_);
+  unsigned want = wanted < held ? wanted : held;
+  // With a backlog, wake when half the driver's requests are done to refill
+  // it, so the device keeps working while do_io waits for the rest.
+  if (!backlog_.empty() && want > held / 2) want = held / 2 > 0 ? held / 2 : 1;
+  return want;
+}
+
 int Queue::do_io(Completion* out, int min, int max, timespec* timeout) {
   if (min < 0 || max < 0) return fail(EINVAL, "min_completions and max_completions must be non-negative");
   if (min > max) return fail(EINVAL, "min_completions must not exceed max_completions");
@@ -225,15 +236,20 @@ int Queue::do_io(Completion* out, int min, int max, timespec* timeout) {
     while (n < max && !completed_.empty()) out[n++] = completed_.pop_front();
     n += reap_into(out + n, max - n);
     if (!backlog_.empty()) feed_driver();  // reaping made room, or resubmitted
-    unsigned want = n >= min ? 0 : unsigned(min - n);
-    if (want > 0 && !completed_.empty()) continue;
-    ret = driver_->submit(want, deadline);
-    if (ret < 0) break;
-    if (want == 0) {
+    if (n >= min) {
+      ret = driver_->submit(0, deadline);
       // Page-cache hits complete inside the submit: hand them out now.
-      if (n < max) n += reap_into(out + n, max - n);
+      if (ret >= 0 && n < max) n += reap_into(out + n, max - n);
       break;
     }
+    if (!completed_.empty()) continue;
+    if (in_flight_ == 0) {
+      // Cannot happen (min was checked against outstanding()); fail rather than wait forever.
+      ret = fail(EIO, "do_io: nothing in flight to wait for");
+      break;
+    }
+    ret = driver_->submit(wait_count(unsigned(min - n)), deadline);
+    if (ret < 0) break;
   }
   if (timeout) *timeout = deadline.is_never() ? timespec{} : deadline.remaining();
   if (ret < 0) {

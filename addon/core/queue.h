@@ -64,6 +64,7 @@ class Queue {
   void complete_now(Request* req, int ret, const char* msg);
   void feed_driver();
   int reap_into(Completion* out, int max);
+  unsigned wait_count(unsigned wanted) const;
 
   QueueContext ctx_;
   std::unique_ptr<QueueDriver> driver_;

@@ -250,6 +250,8 @@ int UringQueue::finish(Request* req, int res, const char** msg) {
 }
 
 int UringQueue::submit(unsigned wait_for, const Deadline& deadline) {
+  // Never ask the kernel for more completions than it will ever produce.
+  if (wait_for > in_kernel_) wait_for = in_kernel_;
   unsigned flags = poll_ ? IORING_ENTER_GETEVENTS : 0;  // IOPOLL reaps only inside enter
   if (wait_for > 0) {
     if (!poll_ && ring_.unsubmitted() == 0 && ring_.cq_ready() >= wait_for) return 0;
