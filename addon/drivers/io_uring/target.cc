@@ -38,9 +38,10 @@ long long sysfs_number(dev_t dev, const char* attr, long long fallback) {
   return v.empty() ? fallback : atoll(v.c_str());
 }
 
-// An IOPOLL ring that completes a zero-length read shows that this fd can
-// be polled (libblkio's probe).
-bool probe_poll_support(int fd) {
+// An IOPOLL ring that completes a zero-length read shows that the kernel
+// accepts this fd on a polled ring (libblkio's probe). A zero-length read
+// never reaches the device, so this alone says nothing about the device.
+bool probe_iopoll_ring(int fd) {
   Ring ring;
   if (ring.init(1, IORING_SETUP_IOPOLL) < 0) return false;
   io_uring_sqe* sqe = ring.next_sqe();
@@ -51,6 +52,15 @@ bool probe_poll_support(int fd) {
   sqe->len = 0;
   if (ring.enter(1, IORING_ENTER_GETEVENTS, nullptr) < 0 || ring.cq_ready() == 0) return false;
   return ring.cqe(0).res >= 0;
+}
+
+// Polled I/O needs a block device whose queue polls (queue/io_poll is 1;
+// e.g. NVMe or virtio-blk with poll queues). A file is pollable only through
+// its file system's block device; a file system without one (tmpfs, overlay,
+// or a device number that is not a block device) never is.
+bool device_polls(dev_t dev) {
+  if (major(dev) == 0) return false;  // anonymous device: no block queue behind it
+  return read_sysfs(dev, "queue/io_poll") == "1";
 }
 
 }  // namespace
@@ -127,7 +137,7 @@ int describe_target(UringTarget* t, DeviceInfo* info) {
     info->discard_alignment = info->request_alignment;
     info->discard_alignment_offset = 0;
   }
-  info->supports_poll_queues = t->direct && probe_poll_support(t->fd);
+  info->supports_poll_queues = t->direct && device_polls(dev) && probe_iopoll_ring(t->fd);
   return 0;
 }
 
