@@ -1,7 +1,7 @@
 // The compiled addon and the shapes of its internal classes. Only src/ uses
 // these; the public API wraps them.
 import * as path from 'node:path';
-import { BlkioError, invalidArgument } from './errors';
+import { BlkioError } from './errors';
 
 export const enum PropertyType {
   Bool = 0,
@@ -70,20 +70,6 @@ export interface FdWatch {
   readonly __fdWatch: unique symbol;
 }
 
-/**
- * The addon file: `$BLKIO_ADDON_PATH` when set (an absolute path to a `.node`
- * file, e.g. the sanitizer build), else this package's build.
- */
-export function addonPath(env: NodeJS.ProcessEnv = process.env): string {
-  const override = env.BLKIO_ADDON_PATH;
-  if (override === undefined || override === '') {
-    // dist/src/native.js → ../../build/Release/blkio.node
-    return path.join(__dirname, '..', '..', 'build', 'Release', 'blkio.node');
-  }
-  if (!path.isAbsolute(override) || !override.endsWith('.node'))
-    invalidArgument(`BLKIO_ADDON_PATH must be an absolute path to a .node file, got '${override}'`);
-  return override;
-}
-
-export const addon: Addon = require(addonPath());
+// dist/src/native.js → ../../build/Release/blkio.node
+export const addon: Addon = require(path.join(__dirname, '..', '..', 'build', 'Release', 'blkio.node'));
 addon.setErrorClass(BlkioError);
