@@ -3,6 +3,7 @@ import { createFromLibrary } from './libblkio';
 import { bufferAddress } from './buffers';
 import { addon, NativeBlkio, NativeRegion, PropertyType } from './native/addon';
 import { MappedBuffer, Queue } from './queue';
+import type { BoolProperty, DriverName, IntProperty, StrProperty, Uint64Property } from './names';
 
 /**
  * A memory region (libblkio struct blkio_mem_region). `buffer` is an
@@ -70,34 +71,34 @@ export class Blkio {
     this.#native = null;
   }
 
-  getBool(name: string): boolean {
+  getBool(name: BoolProperty): boolean {
     checkName(name);
     return this.#live.get(name, PropertyType.Bool) as boolean;
   }
 
-  getInt(name: string): number {
+  getInt(name: IntProperty): number {
     checkName(name);
     return this.#live.get(name, PropertyType.Int) as number;
   }
 
-  getUint64(name: string): bigint {
+  getUint64(name: Uint64Property): bigint {
     checkName(name);
     return this.#live.get(name, PropertyType.Uint64) as bigint;
   }
 
   /** Works on every property, formatting its value as libblkio does. */
-  getStr(name: string): string {
+  getStr(name: StrProperty): string {
     checkName(name);
     return this.#live.get(name, PropertyType.Str) as string;
   }
 
-  setBool(name: string, value: boolean): void {
+  setBool(name: BoolProperty, value: boolean): void {
     checkName(name);
     if (typeof value !== 'boolean') invalidArgument(`value of '${name}' must be a boolean`);
     this.#live.set(name, PropertyType.Bool, value);
   }
 
-  setInt(name: string, value: number): void {
+  setInt(name: IntProperty, value: number): void {
     checkName(name);
     if (!Number.isInteger(value) || value < -(2 ** 31) || value >= 2 ** 31)
       invalidArgument(`value of '${name}' must be a 32-bit integer, got ${String(value)}`);
@@ -105,7 +106,7 @@ export class Blkio {
   }
 
   /** Takes a bigint, or a non-negative safe-integer number. */
-  setUint64(name: string, value: bigint | number): void {
+  setUint64(name: Uint64Property, value: bigint | number): void {
     checkName(name);
     let v: bigint;
     if (typeof value === 'bigint') v = value;
@@ -116,7 +117,7 @@ export class Blkio {
   }
 
   /** Works on every property, parsing the text as libblkio does. */
-  setStr(name: string, value: string): void {
+  setStr(name: StrProperty, value: string): void {
     checkName(name);
     if (typeof value !== 'string') invalidArgument(`value of '${name}' must be a string`);
     this.#live.set(name, PropertyType.Str, value);
@@ -212,6 +213,7 @@ function checkRegion(region: MemRegion): NativeRegion {
   return region as NativeRegion;
 }
 
+/** Options of create(). */
 export interface CreateOptions {
   /**
    * Take the driver from this libblkio-compatible shared library (a path, or
@@ -229,7 +231,7 @@ const LIBRARY_PREFIX = 'libblkio:';
  * selects a driver of a libblkio shared library instead (the one named by
  * $BLKIO_LIBRARY, else the system's libblkio.so.1).
  */
-export function create(driver: string, options: CreateOptions = {}): Blkio {
+export function create(driver: DriverName, options: CreateOptions = {}): Blkio {
   if (typeof driver !== 'string') invalidArgument('driver name must be a string');
   if (driver.startsWith(LIBRARY_PREFIX))
     return new Blkio(createFromLibrary(driver.slice(LIBRARY_PREFIX.length), options.library));

@@ -6,4 +6,5 @@ export { Blkio, BlkioHandle, CreateOptions, MemRegion, create, attach } from './
 export { defaultLibraryPath } from './libblkio';
 export { Queue, Completion, CompletionWatcher, createCompletions } from './queue';
 export { Device, OpenOptions, open } from './promise/device';
+export type { BoolProperty, DriverName, IntProperty, OtherName, StrProperty, Uint64Property } from './names';
 export * as vdpa from './vdpa';

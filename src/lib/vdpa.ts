@@ -40,6 +40,7 @@ export interface VdpaDevice {
   raw: Record<string, unknown>;
 }
 
+/** A new vDPA device: its name and the management device that creates it (as `vdpa dev add`). */
 export interface AddDeviceOptions {
   /** New device name. For VDUSE it must equal the name the VDUSE device was created with. */
   name: string;

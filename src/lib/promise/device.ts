@@ -8,10 +8,12 @@ import { BlkioError } from '../errors';
 import { BouncePool } from './bounce-pool';
 import { bufferAddress } from '../buffers';
 import { Completion, CompletionWatcher, createCompletions, Queue } from '../queue';
+import type { DriverName } from '../names';
 
+/** What open() connects to and how: the driver, its path, and properties to set before connect and start. */
 export interface OpenOptions {
   /** libblkio driver name: 'io_uring', 'virtio-blk-vhost-user', 'virtio-blk-vhost-vdpa'. */
-  driver: string;
+  driver: DriverName;
   path?: string;
   fd?: number;
   /** O_DIRECT (io_uring). */
