@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomFile, tempDir } from '../../support/files';
-import { pkgConfigFlags, runC } from '../../capi/support';
+import { ROOT, pkgConfigFlags, runC } from './support';
 
 describe('C ABI: blkioq_do_io(min = all) with more requests than num-entries', function () {
   this.timeout(120000);
@@ -16,7 +16,7 @@ describe('C ABI: blkioq_do_io(min = all) with more requests than num-entries', f
     dir = tempDir('blkio-capi-backlog-');
     file = randomFile(4 << 20, dir);
     exe = path.join(dir, 'do-io-backlog');
-    const source = path.join(__dirname, '..', '..', '..', '..', 'test', 'host', 'capi', 'do-io-backlog.c');
+    const source = path.join(ROOT, 'test', 'host', 'capi', 'do-io-backlog.c');
     execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', source, ...pkgConfigFlags(), '-o', exe]);
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));

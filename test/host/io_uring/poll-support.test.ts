@@ -9,9 +9,9 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Blkio, create } from '../../../src';
+import { Blkio, create } from '../../../src/lib';
 import { expectCode } from '../../shared/behaviour';
-import { LIBRARY } from '../../capi/support';
+import { LIBRARY } from '../capi/support';
 import { attachLoop, detachLoop, randomFile, tempDir } from '../../support/files';
 
 /** queue/io_poll of the block device behind a file, or of a block device; null if it has none. */

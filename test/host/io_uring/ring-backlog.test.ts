@@ -4,7 +4,7 @@
 // Every wait is bounded (20 s) so a regression fails with ETIME, not a hang.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { Blkio, create, createCompletions } from '../../../src';
+import { Blkio, create, createCompletions } from '../../../src/lib';
 import { randomFile, tempDir } from '../../support/files';
 
 const BLOCK = 4096;
