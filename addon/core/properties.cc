@@ -127,6 +127,9 @@ int PropertyTable::get(State state, const char* name, PropType as, PropValue* ou
 int PropertyTable::set(State state, const char* name, PropType as, const PropValue& value) {
   const Entry* e = find(name);
   if (!e) return fail(ENOENT, "Unknown property name '%s'", name);
+  // A C string cannot hold what follows a NUL: a value with one would be cut short.
+  if (as == PropType::Str && value.s.find('\0') != std::string::npos)
+    return fail(EINVAL, "Value of property '%s' must not contain a NUL character", name);
   if (as != e->type && as != PropType::Str)
     return fail(ENOTTY, "Property '%s' is not %s", name, type_noun(as));
   switch (e->access) {

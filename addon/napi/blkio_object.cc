@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "errors.h"
+#include "js_string.h"
 #include "queue_object.h"
 
 namespace blkio::napi {
@@ -70,7 +71,7 @@ BlkioObject::BlkioObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Blki
     users_->fetch_add(1);
     return;
   }
-  std::string name = info[0].As<Napi::String>();
+  std::string name = string_without_nul(env, info[0], "driver name");
   std::unique_ptr<Blkio> b;
   int r = Blkio::create(name.c_str(), &b);
   if (r < 0) throw_blkio_error(env, r);
@@ -122,7 +123,7 @@ Napi::Value BlkioObject::destroy(const Napi::CallbackInfo& info) {
 
 Napi::Value BlkioObject::get_property(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string name = info[0].As<Napi::String>();
+  std::string name = string_without_nul(env, info[0], "property name");
   auto type = JsType(info[1].As<Napi::Number>().Int32Value());
   PropValue v;
   int r = live(env).get(name.c_str(), PropType(int(type)), &v);
@@ -138,7 +139,7 @@ Napi::Value BlkioObject::get_property(const Napi::CallbackInfo& info) {
 
 Napi::Value BlkioObject::set_property(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string name = info[0].As<Napi::String>();
+  std::string name = string_without_nul(env, info[0], "property name");
   auto type = JsType(info[1].As<Napi::Number>().Int32Value());
   PropValue v;
   bool lossless;
@@ -146,7 +147,7 @@ Napi::Value BlkioObject::set_property(const Napi::CallbackInfo& info) {
     case JsType::Bool: v.b = info[2].As<Napi::Boolean>(); break;
     case JsType::Int: v.i = info[2].As<Napi::Number>().Int32Value(); break;
     case JsType::Uint64: v.u = info[2].As<Napi::BigInt>().Uint64Value(&lossless); break;
-    case JsType::Str: v.s = info[2].As<Napi::String>().Utf8Value(); break;
+    case JsType::Str: v.s = string_without_nul(env, info[2], "property value"); break;
   }
   int r = live(env).set(name.c_str(), PropType(int(type)), v);
   if (r < 0) throw_blkio_error(env, r);

@@ -30,6 +30,12 @@ function regionStruct(region: NativeRegion): RegionStruct {
   };
 }
 
+/** A C string ends at its first NUL: a name or value with one would be cut short, so it is EINVAL. */
+function cString(text: string, what: string): string {
+  if (typeof text === 'string' && text.includes('\0')) throw new BlkioError(`${what} must not contain a NUL character`, EINVAL);
+  return text;
+}
+
 interface AllocatedRegion {
   struct: RegionStruct;
   buffer: ArrayBuffer;
@@ -49,7 +55,7 @@ export class LibraryBlkio implements NativeBlkio {
   constructor(lib: Library, driver: string) {
     this.#lib = lib;
     const out: (bigint | null)[] = [null];
-    lib.check(lib.create(driver, out));
+    lib.check(lib.create(cString(driver, 'driver name'), out));
     this.#handle = out[0]!;
     unreachable.register(this, { lib, handle: this.#handle }, this);
   }
@@ -80,6 +86,7 @@ export class LibraryBlkio implements NativeBlkio {
   }
 
   get(name: string, type: PropertyType): boolean | number | bigint | string {
+    cString(name, 'property name');
     const lib = this.#lib;
     const h = this.#h;
     switch (type) {
@@ -109,6 +116,8 @@ export class LibraryBlkio implements NativeBlkio {
   }
 
   set(name: string, type: PropertyType, value: boolean | number | bigint | string): void {
+    cString(name, 'property name');
+    if (typeof value === 'string') cString(value, 'property value');
     const lib = this.#lib;
     const h = this.#h;
     switch (type) {
