@@ -41,9 +41,19 @@ std::string format_value(PropType t, const PropValue& v) {
   return {};
 }
 
+// libblkio parses numbers as plain decimal: an optional '-' for signed
+// types, then digits. No spaces, '+' or base prefixes, which strtoll would
+// otherwise accept (" 2", "+2").
+bool plain_decimal(const std::string& text, bool is_signed) {
+  size_t i = is_signed && !text.empty() && text[0] == '-' ? 1 : 0;
+  if (i == text.size()) return false;
+  for (; i < text.size(); i++)
+    if (text[i] < '0' || text[i] > '9') return false;
+  return true;
+}
+
 int parse_value(const char* name, PropType t, const std::string& text, PropValue* out) {
   errno = 0;
-  char* end = nullptr;
   switch (t) {
     case PropType::Bool:
       if (text == "true") out->b = true;
@@ -51,16 +61,17 @@ int parse_value(const char* name, PropType t, const std::string& text, PropValue
       else return fail(EINVAL, "Value of property '%s' must be \"true\" or \"false\"", name);
       return 0;
     case PropType::Int: {
-      long long v = strtoll(text.c_str(), &end, 10);
-      if (text.empty() || *end != '\0' || errno || v < INT32_MIN || v > INT32_MAX)
-        return fail(EINVAL, "Value of property '%s' must be a 32-bit integer, got \"%s\"", name, text.c_str());
+      long long v = plain_decimal(text, true) ? strtoll(text.c_str(), nullptr, 10) : 0;
+      if (!plain_decimal(text, true) || errno || v < INT32_MIN || v > INT32_MAX)
+        return fail(EINVAL, "Value of property '%s' must be a 32-bit decimal integer, got \"%s\"", name,
+                    text.c_str());
       out->i = static_cast<int32_t>(v);
       return 0;
     }
     case PropType::Uint64: {
-      unsigned long long v = strtoull(text.c_str(), &end, 10);
-      if (text.empty() || text[0] == '-' || *end != '\0' || errno)
-        return fail(EINVAL, "Value of property '%s' must be an unsigned 64-bit integer, got \"%s\"", name,
+      unsigned long long v = plain_decimal(text, false) ? strtoull(text.c_str(), nullptr, 10) : 0;
+      if (!plain_decimal(text, false) || errno)
+        return fail(EINVAL, "Value of property '%s' must be an unsigned 64-bit decimal integer, got \"%s\"", name,
                     text.c_str());
       out->u = v;
       return 0;

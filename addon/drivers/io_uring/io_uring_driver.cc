@@ -36,6 +36,9 @@ int IoUringDriver::connect(DeviceInfo* info, bool* read_only) {
   if (fd < 0) {
     int flags = (*read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | (direct_ ? O_DIRECT : 0);
     fd = open(path_.c_str(), flags);
+    // libblkio: a target that is neither a regular file nor a block device is EINVAL.
+    if (fd < 0 && errno == EISDIR)
+      return fail(EINVAL, "'%s' is a directory; io_uring needs a regular file or a block device", path_.c_str());
     if (fd < 0) return fail(errno, "Failed to open '%s': %s", path_.c_str(), strerror(errno));
   } else {
     // A given fd decides direct and read-only itself.

@@ -69,7 +69,9 @@ int describe_target(UringTarget* t, DeviceInfo* info) {
   struct stat st;
   if (fstat(t->fd, &st) < 0) return fail(errno, "fstat failed: %s", strerror(errno));
   bool blk = S_ISBLK(st.st_mode);
-  if (!blk && !S_ISREG(st.st_mode)) return fail(EINVAL, "io_uring target must be a block device or a regular file");
+  if (!blk && !S_ISREG(st.st_mode))
+    return fail(EINVAL, "io_uring target must be a block device or a regular file, not a %s",
+                S_ISDIR(st.st_mode) ? "directory" : S_ISCHR(st.st_mode) ? "character device" : "special file");
   t->is_block_device = blk;
   long page = sysconf(_SC_PAGESIZE);
   dev_t dev = blk ? st.st_rdev : st.st_dev;
