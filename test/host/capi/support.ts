@@ -4,10 +4,14 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { Target } from '../../support/target';
-import { BUILD_DIR, REPO_ROOT } from '../../support/paths';
+import { BUILD_DIR as GYP_BUILD_DIR, REPO_ROOT } from '../../support/paths';
 
 export const ROOT = REPO_ROOT;
-export { BUILD_DIR };
+/**
+ * The directory whose libblkio.so.1 the tests run: $BLKIO_TEST_LIBBLKIO_DIR
+ * when set (the sanitizer build, test/host/sanitizer), else node-gyp's build.
+ */
+export const BUILD_DIR = process.env.BLKIO_TEST_LIBBLKIO_DIR || GYP_BUILD_DIR;
 /** The shared library the koffi tests load. */
 export const LIBRARY = path.join(BUILD_DIR, 'libblkio.so.1');
 /** Holds blkio.pc (next to blkio.h). */
@@ -38,10 +42,16 @@ export interface RunResult {
   output: string;
 }
 
+/** What a program needs preloaded for BUILD_DIR's library: the sanitizer runtime of an instrumented build. */
+function libraryPreload(): { LD_PRELOAD?: string } {
+  const preload = process.env.BLKIO_TEST_LIBBLKIO_PRELOAD;
+  return preload ? { LD_PRELOAD: preload } : {};
+}
+
 /** Runs a compiled program with the library on its search path. */
 export function runC(exe: string, args: string[], timeoutMs = 120000): RunResult {
   const r = spawnSync(exe, args, {
-    env: { ...process.env, LD_LIBRARY_PATH: BUILD_DIR },
+    env: { ...process.env, LD_LIBRARY_PATH: BUILD_DIR, ...libraryPreload() },
     encoding: 'utf8',
     timeout: timeoutMs,
   });

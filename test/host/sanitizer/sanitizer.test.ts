@@ -1,0 +1,150 @@
+// The sanitizer job (issue 9): the addon and libblkio.so.1 built with
+// -fsanitize=address,undefined (build-asan.sh, cached in ~/.cache/blkio-asan
+// by a hash of the sources), then the io_uring, vhost-user and C ABI suites
+// run in a child mocha whose node has gcc's libasan preloaded and loads the
+// instrumented builds (BLKIO_ADDON_PATH, BLKIO_TEST_LIBBLKIO_DIR). A suite
+// passes only if the child passes and no sanitizer report appears.
+import * as assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { DIST_TEST, REPO_ROOT } from '../../support/paths';
+
+const HERE = path.join(REPO_ROOT, 'test', 'host', 'sanitizer');
+const BUILD_SCRIPT = path.join(HERE, 'build-asan.sh');
+const CACHE_ROOT = process.env.BLKIO_ASAN_CACHE || path.join(os.homedir(), '.cache', 'blkio-asan');
+const REPORT = /ERROR: AddressSanitizer|runtime error:|LeakSanitizer|ERROR: UndefinedBehaviorSanitizer/;
+
+/** Every file the instrumented build is made of, and the tools that make it. */
+function sourceHash(): string {
+  const hash = crypto.createHash('sha256');
+  const walk = (dir: string): string[] =>
+    fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+      const p = path.join(dir, e.name);
+      return e.isDirectory() ? walk(p) : /\.(cc|h|map)$/.test(e.name) ? [p] : [];
+    });
+  for (const file of [...walk(path.join(REPO_ROOT, 'addon')).sort(), BUILD_SCRIPT]) {
+    hash.update(path.relative(REPO_ROOT, file)).update('\0').update(fs.readFileSync(file)).update('\0');
+  }
+  hash.update(execFileSync('g++', ['--version'], { encoding: 'utf8' })).update(process.version);
+  return hash.digest('hex').slice(0, 16);
+}
+
+/** The instrumented build for the current sources: cached, else built (atomically renamed into place). */
+function instrumentedBuild(): string {
+  const dir = path.join(CACHE_ROOT, sourceHash());
+  if (fs.existsSync(path.join(dir, 'libblkio.so.1'))) return dir;
+  fs.mkdirSync(CACHE_ROOT, { recursive: true });
+  const tmp = fs.mkdtempSync(path.join(CACHE_ROOT, '.build-'));
+  try {
+    execFileSync('bash', [BUILD_SCRIPT, tmp], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+    try {
+      fs.renameSync(tmp, dir);
+    } catch (e) {
+      if (!fs.existsSync(path.join(dir, 'libblkio.so.1'))) throw e; // else a concurrent run won the race
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  return dir;
+}
+
+function sanitizerRuntime(): string {
+  const lib = execFileSync('gcc', ['-print-file-name=libasan.so'], { encoding: 'utf8' }).trim();
+  return fs.realpathSync(lib);
+}
+
+function childEnv(build: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    LD_PRELOAD: sanitizerRuntime(),
+    // node itself leaks at exit by design; reports stop the process.
+    ASAN_OPTIONS: 'detect_leaks=0:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=0',
+    UBSAN_OPTIONS: 'halt_on_error=1:print_stacktrace=1',
+    BLKIO_ADDON_PATH: path.join(build, 'blkio.node'),
+    BLKIO_TEST_LIBBLKIO_DIR: build,
+    BLKIO_LIBRARY: path.join(build, 'libblkio.so.1'),
+  };
+}
+
+interface ChildRun {
+  status: number | null;
+  output: string;
+}
+
+/** Runs mocha over compiled test files in a sanitized child node; never blocks the event loop. */
+function runSuites(build: string, files: string[], limitMs: number): Promise<ChildRun> {
+  const mocha = path.join(REPO_ROOT, 'node_modules', 'mocha', 'bin', 'mocha.js');
+  const args = ['--require', path.join(DIST_TEST, 'test', 'host', 'sanitizer', 'child-env.js'), mocha, '--no-config',
+    '--reporter', 'dot', '--timeout', '60000', ...files.map((f) => path.join(DIST_TEST, f))];
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: childEnv(build), stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const timer = setTimeout(() => {
+      output += `\n[sanitizer run: killed after ${limitMs} ms]\n`;
+      child.kill('SIGKILL');
+    }, limitMs);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, output });
+    });
+  });
+}
+
+function assertClean(run: ChildRun): void {
+  const report = run.output.split('\n').findIndex((line) => REPORT.test(line));
+  if (report >= 0) assert.fail(`sanitizer report:\n${run.output.split('\n').slice(report, report + 60).join('\n')}`);
+  assert.equal(run.status, 0, `the suites failed under the sanitizers:\n${run.output.slice(-8000)}`);
+  assert.match(run.output, /\d+ passing/, run.output.slice(-2000));
+}
+
+function testFiles(dir: string, keep: (name: string) => boolean = () => true): string[] {
+  return fs
+    .readdirSync(path.join(DIST_TEST, dir))
+    .filter((f) => f.endsWith('.test.js') && keep(f))
+    .sort()
+    .map((f) => path.join(dir, f));
+}
+
+describe('sanitizers: the suites under ASan and UBSan', function () {
+  this.timeout(20 * 60 * 1000);
+  let build: string;
+
+  before(function () {
+    if (spawnSync('g++', ['--version']).status !== 0) this.skip(); // no compiler: nothing to instrument
+    build = instrumentedBuild();
+  });
+
+  it('the instrumented addon and libblkio.so.1 call into the sanitizer runtime', () => {
+    for (const file of ['blkio.node', 'libblkio.so.1']) {
+      const symbols = execFileSync('nm', ['-D', '--undefined-only', path.join(build, file)], { encoding: 'utf8' });
+      assert.match(symbols, /__asan_report_/, file);
+      assert.match(symbols, /__ubsan_handle_/, file);
+    }
+  });
+
+  it('the child node loads the instrumented addon, with the sanitizer runtime', () => {
+    const probe = `require(${JSON.stringify(path.join(DIST_TEST, 'src', 'lib'))});
+      const maps = require('fs').readFileSync('/proc/self/maps', 'utf8');
+      console.log(maps.includes(process.env.BLKIO_ADDON_PATH) && /libasan/.test(maps) ? 'instrumented' : 'plain');`;
+    const out = execFileSync(process.execPath, ['-e', probe], { env: childEnv(build), encoding: 'utf8' });
+    assert.equal(out.trim(), 'instrumented');
+  });
+
+  it('io_uring suites run clean', async () => {
+    assertClean(await runSuites(build, testFiles('test/host/io_uring'), 8 * 60 * 1000));
+  });
+
+  it('vhost-user suites run clean', async () => {
+    assertClean(await runSuites(build, testFiles('test/host/vhost-user'), 10 * 60 * 1000));
+  });
+
+  it('C ABI suites (C programs and the koffi driver over libblkio.so.1) run clean', async () => {
+    const files = testFiles('test/host/capi', (f) => f !== 'install.test.js'); // install copies build/Release
+    assertClean(await runSuites(build, files, 8 * 60 * 1000));
+  });
+});
