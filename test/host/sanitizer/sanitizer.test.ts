@@ -127,6 +127,31 @@ describe('sanitizers: the suites under ASan and UBSan', function () {
     }
   });
 
+  it('with these options a heap overflow and a signed overflow are reported (the job can see reports)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blkio-asan-canary-'));
+    try {
+      const source = path.join(dir, 'canary.c');
+      fs.writeFileSync(
+        source,
+        '#include <stdlib.h>\n#include <limits.h>\n' +
+          'int main(int argc, char **argv) {\n' +
+          '  if (argc > 1) { volatile int big = INT_MAX; return big + argc; }\n' +
+          '  char *p = malloc(16); p[16 + argc - 1] = 1; free(p); return 0;\n}\n',
+      );
+      const exe = path.join(dir, 'canary');
+      execFileSync('gcc', ['-O0', '-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=undefined', source, '-o', exe]);
+      const env = childEnv(build);
+      delete env.LD_PRELOAD; // linked with the runtime itself
+      for (const args of [[], ['signed']]) {
+        const r = spawnSync(exe, args, { env, encoding: 'utf8' });
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, REPORT);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('the child node loads the instrumented addon, with the sanitizer runtime', () => {
     const probe = `require(${JSON.stringify(path.join(DIST_TEST, 'src', 'lib'))});
       const maps = require('fs').readFileSync('/proc/self/maps', 'utf8');
