@@ -115,7 +115,10 @@ if [[ -n $iotlb_entries ]]; then
 fi
 # /dev/vda: a virtio-blk disk with a poll queue, for the io_uring driver's
 # IOPOLL poll queues (no device on the host offers polling).
-append+=(virtio_blk.poll_queues=1)
+# virtio_blk gives poll queues only beyond one queue per possible CPU, and the
+# guest kernel finds a single CPU (no ACPI/MP tables): possible_cpus makes room
+# for the poll queue, else /dev/vda would not poll (queue/io_poll 0).
+append+=(virtio_blk.poll_queues=1 "possible_cpus=${BLKIO_VM_CPUS:-2}")
 truncate -s 16M "$out/poll-disk.img"
 read -r -a extra_append <<<"${BLKIO_VM_APPEND:-}"
 append+=("${extra_append[@]}")
