@@ -5,7 +5,7 @@
 // every request settles once, every wait ends.
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { Blkio, BlkioError, Completion, create, createCompletions, MemRegion, Queue } from '../../../src';
+import { Blkio, BlkioError, Completion, create, createCompletions, MemRegion, open, Queue } from '../../../src';
 import { expectCode } from '../../shared/behaviour';
 import { EvilBackend } from './evil-backend/evil-backend';
 
@@ -302,5 +302,33 @@ describe('virtio-blk-vhost-user against a misbehaving backend', function () {
         s.b.destroy();
       });
     }
+
+    it('a corrupt used ring on one queue fails the device for its other queues too', async () => {
+      const b = connectTo(await start('queues-max', 'used-id-out-of-range'));
+      b.setInt('num-queues', 2);
+      b.start();
+      const region = b.allocMemRegion(REGION);
+      b.mapMemRegion(region);
+      const [q0, q1] = [b.getQueue(0)!, b.getQueue(1)!];
+      q0.read(0, new Uint8Array(region.buffer, 0, 4 * KiB), 'q0');
+      assert.equal(settle(q0, 1)[0].ret, -5);
+      q1.read(0, new Uint8Array(region.buffer, 4 * KiB, 4 * KiB), 'q1');
+      const [c] = settle(q1, 1);
+      assert.equal(c.ret, -5);
+      assert.match(String(c.errorMsg), /virtio-blk device failed: .*out of range/);
+      b.destroy();
+    });
+
+    it('under the Promise layer: every request against a corrupt used ring rejects with EIO, close resolves', async () => {
+      const s = await start('used-id-out-of-range');
+      const dev = await open({ driver: DRIVER, path: s.socket });
+      const settled = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => dev.read(i * 4 * KiB, 4 * KiB)));
+      for (const r of settled) {
+        assert.equal(r.status, 'rejected');
+        assert.equal(((r as PromiseRejectedResult).reason as BlkioError).code, 'EIO');
+      }
+      await assert.rejects(dev.read(0, 4 * KiB), (e: BlkioError) => e.code === 'EIO');
+      await dev.close();
+    });
   });
 });
