@@ -312,8 +312,10 @@ int VirtioBlkQueue::reap(Finished* out, int max) {
   uint16_t head;
   uint32_t len;
   // More used entries than chains on the ring: the index is garbage.
-  if (!gone() && vq_.used_pending() > in_flight_ - done_now_.size()) device_broken(kUsedIdxTooFar);
-  while (n < max && !gone() && vq_.pop_used(&head, &len)) {
+  // (Entries a backend wrote before it died are still good: only a device
+  // found broken stops us from reading its ring.)
+  if (!fault_->failed() && vq_.used_pending() > in_flight_ - done_now_.size()) device_broken(kUsedIdxTooFar);
+  while (n < max && !fault_->failed() && vq_.pop_used(&head, &len)) {
     if (const char* why = insane_used(head, len)) {
       device_broken(why);
       break;  // nothing the device wrote can be trusted now
@@ -373,7 +375,7 @@ void VirtioBlkQueue::quiesce(unsigned) {
   uint16_t head;
   uint32_t len;
   for (;;) {
-    while (!gone() && vq_.pop_used(&head, &len)) {
+    while (!fault_->failed() && vq_.pop_used(&head, &len)) {
       if (const char* why = insane_used(head, len)) {
         device_broken(why);
         break;

@@ -269,6 +269,18 @@ describe('virtio-blk-vhost-user against a misbehaving backend', function () {
       s.b.destroy();
     });
 
+    it('a backend that completes requests and then hangs up: those requests succeed, later ones fail with EIO', async () => {
+      const s = startOn(await start('complete-then-hang-up'));
+      const got = readMany(s, 4);
+      assert.deepEqual(got.map((c) => c.ret), [0, 0, 0, 0], 'completions written before the hang-up count');
+      for (let i = 0; i < 4; i++) assert.equal(s.bytes[bufferAt(i) + 100], diskByte(i * 4 * KiB + 100));
+      s.q.read(0, new Uint8Array(s.region.buffer, bufferAt(0), 4 * KiB), 'later');
+      const [later] = settle(s.q, 1);
+      assert.equal(later.ret, -5);
+      assert.equal(later.errorMsg, 'vhost-user backend disconnected');
+      s.b.destroy();
+    });
+
     it('a backend that stalls requests forever: doIo times out with ETIME, destroy returns and nothing is written', async () => {
       const s = startOn(await start('stall'));
       for (let i = 0; i < 4; i++) s.q.read(0, new Uint8Array(s.region.buffer, bufferAt(i), 4 * KiB), i);

@@ -49,7 +49,7 @@ static const char *usage_text =
     "modes: capacity-max blk-size-huge blk-size-odd queues-0 queues-max queue-num-0 size-max-tiny\n"
     "       seg-max-0 discard-huge (config space)\n"
     "       stop-reading no-ack no-ack-after-start wrong-reply-id wrong-reply-size huge-reply (socket)\n"
-    "       hang-up stall used-id-out-of-range used-id-duplicate used-len-oversized used-idx-jump (requests)\n";
+    "       hang-up complete-then-hang-up stall used-id-out-of-range used-id-duplicate used-len-oversized used-idx-jump (requests)\n";
 
 struct header { uint32_t request, flags, size; } __attribute__((packed));
 struct region { uint64_t gpa, size, uva, offset; uint8_t *map; size_t map_len; };
@@ -226,6 +226,7 @@ static void process(struct vring *vr) {
     if (mode("used-id-duplicate")) push_used(vr, head, len);
     pushed = 1;
   }
+  if (pushed && mode("complete-then-hang-up")) exit(0);  // used entries written, no call
   uint64_t one = 1;
   if (pushed && vr->call >= 0 && write(vr->call, &one, sizeof one) < 0) die("call");
 }
