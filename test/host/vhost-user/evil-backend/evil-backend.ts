@@ -18,20 +18,23 @@ function repoRoot(): string {
 }
 
 const SOURCE = path.join(repoRoot(), 'test', 'host', 'vhost-user', 'evil-backend', 'evil_backend.c');
-let binary: string | undefined;
+let buildDir: string | undefined;
 const running = new Set<ChildProcess>();
+// No backend and no build outlives the test run.
 process.on('exit', () => {
   for (const p of running) p.kill('SIGKILL');
+  if (buildDir) fs.rmSync(buildDir, { recursive: true, force: true });
 });
 
 function build(): string {
-  if (!binary) {
+  if (!buildDir) {
     const dir = tempDir('blkio-evil-backend-');
-    const exe = path.join(dir, 'evil_backend');
-    execFileSync('gcc', ['-O1', '-Wall', '-Wextra', '-Werror', SOURCE, '-o', exe], { stdio: 'inherit' });
-    binary = exe;
+    execFileSync('gcc', ['-O1', '-Wall', '-Wextra', '-Werror', SOURCE, '-o', path.join(dir, 'evil_backend')], {
+      stdio: 'inherit',
+    });
+    buildDir = dir;
   }
-  return binary;
+  return path.join(buildDir, 'evil_backend');
 }
 
 export class EvilBackend {
