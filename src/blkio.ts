@@ -70,6 +70,25 @@ export class Blkio {
     this.#native = null;
   }
 
+  /**
+   * @internal destroy() with its waiting (for requests the device still
+   * holds: seconds on a stalled device) done off the event loop, for the
+   * Promise layer. The object is unusable at once; the Promise resolves when
+   * the device is released. On the libblkio (koffi) path it is destroy().
+   */
+  _destroyInBackground(): Promise<void> {
+    const native = this.#native;
+    if (!native) return Promise.resolve();
+    for (const q of this.#queues.values()) q._kill();
+    this.#queues.clear();
+    this.#native = null;
+    if (!native.close) {
+      native.destroy();
+      return Promise.resolve();
+    }
+    return native.close();
+  }
+
   getBool(name: string): boolean {
     checkName(name);
     return this.#live.get(name, PropertyType.Bool) as boolean;

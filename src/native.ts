@@ -40,6 +40,8 @@ export interface NativeBlkio {
   connect(): void;
   start(): void;
   destroy(): void;
+  /** destroy() with its waiting done off the event loop (the addon's drivers; absent on the libblkio path). */
+  close?(): Promise<void>;
   get(name: string, type: PropertyType): boolean | number | bigint | string;
   set(name: string, type: PropertyType, value: boolean | number | bigint | string): void;
   allocMemRegion(len: number): NativeRegion;

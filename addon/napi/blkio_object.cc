@@ -41,6 +41,7 @@ Napi::Function BlkioObject::define(Napi::Env env) {
                          InstanceMethod<&BlkioObject::connect>("connect"),
                          InstanceMethod<&BlkioObject::start>("start"),
                          InstanceMethod<&BlkioObject::destroy>("destroy"),
+                         InstanceMethod<&BlkioObject::close>("close"),
                          InstanceMethod<&BlkioObject::get_property>("get"),
                          InstanceMethod<&BlkioObject::set_property>("set"),
                          InstanceMethod<&BlkioObject::alloc_mem_region>("allocMemRegion"),
@@ -68,6 +69,8 @@ BlkioObject::BlkioObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Blki
     if (!blkio_ || !users_ || users_->load() == 0)
       throw_blkio_error(env, -ENOENT, "no shared Blkio with this handle (was it destroyed?)");
     users_->fetch_add(1);
+    lifecycle_ = addon_data(env).lifecycle;
+    lifecycle_->devices.insert(this);
     return;
   }
   std::string name = info[0].As<Napi::String>();
@@ -76,11 +79,14 @@ BlkioObject::BlkioObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Blki
   if (r < 0) throw_blkio_error(env, r);
   blkio_ = std::move(b);
   users_ = std::make_shared<std::atomic<int>>(1);
+  lifecycle_ = addon_data(env).lifecycle;
+  lifecycle_->devices.insert(this);
 }
 
 BlkioObject::~BlkioObject() {
   // Collected without destroy(): region buffers may still be reachable, so
   // the core instance goes only when its last reference (theirs) does.
+  if (lifecycle_) lifecycle_->devices.erase(this);
   if (users_) users_->fetch_sub(1);
   region_buffers_.clear();
   queue_objects_.clear();
@@ -103,21 +109,101 @@ Napi::Value BlkioObject::start(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// destroy(): this object's queues and region buffers go now; the device
-// goes when the last user (owner or worker attachment) has called destroy().
-Napi::Value BlkioObject::destroy(const Napi::CallbackInfo& info) {
-  if (!blkio_) return info.Env().Undefined();  // idempotent
-  for (auto& [key, ref] : queue_objects_) QueueObject::Unwrap(ref.Value())->shutdown();
+std::shared_ptr<Blkio> BlkioObject::release_from_js(std::vector<std::shared_ptr<Queue>>* queues) {
+  for (auto& [key, ref] : queue_objects_)
+    if (auto q = QueueObject::Unwrap(ref.Value())->detach()) queues->push_back(std::move(q));
   queue_objects_.clear();
   for (auto& [addr, ref] : region_buffers_) {
     Napi::ArrayBuffer ab = ref.Value();
     if (!ab.IsDetached()) ab.Detach();  // JS views become empty, never dangling
   }
   region_buffers_.clear();
+  lifecycle_->devices.erase(this);
+  std::shared_ptr<Blkio> last = users_->fetch_sub(1) == 1 ? blkio_ : nullptr;
+  users_.reset();
+  blkio_.reset();
+  return last;
+}
+
+// destroy(): this object's queues and region buffers go now; the device
+// goes when the last user (owner or worker attachment) has called destroy().
+Napi::Value BlkioObject::destroy(const Napi::CallbackInfo& info) {
+  if (!blkio_) return info.Env().Undefined();  // idempotent
+  std::vector<std::shared_ptr<Queue>> queues;
+  std::shared_ptr<Blkio> last = release_from_js(&queues);
+  for (auto& q : queues) q->shutdown();
+  if (last) last->shutdown();
+  return info.Env().Undefined();
+}
+
+namespace {
+
+// The blocking half of close(): quiescing queues (bounded, but seconds on a
+// stalled device) and releasing the device, on the libuv thread pool.
+struct BackgroundShutdown {
+  std::vector<std::shared_ptr<Queue>> queues;
+  std::shared_ptr<Blkio> last;
+  std::shared_ptr<Lifecycle> lifecycle;
+  napi_deferred deferred = nullptr;
+  napi_async_work work = nullptr;
+
+  static void execute(napi_env, void* data) {
+    auto* job = static_cast<BackgroundShutdown*>(data);
+    for (auto& q : job->queues) q->shutdown();
+    if (job->last) job->last->shutdown();
+  }
+
+  static void complete(napi_env env, napi_status, void* data) {
+    std::unique_ptr<BackgroundShutdown> job(static_cast<BackgroundShutdown*>(data));
+    napi_delete_async_work(env, job->work);
+    // During teardown nobody is left to see the Promise settle.
+    if (!job->lifecycle->tearing_down) {
+      napi_value undefined;
+      napi_get_undefined(env, &undefined);
+      napi_resolve_deferred(env, job->deferred, undefined);
+    }
+    job->lifecycle->end_pending();
+  }
+};
+
+}  // namespace
+
+// close(): what destroy() does, but the waiting happens off the event loop;
+// the returned Promise resolves once the device is released. The JS objects
+// are unusable at once.
+Napi::Value BlkioObject::close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto job = std::make_unique<BackgroundShutdown>();
+  napi_value promise;
+  napi_create_promise(env, &job->deferred, &promise);
+  if (!blkio_) {  // idempotent
+    napi_resolve_deferred(env, job->deferred, env.Undefined());
+    return Napi::Value(env, promise);
+  }
+  job->last = release_from_js(&job->queues);
+  job->lifecycle = lifecycle_;
+  napi_value name = Napi::String::New(env, "blkio:close");
+  napi_status s = napi_create_async_work(env, nullptr, name, BackgroundShutdown::execute,
+                                         BackgroundShutdown::complete, job.get(), &job->work);
+  if (s == napi_ok) s = napi_queue_async_work(env, job->work);
+  if (s != napi_ok) {
+    // Could not go to the thread pool: release here rather than not at all.
+    if (job->work) napi_delete_async_work(env, job->work);
+    BackgroundShutdown::execute(env, job.get());
+    napi_resolve_deferred(env, job->deferred, env.Undefined());
+    return Napi::Value(env, promise);
+  }
+  lifecycle_->begin_pending();
+  job.release();
+  return Napi::Value(env, promise);
+}
+
+void BlkioObject::release_at_exit() {
+  if (!blkio_) return;
+  lifecycle_->devices.erase(this);
   if (users_->fetch_sub(1) == 1) blkio_->shutdown();
   users_.reset();
   blkio_.reset();
-  return info.Env().Undefined();
 }
 
 Napi::Value BlkioObject::get_property(const Napi::CallbackInfo& info) {
