@@ -38,6 +38,7 @@
       "sources": [
         "addon/napi/errors.cc",
         "addon/napi/completion_watcher.cc",
+        "addon/napi/background_step.cc",
         "addon/napi/queue_object.cc",
         "addon/napi/blkio_object.cc",
         "addon/napi/module.cc"

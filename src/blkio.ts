@@ -89,6 +89,24 @@ export class Blkio {
     return native.close();
   }
 
+  /**
+   * @internal connect() and start() off the event loop, for open(): a
+   * vhost-user handshake waits up to a reply timeout for a stalled backend.
+   * The object must not be used until the Promise settles.
+   */
+  async _connectInBackground(): Promise<void> {
+    const native = this.#live;
+    if (native.connectInBackground) await native.connectInBackground();
+    else native.connect();
+  }
+
+  /** @internal see _connectInBackground() */
+  async _startInBackground(): Promise<void> {
+    const native = this.#live;
+    if (native.startInBackground) await native.startInBackground();
+    else native.start();
+  }
+
   getBool(name: string): boolean {
     checkName(name);
     return this.#live.get(name, PropertyType.Bool) as boolean;

@@ -398,12 +398,13 @@ export async function open(options: OpenOptions): Promise<Device> {
     if (options.readOnly !== undefined) b.setBool('read-only', options.readOnly);
     const props = Object.entries(options.properties ?? {});
     for (const [name, value] of props) if (CREATED_STATE.has(name)) setProperty(b, name, value);
-    b.connect();
+    // Both talk to the device (a vhost-user handshake, vDPA setup): off the event loop.
+    await b._connectInBackground();
     for (const [name, value] of props) if (!CREATED_STATE.has(name)) setProperty(b, name, value);
-    b.start();
+    await b._startInBackground();
     return new Device(b, bounceSize);
   } catch (e) {
-    b.destroy();
+    await b._destroyInBackground();
     throw asBlkioError(e);
   }
 }

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <mutex>
 
+#include "background_step.h"
 #include "errors.h"
 #include "queue_object.h"
 
@@ -42,6 +43,8 @@ Napi::Function BlkioObject::define(Napi::Env env) {
                          InstanceMethod<&BlkioObject::start>("start"),
                          InstanceMethod<&BlkioObject::destroy>("destroy"),
                          InstanceMethod<&BlkioObject::close>("close"),
+                         InstanceMethod<&BlkioObject::connect_in_background>("connectInBackground"),
+                         InstanceMethod<&BlkioObject::start_in_background>("startInBackground"),
                          InstanceMethod<&BlkioObject::get_property>("get"),
                          InstanceMethod<&BlkioObject::set_property>("set"),
                          InstanceMethod<&BlkioObject::alloc_mem_region>("allocMemRegion"),
@@ -136,66 +139,32 @@ Napi::Value BlkioObject::destroy(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-namespace {
-
-// The blocking half of close(): quiescing queues (bounded, but seconds on a
-// stalled device) and releasing the device, on the libuv thread pool.
-struct BackgroundShutdown {
-  std::vector<std::shared_ptr<Queue>> queues;
-  std::shared_ptr<Blkio> last;
-  std::shared_ptr<Lifecycle> lifecycle;
-  napi_deferred deferred = nullptr;
-  napi_async_work work = nullptr;
-
-  static void execute(napi_env, void* data) {
-    auto* job = static_cast<BackgroundShutdown*>(data);
-    for (auto& q : job->queues) q->shutdown();
-    if (job->last) job->last->shutdown();
-  }
-
-  static void complete(napi_env env, napi_status, void* data) {
-    std::unique_ptr<BackgroundShutdown> job(static_cast<BackgroundShutdown*>(data));
-    napi_delete_async_work(env, job->work);
-    // During teardown nobody is left to see the Promise settle.
-    if (!job->lifecycle->tearing_down) {
-      napi_value undefined;
-      napi_get_undefined(env, &undefined);
-      napi_resolve_deferred(env, job->deferred, undefined);
-    }
-    job->lifecycle->end_pending();
-  }
-};
-
-}  // namespace
-
-// close(): what destroy() does, but the waiting happens off the event loop;
-// the returned Promise resolves once the device is released. The JS objects
-// are unusable at once.
+// close(): what destroy() does, but the waiting (quiescing requests the
+// device still holds) happens off the event loop; the Promise resolves once
+// the device is released. The JS objects are unusable at once.
 Napi::Value BlkioObject::close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto job = std::make_unique<BackgroundShutdown>();
-  napi_value promise;
-  napi_create_promise(env, &job->deferred, &promise);
-  if (!blkio_) {  // idempotent
-    napi_resolve_deferred(env, job->deferred, env.Undefined());
-    return Napi::Value(env, promise);
-  }
-  job->last = release_from_js(&job->queues);
-  job->lifecycle = lifecycle_;
-  napi_value name = Napi::String::New(env, "blkio:close");
-  napi_status s = napi_create_async_work(env, nullptr, name, BackgroundShutdown::execute,
-                                         BackgroundShutdown::complete, job.get(), &job->work);
-  if (s == napi_ok) s = napi_queue_async_work(env, job->work);
-  if (s != napi_ok) {
-    // Could not go to the thread pool: release here rather than not at all.
-    if (job->work) napi_delete_async_work(env, job->work);
-    BackgroundShutdown::execute(env, job.get());
-    napi_resolve_deferred(env, job->deferred, env.Undefined());
-    return Napi::Value(env, promise);
-  }
-  lifecycle_->begin_pending();
-  job.release();
-  return Napi::Value(env, promise);
+  std::vector<std::shared_ptr<Queue>> queues;
+  std::shared_ptr<Blkio> last;
+  if (blkio_) last = release_from_js(&queues);  // else: idempotent
+  return run_in_background(env, "blkio:close", [queues = std::move(queues), last = std::move(last)] {
+    for (auto& q : queues) q->shutdown();
+    if (last) last->shutdown();
+    return 0;
+  });
+}
+
+// connectInBackground() / startInBackground(): for open(), which holds the
+// object privately until they settle (a vhost-user handshake waits up to a
+// reply timeout for a stalled backend).
+Napi::Value BlkioObject::connect_in_background(const Napi::CallbackInfo& info) {
+  live(info.Env());
+  return run_in_background(info.Env(), "blkio:connect", [b = blkio_] { return b->connect(); });
+}
+
+Napi::Value BlkioObject::start_in_background(const Napi::CallbackInfo& info) {
+  live(info.Env());
+  return run_in_background(info.Env(), "blkio:start", [b = blkio_] { return b->start(); });
 }
 
 void BlkioObject::release_at_exit() {

@@ -5,27 +5,7 @@ import * as fs from 'node:fs';
 import { BlkioError, open } from '../../../src';
 import { randomFile, tempDir } from '../../support/files';
 import { Qsd } from '../../support/qsd';
-
-/** Samples the event loop every millisecond; max() is the longest gap between samples, in ms. */
-class LoopLag {
-  #last = performance.now();
-  #max = 0;
-  readonly #timer = setInterval(() => {
-    const now = performance.now();
-    this.#max = Math.max(this.#max, now - this.#last);
-    this.#last = now;
-  }, 1);
-
-  /** Also counts the gap up to now: a blocked loop may have had no sample since. */
-  stop(): number {
-    clearInterval(this.#timer);
-    return Math.max(this.#max, performance.now() - this.#last);
-  }
-}
-
-// A loaded 2-core machine delays timers now and then; a close() that blocks
-// waits seconds (a 5 s quiesce plus a 5 s vhost-user reply timeout).
-const LAG_LIMIT_MS = 200;
+import { LAG_LIMIT_MS, LoopLag } from './loop-lag';
 
 describe('Device.close()', function () {
   this.timeout(60_000);
