@@ -172,7 +172,24 @@ export class Blkio {
 
   /** Makes a region usable for I/O (after start); map once, not per request. */
   mapMemRegion(region: MemRegion): void {
-    const slot = this.#live.mapMemRegion(checkRegion(region));
+    this.#recordMapped(region, this.#live.mapMemRegion(checkRegion(region)));
+  }
+
+  /**
+   * @internal mapMemRegion() off the event loop (a vhost-user backend
+   * acknowledges each mapping), for open(). The object must not be used
+   * until the Promise settles.
+   */
+  async _mapMemRegionInBackground(region: MemRegion): Promise<void> {
+    const native = this.#live;
+    const checked = checkRegion(region);
+    const slot = native.mapMemRegionInBackground
+      ? await native.mapMemRegionInBackground(checked)
+      : native.mapMemRegion(checked);
+    this.#recordMapped(region, slot);
+  }
+
+  #recordMapped(region: MemRegion, slot: number): void {
     // The buffer's own address, not region.addr: a region built over part of
     // a buffer starts inside it. A view outside the mapped part only gets a
     // wrong slot hint, which the native side checks.

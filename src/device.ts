@@ -283,24 +283,39 @@ export class Device {
   // that error, instead of allocating (and leaking) a region per request.
   async #bouncePool(): Promise<BouncePool> {
     if (this.#bounce) return this.#bounce;
-    return this.#control.runExclusive(() => {
+    return this.#control.runExclusive(async () => {
       if (this.#bounce) return this.#bounce;
       if (this.#bounceFailure) throw this.#bounceFailure;
       if (this.#closed) throw closedError();
-      const align = Number(this.blkio.getUint64('mem-region-alignment'));
-      const pageAligned = Math.max(align, 4096);
-      const size = Math.ceil(this.#bounceSize / pageAligned) * pageAligned;
-      const region = this.blkio.allocMemRegion(size);
-      try {
-        this.blkio.mapMemRegion(region);
-      } catch (e) {
-        this.blkio.freeMemRegion(region);
-        this.#bounceFailure = e as Error;
-        throw e;
-      }
-      this.#bounce = new BouncePool(region.buffer, Math.max(this.bufAlignment, 1));
-      return this.#bounce;
+      await this.#mapBouncePool(false);
+      return this.#bounce!;
     });
+  }
+
+  // Off the event loop only while nothing else can use the device (open()):
+  // a request completing meanwhile would race the mapping.
+  async #mapBouncePool(inBackground: boolean): Promise<void> {
+    const align = Number(this.blkio.getUint64('mem-region-alignment'));
+    const pageAligned = Math.max(align, 4096);
+    const size = Math.ceil(this.#bounceSize / pageAligned) * pageAligned;
+    const region = this.blkio.allocMemRegion(size);
+    try {
+      if (inBackground) await this.blkio._mapMemRegionInBackground(region);
+      else this.blkio.mapMemRegion(region);
+    } catch (e) {
+      this.blkio.freeMemRegion(region);
+      this.#bounceFailure = e as Error;
+      throw e;
+    }
+    this.#bounce = new BouncePool(region.buffer, Math.max(this.bufAlignment, 1));
+  }
+
+  /**
+   * @internal For open(): a device that needs memory regions uses the bounce
+   * pool for every request, so it is mapped now, off the event loop.
+   */
+  async _prepare(): Promise<void> {
+    if (this.#needsRegions) await this.#mapBouncePool(true);
   }
 
   // A request with bounce space was admitted before close() (it waited for
@@ -402,7 +417,9 @@ export async function open(options: OpenOptions): Promise<Device> {
     await b._connectInBackground();
     for (const [name, value] of props) if (!CREATED_STATE.has(name)) setProperty(b, name, value);
     await b._startInBackground();
-    return new Device(b, bounceSize);
+    const dev = new Device(b, bounceSize);
+    await dev._prepare();
+    return dev;
   } catch (e) {
     await b._destroyInBackground();
     throw asBlkioError(e);

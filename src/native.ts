@@ -45,6 +45,8 @@ export interface NativeBlkio {
   /** connect() / start() on the thread pool (the addon's drivers): nothing else may use the object meanwhile. */
   connectInBackground?(): Promise<void>;
   startInBackground?(): Promise<void>;
+  /** mapMemRegion() on the thread pool: nothing else may use the object meanwhile. */
+  mapMemRegionInBackground?(region: NativeRegion): Promise<number>;
   get(name: string, type: PropertyType): boolean | number | bigint | string;
   set(name: string, type: PropertyType, value: boolean | number | bigint | string): void;
   allocMemRegion(len: number): NativeRegion;

@@ -38,7 +38,7 @@ struct Job {
   void settle(Napi::Env env) {
     Napi::HandleScope scope(env);
     if (result >= 0) {
-      napi_resolve_deferred(env, deferred, env.Undefined());
+      napi_resolve_deferred(env, deferred, Napi::Number::New(env, result));
       return;
     }
     AddonData& data = addon_data(env);

@@ -10,8 +10,9 @@
 
 namespace blkio::napi {
 
-// step returns 0 or a negative errno (with the core's thread-local message).
-// The environment's teardown waits for queued steps.
+// step returns a non-negative number (the Promise's value) or a negative
+// errno (with the core's thread-local message). The environment's teardown
+// waits for queued steps.
 Napi::Promise run_in_background(Napi::Env env, const char* name, std::function<int()> step);
 
 }  // namespace blkio::napi

@@ -1,5 +1,6 @@
 #include "blkio_object.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <mutex>
 
@@ -45,6 +46,7 @@ Napi::Function BlkioObject::define(Napi::Env env) {
                          InstanceMethod<&BlkioObject::close>("close"),
                          InstanceMethod<&BlkioObject::connect_in_background>("connectInBackground"),
                          InstanceMethod<&BlkioObject::start_in_background>("startInBackground"),
+                         InstanceMethod<&BlkioObject::map_mem_region_in_background>("mapMemRegionInBackground"),
                          InstanceMethod<&BlkioObject::get_property>("get"),
                          InstanceMethod<&BlkioObject::set_property>("set"),
                          InstanceMethod<&BlkioObject::alloc_mem_region>("allocMemRegion"),
@@ -165,6 +167,17 @@ Napi::Value BlkioObject::connect_in_background(const Napi::CallbackInfo& info) {
 Napi::Value BlkioObject::start_in_background(const Napi::CallbackInfo& info) {
   live(info.Env());
   return run_in_background(info.Env(), "blkio:start", [b = blkio_] { return b->start(); });
+}
+
+// mapMemRegionInBackground(region) -> Promise of the slot hint, as mapMemRegion.
+Napi::Value BlkioObject::map_mem_region_in_background(const Napi::CallbackInfo& info) {
+  live(info.Env());
+  MemRegion region = region_from(info[0].As<Napi::Object>());
+  return run_in_background(info.Env(), "blkio:map", [b = blkio_, region] {
+    int r = b->map_mem_region(region);
+    if (r < 0) return r;
+    return std::max(b->mapped_region_slot(region.addr, region.len), 0);  // a hint; checked when used
+  });
 }
 
 void BlkioObject::release_at_exit() {

@@ -28,6 +28,7 @@ describe('Promise requests after the vhost-user backend died', function () {
     await qsd.kill('SIGKILL');
     const fds = openFds();
     const mappings = regionMappings();
+    const regions = regionFds();
     const errors = new Set<string>();
     for (let i = 0; i < 64; i++) {
       await assert.rejects(dev.read(0, 4096), (e: unknown) => {
@@ -39,8 +40,23 @@ describe('Promise requests after the vhost-user backend died', function () {
     assert.deepEqual([...errors].filter((c) => !['EIO', 'ENODEV', 'ENOTCONN', 'EPIPE', 'ECONNRESET'].includes(c)), []);
     assert.equal(errors.size, 1, `one error for every request: ${[...errors]}`);
     assert.equal(regionMappings(), mappings, 'no region mapping is left per request');
-    assert.equal(regionFds(), 0, 'no region fd is left');
+    assert.equal(regionFds(), regions, 'no region fd is left per request');
     assert.ok(openFds() <= fds, `open fds went from ${fds} to ${openFds()}`);
     await dev.close({ timeoutMs: 1000 });
+  });
+
+  it('open() fails with the connection error and leaks nothing, over many attempts', async () => {
+    await qsd.kill('SIGKILL'); // the socket file stays, nobody listens
+    const fds = openFds();
+    const mappings = regionMappings();
+    for (let i = 0; i < 32; i++) {
+      await assert.rejects(open({ driver: 'virtio-blk-vhost-user', path: qsd.socket }), (e: unknown) => {
+        assert.ok(e instanceof BlkioError, String(e));
+        assert.equal(e.code, 'ECONNREFUSED', e.message);
+        return true;
+      });
+    }
+    assert.equal(regionMappings(), mappings, 'no region mapping is left');
+    assert.ok(openFds() <= fds, `open fds went from ${fds} to ${openFds()}`);
   });
 });
