@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { randomFile, tempDir } from '../../support/files';
+import { LIBRARY as CAPI_LIBRARY } from '../../capi/support';
 import { describeEnd, LIBRARY, runScript } from './child';
 
 describe('process and worker exit with devices left open', function () {
@@ -40,6 +41,29 @@ describe('process and worker exit with devices left open', function () {
 
   it('an ES module that never closes a device from open() exits 0', async () => {
     await expectCleanExit('open-esm.mjs', `import lib from ${esmLib};\nconst { open } = lib;\n${openAndRead()}\n`);
+  });
+
+  it('a program that never closes a device of a libblkio library (koffi) exits 0, also in a worker', async () => {
+    const workerFile = path.join(dir, 'koffi-worker.js');
+    const program = `const { open } = require(${lib});
+      (async () => {
+        const d = await open({ driver: 'libblkio:io_uring', path: ${JSON.stringify(disk)} });
+        if ((await d.read(0, 4096)).length !== 4096) throw new Error('short read');
+        console.log('done');
+      })();`;
+    fs.writeFileSync(workerFile, program.replace("'done'", "'worker done'"));
+    process.env.BLKIO_LIBRARY = CAPI_LIBRARY;
+    try {
+      await expectCleanExit(
+        'koffi.js',
+        `${program}
+        const { Worker } = require('node:worker_threads');
+        new Worker(${JSON.stringify(workerFile)}).on('exit', (code) => console.log('worker exit ' + code));`,
+        'worker exit 0',
+      );
+    } finally {
+      delete process.env.BLKIO_LIBRARY;
+    }
   });
 
   it('a program with a live watchCompletions() watcher exits 0', async () => {
@@ -127,6 +151,33 @@ describe('process and worker exit with devices left open', function () {
       );
     });
   }
+
+  it('workers terminated while close() releases their device end, and the process exits 0', async () => {
+    const workerFile = path.join(dir, 'closing-worker.js');
+    fs.writeFileSync(
+      workerFile,
+      `const { parentPort } = require('node:worker_threads');
+      const { open } = require(${lib});
+      (async () => {
+        const d = await open({ driver: 'io_uring', path: ${JSON.stringify(disk)} });
+        for (let i = 0; i < 32; i++) d.read(i * 4096, 4096).catch(() => {});
+        d.close();
+        parentPort.postMessage('closing');
+        for (;;) await new Promise((resolve) => setImmediate(resolve));
+      })();`,
+    );
+    await expectCleanExit(
+      'closing-workers.js',
+      `const { Worker } = require('node:worker_threads');
+      const ends = Array.from({ length: 4 }, () => new Promise((resolve) => {
+        const w = new Worker(${JSON.stringify(workerFile)});
+        w.on('message', () => w.terminate());
+        w.on('exit', resolve);
+      }));
+      Promise.all(ends).then((codes) => console.log('done: ' + codes.join(',')));`,
+      'done: 1,1,1,1', // terminate() ends a worker with code 1
+    );
+  });
 
   it('a worker that leaves mid-I/O on a shared device (process.exit, terminate) leaves the owner working', async () => {
     const workerFile = path.join(dir, 'attached-worker.js');
