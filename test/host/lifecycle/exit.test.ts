@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { randomFile, tempDir } from '../../support/files';
+import { Qsd } from '../../support/qsd';
 import { LIBRARY as CAPI_LIBRARY } from '../../capi/support';
 import { describeEnd, LIBRARY, runScript } from './child';
 
@@ -63,6 +64,23 @@ describe('process and worker exit with devices left open', function () {
       );
     } finally {
       delete process.env.BLKIO_LIBRARY;
+    }
+  });
+
+  it('a program that never closes a vhost-user device exits 0, and the daemon serves the next one', async () => {
+    const qsd = await Qsd.start();
+    try {
+      const source = `const { open } = require(${lib});
+        (async () => {
+          const d = await open({ driver: 'virtio-blk-vhost-user', path: ${JSON.stringify(qsd.socket)} });
+          for (let i = 0; i < 8; i++) d.read(i * 4096, 4096); // in flight at exit
+          await d.read(0, 4096);
+          console.log('done');
+        })();`;
+      await expectCleanExit('vhost-user.js', source);
+      await expectCleanExit('vhost-user-again.js', source);
+    } finally {
+      await qsd.dispose();
     }
   });
 
