@@ -286,7 +286,7 @@ export class Device {
     return this.#control.runExclusive(async () => {
       if (this.#bounce) return this.#bounce;
       if (this.#bounceFailure) throw this.#bounceFailure;
-      if (this.#closed) throw closedError();
+      // (Requests admitted before close() still get here after it.)
       await this.#mapBouncePool(false);
       return this.#bounce!;
     });
