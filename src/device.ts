@@ -166,6 +166,9 @@ export class Device {
    * Waits for in-flight requests, then releases the device. A device that
    * never completes them (e.g. a VDUSE daemon that died) does not hang the
    * caller: after timeoutMs the remaining requests are rejected with ETIME.
+   * Requests issued after this call (even in the same tick) are rejected
+   * with ENODEV. Releasing the device (bounded waits for a stalled one)
+   * happens off the event loop; the Promise resolves when it is done.
    */
   close(options: { timeoutMs?: number } = {}): Promise<void> {
     try {
