@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 /** The compiled library, for require() / import in child scripts. */
-export const LIBRARY = require.resolve('../../../src');
+export const LIBRARY = require.resolve('../../../src/lib');
 
 export interface Ended {
   code: number | null;

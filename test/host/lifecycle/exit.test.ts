@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { randomFile, tempDir } from '../../support/files';
 import { Qsd } from '../../support/qsd';
-import { LIBRARY as CAPI_LIBRARY } from '../../capi/support';
+import { LIBRARY as CAPI_LIBRARY } from '../capi/support';
 import { describeEnd, LIBRARY, runScript } from './child';
 
 describe('process and worker exit with devices left open', function () {

@@ -2,7 +2,7 @@
 // BlkioError EINVAL that names the problem.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { BlkioError, Device, open } from '../../../src';
+import { BlkioError, Device, open } from '../../../src/lib';
 import { randomFile, tempDir } from '../../support/files';
 
 /** Calls `call` (which must not throw) and checks that its Promise rejects with EINVAL. */

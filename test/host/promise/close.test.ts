@@ -2,7 +2,7 @@
 // after it was called.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { BlkioError, open } from '../../../src';
+import { BlkioError, open } from '../../../src/lib';
 import { randomFile, tempDir } from '../../support/files';
 import { Qsd } from '../../support/qsd';
 import { LAG_LIMIT_MS, LoopLag } from './loop-lag';

@@ -2,7 +2,7 @@
 // device's error, and nothing is allocated per request and left behind.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { BlkioError, open } from '../../../src';
+import { BlkioError, open } from '../../../src/lib';
 import { Qsd } from '../../support/qsd';
 
 const openFds = () => fs.readdirSync('/proc/self/fd').length;

@@ -1,6 +1,6 @@
 // open() never blocks the event loop, even on a backend that does not answer.
 import * as assert from 'node:assert/strict';
-import { BlkioError, open } from '../../../src';
+import { BlkioError, open } from '../../../src/lib';
 import { Qsd } from '../../support/qsd';
 import { LAG_LIMIT_MS, LoopLag } from './loop-lag';
 
