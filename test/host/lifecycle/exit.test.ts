@@ -197,6 +197,34 @@ describe('process and worker exit with devices left open', function () {
     );
   });
 
+  it('a worker terminated while blocked in the addon (a connect that fails later) ends, and the process exits 0', async () => {
+    // The failure comes back after terminate() forbade JS: throwing it must
+    // not abort the process (node-addon-api would, by default).
+    const socket = path.join(dir, 'silent.sock');
+    await expectCleanExit(
+      'terminate-blocked.js',
+      `const { Worker } = require('node:worker_threads');
+      const net = require('node:net');
+      // Accepts the vhost-user connection and never answers: connect() waits for its reply timeout.
+      const server = net.createServer(() => {}).listen(${JSON.stringify(socket)}, () => {
+        const w = new Worker(\`
+          const { parentPort } = require('node:worker_threads');
+          const { create } = require(${lib});
+          const b = create('virtio-blk-vhost-user');
+          b.setStr('path', ${JSON.stringify(socket)});
+          parentPort.postMessage('connecting');
+          try { b.connect(); } catch {}
+        \`, { eval: true });
+        w.on('message', () => setTimeout(() => w.terminate(), 200));
+        w.on('exit', (code) => {
+          server.close();
+          console.log('done: worker ' + code);
+        });
+      });`,
+      'done: worker 1', // terminate() ends a worker with code 1
+    );
+  });
+
   it('a worker that leaves mid-I/O on a shared device (process.exit, terminate) leaves the owner working', async () => {
     const workerFile = path.join(dir, 'attached-worker.js');
     fs.writeFileSync(
