@@ -31,7 +31,14 @@ struct Job {
     job->step = nullptr;  // what it captured goes here, on the JS thread
     std::shared_ptr<Lifecycle> lifecycle = job->lifecycle;
     // During teardown nobody is left to see the Promise settle.
-    if (!lifecycle->tearing_down) job->settle(Napi::Env(raw_env));
+    if (!lifecycle->tearing_down) {
+      try {
+        job->settle(Napi::Env(raw_env));
+      } catch (const Napi::Error&) {
+        // Only when JS can no longer run (a worker being terminated):
+        // nobody is left to see the Promise either.
+      }
+    }
     lifecycle->end_pending();
   }
 

@@ -76,14 +76,18 @@ void CompletionWatcher::on_poll(uv_poll_t* handle, int status, int) {
   while (read(w->fd_, &count, sizeof count) < 0 && errno == EINTR) {
   }
   Napi::Env env(w->env_);
-  Napi::HandleScope scope(env);
   // MakeCallback runs microtasks afterwards, so promises resolved in the
   // callback settle before we return to the loop.
   try {
+    Napi::HandleScope scope(env);
     w->callback_.MakeCallback(Napi::Object::New(env), {Napi::Number::New(env, status)}, w->context_);
   } catch (const Napi::Error& e) {
-    // No JS frame to return to: report it like any uncaught exception.
+    // No JS frame to return to: report it like any uncaught exception
+    // (no value: JS cannot run any more, a worker being terminated).
+    napi_handle_scope scope;
+    if (e.IsEmpty() || napi_open_handle_scope(w->env_, &scope) != napi_ok) return;
     napi_fatal_exception(w->env_, e.Value());
+    napi_close_handle_scope(w->env_, scope);
   }
 }
 

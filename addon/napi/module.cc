@@ -67,11 +67,13 @@ Napi::Value unwatch_fd(const Napi::CallbackInfo& info) {
 void on_env_teardown(napi_async_cleanup_hook_handle, void* arg) {
   auto* lifecycle = static_cast<Lifecycle*>(arg);
   lifecycle->tearing_down = true;
-  Napi::HandleScope scope(Napi::Env(lifecycle->env));
+  napi_handle_scope scope;
+  bool scoped = napi_open_handle_scope(lifecycle->env, &scope) == napi_ok;
   for (CompletionWatcher* w : std::vector<CompletionWatcher*>(lifecycle->watchers.begin(), lifecycle->watchers.end()))
     w->close();
   for (BlkioObject* b : std::vector<BlkioObject*>(lifecycle->devices.begin(), lifecycle->devices.end()))
     b->release_at_exit();
+  if (scoped) napi_close_handle_scope(lifecycle->env, scope);
   if (lifecycle->pending == 0) lifecycle->finish();
 }
 
