@@ -1,5 +1,5 @@
-// Finds and loads the compiled addon: an explicit BLKIO_ADDON_PATH, the
-// prebuilt binary shipped in the package, then a local source build.
+// Finds and loads the compiled addon: an explicit BLKIO_ADDON_PATH, a local
+// source build, then the prebuilt binary shipped in the package.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -14,10 +14,12 @@ export function packageRoot(from: string = __dirname): string {
 
 /** Where the addon may be, in the order they are tried. */
 export function addonCandidates(root: string = packageRoot()): string[] {
+  // A local build wins: it exists only where the prebuilt one did not load
+  // at install time, or in a source checkout.
   const candidates = [
-    path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'blkio.node'),
     path.join(root, 'build', 'Release', 'blkio.node'),
     path.join(root, 'build', 'Debug', 'blkio.node'),
+    path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'blkio.node'),
   ];
   const explicit = process.env.BLKIO_ADDON_PATH;
   return explicit ? [explicit] : candidates;

@@ -1,11 +1,13 @@
 // Small helpers shared by the vhost-user tests.
 import * as assert from 'node:assert/strict';
-import { Blkio, Completion, create, createCompletions, MemRegion, Queue } from '../../../src/lib';
+import { Blkio, create, MemRegion, Queue } from '../../../src/lib';
 import { Qsd } from '../../support/qsd';
 import { DRIVER } from './target';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
+
+export { complete, completeOk } from '../../support/completions';
 
 export type Props = Record<string, string | number | boolean>;
 
@@ -54,24 +56,4 @@ export function startDevice(b: Blkio, regionSize = 4 * MiB): Device {
       return q;
     },
   };
-}
-
-/** doIo until n completions arrived (bounded by timeoutMs overall); copies of them. */
-export function complete(q: Queue, n: number, timeoutMs = 10000): Completion[] {
-  const got: Completion[] = [];
-  const buf = createCompletions(Math.max(n, 1));
-  const deadline = Date.now() + timeoutMs;
-  while (got.length < n) {
-    const left = Math.max(deadline - Date.now(), 0);
-    const k = q.doIo(buf, 1, n - got.length, left * 1e6);
-    for (let i = 0; i < k; i++) got.push(Object.assign(new Completion(), buf[i]));
-  }
-  return got;
-}
-
-/** Completes n requests and checks that all succeeded. */
-export function completeOk(q: Queue, n: number): Completion[] {
-  const got = complete(q, n);
-  for (const c of got) assert.equal(c.ret, 0, `${String(c.userData)}: ${c.errorMsg}`);
-  return got;
 }

@@ -12,6 +12,7 @@ import { bufferAddress } from '../../../src/lib/buffers';
 import { expectCode } from '../../shared/behaviour';
 import { DRIVER, guestDevice, SIM_CAPACITY } from '../../support/vdpa-targets';
 import { LIB_DIR } from '../../support/paths';
+import { completeOk } from '../../support/completions';
 
 const sim = guestDevice('BLKIO_VDPA_SIM');
 const vduseRaw = guestDevice('BLKIO_VDUSE_RAW');
@@ -30,17 +31,6 @@ function connect(props: Record<string, string | number | boolean>): Blkio {
   } catch (e) {
     b.destroy();
     throw e;
-  }
-}
-
-/** doIo until n completions; throws on a failed request. */
-function completeOk(q: Queue, n: number): void {
-  const c = createCompletions(n);
-  let got = 0;
-  while (got < n) {
-    const k = q.doIo(c, 1, n - got, 10e9);
-    for (let i = 0; i < k; i++) assert.equal(c[i].ret, 0, `${String(c[i].userData)}: ${c[i].errorMsg}`);
-    got += k;
   }
 }
 

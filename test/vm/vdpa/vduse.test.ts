@@ -14,18 +14,10 @@ import { expectCode } from '../../shared/behaviour';
 import { tempDir } from '../../support/files';
 import { DRIVER, inVm, sleep, VduseExport } from '../../support/vdpa-targets';
 import { LIB_DIR } from '../../support/paths';
+import { completeOk } from '../../support/completions';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-function completeOk(q: Queue, n: number): void {
-  const c = createCompletions(Math.max(n, 1));
-  for (let got = 0; got < n; ) {
-    const k = q.doIo(c, 1, n - got, 10e9);
-    for (let i = 0; i < k; i++) assert.equal(c[i].ret, 0, `${String(c[i].userData)}: ${c[i].errorMsg}`);
-    got += k;
-  }
-}
 
 function connectStarted(devicePath: string, queues = 1): Blkio {
   const b = create(DRIVER);
