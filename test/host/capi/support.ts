@@ -42,16 +42,10 @@ export interface RunResult {
   output: string;
 }
 
-/** What a program needs preloaded for BUILD_DIR's library: the sanitizer runtime of an instrumented build. */
-function libraryPreload(): { LD_PRELOAD?: string } {
-  const preload = process.env.BLKIO_TEST_LIBBLKIO_PRELOAD;
-  return preload ? { LD_PRELOAD: preload } : {};
-}
-
 /** Runs a compiled program with the library on its search path. */
 export function runC(exe: string, args: string[], timeoutMs = 120000): RunResult {
   const r = spawnSync(exe, args, {
-    env: { ...process.env, LD_LIBRARY_PATH: BUILD_DIR, ...libraryPreload() },
+    env: { ...process.env, LD_LIBRARY_PATH: BUILD_DIR },
     encoding: 'utf8',
     timeout: timeoutMs,
   });
