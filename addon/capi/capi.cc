@@ -58,7 +58,30 @@ const blkio::MemRegion& core_region(const blkio_mem_region* r) {
   return *reinterpret_cast<const blkio::MemRegion*>(r);
 }
 
-int check_name(const char* name) { return name ? 0 : fail(EINVAL, "property name must be non-NULL"); }
+// libblkio takes names and values as Rust &str: bytes that are not UTF-8
+// (overlong forms, surrogates and values past U+10FFFF included) are EINVAL.
+bool valid_utf8(const char* text) {
+  auto* p = reinterpret_cast<const unsigned char*>(text);
+  while (*p) {
+    unsigned c = *p++;
+    if (c < 0x80) continue;
+    int more = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc0 ? 1 : -1;
+    if (more < 0 || c >= 0xf5 || c == 0xc0 || c == 0xc1) return false;
+    uint32_t cp = c & (0x3f >> more);
+    for (int i = 0; i < more; i++, p++) {
+      if ((*p & 0xc0) != 0x80) return false;  // also stops at the terminating NUL
+      cp = (cp << 6) | (*p & 0x3f);
+    }
+    static const uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[more] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+  }
+  return true;
+}
+
+int check_name(const char* name) {
+  if (!name) return fail(EINVAL, "property name must be non-NULL");
+  return valid_utf8(name) ? 0 : fail(EINVAL, "property name must be UTF-8");
+}
 
 template <typename T>
 int get_property(blkio_instance* b, const char* name, blkio::PropType type, T* value, T fallback,
@@ -114,6 +137,7 @@ int blkio_create(const char* driver, blkio_instance** bp) {
   if (!bp) return fail(EINVAL, "bp must be non-NULL");
   *bp = nullptr;
   if (!driver) return fail(EINVAL, "driver must be non-NULL");
+  if (!valid_utf8(driver)) return fail(EINVAL, "driver name must be UTF-8");
   std::unique_ptr<blkio::Blkio> core;
   int r = blkio::Blkio::create(driver, &core);
   if (r < 0) return r;
@@ -179,6 +203,7 @@ int blkio_set_uint64(blkio_instance* b, const char* name, uint64_t value) {
 
 int blkio_set_str(blkio_instance* b, const char* name, const char* value) {
   if (!value) return fail(EINVAL, "value must be non-NULL");
+  if (!valid_utf8(value)) return fail(EINVAL, "value must be UTF-8");
   blkio::PropValue v;
   v.s = value;
   return set_property(b, name, blkio::PropType::Str, v);
