@@ -26,7 +26,7 @@ function sourceHash(): string {
       const p = path.join(dir, e.name);
       return e.isDirectory() ? walk(p) : /\.(cc|h|map)$/.test(e.name) ? [p] : [];
     });
-  for (const file of [...walk(path.join(REPO_ROOT, 'addon')).sort(), BUILD_SCRIPT]) {
+  for (const file of [...walk(path.join(REPO_ROOT, 'addon')).sort(), path.join(REPO_ROOT, 'binding.gyp'), BUILD_SCRIPT]) {
     hash.update(path.relative(REPO_ROOT, file)).update('\0').update(fs.readFileSync(file)).update('\0');
   }
   hash.update(execFileSync('g++', ['--version'], { encoding: 'utf8' })).update(process.version);
