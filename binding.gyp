@@ -40,7 +40,10 @@
         "addon/napi/completion_watcher.cc",
         "addon/napi/queue_object.cc",
         "addon/napi/blkio_object.cc",
-        "addon/napi/module.cc"
+        "addon/napi/job_loop_object.cc",
+        "addon/napi/module.cc",
+        "addon/bench/offsets.cc",
+        "addon/bench/job_loop.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"]

@@ -5,6 +5,7 @@
 #include "blkio_object.h"
 #include "completion_watcher.h"
 #include "errors.h"
+#include "job_loop_object.h"
 #include "queue_object.h"
 
 namespace blkio::napi {
@@ -80,6 +81,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("watchFdRef", Napi::Function::New(env, watch_fd_ref));
   exports.Set("unwatchFd", Napi::Function::New(env, unwatch_fd));
   exports.Set("detachArrayBuffer", Napi::Function::New(env, detach_array_buffer));
+  register_job_loop(env, exports);
   return exports;
 }
 
