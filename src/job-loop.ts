@@ -63,6 +63,15 @@ export interface JobLoopLatency {
   hist: Float64Array;
 }
 
+/** CPU time in ns, context switches and page faults. */
+export interface JobLoopCpu {
+  usrNs: number;
+  sysNs: number;
+  ctx: number;
+  majf: number;
+  minf: number;
+}
+
 /** Per-interval samples (every 500 ms): bandwidth in KiB/s or IOPS. */
 export interface JobLoopSamples {
   n: number;
@@ -88,7 +97,9 @@ export interface JobLoopResult {
   /** fio's depth tables (7 buckets each): in-flight level per request, submit and complete batch sizes. */
   depth: { level: number[]; submit: number[]; complete: number[] };
   /** CPU time of the loop's own thread during the measured phase. */
-  cpu: { usrNs: number; sysNs: number; ctx: number; majf: number; minf: number };
+  cpu: JobLoopCpu;
+  /** CPU time of the whole process over the same phase (with io_uring's io-wq workers, as fio's process mode). */
+  processCpu: JobLoopCpu;
   /** From the start of measuring to the last completion. */
   runtimeNs: number;
   elapsedNs: number;

@@ -38,10 +38,10 @@ int batch_bucket(size_t n) {
   return 64 - __builtin_clzll(n - 1) - 1;
 }
 
-CpuUsage thread_cpu() {
+CpuUsage cpu_usage(int who) {
   rusage ru;
   CpuUsage c;
-  if (getrusage(RUSAGE_THREAD, &ru) != 0) return c;
+  if (getrusage(who, &ru) != 0) return c;
   c.usr_ns = int64_t(ru.ru_utime.tv_sec) * 1000000000 + int64_t(ru.ru_utime.tv_usec) * 1000;
   c.sys_ns = int64_t(ru.ru_stime.tv_sec) * 1000000000 + int64_t(ru.ru_stime.tv_usec) * 1000;
   c.ctx = ru.ru_nvcsw + ru.ru_nivcsw;
@@ -131,7 +131,8 @@ void JobLoop::begin() {
   if (spec_.ramp_ns > 0) {
     phase_ = kRamp;
     ramp_end_ = now_ + spec_.ramp_ns;
-    cpu_start_ = thread_cpu();
+    cpu_start_ = cpu_usage(RUSAGE_THREAD);
+    process_cpu_start_ = cpu_usage(RUSAGE_SELF);
   } else {
     start_measuring(now_);
   }
@@ -151,7 +152,8 @@ void JobLoop::start_measuring(int64_t now) {
   std::fill(std::begin(result_.depth_level), std::end(result_.depth_level), 0);
   std::fill(std::begin(result_.depth_submit), std::end(result_.depth_submit), 0);
   std::fill(std::begin(result_.depth_complete), std::end(result_.depth_complete), 0);
-  cpu_start_ = thread_cpu();
+  cpu_start_ = cpu_usage(RUSAGE_THREAD);
+  process_cpu_start_ = cpu_usage(RUSAGE_SELF);
 }
 
 int64_t JobLoop::next_offset(uint32_t len) {
@@ -340,12 +342,12 @@ void JobLoop::fail(int err, std::string msg) {
 
 void JobLoop::finish() {
   int64_t end = clock_ns();
-  CpuUsage cpu = thread_cpu();
-  result_.cpu.usr_ns = cpu.usr_ns - cpu_start_.usr_ns;
-  result_.cpu.sys_ns = cpu.sys_ns - cpu_start_.sys_ns;
-  result_.cpu.ctx = cpu.ctx - cpu_start_.ctx;
-  result_.cpu.majf = cpu.majf - cpu_start_.majf;
-  result_.cpu.minf = cpu.minf - cpu_start_.minf;
+  auto since = [](const CpuUsage& now, const CpuUsage& start) {
+    return CpuUsage{now.usr_ns - start.usr_ns, now.sys_ns - start.sys_ns, now.ctx - start.ctx, now.majf - start.majf,
+                    now.minf - start.minf};
+  };
+  result_.cpu = since(cpu_usage(RUSAGE_THREAD), cpu_start_);
+  result_.process_cpu = since(cpu_usage(RUSAGE_SELF), process_cpu_start_);
   result_.runtime_ns = phase_ == kRun ? std::max<int64_t>(0, last_completion_ - measure_start_) : 0;
   result_.elapsed_ns = end - started_;
   result_.left_in_flight = q_.outstanding();

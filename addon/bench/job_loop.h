@@ -63,7 +63,8 @@ struct JobLoopResult {
   DirectionResult dir[2];
   uint64_t depth_level[7] = {}, depth_submit[7] = {}, depth_complete[7] = {};
   int64_t runtime_ns = 0, elapsed_ns = 0;
-  CpuUsage cpu;
+  CpuUsage cpu;          // the loop's own thread
+  CpuUsage process_cpu;  // the whole process (includes io_uring's io-wq workers, as fio's process mode)
   int error = 0;  // positive errno, as fio reports it
   std::string error_message;
   // Requests still held by the queue when the loop ended (after a failure or
@@ -130,7 +131,7 @@ class JobLoop {
   int64_t ramp_end_, run_end_, next_sample_, next_tick_, next_event_;
   int64_t last_sample_ = 0;
   uint64_t sample_ios_[2] = {}, sample_bytes_[2] = {};
-  CpuUsage cpu_start_;
+  CpuUsage cpu_start_, process_cpu_start_;
   JobLoopResult result_;
 };
 

@@ -107,6 +107,16 @@ Napi::Array counts_array(Napi::Env env, const uint64_t* counts) {
   return a;
 }
 
+Napi::Object cpu_object(Napi::Env env, const bench::CpuUsage& c) {
+  Napi::Object cpu = Napi::Object::New(env);
+  cpu.Set("usrNs", double(c.usr_ns));
+  cpu.Set("sysNs", double(c.sys_ns));
+  cpu.Set("ctx", double(c.ctx));
+  cpu.Set("majf", double(c.majf));
+  cpu.Set("minf", double(c.minf));
+  return cpu;
+}
+
 Napi::Object result_object(Napi::Env env, const bench::JobLoopResult& r) {
   Napi::Object o = Napi::Object::New(env);
   const char* names[2] = {"read", "write"};
@@ -127,13 +137,8 @@ Napi::Object result_object(Napi::Env env, const bench::JobLoopResult& r) {
   depth.Set("submit", counts_array(env, r.depth_submit));
   depth.Set("complete", counts_array(env, r.depth_complete));
   o.Set("depth", depth);
-  Napi::Object cpu = Napi::Object::New(env);
-  cpu.Set("usrNs", double(r.cpu.usr_ns));
-  cpu.Set("sysNs", double(r.cpu.sys_ns));
-  cpu.Set("ctx", double(r.cpu.ctx));
-  cpu.Set("majf", double(r.cpu.majf));
-  cpu.Set("minf", double(r.cpu.minf));
-  o.Set("cpu", cpu);
+  o.Set("cpu", cpu_object(env, r.cpu));
+  o.Set("processCpu", cpu_object(env, r.process_cpu));
   o.Set("runtimeNs", double(r.runtime_ns));
   o.Set("elapsedNs", double(r.elapsed_ns));
   o.Set("error", r.error);
@@ -219,6 +224,11 @@ Napi::Value start_job_loop(const Napi::CallbackInfo& info) {
     if (!progress_value.IsTypedArray() || progress_value.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
       bad_spec(env, "job loop: progress must be a Float64Array");
     auto arr = progress_value.As<Napi::Float64Array>();
+    // The loop's thread writes into it for the whole run: an ArrayBuffer could
+    // be detached (transferred) under it, a SharedArrayBuffer cannot.
+    bool detachable = false;
+    napi_is_arraybuffer(env, arr.ArrayBuffer(), &detachable);
+    if (detachable) bad_spec(env, "job loop: progress must be a Float64Array over a SharedArrayBuffer");
     if (arr.ElementLength() < size_t(bench::kProgressFields))
       bad_spec(env, "job loop: progress must hold at least 8 numbers");
     progress = arr.Data();

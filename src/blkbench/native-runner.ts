@@ -48,7 +48,9 @@ export async function runNativeClones(clones: NativeClone[], progress: Float64Ar
   const timer = onProgress ? setInterval(() => onProgress(progress), PROGRESS_INTERVAL_MS) : undefined;
   try {
     const results = await Promise.all(loops.map((l) => l.done));
-    return results.map((r, i) => jobResult(clones[i].spec, r));
+    // One job: its process's CPU, as fio's default process mode counts (io_uring's io-wq workers are
+    // threads of the process); several: each loop thread's own, as fio's --thread jobs count.
+    return results.map((r, i) => jobResult(clones[i].spec, r, clones.length === 1 ? r.processCpu : r.cpu));
   } finally {
     if (timer) clearInterval(timer);
   }
@@ -101,7 +103,7 @@ function direction(d: JobLoopDirection): DirectionResult {
   };
 }
 
-function jobResult(spec: JobSpec, r: JobLoopResult): JobResult {
+function jobResult(spec: JobSpec, r: JobLoopResult, cpu: JobLoopResult['cpu']): JobResult {
   return {
     name: spec.name,
     jobs: 1,
@@ -110,7 +112,7 @@ function jobResult(spec: JobSpec, r: JobLoopResult): JobResult {
     runtimeNs: r.runtimeNs,
     elapsedNs: r.elapsedNs,
     dirs: { read: direction(r.read), write: direction(r.write), trim: emptyDirection() },
-    cpu: r.cpu,
+    cpu,
     depth: r.depth,
     error: r.error,
     errorMessage: r.errorMessage,

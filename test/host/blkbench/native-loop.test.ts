@@ -166,6 +166,13 @@ describe('native job loop (io_uring on files)', function () {
     assertBlkioError(() => startJobLoop(q, { rw: 'read', regionLength: MiB, iodepth: 65536, blockSize: 1 << 20 }), 'EINVAL', /1 GiB/);
   });
 
+  it('live counters must live in a SharedArrayBuffer (an ArrayBuffer could be detached under the loop)', () => {
+    const q = b.getQueue(0)!;
+    assertBlkioError(() => startJobLoop(q, { rw: 'read', regionLength: MiB }, { progress: new Float64Array(8) }), 'EINVAL', /SharedArrayBuffer/);
+    const short = new Float64Array(new SharedArrayBuffer(4 * 8));
+    assertBlkioError(() => startJobLoop(q, { rw: 'read', regionLength: MiB }, { progress: short }), 'EINVAL', /at least 8/);
+  });
+
   it('queues of the libblkio (koffi) driver are refused with ENOTSUP', function () {
     const lib = path.join(__dirname, '..', '..', '..', '..', 'build', 'Release', 'libblkio.so.1');
     if (!fs.existsSync(lib)) this.skip(); // the C ABI library is built by npm install
