@@ -13,9 +13,11 @@
  *   randwrite      4 KiB randwrite, iodepth=32, to the page-cached file
  *   seqread-128k   128 KiB sequential read, iodepth=32
  * Every side runs as a child process with JSON output; IOPS and CPU come from its own report, summed
- * over jobs. CPU per request = Σ (usr_cpu + sys_cpu) × job_runtime / Σ requests: fio's job thread or
- * process; blkbench's native loop thread (its main thread sleeps until the loops finish), the whole
- * process for the JS loop. blkbench's "js" side is its JS loop over the mirror API (--blkbench_loop=js).
+ * over jobs. CPU per request = Σ (usr_cpu + sys_cpu) × job_runtime / Σ requests: fio's job thread (fio
+ * counts RUSAGE_THREAD in every mode), blkbench's native loop thread (its main thread sleeps until the
+ * loops finish); for the JS loop the whole process on one job (with V8's threads and io_uring's io-wq
+ * workers, which matters for buffered writes), the worker thread with numjobs.
+ * blkbench's "js" side is its JS loop over the mirror API (--blkbench_loop=js).
  * Latency: fio's and blkbench's native lat (slat + clat, fio --lat_percentiles=1); the JS loop's is
  * submission → completion.
  */

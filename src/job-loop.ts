@@ -98,7 +98,7 @@ export interface JobLoopResult {
   depth: { level: number[]; submit: number[]; complete: number[] };
   /** CPU time of the loop's own thread during the measured phase. */
   cpu: JobLoopCpu;
-  /** CPU time of the whole process over the same phase (with io_uring's io-wq workers, as fio's process mode). */
+  /** CPU time of the whole process over the same phase (with io_uring's io-wq workers and other threads). */
   processCpu: JobLoopCpu;
   /** From the start of measuring to the last completion. */
   runtimeNs: number;

@@ -64,7 +64,7 @@ struct JobLoopResult {
   uint64_t depth_level[7] = {}, depth_submit[7] = {}, depth_complete[7] = {};
   int64_t runtime_ns = 0, elapsed_ns = 0;
   CpuUsage cpu;          // the loop's own thread
-  CpuUsage process_cpu;  // the whole process (includes io_uring's io-wq workers, as fio's process mode)
+  CpuUsage process_cpu;  // the whole process (with io_uring's io-wq workers)
   int error = 0;  // positive errno, as fio reports it
   std::string error_message;
   // Requests still held by the queue when the loop ended (after a failure or

@@ -259,6 +259,10 @@ Napi::Value start_job_loop(const Napi::CallbackInfo& info) {
     throw_blkio_error(env, r);
   }
   run->region_mapped = true;
+  struct FreeRegionOnThrow {
+    JobLoopRun* run;
+    ~FreeRegionOnThrow() { if (run) release_region(*run); }
+  } free_region{run.get()};
   spec.buffers = static_cast<uint8_t*>(run->region.addr);
   spec.slot_stride = size_t(stride);
   spec.region_slot = owner->mapped_region_slot(run->region.addr, run->region.len);
@@ -274,7 +278,8 @@ Napi::Value start_job_loop(const Napi::CallbackInfo& info) {
 
   run->hook_holder = new RunHolder(run);
   napi_add_env_cleanup_hook(env, cleanup_hook, run->hook_holder);
-  unclaim.q = nullptr;  // the thread releases the claim
+  unclaim.q = nullptr;  // the thread releases the claim, the done callback the region
+  free_region.run = nullptr;
   JobLoopRun* raw = run.get();
   run->thread = std::thread([raw, tsfn = run->on_done, keep = new RunHolder(run)]() mutable {
     raw->loop->run();

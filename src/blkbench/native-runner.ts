@@ -48,9 +48,9 @@ export async function runNativeClones(clones: NativeClone[], progress: Float64Ar
   const timer = onProgress ? setInterval(() => onProgress(progress), PROGRESS_INTERVAL_MS) : undefined;
   try {
     const results = await Promise.all(loops.map((l) => l.done));
-    // One job: its process's CPU, as fio's default process mode counts (io_uring's io-wq workers are
-    // threads of the process); several: each loop thread's own, as fio's --thread jobs count.
-    return results.map((r, i) => jobResult(clones[i].spec, r, clones.length === 1 ? r.processCpu : r.cpu));
+    // Each job's CPU is its loop thread's, as fio counts a job's (getrusage RUSAGE_THREAD in every mode):
+    // io_uring's io-wq workers (buffered writes) and the idle main thread are not in it.
+    return results.map((r, i) => jobResult(clones[i].spec, r, r.cpu));
   } finally {
     if (timer) clearInterval(timer);
   }
