@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Blkio, BlkioError, JobLoopLatency, createCompletions, create, runJobLoop, startJobLoop } from '../../../src';
 import { randomFile, tempDir } from '../../support/files';
+import { Qsd } from '../../support/qsd';
 
 const MiB = 1 << 20;
 const BLOCK = 4096;
@@ -234,5 +235,54 @@ describe('blkbench on the native job loop', function () {
     const job = json(['--name=m', '--rw=randread', '--size=1m', '--numjobs=2', '--group_reporting']);
     assert.equal(job.blkbench_loop, 'native');
     assert.equal(job.read.total_ios, 512);
+  });
+});
+
+describe('native job loop (virtio-blk-vhost-user against qemu-storage-daemon)', function () {
+  this.timeout(60000);
+  let qsd: Qsd | undefined;
+
+  beforeEach(async function () {
+    if (!fs.existsSync('/usr/bin/qemu-storage-daemon')) this.skip(); // .ci/run installs qemu-system-common
+    qsd = await Qsd.start({ size: 4 * MiB });
+  });
+
+  afterEach(() => qsd?.dispose());
+
+  function connect(socket: string): Blkio {
+    const b = create('virtio-blk-vhost-user');
+    b.setStr('path', socket);
+    b.connect();
+    b.start();
+    return b;
+  }
+
+  it('random writes land in the daemon\'s image, every block of the region once', async () => {
+    const b = connect(qsd!.socket);
+    try {
+      const r = await runJobLoop(b.getQueue(0)!, { rw: 'randwrite', regionLength: MiB, iodepth: 16, stampWrites: true });
+      assert.equal(r.error, 0, r.errorMessage ?? '');
+      assert.equal(r.write.ios, MiB / BLOCK);
+    } finally {
+      b.destroy();
+    }
+    await qsd!.stop();
+    const image = fs.readFileSync(qsd!.image);
+    for (let off = 0; off < MiB; off += BLOCK) assert.equal(image.readBigUInt64LE(off), BigInt(off), `block at ${off}`);
+  });
+
+  it('a daemon killed mid-run fails the run with EIO: the loop ends, nothing hangs', async () => {
+    const b = connect(qsd!.socket);
+    try {
+      const loop = startJobLoop(b.getQueue(0)!, { rw: 'randread', regionLength: MiB, iodepth: 8, timeBased: true, runtimeNs: 30e9 });
+      await new Promise((res) => setTimeout(res, 200));
+      await qsd!.kill('SIGKILL');
+      const r = await loop.done;
+      assert.equal(r.error, 5, r.errorMessage ?? '');
+      assert.match(r.errorMessage ?? '', /read of 4096 bytes at offset \d+ failed/);
+      assert.ok(r.read.ios > 0);
+    } finally {
+      b.destroy();
+    }
   });
 });
