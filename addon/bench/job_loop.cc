@@ -113,6 +113,11 @@ void JobLoop::run() {
 }
 
 bool JobLoop::should_stop() {
+  if (abandon_requested_.load(std::memory_order_relaxed)) {
+    abandon_ = true;
+    result_.stopped = true;
+    return true;
+  }
   if (q_.stop_requested()) {
     abandon_ = true;
     if (!result_.error) fail(ECANCELED, "the queue was removed or its Blkio destroyed during the run");

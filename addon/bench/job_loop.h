@@ -81,6 +81,9 @@ class JobLoop {
   void run();
   // Thread-safe: stop issuing, let what is in flight complete, then return.
   void request_stop() { stop_.store(true, std::memory_order_relaxed); }
+  // Thread-safe: return at once, leaving requests in flight to the queue's
+  // owner (its shutdown quiesces them). For an exiting environment.
+  void request_abandon() { abandon_requested_.store(true, std::memory_order_relaxed); }
   const JobLoopResult& result() const { return result_; }
 
  private:
@@ -111,6 +114,7 @@ class JobLoop {
   JobLoopSpec spec_;
   double* progress_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> abandon_requested_{false};
 
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_;

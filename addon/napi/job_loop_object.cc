@@ -72,7 +72,8 @@ void cleanup_hook(void* arg) {
   auto* holder = static_cast<RunHolder*>(arg);
   JobLoopRun& run = **holder;
   run.hook_holder = nullptr;
-  if (run.loop) run.loop->request_stop();
+  // Do not wait for a device that may never answer: the Blkio's own shutdown quiesces what is left.
+  if (run.loop) run.loop->request_abandon();
   if (run.thread.joinable()) run.thread.join();
   run.progress_ref.Reset();
   delete holder;

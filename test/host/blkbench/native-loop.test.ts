@@ -157,6 +157,34 @@ describe('native job loop (io_uring on files)', function () {
     assert.match(r.errorMessage ?? '', /destroyed/);
   });
 
+  it('a process that exits while a loop runs exits cleanly (the loop is abandoned, not waited for)', () => {
+    const lib = path.join(__dirname, '..', '..', '..', 'src');
+    const script = `
+      const { create, startJobLoop } = require(${JSON.stringify(lib)});
+      const b = create('io_uring'); b.setStr('path', ${JSON.stringify(file)}); b.connect(); b.start();
+      startJobLoop(b.getQueue(0), { rw: 'randread', regionLength: ${MiB}, iodepth: 8, timeBased: true, runtimeNs: 60e9 });
+      setTimeout(() => process.exit(7), 200);`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20000 });
+    assert.equal(r.signal, null, r.stderr);
+    assert.equal(r.status, 7, r.stderr);
+  });
+
+  it('a worker terminated while its loop runs ends cleanly, and the process goes on', () => {
+    const lib = path.join(__dirname, '..', '..', '..', 'src');
+    const script = `
+      const { Worker } = require('node:worker_threads');
+      const w = new Worker(\`
+        const { create, startJobLoop } = require(${JSON.stringify(lib)});
+        const b = create('io_uring'); b.setStr('path', ${JSON.stringify(file)}); b.connect(); b.start();
+        startJobLoop(b.getQueue(0), { rw: 'randread', regionLength: ${MiB}, iodepth: 8, timeBased: true, runtimeNs: 60e9 });
+        require('node:worker_threads').parentPort.postMessage('running');\`, { eval: true });
+      w.on('message', () => setTimeout(() => w.terminate().then(() => console.log('terminated')), 200));`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20000 });
+    assert.equal(r.signal, null, r.stderr);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /terminated/);
+  });
+
   it('bad specs throw EINVAL naming the problem', () => {
     const q = b.getQueue(0)!;
     assertBlkioError(() => startJobLoop(q, { rw: 'trim' as 'read', regionLength: MiB }), 'EINVAL', /rw must be one of/);
