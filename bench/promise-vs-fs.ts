@@ -7,7 +7,7 @@
  *   node dist/bench/promise-vs-fs.js [seconds=3] [rounds=5] [depth=32]
  */
 import * as fsp from 'node:fs/promises';
-import { open } from '../src';
+import { open } from '../src/lib';
 import { median, pageCachedFile } from './support';
 
 const FILE_BYTES = 256 << 20;

@@ -1,8 +1,8 @@
 /**
  * blkbench against fio on the same jobs, alternating the sides in one run so all see the same machine.
  *
- *   node dist/bench/vs-fio.js [--rounds=5] [--runtime=5] [--size=256m] [--file=PATH] [--only=qd1,qd32]
- *                             [--loops=native,js]
+ *   node dist-test/bench/vs-fio.js [--rounds=5] [--runtime=5] [--size=256m] [--file=PATH] [--only=qd1,qd32]
+ *                                  [--loops=native,js]
  *
  * Jobs (io_uring on a page-cached file, invalidate=0):
  *   qd1            4 KiB randread, iodepth=1
@@ -25,6 +25,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { BLKBENCH_CLI } from '../test/support/paths';
 
 interface Side {
   iops: number;
@@ -95,7 +96,7 @@ function run(side: SideName, cfg: Config, file: string, size: string, runtime: s
   const out =
     side === 'fio'
       ? execFileSync('fio', [...args, '--lat_percentiles=1', ...(cfg.fioOnly ?? [])], { encoding: 'utf8', maxBuffer: 64 << 20 })
-      : execFileSync(process.execPath, [path.join(__dirname, '..', 'src', 'blkbench', 'cli.js'), ...args, `--blkbench_loop=${side}`], {
+      : execFileSync(process.execPath, [BLKBENCH_CLI, ...args, `--blkbench_loop=${side}`], {
           encoding: 'utf8',
           maxBuffer: 64 << 20,
         });

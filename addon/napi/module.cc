@@ -1,6 +1,8 @@
 // The addon's entry point: registers the internal classes that src/ wraps.
 #include <napi.h>
 
+#include <cstddef>
+
 #include "addon_data.h"
 #include "blkio_object.h"
 #include "completion_watcher.h"
@@ -65,6 +67,21 @@ Napi::Value detach_array_buffer(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// The request descriptor as compiled: a test ties it to src/lib/native/descriptor.ts.
+Napi::Object descriptor_layout(Napi::Env env) {
+  Napi::Object layout = Napi::Object::New(env);
+  layout.Set("bytes", double(sizeof(Descriptor)));
+  layout.Set("op", double(offsetof(Descriptor, op)));
+  layout.Set("flags", double(offsetof(Descriptor, flags)));
+  layout.Set("slot", double(offsetof(Descriptor, slot)));
+  layout.Set("region", double(offsetof(Descriptor, region)));
+  layout.Set("startLo", double(offsetof(Descriptor, start_lo)));
+  layout.Set("startHi", double(offsetof(Descriptor, start_hi)));
+  layout.Set("len", double(offsetof(Descriptor, len)));
+  layout.Set("addr", double(offsetof(Descriptor, addr)));
+  return layout;
+}
+
 }  // namespace
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
@@ -81,6 +98,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("watchFdRef", Napi::Function::New(env, watch_fd_ref));
   exports.Set("unwatchFd", Napi::Function::New(env, unwatch_fd));
   exports.Set("detachArrayBuffer", Napi::Function::New(env, detach_array_buffer));
+  exports.Set("descriptorLayout", descriptor_layout(env));
   register_job_loop(env, exports);
   return exports;
 }

@@ -3,7 +3,7 @@
 import * as assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import { BlkioError, create, open, REQ_FUA, REQ_NO_FALLBACK, REQ_NO_UNMAP } from '../../src';
+import { BlkioError, create, open, REQ_FUA, REQ_NO_FALLBACK, REQ_NO_UNMAP } from '../../src/lib';
 import { createConnected, expectEachCompletesOnce, startWithRegion, Started, Target, TargetInstance } from '../support/target';
 
 const KiB = 1024;

@@ -7,13 +7,14 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Blkio, BlkioError, JobLoopLatency, createCompletions, create, runJobLoop, startJobLoop } from '../../../src';
+import { Blkio, BlkioError, JobLoopLatency, createCompletions, create, runJobLoop, startJobLoop } from '../../../src/lib';
 import { randomFile, tempDir } from '../../support/files';
+import { BLKBENCH_CLI, BUILD_DIR, LIB_DIR } from '../../support/paths';
 import { Qsd } from '../../support/qsd';
 
 const MiB = 1 << 20;
 const BLOCK = 4096;
-const CLI = path.join(__dirname, '..', '..', '..', 'src', 'blkbench', 'cli.js');
+const CLI = BLKBENCH_CLI;
 
 function openFile(file: string, readOnly = false): Blkio {
   const b = create('io_uring');
@@ -158,7 +159,7 @@ describe('native job loop (io_uring on files)', function () {
   });
 
   it('a process that exits while a loop runs exits cleanly (the loop is abandoned, not waited for)', () => {
-    const lib = path.join(__dirname, '..', '..', '..', 'src');
+    const lib = LIB_DIR;
     const script = `
       const { create, startJobLoop } = require(${JSON.stringify(lib)});
       const b = create('io_uring'); b.setStr('path', ${JSON.stringify(file)}); b.connect(); b.start();
@@ -170,7 +171,7 @@ describe('native job loop (io_uring on files)', function () {
   });
 
   it('a worker terminated while its loop runs ends cleanly, and the process goes on', () => {
-    const lib = path.join(__dirname, '..', '..', '..', 'src');
+    const lib = LIB_DIR;
     const script = `
       const { Worker } = require('node:worker_threads');
       const w = new Worker(\`
@@ -203,7 +204,7 @@ describe('native job loop (io_uring on files)', function () {
   });
 
   it('queues of the libblkio (koffi) driver are refused with ENOTSUP', function () {
-    const lib = path.join(__dirname, '..', '..', '..', '..', 'build', 'Release', 'libblkio.so.1');
+    const lib = path.join(BUILD_DIR, 'libblkio.so.1');
     if (!fs.existsSync(lib)) this.skip(); // the C ABI library is built by npm install
     const k = create('io_uring', { library: lib });
     try {
