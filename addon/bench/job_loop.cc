@@ -89,6 +89,13 @@ JobLoop::JobLoop(Queue& queue, const JobLoopSpec& spec, double* progress)
 }
 
 void JobLoop::run() {
+  // Write buffers hold pseudo-random data, as fio's do by default (filled here, off the JS thread).
+  if (spec_.read_percent < 100) {
+    Prng fill(spec_.seed, spec_.job_index, 3);
+    size_t words = size_t(depth_) * spec_.slot_stride / 4;
+    auto* w = reinterpret_cast<uint32_t*>(spec_.buffers);
+    for (size_t i = 0; i < words; i++) w[i] = fill.next_u32();
+  }
   begin();
   for (;;) {
     if (should_stop()) {

@@ -267,12 +267,6 @@ Napi::Value start_job_loop(const Napi::CallbackInfo& info) {
   spec.buffers = static_cast<uint8_t*>(run->region.addr);
   spec.slot_stride = size_t(stride);
   spec.region_slot = owner->mapped_region_slot(run->region.addr, run->region.len);
-  // Write buffers hold pseudo-random data, as fio's do by default.
-  if (spec.read_percent < 100) {
-    bench::Prng fill(spec.seed, spec.job_index, 3);
-    auto* words = static_cast<uint32_t*>(run->region.addr);
-    for (size_t i = 0; i < mem_len / 4; i++) words[i] = fill.next_u32();
-  }
   run->loop = std::make_unique<bench::JobLoop>(*queue, spec, progress);
   if (progress) run->progress_ref = Napi::Persistent(progress_value);
   run->on_done = Napi::ThreadSafeFunction::New(env, info[3].As<Napi::Function>(), "blkio job loop", 0, 1);
