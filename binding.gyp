@@ -38,6 +38,7 @@
       "sources": [
         "addon/napi/errors.cc",
         "addon/napi/completion_watcher.cc",
+        "addon/napi/background_step.cc",
         "addon/napi/queue_object.cc",
         "addon/napi/blkio_object.cc",
         "addon/napi/job_loop_object.cc",
@@ -46,7 +47,10 @@
         "addon/bench/job_loop.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"]
+      # SWALLOW_UNTHROWABLE: a worker being terminated cannot take a JS
+      # exception; without it node-addon-api aborts the process instead.
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS",
+                  "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"]
     }
   ],
   # The C library is built in a source checkout (it has test/) or when

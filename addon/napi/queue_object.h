@@ -37,6 +37,9 @@ class QueueObject : public Napi::ObjectWrap<QueueObject> {
 
   // Called when the queue is removed or its device destroyed.
   void shutdown();
+  // Unusable from JS at once; returns the core queue for the caller to shut
+  // down off the event loop (see BlkioObject::close()).
+  std::shared_ptr<Queue> detach();
 
   // The core objects, for the job loop binding (null once shut down).
   const std::shared_ptr<Queue>& core_queue() const { return queue_; }

@@ -71,6 +71,43 @@ export class Blkio {
     this.#native = null;
   }
 
+  /**
+   * @internal destroy() with its waiting (for requests the device still
+   * holds: seconds on a stalled device) done off the event loop, for the
+   * Promise layer. The object is unusable at once; the Promise resolves when
+   * the device is released. On the libblkio (koffi) path it is destroy().
+   */
+  _destroyInBackground(): Promise<void> {
+    const native = this.#native;
+    if (!native) return Promise.resolve();
+    for (const q of this.#queues.values()) q._kill();
+    this.#queues.clear();
+    this.#native = null;
+    if (!native.close) {
+      native.destroy();
+      return Promise.resolve();
+    }
+    return native.close();
+  }
+
+  /**
+   * @internal connect() and start() off the event loop, for open(): a
+   * vhost-user handshake waits up to a reply timeout for a stalled backend.
+   * The object must not be used until the Promise settles.
+   */
+  async _connectInBackground(): Promise<void> {
+    const native = this.#live;
+    if (native.connectInBackground) await native.connectInBackground();
+    else native.connect();
+  }
+
+  /** @internal see _connectInBackground() */
+  async _startInBackground(): Promise<void> {
+    const native = this.#live;
+    if (native.startInBackground) await native.startInBackground();
+    else native.start();
+  }
+
   getBool(name: BoolProperty): boolean {
     checkName(name);
     return this.#live.get(name, PropertyType.Bool) as boolean;
@@ -136,7 +173,24 @@ export class Blkio {
 
   /** Makes a region usable for I/O (after start); map once, not per request. */
   mapMemRegion(region: MemRegion): void {
-    const slot = this.#live.mapMemRegion(checkRegion(region));
+    this.#recordMapped(region, this.#live.mapMemRegion(checkRegion(region)));
+  }
+
+  /**
+   * @internal mapMemRegion() off the event loop (a vhost-user backend
+   * acknowledges each mapping), for open(). The object must not be used
+   * until the Promise settles.
+   */
+  async _mapMemRegionInBackground(region: MemRegion): Promise<void> {
+    const native = this.#live;
+    const checked = checkRegion(region);
+    const slot = native.mapMemRegionInBackground
+      ? await native.mapMemRegionInBackground(checked)
+      : native.mapMemRegion(checked);
+    this.#recordMapped(region, slot);
+  }
+
+  #recordMapped(region: MemRegion, slot: number): void {
     // The buffer's own address, not region.addr: a region built over part of
     // a buffer starts inside it. A view outside the mapped part only gets a
     // wrong slot hint, which the native side checks.

@@ -40,6 +40,13 @@ export interface NativeBlkio {
   connect(): void;
   start(): void;
   destroy(): void;
+  /** destroy() with its waiting done off the event loop (the addon's drivers; absent on the libblkio path). */
+  close?(): Promise<void>;
+  /** connect() / start() on the thread pool (the addon's drivers): nothing else may use the object meanwhile. */
+  connectInBackground?(): Promise<void>;
+  startInBackground?(): Promise<void>;
+  /** mapMemRegion() on the thread pool: nothing else may use the object meanwhile. */
+  mapMemRegionInBackground?(region: NativeRegion): Promise<number>;
   get(name: string, type: PropertyType): boolean | number | bigint | string;
   set(name: string, type: PropertyType, value: boolean | number | bigint | string): void;
   allocMemRegion(len: number): NativeRegion;

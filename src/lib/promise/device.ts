@@ -4,7 +4,7 @@
 // (no polling, no blocked loop), drained in batches.
 import { Mutex } from 'async-mutex';
 import { Blkio, create } from '../blkio';
-import { BlkioError } from '../errors';
+import { BlkioError, invalidArgument } from '../errors';
 import { BouncePool } from './bounce-pool';
 import { bufferAddress } from '../buffers';
 import { Completion, CompletionWatcher, createCompletions, Queue } from '../queue';
@@ -38,6 +38,39 @@ function setProperty(b: Blkio, name: string, value: string | number | boolean | 
   else b.setStr(name, String(value));
 }
 
+const ENODEV = 19;
+
+/** Why requests fail once close() was called: ENODEV, as for a destroyed Blkio. */
+function closedError(): BlkioError {
+  return new BlkioError('device is closed', ENODEV);
+}
+
+// Promise methods never throw: a bad argument (or anything else thrown
+// while a request is set up) becomes a rejection, always a BlkioError.
+function asBlkioError(e: unknown): BlkioError {
+  if (e instanceof BlkioError) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  return new BlkioError(`invalid argument: ${message}`, 22 /* EINVAL */);
+}
+
+function rejectThrown(e: unknown): Promise<never> {
+  return Promise.reject(asBlkioError(e));
+}
+
+function checkOffset(offset: unknown): void {
+  if (typeof offset === 'bigint' ? offset < 0n : !Number.isSafeInteger(offset) || (offset as number) < 0)
+    invalidArgument(`offset must be a non-negative integer or bigint, got ${String(offset)}`);
+}
+
+function checkBuffer(buf: unknown, what: string): void {
+  if (!(buf instanceof Uint8Array)) invalidArgument(`${what} must be a Uint8Array`);
+}
+
+function checkBuffers(buffers: unknown): void {
+  if (!Array.isArray(buffers)) invalidArgument('buffers must be an array of Uint8Array');
+  for (const b of buffers) checkBuffer(b, 'every buffer');
+}
+
 function requestError(ret: number, errorMsg: string | null, what: string): BlkioError {
   return new BlkioError(errorMsg ? `${what}: ${errorMsg}` : `${what} failed`, ret);
 }
@@ -60,7 +93,9 @@ export class Device {
   readonly #waitingForBounce: (() => void)[] = [];
   #inFlight = 0;
   #flushScheduled = false;
+  // Set synchronously by close(): later requests are rejected at once.
   #closed = false;
+  #bounceFailure: Error | null = null;
   #failed: Error | null = null;
   readonly #pending = new Set<Settle>();
   #idle: (() => void) | null = null;
@@ -81,12 +116,31 @@ export class Device {
 
   /** Reads into buffer (filling it) or into a new Uint8Array of length bytes. */
   read(offset: number | bigint, lengthOrBuffer: number | Uint8Array): Promise<Uint8Array> {
-    const target = typeof lengthOrBuffer === 'number' ? new Uint8Array(lengthOrBuffer) : lengthOrBuffer;
-    return this.#data(offset, target, false).then(() => target);
+    try {
+      checkOffset(offset);
+      let target: Uint8Array;
+      if (typeof lengthOrBuffer === 'number') {
+        if (!Number.isSafeInteger(lengthOrBuffer) || lengthOrBuffer < 0)
+          invalidArgument(`length must be a non-negative integer, got ${lengthOrBuffer}`);
+        target = new Uint8Array(lengthOrBuffer);
+      } else {
+        checkBuffer(lengthOrBuffer, 'buffer');
+        target = lengthOrBuffer;
+      }
+      return this.#data(offset, target, false).then(() => target);
+    } catch (e) {
+      return rejectThrown(e);
+    }
   }
 
   write(offset: number | bigint, data: Uint8Array): Promise<void> {
-    return this.#data(offset, data, true);
+    try {
+      checkOffset(offset);
+      checkBuffer(data, 'data');
+      return this.#data(offset, data, true);
+    } catch (e) {
+      return rejectThrown(e);
+    }
   }
 
   /** Reads into each buffer in turn, as one request. */
@@ -114,32 +168,47 @@ export class Device {
    * Waits for in-flight requests, then releases the device. A device that
    * never completes them (e.g. a VDUSE daemon that died) does not hang the
    * caller: after timeoutMs the remaining requests are rejected with ETIME.
+   * Requests issued after this call (even in the same tick) are rejected
+   * with ENODEV. Releasing the device (bounded waits for a stalled one)
+   * happens off the event loop; the Promise resolves when it is done.
    */
-  async close(options: { timeoutMs?: number } = {}): Promise<void> {
-    const timeoutMs = options.timeoutMs ?? 30_000;
-    await this.#control.runExclusive(async () => {
-      if (this.#closed) return;
+  close(options: { timeoutMs?: number } = {}): Promise<void> {
+    try {
+      if (typeof options !== 'object' || options === null) invalidArgument('close() options must be an object');
+      const timeoutMs = options.timeoutMs ?? 30_000;
+      if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0))
+        invalidArgument(`timeoutMs must be a non-negative number, got ${String(timeoutMs)}`);
+      // Now, not when the mutex is ours: requests issued after this call
+      // (even in the same tick) are rejected.
+      const first = !this.#closed;
       this.#closed = true;
-      if (this.#inFlight > 0 || this.#waitingForBounce.length > 0) {
-        let timer: NodeJS.Timeout | undefined;
-        const idle = new Promise<boolean>((resolve) => (this.#idle = () => resolve(true)));
-        const expired = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
-        const finished = await Promise.race([idle, expired]);
-        clearTimeout(timer);
-        if (!finished) {
-          this.#idle = null;
-          this.#failAll(new BlkioError(`device did not complete the request within ${timeoutMs} ms of close()`, 62 /* ETIME */));
-        }
+      return this.#control.runExclusive(() => (first ? this.#shutDown(timeoutMs) : undefined));
+    } catch (e) {
+      return rejectThrown(e);
+    }
+  }
+
+  async #shutDown(timeoutMs: number): Promise<void> {
+    if (this.#inFlight > 0 || this.#waitingForBounce.length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const idle = new Promise<boolean>((resolve) => (this.#idle = () => resolve(true)));
+      const expired = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+      const finished = await Promise.race([idle, expired]);
+      clearTimeout(timer);
+      if (!finished) {
+        this.#idle = null;
+        this.#failAll(new BlkioError(`device did not complete the request within ${timeoutMs} ms of close()`, 62 /* ETIME */));
       }
-      this.#watcher.close();
-      this.blkio.destroy();
-    });
+    }
+    this.#watcher.close();
+    // The device may hold requests still (a stalled backend): waiting for
+    // them happens off the event loop.
+    await this.blkio._destroyInBackground();
   }
 
   // A data request: zero-copy when the device can use the buffer as is,
   // otherwise through the bounce pool.
   #data(offset: number | bigint, buf: Uint8Array, writing: boolean): Promise<void> {
-    if (!(buf instanceof Uint8Array)) return Promise.reject(new TypeError('buffer must be a Uint8Array'));
     const what = writing ? 'write' : 'read';
     if (!this.#needsBounce(buf)) {
       return this.#submit(what, null, (ud) =>
@@ -157,6 +226,12 @@ export class Device {
   }
 
   #vectored(offset: number | bigint, buffers: Uint8Array[], writing: boolean): Promise<void> {
+    try {
+      checkOffset(offset);
+      checkBuffers(buffers);
+    } catch (e) {
+      return rejectThrown(e);
+    }
     const what = writing ? 'writev' : 'readv';
     if (!buffers.some((b) => this.#needsBounce(b))) {
       return this.#submit(what, null, (ud) =>
@@ -189,7 +264,7 @@ export class Device {
 
   async #withBounce(length: number, use: (bounce: Uint8Array) => Promise<void>): Promise<void> {
     if (this.#failed) throw this.#failed;
-    if (this.#closed) throw new BlkioError('device is closed', 9 /* EBADF */);
+    if (this.#closed) throw closedError();
     const pool = await this.#bouncePool();
     if (length > pool.size)
       throw new BlkioError(`request of ${length} bytes exceeds the bounce buffer (bounceBufferSize ${pool.size})`, 22);
@@ -208,25 +283,51 @@ export class Device {
     }
   }
 
+  // Allocated and mapped on first use. A mapping the device refuses (e.g.
+  // its backend is gone) fails every later bounced request at once, with
+  // that error, instead of allocating (and leaking) a region per request.
   async #bouncePool(): Promise<BouncePool> {
     if (this.#bounce) return this.#bounce;
-    return this.#control.runExclusive(() => {
+    return this.#control.runExclusive(async () => {
       if (this.#bounce) return this.#bounce;
-      const align = Number(this.blkio.getUint64('mem-region-alignment'));
-      const pageAligned = Math.max(align, 4096);
-      const size = Math.ceil(this.#bounceSize / pageAligned) * pageAligned;
-      const region = this.blkio.allocMemRegion(size);
-      this.blkio.mapMemRegion(region);
-      this.#bounce = new BouncePool(region.buffer, Math.max(this.bufAlignment, 1));
-      return this.#bounce;
+      if (this.#bounceFailure) throw this.#bounceFailure;
+      // (Requests admitted before close() still get here after it.)
+      await this.#mapBouncePool(false);
+      return this.#bounce!;
     });
+  }
+
+  // Off the event loop only while nothing else can use the device (open()):
+  // a request completing meanwhile would race the mapping.
+  async #mapBouncePool(inBackground: boolean): Promise<void> {
+    const align = Number(this.blkio.getUint64('mem-region-alignment'));
+    const pageAligned = Math.max(align, 4096);
+    const size = Math.ceil(this.#bounceSize / pageAligned) * pageAligned;
+    const region = this.blkio.allocMemRegion(size);
+    try {
+      if (inBackground) await this.blkio._mapMemRegionInBackground(region);
+      else this.blkio.mapMemRegion(region);
+    } catch (e) {
+      this.blkio.freeMemRegion(region);
+      this.#bounceFailure = e as Error;
+      throw e;
+    }
+    this.#bounce = new BouncePool(region.buffer, Math.max(this.bufAlignment, 1));
+  }
+
+  /**
+   * @internal For open(): a device that needs memory regions uses the bounce
+   * pool for every request, so it is mapped now, off the event loop.
+   */
+  async _prepare(): Promise<void> {
+    if (this.#needsRegions) await this.#mapBouncePool(true);
   }
 
   // A request with bounce space was admitted before close() (it waited for
   // that space), so it still goes ahead.
   #submit(what: string, bounce: Uint8Array | null, enqueue: (userData: Settle) => void): Promise<void> {
     if (this.#failed) return Promise.reject(this.#failed);
-    if (this.#closed && bounce === null) return Promise.reject(new BlkioError('device is closed', 9 /* EBADF */));
+    if (this.#closed && bounce === null) return Promise.reject(closedError());
     return new Promise<void>((resolve, reject) => {
       const settle: Settle = (ret, msg) => (ret < 0 ? reject(requestError(ret, msg, what)) : resolve());
       enqueue(settle); // throws only for arguments of the wrong type
@@ -303,7 +404,12 @@ function isAlignedBase(buf: Uint8Array, align: number): boolean {
 
 /** Opens a device: create, set properties, connect, start, watch completions. */
 export async function open(options: OpenOptions): Promise<Device> {
-  if (typeof options !== 'object' || options === null) throw new TypeError('open() needs an options object');
+  if (typeof options !== 'object' || options === null) invalidArgument('open() needs an options object');
+  const bounceSize = options.bounceBufferSize ?? 8 << 20;
+  if (!Number.isSafeInteger(bounceSize) || bounceSize <= 0)
+    invalidArgument(`bounceBufferSize must be a positive integer, got ${String(options.bounceBufferSize)}`);
+  if (options.properties !== undefined && (typeof options.properties !== 'object' || options.properties === null))
+    invalidArgument('properties must be an object');
   const b = create(options.driver);
   try {
     if (options.path !== undefined) b.setStr('path', options.path);
@@ -312,12 +418,15 @@ export async function open(options: OpenOptions): Promise<Device> {
     if (options.readOnly !== undefined) b.setBool('read-only', options.readOnly);
     const props = Object.entries(options.properties ?? {});
     for (const [name, value] of props) if (CREATED_STATE.has(name)) setProperty(b, name, value);
-    b.connect();
+    // Both talk to the device (a vhost-user handshake, vDPA setup): off the event loop.
+    await b._connectInBackground();
     for (const [name, value] of props) if (!CREATED_STATE.has(name)) setProperty(b, name, value);
-    b.start();
-    return new Device(b, options.bounceBufferSize ?? 8 << 20);
+    await b._startInBackground();
+    const dev = new Device(b, bounceSize);
+    await dev._prepare();
+    return dev;
   } catch (e) {
-    b.destroy();
-    throw e;
+    await b._destroyInBackground();
+    throw asBlkioError(e);
   }
 }

@@ -1,6 +1,7 @@
 import { describeBehaviour } from '../../shared/behaviour';
-import { directFile, loopDevice, regularFile } from '../../support/files';
+import { directFile, directLoopDevice, loopDevice, regularFile } from '../../support/files';
 
 describeBehaviour(regularFile);
 describeBehaviour(directFile);
 describeBehaviour(loopDevice);
+describeBehaviour(directLoopDevice);

@@ -32,9 +32,11 @@ describe('io_uring request buffers', () => {
   });
 
   it('a pooled Node Buffer (shared ArrayBuffer, odd offset) is read into', () => {
-    const small = Buffer.from('x'); // takes a slice of the pool first
-    const buf = Buffer.allocUnsafe(1000);
-    assert.ok(buf.byteOffset > 0 || small.byteOffset >= 0);
+    // Three slices of 1000 bytes fit in one 8 KiB pool after at most one
+    // refill, so one of them starts inside a shared pool ArrayBuffer.
+    const buf = [0, 1, 2].map(() => Buffer.allocUnsafe(1000)).find((x) => x.byteOffset > 0);
+    assert.ok(buf, 'a Buffer that is a slice of the pool, past its start');
+    assert.ok(buf.buffer.byteLength > buf.byteLength, 'the pool ArrayBuffer is larger than the Buffer');
     q.read(100, buf);
     assert.equal(q.doIo(c, 1, 1), 1);
     assert.deepEqual(buf, readFileRange(file, 100, 1000));

@@ -14,9 +14,9 @@ describe('Promise layer close() on a device that stops answering', function () {
     await qsd.kill('SIGSTOP'); // alive but silent: no disconnect to notice
     const reads = Array.from({ length: 8 }, (_, i) => dev.read(i * 4096, 4096));
     const settled = Promise.allSettled(reads);
-    const started = Date.now();
+    // That close() returns is enough here (the suite's timeout bounds it);
+    // test/host/promise/close.test.ts measures that it never blocks the loop.
     await dev.close({ timeoutMs: 500 });
-    assert.ok(Date.now() - started < 15000);
     for (const r of await settled) {
       assert.equal(r.status, 'rejected');
       const e = (r as PromiseRejectedResult).reason as BlkioError;

@@ -108,9 +108,7 @@ describe('virtio-blk-vhost-user faults', function () {
       }
       q.doIo([], 0, 0);
       await qsd.kill('SIGKILL');
-      const t0 = Date.now();
-      const got = complete(q, total, 5000);
-      assert.ok(Date.now() - t0 < 5000);
+      const got = complete(q, total, 5000); // throws ETIME if the death went unnoticed for 5 s
       const seen = new Set(got.map((c) => c.userData));
       assert.equal(seen.size, total, 'each request completes exactly once');
       for (const c of got) {
@@ -138,7 +136,9 @@ describe('virtio-blk-vhost-user faults', function () {
       const t0 = Date.now();
       const got = complete(q, 32, 10000); // blocks in ppoll until the backend dies
       const waited = Date.now() - t0;
-      assert.ok(waited >= 200 && waited < 5000, `waited ${waited} ms`);
+      // It did block; that the death ended the wait (not its 10 s timeout,
+      // which throws ETIME) shows in the completions' error.
+      assert.ok(waited >= 200, `waited ${waited} ms`);
       assert.ok(got.every((c) => c.ret === -5 && c.errorMsg === GONE));
       await new Promise((r) => killer.once('exit', r));
       dev.b.destroy();
@@ -230,7 +230,9 @@ describe('virtio-blk-vhost-user faults', function () {
       try {
         await qsd.kill('SIGSTOP');
         const elapsed = expectConnectFailure(qsd.socket, 'ETIMEDOUT', /no reply/);
-        assert.ok(elapsed >= 4500 && elapsed < 8000, `gave up after ${elapsed} ms`);
+        // The 5 s reply timeout: a loaded machine can only lengthen the wait;
+        // the upper bound tells it from a much longer (or no) timeout.
+        assert.ok(elapsed >= 4500 && elapsed < 20000, `gave up after ${elapsed} ms`);
       } finally {
         await qsd.dispose();
       }
