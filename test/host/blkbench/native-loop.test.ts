@@ -300,6 +300,19 @@ describe('native job loop (virtio-blk-vhost-user against qemu-storage-daemon)', 
     for (let off = 0; off < MiB; off += BLOCK) assert.equal(image.readBigUInt64LE(off), BigInt(off), `block at ${off}`);
   });
 
+  it('destroying the Blkio while the daemon is stopped ends the loop (its waits are sliced), without a hang', async () => {
+    const b = connect(qsd!.socket);
+    const loop = startJobLoop(b.getQueue(0)!, { rw: 'randread', regionLength: MiB, iodepth: 8, timeBased: true, runtimeNs: 30e9 });
+    await new Promise((res) => setTimeout(res, 200));
+    await qsd!.kill('SIGSTOP'); // requests stay on the ring, unanswered
+    await new Promise((res) => setTimeout(res, 200));
+    b.destroy();
+    const r = await loop.done;
+    assert.equal(r.error, 125, r.errorMessage ?? ''); // ECANCELED
+    assert.ok(r.read.ios > 0);
+    await qsd!.kill('SIGCONT');
+  });
+
   it('a daemon killed mid-run fails the run with EIO: the loop ends, nothing hangs', async () => {
     const b = connect(qsd!.socket);
     try {
