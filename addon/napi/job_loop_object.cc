@@ -25,6 +25,10 @@ namespace {
 
 constexpr uint64_t kMaxJobMemory = uint64_t(1) << 30;
 
+// Marks the handles startJobLoop returns, so that stopJobLoop never takes
+// another External (the addon makes others) for one of ours.
+constexpr napi_type_tag kJobLoopTag = {0x6a6f626c6f6f7021ull, 0x626c6b696f2d6e74ull};
+
 struct JobLoopRun {
   napi_env env = nullptr;
   std::shared_ptr<Blkio> owner;
@@ -284,11 +288,15 @@ Napi::Value start_job_loop(const Napi::CallbackInfo& info) {
   });
 
   auto* external_holder = new RunHolder(run);
-  return Napi::External<RunHolder>::New(env, external_holder, [](Napi::Env, RunHolder* h) { delete h; });
+  auto handle = Napi::External<RunHolder>::New(env, external_holder, [](Napi::Env, RunHolder* h) { delete h; });
+  napi_type_tag_object(env, handle, &kJobLoopTag);
+  return handle;
 }
 
 Napi::Value stop_job_loop(const Napi::CallbackInfo& info) {
-  if (!info[0].IsExternal()) throw_blkio_error(info.Env(), -EINVAL, "stopJobLoop needs a job loop handle");
+  bool ours = false;
+  if (info[0].IsExternal()) napi_check_object_type_tag(info.Env(), info[0], &kJobLoopTag, &ours);
+  if (!ours) throw_blkio_error(info.Env(), -EINVAL, "stopJobLoop needs a job loop handle");
   JobLoopRun& run = **info[0].As<Napi::External<RunHolder>>().Data();
   if (run.loop && !run.finished) run.loop->request_stop();
   return info.Env().Undefined();

@@ -203,6 +203,17 @@ describe('native job loop (io_uring on files)', function () {
     assertBlkioError(() => startJobLoop(q, { rw: 'read', regionLength: MiB }, { progress: short }), 'EINVAL', /at least 8/);
   });
 
+  it('the addon\'s stopJobLoop takes only its own handles (another External is refused, not misread)', () => {
+    const addon = require(path.join(BUILD_DIR, 'blkio.node'));
+    const watch = addon.watchFd(b.getQueue(0)!.completionFd, () => undefined); // an External of another kind
+    try {
+      assertBlkioError(() => addon.stopJobLoop(watch), 'EINVAL', /job loop handle/);
+      assertBlkioError(() => addon.stopJobLoop({}), 'EINVAL', /job loop handle/);
+    } finally {
+      addon.unwatchFd(watch);
+    }
+  });
+
   it('queues of the libblkio (koffi) driver are refused with ENOTSUP', function () {
     const lib = path.join(BUILD_DIR, 'libblkio.so.1');
     if (!fs.existsSync(lib)) this.skip(); // the C ABI library is built by npm install
