@@ -99,6 +99,16 @@ describe('native job loop (io_uring on files)', function () {
     assert.equal(r.depth.level[5], MiB / BLOCK); // 32-63 in flight at every submission
   });
 
+  it('ramp time runs before the measured phase and is not part of it', async () => {
+    const rampTimeNs = 300e6;
+    const runtimeNs = 300e6;
+    const r = await runJobLoop(b.getQueue(0)!, { rw: 'randread', regionLength: MiB, iodepth: 4, timeBased: true, rampTimeNs, runtimeNs });
+    assert.equal(r.error, 0, r.errorMessage ?? '');
+    assert.ok(r.elapsedNs >= rampTimeNs + runtimeNs, `elapsed ${r.elapsedNs}`);
+    assert.ok(r.runtimeNs >= runtimeNs && r.runtimeNs < r.elapsedNs - rampTimeNs / 2, `runtime ${r.runtimeNs}, elapsed ${r.elapsedNs}`);
+    assert.equal(r.read.lat.n, r.read.ios);
+  });
+
   it('stop() ends a time-based run early: in-flight requests are counted and done resolves', async () => {
     const loop = startJobLoop(b.getQueue(0)!, { rw: 'randread', regionLength: MiB, iodepth: 8, timeBased: true, runtimeNs: 60e9 });
     await new Promise((res) => setTimeout(res, 300));
