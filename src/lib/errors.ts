@@ -16,7 +16,9 @@ export function errnoName(errno: number): string {
  * errors; `code` is its name (`'EINVAL'`); the message says what was wrong.
  */
 export class BlkioError extends Error {
+  /** The negative errno, e.g. -22. */
   readonly errno: number;
+  /** The errno's name, e.g. 'EINVAL'. */
   readonly code: string;
 
   constructor(message: string, errno: number) {

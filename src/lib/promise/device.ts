@@ -14,10 +14,13 @@ import type { DriverName } from '../names';
 export interface OpenOptions {
   /** libblkio driver name: 'io_uring', 'virtio-blk-vhost-user', 'virtio-blk-vhost-vdpa'. */
   driver: DriverName;
+  /** The driver's `path`: a file or block device, a vhost-user socket, /dev/vhost-vdpa-N, ... */
   path?: string;
+  /** An open file descriptor instead of path, where the driver takes one (`fd` property). */
   fd?: number;
   /** O_DIRECT (io_uring). */
   direct?: boolean;
+  /** Open read-only: writes, discards and write-zeroes fail with EBADF. */
   readOnly?: boolean;
   /** Any other properties, set before connect (created state) or before start. */
   properties?: Record<string, string | number | boolean | bigint>;
@@ -77,10 +80,13 @@ function requestError(ret: number, errorMsg: string | null, what: string): Blkio
 
 /** An open block device with Promise methods. Create it with open(). */
 export class Device {
+  /** The libblkio instance underneath (started), for properties and advanced use. */
   readonly blkio: Blkio;
   /** Size in bytes. */
   readonly capacity: bigint;
+  /** Offsets and lengths must be multiples of this (the device's `request-alignment`). */
   readonly requestAlignment: number;
+  /** Buffer addresses and lengths must be multiples of this; others go through the bounce pool. */
   readonly bufAlignment: number;
   readonly #queue: Queue;
   readonly #needsRegions: boolean;
@@ -133,6 +139,7 @@ export class Device {
     }
   }
 
+  /** Writes data at offset; resolves once the device completed it (not a flush: see flush()). */
   write(offset: number | bigint, data: Uint8Array): Promise<void> {
     try {
       checkOffset(offset);
@@ -148,18 +155,22 @@ export class Device {
     return this.#vectored(offset, buffers, false);
   }
 
+  /** Writes the buffers one after the other from offset, as one request. */
   writev(offset: number | bigint, buffers: Uint8Array[]): Promise<void> {
     return this.#vectored(offset, buffers, true);
   }
 
+  /** Makes completed writes persistent (where `flush-needed` says the device caches them). */
   flush(): Promise<void> {
     return this.#submit('flush', null, (ud) => this.#queue.flush(ud));
   }
 
+  /** Tells the device the range's data is no longer needed; reading it afterwards gives unspecified data. */
   discard(offset: number | bigint, length: number | bigint): Promise<void> {
     return this.#submit('discard', null, (ud) => this.#queue.discard(offset, length, ud));
   }
 
+  /** Zeroes the range; flags: REQ_NO_UNMAP (keep it allocated), REQ_NO_FALLBACK (fail rather than write zeros). */
   writeZeroes(offset: number | bigint, length: number | bigint, flags = 0): Promise<void> {
     return this.#submit('writeZeroes', null, (ud) => this.#queue.writeZeroes(offset, length, ud, flags));
   }
