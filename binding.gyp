@@ -22,6 +22,8 @@
         "addon/drivers/io_uring/target.cc",
         "addon/drivers/io_uring/io_uring_driver.cc",
         "addon/drivers/io_uring/io_uring_queue.cc",
+        "addon/drivers/nvme_io_uring/nvme_io_uring_driver.cc",
+        "addon/drivers/nvme_io_uring/nvme_queue.cc",
         "addon/drivers/virtio/shared_memory.cc",
         "addon/drivers/virtio/virtqueue.cc",
         "addon/drivers/virtio/vhost_user_channel.cc",

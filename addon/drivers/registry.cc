@@ -5,6 +5,7 @@
 #include "../core/driver.h"
 #include "../core/errors.h"
 #include "io_uring/io_uring_driver.h"
+#include "nvme_io_uring/nvme_io_uring_driver.h"
 #include "virtio/vhost_user.h"
 #include "virtio/vhost_vdpa.h"
 #include "virtio/virtio_blk.h"
@@ -14,6 +15,10 @@ namespace blkio {
 int create_driver(const char* name, std::unique_ptr<Driver>* out) {
   if (strcmp(name, "io_uring") == 0) {
     *out = std::make_unique<IoUringDriver>();
+    return 0;
+  }
+  if (strcmp(name, "nvme-io_uring") == 0) {
+    *out = std::make_unique<NvmeIoUringDriver>();
     return 0;
   }
   if (strcmp(name, virtio::kVhostUserTransport.driver_name) == 0) {

@@ -23,6 +23,8 @@
 #   BLKIO_VM_MEM=2048, BLKIO_VM_CPUS=2
 #   BLKIO_VM_APPEND               extra kernel command line
 #   BLKIO_VM_PASS_ENV="A B"       host variables to pass to the guest command
+#   BLKIO_VM_NVME_IMAGE           raw image behind the guest's NVMe controller (serial
+#                                 blkio-nvme0, /dev/ng0n1); default: a fresh 64 MiB temp file
 #   BLKIO_VM_KERNEL               use this bzImage instead of build-kernel.sh's
 #   BLKIO_VM_KEEP=1               keep the host temp dir (console.log, status, ...)
 #   BLKIO_VM_VERBOSE=1            say how long the run took
@@ -117,6 +119,11 @@ fi
 # IOPOLL poll queues (no device on the host offers polling).
 append+=(virtio_blk.poll_queues=1)
 truncate -s 16M "$out/poll-disk.img"
+# An NVMe controller with a poll queue, for nvme-io_uring (io_uring passthrough
+# on /dev/ng0n1, IOPOLL poll queues).
+append+=(nvme.poll_queues=1)
+nvme_image=${BLKIO_VM_NVME_IMAGE:-$out/nvme.img}
+[[ -e $nvme_image ]] || truncate -s 64M "$nvme_image"
 read -r -a extra_append <<<"${BLKIO_VM_APPEND:-}"
 append+=("${extra_append[@]}")
 
@@ -133,6 +140,8 @@ qemu=(
   -device virtio-rng-pci
   -drive "file=$out/poll-disk.img,if=none,id=polldisk,format=raw,cache=unsafe"
   -device virtio-blk-pci,drive=polldisk,num-queues=2
+  -drive "file=$nvme_image,if=none,id=n0,format=raw"
+  -device nvme,serial=blkio-nvme0,drive=n0
 )
 
 start=$(date +%s)

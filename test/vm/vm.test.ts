@@ -6,8 +6,11 @@
 // BLKIO_VM_STREAM=1 copies the guest console to stderr while it runs.
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { NVME_MARKER_OFFSET } from '../support/nvme-target';
 
 const REPO_DIR = path.resolve(__dirname, '../../..');
 const VM_DIR = path.join(REPO_DIR, 'test/vm');
@@ -74,6 +77,7 @@ function guestTestFiles(): string[] {
   };
   walk(path.join(REPO_DIR, 'dist/test/vm'), (name) => /^guest-.*\.test\.js$/.test(name));
   walk(path.join(REPO_DIR, 'dist/test/vdpa'), (name) => name.endsWith('.test.js'));
+  walk(path.join(REPO_DIR, 'dist/test/vm/nvme'), (name) => name.endsWith('.test.js'));
   return found.sort();
 }
 
@@ -124,8 +128,31 @@ if (process.env.BLKIO_IN_VM !== '1') {
         process.execPath, 'node_modules/.bin/mocha', '--no-config',
         '--reporter', 'spec', '--timeout', '120000', ...files,
       ];
-      const env = { ...process.env, BLKIO_VM_KERNEL: kernelPath };
-      const result = await run(path.join(VM_DIR, 'run-in-vm.sh'), guestCommand, env, stream);
+      // The guest's NVMe disk is ours, so the data nvme-io_uring wrote can be
+      // checked from outside once QEMU has exited.
+      const imageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'blkio-vm-nvme-'));
+      const nvmeImage = path.join(imageDir, 'nvme.img');
+      fs.writeFileSync(nvmeImage, '');
+      fs.truncateSync(nvmeImage, 64 << 20);
+      const marker = crypto.randomBytes(64);
+      const env = {
+        ...process.env,
+        BLKIO_VM_KERNEL: kernelPath,
+        BLKIO_VM_NVME_IMAGE: nvmeImage,
+        BLKIO_NVME_MARKER: marker.toString('hex'),
+        BLKIO_VM_PASS_ENV: `${process.env.BLKIO_VM_PASS_ENV ?? ''} BLKIO_NVME_MARKER`.trim(),
+      };
+      let result: RunResult;
+      let onDisk: Buffer;
+      try {
+        result = await run(path.join(VM_DIR, 'run-in-vm.sh'), guestCommand, env, stream);
+        onDisk = Buffer.alloc(marker.length);
+        const fd = fs.openSync(nvmeImage, 'r');
+        fs.readSync(fd, onDisk, 0, marker.length, NVME_MARKER_OFFSET);
+        fs.closeSync(fd);
+      } finally {
+        fs.rmSync(imageDir, { recursive: true, force: true });
+      }
 
       const consoleText = stripAnsi(result.stdout);
       const passing = Number(/(\d+) passing/.exec(consoleText)?.[1] ?? 0);
@@ -138,6 +165,7 @@ if (process.env.BLKIO_IN_VM !== '1') {
       assert.equal(result.status, 0, report);
       assert.equal(failing, 0, report);
       assert.ok(passing > 0, `the guest ran no tests\n${report}`);
+      assert.ok(onDisk.equals(marker), 'the NVMe image lacks the marker nvme-io_uring wrote in the guest');
       // The guest's tests are not in the host's count: say how many ran.
       console.log(`      guest: ${passing} passing, ${failing} failing in ${files.length} files (${(result.elapsedMs / 1000).toFixed(0)} s)`);
     });
