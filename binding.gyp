@@ -29,6 +29,7 @@
         "addon/drivers/virtio/vhost_user_channel.cc",
         "addon/drivers/virtio/vhost_user.cc",
         "addon/drivers/virtio/vhost_vdpa.cc",
+        "addon/drivers/virtio/vfio_pci.cc",
         "addon/drivers/virtio/virtio_blk_queue.cc",
         "addon/drivers/virtio/virtio_blk.cc"
       ],

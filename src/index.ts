@@ -7,3 +7,4 @@ export { defaultLibraryPath } from './libblkio';
 export { Queue, Completion, CompletionWatcher, createCompletions } from './queue';
 export { Device, OpenOptions, open } from './device';
 export * as vdpa from './vdpa';
+export { bindPciDriver, getPciDriver, pciDevicePath, vfioGroupPath } from './pci';

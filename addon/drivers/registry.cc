@@ -7,6 +7,7 @@
 #include "io_uring/io_uring_driver.h"
 #include "nvme_io_uring/nvme_io_uring_driver.h"
 #include "virtio/vhost_user.h"
+#include "virtio/vfio_pci.h"
 #include "virtio/vhost_vdpa.h"
 #include "virtio/virtio_blk.h"
 
@@ -27,6 +28,10 @@ int create_driver(const char* name, std::unique_ptr<Driver>* out) {
   }
   if (strcmp(name, virtio::kVhostVdpaTransport.driver_name) == 0) {
     *out = std::make_unique<virtio::VirtioBlkDriver>(virtio::kVhostVdpaTransport);
+    return 0;
+  }
+  if (strcmp(name, virtio::kVfioPciTransport.driver_name) == 0) {
+    *out = std::make_unique<virtio::VirtioBlkDriver>(virtio::kVfioPciTransport);
     return 0;
   }
   return fail(ENOENT, "Unknown driver name '%s'", name);
