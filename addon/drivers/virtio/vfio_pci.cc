@@ -206,7 +206,7 @@ int VfioPciTransport::attach(const std::string& group_path, const std::string& b
     if (xioctl(device_, VFIO_DEVICE_GET_REGION_INFO, &region) < 0) return failed("VFIO_DEVICE_GET_REGION_INFO");
     if (i == VFIO_PCI_CONFIG_REGION_INDEX) {
       config_offset_ = region.offset;
-    } else {
+    } else if (i <= VFIO_PCI_BAR5_REGION_INDEX) {
       bar_offset_[i] = region.offset;
       bar_size_[i] = region.size;
     }
