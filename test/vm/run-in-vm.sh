@@ -130,8 +130,9 @@ nvme_image=${BLKIO_VM_NVME_IMAGE:-$out/nvme.img}
 # An emulated Intel IOMMU (q35) and a modern virtio-blk-pci disk behind it
 # at a fixed address, for virtio-blk-vfio-pci. iommu=pt keeps the kernel's
 # own drivers on identity mappings (fast under TCG); vfio-pci gets a real
-# translating domain anyway.
-append+=(intel_iommu=on iommu=pt)
+# translating domain anyway. The IOMMU has no interrupt remapping (that
+# would need IRQ_REMAP and x2APIC in the guest), which VFIO accepts only when told.
+append+=(intel_iommu=on iommu=pt vfio_iommu_type1.allow_unsafe_interrupts=1)
 vfio_image=${BLKIO_VM_VFIO_IMAGE:-$out/vfio.img}
 [[ -e $vfio_image ]] || truncate -s 64M "$vfio_image"
 read -r -a extra_append <<<"${BLKIO_VM_APPEND:-}"

@@ -157,8 +157,14 @@ int VfioPciTransport::attach(const std::string& group_path, const std::string& b
     return fail(EINVAL, "VFIO group %s is not viable: every device in it must be bound to vfio-pci (or no driver)",
                 group_path.c_str());
   if (xioctl(group_, VFIO_GROUP_SET_CONTAINER, &container_) < 0) return failed("VFIO_GROUP_SET_CONTAINER");
-  if (xioctl(container_, VFIO_SET_IOMMU, reinterpret_cast<void*>(uintptr_t(VFIO_TYPE1v2_IOMMU))) < 0)
+  if (xioctl(container_, VFIO_SET_IOMMU, reinterpret_cast<void*>(uintptr_t(VFIO_TYPE1v2_IOMMU))) < 0) {
+    if (errno == EPERM)
+      return fail(EPERM,
+                  "VFIO refused the IOMMU for device %s: the platform has no interrupt remapping (allow it with "
+                  "the vfio_iommu_type1 parameter allow_unsafe_interrupts=1)",
+                  name_.c_str());
     return failed("VFIO_SET_IOMMU (type1v2)");
+  }
 
   // The IOVA ranges the IOMMU translates, its page sizes and mapping budget.
   std::vector<uint8_t> info_buf(sizeof(vfio_iommu_type1_info));
