@@ -10,7 +10,7 @@ import { bufferAddress } from './buffers';
 import { Completion, CompletionWatcher, createCompletions, Queue } from './queue';
 
 export interface OpenOptions {
-  /** libblkio driver name: 'io_uring', 'nvme-io_uring', 'virtio-blk-vfio-pci', 'virtio-blk-vhost-user', 'virtio-blk-vhost-vdpa'. */
+  /** libblkio driver name: 'io_uring', 'virtio-blk-vhost-user', 'virtio-blk-vhost-vdpa'. */
   driver: string;
   path?: string;
   fd?: number;
