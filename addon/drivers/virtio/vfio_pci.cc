@@ -129,6 +129,13 @@ VfioPciTransport::~VfioPciTransport() {
   if (container_ >= 0) close(container_);
 }
 
+void VfioPciTransport::abandon() {
+  // pwrite on the device fd is safe from any queue's thread.
+  uint8_t reset = 0;
+  if (device_ >= 0 && common_.bar >= 0)
+    (void)!pwrite(device_, &reset, 1, off_t(bar_offset_[common_.bar] + common_.offset + VIRTIO_PCI_COMMON_STATUS));
+}
+
 int VfioPciTransport::failed(const char* what) {
   int e = errno;
   return fail(e, "virtio-blk-vfio-pci device %s: %s failed: %s", name_.c_str(), what, strerror(e));

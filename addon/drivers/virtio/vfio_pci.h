@@ -43,6 +43,10 @@ class VfioPciTransport : public VirtioTransport {
   // DEVICE_NEEDS_RESET, which requests then see as timeouts.
   void watch_disconnect(std::vector<int>) override {}
   bool disconnected() const override { return false; }
+  // The engine gave up on the device (a corrupt used ring): reset it, so it
+  // stops touching our memory. (Overrides VirtioTransport::abandon where the
+  // interface has it.)
+  void abandon();
   const char* disconnect_message() const override { return "virtio-blk PCI device failed"; }
 
  private:
