@@ -14,7 +14,8 @@ namespace blkio::napi {
 
 class CompletionWatcher;
 
-// Descriptor layout shared with src/queue.ts (40 bytes per request).
+// The request descriptor, defined in src/lib/native/descriptor.ts (40 bytes);
+// test/unit/descriptor.test.ts checks that this struct matches it.
 struct Descriptor {
   uint32_t op;      // RequestType
   uint32_t flags;
@@ -25,7 +26,7 @@ struct Descriptor {
   double len;       // bytes; for readv/writev the iovec count
   double addr;      // buffer address; for readv/writev the first iovec index
 };
-static_assert(sizeof(Descriptor) == 40, "shared with src/queue.ts");
+static_assert(sizeof(Descriptor) == 40, "defined in src/lib/native/descriptor.ts");
 
 class QueueObject : public Napi::ObjectWrap<QueueObject> {
  public:
@@ -36,6 +37,9 @@ class QueueObject : public Napi::ObjectWrap<QueueObject> {
 
   // Called when the queue is removed or its device destroyed.
   void shutdown();
+  // Unusable from JS at once; returns the core queue for the caller to shut
+  // down off the event loop (see BlkioObject::close()).
+  std::shared_ptr<Queue> detach();
 
  private:
   Napi::Value set_buffers(const Napi::CallbackInfo& info);

@@ -7,8 +7,8 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { create, createCompletions } from '../../src';
-import { bindPciDriver } from '../../src/pci';
+import { create, createCompletions } from '../../src/lib';
+import { bindPciDriver } from '../../src/lib/pci';
 import { Target, TargetInstance } from './target';
 
 export const VFIO_DRIVER = 'virtio-blk-vfio-pci';

@@ -5,7 +5,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { create } from '../../src';
+import { create } from '../../src/lib';
 import { expectCode } from '../shared/behaviour';
 
 describe('nvme-io_uring: connect refuses what is not an NVMe namespace char device', () => {

@@ -1,7 +1,7 @@
 // bindPciDriver's argument checks (src/pci.ts); binding itself is tested in
 // the guest (test/vm/vfio).
 import * as assert from 'node:assert/strict';
-import { BlkioError, bindPciDriver, pciDevicePath } from '../../src';
+import { BlkioError, bindPciDriver, pciDevicePath } from '../../src/lib';
 
 async function rejectsWith(p: Promise<unknown>, code: string, message: RegExp): Promise<void> {
   await assert.rejects(p, (e: unknown) => {

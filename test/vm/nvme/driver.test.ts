@@ -6,12 +6,12 @@ import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as path from 'node:path';
-import { Blkio, create, createCompletions, open, REQ_FUA, REQ_NO_UNMAP } from '../../../src';
+import { Blkio, create, createCompletions, open, REQ_FUA, REQ_NO_UNMAP } from '../../../src/lib';
 import { expectCode } from '../../shared/behaviour';
 import { findNvmeNamespace, NVME_DRIVER, NVME_MARKER_OFFSET, NvmeNamespace, readDirect, writeDirect } from '../../support/nvme-target';
 import { startWithRegion } from '../../support/target';
+import { BLKBENCH_CLI } from '../../support/paths';
 
-const REPO_DIR = path.resolve(__dirname, '../../../..');
 
 if (process.env.BLKIO_IN_VM === '1') {
   describe('nvme-io_uring on the guest NVMe controller', function () {
@@ -170,7 +170,7 @@ if (process.env.BLKIO_IN_VM === '1') {
 
       it('blkbench runs a verified random-write job on it', () => {
         const out = execFileSync(process.execPath, [
-          path.join(REPO_DIR, 'dist/src/blkbench/cli.js'), '--name=nvme', `--ioengine=${NVME_DRIVER}`, `--filename=${ns.charDevice}`,
+          BLKBENCH_CLI, '--name=nvme', `--ioengine=${NVME_DRIVER}`, `--filename=${ns.charDevice}`,
           '--rw=randwrite', '--bs=4k', '--iodepth=8', '--size=4m', '--verify=crc32c', '--output-format=json',
         ], { encoding: 'utf8', timeout: 100000 });
         const report = JSON.parse(out) as { jobs: { error: number; write: { io_bytes: number } }[] };

@@ -7,16 +7,16 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Blkio, create, open, REQ_FUA } from '../../../src';
-import { bindPciDriver, getPciDriver, vfioGroupPath } from '../../../src/pci';
+import { Blkio, create, open, REQ_FUA } from '../../../src/lib';
+import { bindPciDriver, getPciDriver, vfioGroupPath } from '../../../src/lib/pci';
 import { expectCode } from '../../shared/behaviour';
 import { readDirect } from '../../support/nvme-target';
 import { startWithRegion } from '../../support/target';
+import { BLKBENCH_CLI, LIB_DIR } from '../../support/paths';
 import {
   bindToVfio, VFIO_BDF, VFIO_DRIVER, VFIO_MARKER_OFFSET, vfioDevicePresent, virtioBlockDevice, writeThroughVfio,
 } from '../../support/vfio-target';
 
-const REPO_DIR = path.resolve(__dirname, '../../../..');
 
 if (process.env.BLKIO_IN_VM === '1') {
   describe('virtio-blk-vfio-pci on the guest virtio-blk-pci disk', function () {
@@ -105,7 +105,7 @@ if (process.env.BLKIO_IN_VM === '1') {
     describe('limits', () => {
       it('mapping beyond RLIMIT_MEMLOCK (without CAP_IPC_LOCK) fails with ENOMEM naming the limit', function () {
         const script = `
-          const { create } = require(${JSON.stringify(path.join(REPO_DIR, 'dist/src'))});
+          const { create } = require(${JSON.stringify(LIB_DIR)});
           const b = create('${VFIO_DRIVER}');
           b.setStr('path', ${JSON.stringify(devicePath)});
           b.connect(); b.start();
@@ -143,7 +143,7 @@ if (process.env.BLKIO_IN_VM === '1') {
 
       it('blkbench runs a verified random-write job on it', () => {
         const out = execFileSync(process.execPath, [
-          path.join(REPO_DIR, 'dist/src/blkbench/cli.js'), '--name=vfio', `--ioengine=${VFIO_DRIVER}`, `--filename=${devicePath}`,
+          BLKBENCH_CLI, '--name=vfio', `--ioengine=${VFIO_DRIVER}`, `--filename=${devicePath}`,
           '--rw=randwrite', '--bs=4k', '--iodepth=8', '--size=4m', '--verify=crc32c', '--output-format=json',
         ], { encoding: 'utf8', timeout: 100000 });
         const report = JSON.parse(out) as { jobs: { error: number; write: { io_bytes: number } }[] };

@@ -5,7 +5,7 @@
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
-import { BlkioError, create, createCompletions } from '../../../src';
+import { BlkioError, create, createCompletions } from '../../../src/lib';
 import { startWithRegion } from '../../support/target';
 import { bindToVfio, VFIO_BDF, VFIO_DRIVER, vfioDevicePresent, writeThroughVfio } from '../../support/vfio-target';
 
