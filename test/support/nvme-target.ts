@@ -35,7 +35,8 @@ export function findNvmeNamespace(serial = NVME_SERIAL): NvmeNamespace | undefin
     if (s !== serial) continue;
     const n = ctrl.replace(/^nvme/, '');
     const block = `/dev/nvme${n}n1`;
-    const sectors = Number(fs.readFileSync(`/sys/block/nvme${n}n1/size`, 'utf8'));
+    const sizeFile = `/sys/block/nvme${n}n1/size`;
+    const sectors = fs.existsSync(sizeFile) ? Number(fs.readFileSync(sizeFile, 'utf8')) : 0;
     return { charDevice: `/dev/ng${n}n1`, blockDevice: block, capacity: sectors * 512 };
   }
   return undefined;

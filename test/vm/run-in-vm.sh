@@ -127,6 +127,7 @@ truncate -s 16M "$out/poll-disk.img"
 append+=(nvme.poll_queues=1)
 nvme_image=${BLKIO_VM_NVME_IMAGE:-$out/nvme.img}
 [[ -e $nvme_image ]] || truncate -s 64M "$nvme_image"
+truncate -s 4M "$out/nvme-md.img"
 # An emulated Intel IOMMU (q35) and a modern virtio-blk-pci disk behind it
 # at a fixed address, for virtio-blk-vfio-pci. iommu=pt keeps the kernel's
 # own drivers on identity mappings (fast under TCG); vfio-pci gets a real
@@ -158,6 +159,9 @@ qemu=(
   -device virtio-blk-pci,drive=polldisk,num-queues=2
   -drive "file=$nvme_image,if=none,id=n0,format=raw"
   -device nvme,serial=blkio-nvme0,drive=n0
+  # A namespace with 8 bytes of metadata per block, which nvme-io_uring refuses.
+  -drive "file=$out/nvme-md.img,if=none,id=n1,format=raw"
+  -device nvme,serial=blkio-nvme-md,id=nvmemd -device nvme-ns,drive=n1,bus=nvmemd,nsid=1,ms=8
   -drive "file=$vfio_image,if=none,id=v1,format=raw"
   -device virtio-blk-pci,drive=v1,disable-legacy=on,iommu_platform=on,addr=10
 )

@@ -120,7 +120,13 @@ int NvmeIoUringDriver::identify(DeviceInfo* info) {
   unsigned format = (flbas & 0xf) | ((flbas >> 1) & 0x30);
   if (format > idns[nvme::kNsNlbaf] || format >= 64)
     return fail(EIO, "NVMe namespace reports LBA format %u of %u", format, idns[nvme::kNsNlbaf] + 1u);
-  unsigned lbads = (nvme::field<uint32_t>(idns, nvme::kNsLbaf0 + 4 * format) >> 16) & 0xff;
+  uint32_t lbaf = nvme::field<uint32_t>(idns, nvme::kNsLbaf0 + 4 * format);
+  unsigned lbads = (lbaf >> 16) & 0xff;
+  // Per-block metadata (and so protection information) would need metadata
+  // buffers with every command, or change what a block's data is.
+  if ((lbaf & 0xffff) != 0)
+    return fail(ENOTSUP, "NVMe namespace '%s' is formatted with %u bytes of metadata per block, which nvme-io_uring does not support",
+                what, lbaf & 0xffff);
   if (lbads < 9 || lbads > 16) return fail(EIO, "NVMe namespace reports an LBA size of 2^%u bytes", lbads);
   if (nsze > (UINT64_MAX >> lbads)) return fail(EIO, "NVMe namespace reports an impossible size");
   uint32_t lba = 1u << lbads;

@@ -87,6 +87,15 @@ if (process.env.BLKIO_IN_VM === '1') {
         expectCode(() => c.connect(), 'EINVAL', /not an NVMe namespace/);
       });
 
+      it('a namespace with per-block metadata fails with ENOTSUP', () => {
+        const md = findNvmeNamespace('blkio-nvme-md');
+        assert.ok(md, 'no NVMe controller with serial blkio-nvme-md (run-in-vm.sh adds it)');
+        const c = create(NVME_DRIVER);
+        b = c;
+        c.setStr('path', md.charDevice);
+        expectCode(() => c.connect(), 'ENOTSUP', /8 bytes of metadata/);
+      });
+
       it('a missing path fails with ENOENT', () => {
         const c = create(NVME_DRIVER);
         b = c;
