@@ -9,7 +9,7 @@ import {
   parseSizeOrPercent, parseTimeNs,
 } from './units';
 
-export const DRIVERS = ['io_uring', 'virtio-blk-vhost-user', 'virtio-blk-vhost-vdpa'] as const;
+export const DRIVERS = ['io_uring', 'nvme-io_uring', 'virtio-blk-vfio-pci', 'virtio-blk-vhost-user', 'virtio-blk-vhost-vdpa'] as const;
 export const RW_MODES = ['read', 'write', 'randread', 'randwrite', 'randrw', 'readwrite', 'trim', 'randtrim'] as const;
 export type RwMode = (typeof RW_MODES)[number];
 export const VERIFY_KINDS = ['crc32c', 'md5'] as const;

@@ -12,3 +12,4 @@ export {
   startJobLoop, runJobLoop,
 } from './job-loop';
 export * as vdpa from './vdpa';
+export { bindPciDriver, getPciDriver, pciDevicePath, vfioGroupPath } from './pci';
