@@ -22,11 +22,14 @@
         "addon/drivers/io_uring/target.cc",
         "addon/drivers/io_uring/io_uring_driver.cc",
         "addon/drivers/io_uring/io_uring_queue.cc",
+        "addon/drivers/nvme_io_uring/nvme_io_uring_driver.cc",
+        "addon/drivers/nvme_io_uring/nvme_queue.cc",
         "addon/drivers/virtio/shared_memory.cc",
         "addon/drivers/virtio/virtqueue.cc",
         "addon/drivers/virtio/vhost_user_channel.cc",
         "addon/drivers/virtio/vhost_user.cc",
         "addon/drivers/virtio/vhost_vdpa.cc",
+        "addon/drivers/virtio/vfio_pci.cc",
         "addon/drivers/virtio/virtio_blk_queue.cc",
         "addon/drivers/virtio/virtio_blk.cc"
       ],
@@ -41,7 +44,10 @@
         "addon/napi/background_step.cc",
         "addon/napi/queue_object.cc",
         "addon/napi/blkio_object.cc",
-        "addon/napi/module.cc"
+        "addon/napi/job_loop_object.cc",
+        "addon/napi/module.cc",
+        "addon/bench/offsets.cc",
+        "addon/bench/job_loop.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       # SWALLOW_UNTHROWABLE: a worker being terminated cannot take a JS

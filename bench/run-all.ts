@@ -10,7 +10,8 @@ const benches: { file: string; args: string[]; node?: string[] }[] = [
   { file: 'io_uring-overhead.js', args: quick ? ['1', '1'] : [], node: ['--expose-gc'] },
   { file: 'koffi-vs-napi.js', args: quick ? ['1', '1'] : [] },
   { file: 'vhost-user-vs-io_uring.js', args: quick ? ['1', '1'] : [], node: ['--expose-gc'] },
-  { file: 'vs-fio.js', args: quick ? ['--rounds=1', '--runtime=1'] : [] },
+  { file: 'vs-fio.js', args: quick ? ['--rounds=1', '--runtime=1'] : ['--rounds=5', '--runtime=3', '--loops=native,js'] },
+  { file: 'promise-vs-fs.js', args: quick ? ['1', '1'] : [] },
 ];
 
 let failed = 0;

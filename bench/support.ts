@@ -81,6 +81,8 @@ export interface RandomReadJob {
   queueDepth?: number;
   blockSize?: number;
   createOptions?: CreateOptions;
+  /** Properties to set before connect besides path (e.g. direct). */
+  properties?: Record<string, boolean>;
   /** A daemon whose CPU time to count too. */
   daemonPid?: number;
 }
@@ -99,6 +101,7 @@ export function randomReadLoop(job: RandomReadJob): RandomReadSample {
   const bs = job.blockSize ?? 4096;
   const b = create(job.driver, job.createOptions);
   b.setStr('path', job.path);
+  for (const [name, value] of Object.entries(job.properties ?? {})) b.setBool(name, value);
   b.connect();
   b.start();
   const q = b.getQueue(0)!;

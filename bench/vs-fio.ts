@@ -1,17 +1,25 @@
 /**
- * blkbench against fio on the same jobs, alternating the two in one run so both see the same machine.
+ * blkbench against fio on the same jobs, alternating the sides in one run so all see the same machine.
  *
- *   node dist-test/bench/vs-fio.js [--rounds=5] [--runtime=5] [--size=256m] [--file=PATH]
+ *   node dist-test/bench/vs-fio.js [--rounds=5] [--runtime=5] [--size=256m] [--file=PATH] [--only=qd1,qd32]
+ *                                  [--loops=native,js]
  *
- * Jobs (4 KiB randread on a page-cached file, invalidate=0, one job):
- *   qd32          iodepth=32 with fio's default batching (each request submitted on its own)
- *   qd32-batched  iodepth=32, iodepth_batch_submit=32, iodepth_batch_complete_max=32 on both
- *   qd1           iodepth=1: latency p50/p99
- * Both sides run as child processes with JSON output; IOPS and CPU come from their own reports.
- * CPU per request = (usr_cpu + sys_cpu) × runtime / requests. fio's io_uring engine is its default
- * (no fixedbufs/registerfiles); blkbench's io_uring driver uses fixed buffers through its memory region.
- * Latency: blkbench's clat runs from submission to completion; the matching fio figure is lat
- * (slat + clat), since for a page-cache hit io_uring completes the read inside the submit call.
+ * Jobs (io_uring on a page-cached file, invalidate=0):
+ *   qd1            4 KiB randread, iodepth=1
+ *   qd32           4 KiB randread, iodepth=32 with fio's default batching (each request submitted on its own)
+ *   qd32-batched   ... iodepth_batch_submit=32 iodepth_batch_complete_max=32
+ *   qd128-batched  4 KiB randread, iodepth=128, iodepth_batch_submit=128 iodepth_batch_complete_max=128
+ *   numjobs2       4 KiB randread, iodepth=32, numjobs=2 (fio --thread; one queue per blkbench job)
+ *   randwrite      4 KiB randwrite, iodepth=32, to the page-cached file
+ *   seqread-128k   128 KiB sequential read, iodepth=32
+ * Every side runs as a child process with JSON output; IOPS and CPU come from its own report, summed
+ * over jobs. CPU per request = Σ (usr_cpu + sys_cpu) × job_runtime / Σ requests: fio's job thread (fio
+ * counts RUSAGE_THREAD in every mode), blkbench's native loop thread (its main thread sleeps until the
+ * loops finish); for the JS loop the whole process on one job (with V8's threads and io_uring's io-wq
+ * workers, which matters for buffered writes), the worker thread with numjobs.
+ * blkbench's "js" side is its JS loop over the mirror API (--blkbench_loop=js).
+ * Latency: fio's and blkbench's native lat (slat + clat, fio --lat_percentiles=1); the JS loop's is
+ * submission → completion.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -24,19 +32,22 @@ interface Side {
   cpuPerIoNs: number;
   p50: number;
   p99: number;
-  fioClatP50?: number;
-  fioClatP99?: number;
 }
 
 interface Config {
   name: string;
   options: string[];
+  fioOnly?: string[];
 }
 
 const CONFIGS: Config[] = [
-  { name: 'qd32', options: ['--iodepth=32'] },
-  { name: 'qd32-batched', options: ['--iodepth=32', '--iodepth_batch_submit=32', '--iodepth_batch_complete_max=32'] },
-  { name: 'qd1', options: ['--iodepth=1'] },
+  { name: 'qd1', options: ['--rw=randread', '--bs=4k', '--iodepth=1'] },
+  { name: 'qd32', options: ['--rw=randread', '--bs=4k', '--iodepth=32'] },
+  { name: 'qd32-batched', options: ['--rw=randread', '--bs=4k', '--iodepth=32', '--iodepth_batch_submit=32', '--iodepth_batch_complete_max=32'] },
+  { name: 'qd128-batched', options: ['--rw=randread', '--bs=4k', '--iodepth=128', '--iodepth_batch_submit=128', '--iodepth_batch_complete_max=128'] },
+  { name: 'numjobs2', options: ['--rw=randread', '--bs=4k', '--iodepth=32', '--numjobs=2'], fioOnly: ['--thread'] },
+  { name: 'randwrite', options: ['--rw=randwrite', '--bs=4k', '--iodepth=32'] },
+  { name: 'seqread-128k', options: ['--rw=read', '--bs=128k', '--iodepth=32'] },
 ];
 
 function arg(name: string, dflt: string): string {
@@ -50,105 +61,102 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-type FioJob = {
-  job_runtime: number;
-  usr_cpu: number;
-  sys_cpu: number;
-  read: {
-    iops: number;
-    total_ios: number;
-    runtime: number;
-    clat_ns: { percentile?: Record<string, number> };
-    lat_ns: { percentile?: Record<string, number> };
-  };
-};
+interface FioDir {
+  iops: number;
+  total_ios: number;
+  lat_ns: { percentile?: Record<string, number> };
+  clat_ns: { percentile?: Record<string, number> };
+}
+type FioJob = { job_runtime: number; usr_cpu: number; sys_cpu: number; read: FioDir; write: FioDir };
 
-function sideFrom(job: FioJob, latKey: 'clat_ns' | 'lat_ns'): Side {
-  const r = job.read;
-  const cpuShare = (job.usr_cpu + job.sys_cpu) / 100;
-  const pct = r[latKey].percentile ?? {};
-  return {
-    iops: r.iops,
-    cpuPerIoNs: r.total_ios > 0 ? (cpuShare * r.runtime * 1e6) / r.total_ios : 0,
-    p50: pct['50.000000'] ?? 0,
-    p99: pct['99.000000'] ?? 0,
-    fioClatP50: latKey === 'lat_ns' ? r.clat_ns.percentile?.['50.000000'] : undefined,
-    fioClatP99: latKey === 'lat_ns' ? r.clat_ns.percentile?.['99.000000'] : undefined,
-  };
+/** Sums a report's jobs: IOPS and requests over both directions, CPU time over jobs. */
+function sideFrom(jobs: FioJob[]): Side {
+  let iops = 0;
+  let ios = 0;
+  let cpuNs = 0;
+  for (const j of jobs) {
+    iops += j.read.iops + j.write.iops;
+    ios += j.read.total_ios + j.write.total_ios;
+    cpuNs += ((j.usr_cpu + j.sys_cpu) / 100) * j.job_runtime * 1e6;
+  }
+  const first = jobs[0];
+  const dir = first.read.total_ios > 0 ? first.read : first.write;
+  const pct = dir.lat_ns.percentile ?? dir.clat_ns.percentile ?? {};
+  return { iops, cpuPerIoNs: ios > 0 ? cpuNs / ios : 0, p50: pct['50.000000'] ?? 0, p99: pct['99.000000'] ?? 0 };
 }
 
 function common(file: string, size: string, runtime: string): string[] {
-  return [
-    '--name=vsfio', `--filename=${file}`, `--size=${size}`, '--rw=randread', '--bs=4k', '--invalidate=0',
-    `--runtime=${runtime}`, '--time_based', '--output-format=json',
-  ];
+  return ['--name=vsfio', `--filename=${file}`, `--size=${size}`, '--ioengine=io_uring', '--invalidate=0', `--runtime=${runtime}`, '--time_based', '--output-format=json'];
 }
 
-function runFio(cfg: Config, file: string, size: string, runtime: string): Side {
-  const out = execFileSync('fio', [...common(file, size, runtime), '--ioengine=io_uring', '--lat_percentiles=1', ...cfg.options], {
-    encoding: 'utf8',
-    maxBuffer: 64 << 20,
-  });
-  return sideFrom(JSON.parse(out.slice(out.indexOf('{'))).jobs[0] as FioJob, 'lat_ns');
+type SideName = 'fio' | 'native' | 'js';
+
+function run(side: SideName, cfg: Config, file: string, size: string, runtime: string): Side {
+  const args = [...common(file, size, runtime), ...cfg.options];
+  const out =
+    side === 'fio'
+      ? execFileSync('fio', [...args, '--lat_percentiles=1', ...(cfg.fioOnly ?? [])], { encoding: 'utf8', maxBuffer: 64 << 20 })
+      : execFileSync(process.execPath, [BLKBENCH_CLI, ...args, `--blkbench_loop=${side}`], {
+          encoding: 'utf8',
+          maxBuffer: 64 << 20,
+        });
+  return sideFrom(JSON.parse(out.slice(out.indexOf('{'))).jobs as FioJob[]);
 }
 
-function runBlkbench(cfg: Config, file: string, size: string, runtime: string): Side {
-  const cli = BLKBENCH_CLI;
-  const out = execFileSync(process.execPath, [cli, ...common(file, size, runtime), '--ioengine=io_uring', ...cfg.options], {
-    encoding: 'utf8',
-    maxBuffer: 64 << 20,
-  });
-  return sideFrom(JSON.parse(out).jobs[0] as FioJob, 'clat_ns');
-}
+const k = (x: number) => `${(x / 1000).toFixed(1)}k`;
+const us = (ns: number) => (ns / 1000).toFixed(2);
 
 function main(): void {
   const rounds = Number(arg('rounds', '5'));
   const runtime = arg('runtime', '5');
   const size = arg('size', '256m');
   const only = arg('only', '');
+  const loops = arg('loops', 'native').split(',') as SideName[];
   const file = arg('file', path.join(os.tmpdir(), `blkbench-vs-fio-${process.pid}.dat`));
   const created = !fs.existsSync(file);
+  const sides: SideName[] = ['fio', ...loops];
+  const summary: string[] = [];
   try {
     execFileSync('fio', ['--name=layout', `--filename=${file}`, `--size=${size}`, '--rw=read', '--bs=1m', '--invalidate=0', '--output-format=terse'], { stdio: 'ignore' });
     fs.readFileSync(file); // bring it into the page cache
-    console.log(`blkbench vs fio: 4 KiB randread, ${size} page-cached file, invalidate=0, ${runtime}s per run, ${rounds} alternating rounds`);
+    console.log(`blkbench vs fio: io_uring, ${size} page-cached file, invalidate=0, ${runtime}s per run, ${rounds} alternating rounds`);
     console.log(`fio: ${execFileSync('fio', ['--version'], { encoding: 'utf8' }).trim()}, node ${process.version}, ${os.cpus().length} CPUs`);
     // Other work on the machine skews IOPS far more than CPU per request: say how busy it was.
     console.log(`load average before: ${os.loadavg()[0].toFixed(2)}\n`);
     for (const cfg of CONFIGS.filter((c) => only === '' || only.split(',').includes(c.name))) {
-      const fio: Side[] = [];
-      const bb: Side[] = [];
-      const ratios: number[] = [];
+      const got = new Map<SideName, Side[]>(sides.map((s) => [s, []]));
+      const ratios = new Map<SideName, number[]>(loops.map((s) => [s, []]));
       for (let r = 0; r < rounds; r++) {
-        // Alternate who goes first, so drift in the machine's speed does not favour one side.
-        let f: Side;
-        let b: Side;
-        if (r % 2 === 0) {
-          f = runFio(cfg, file, size, runtime);
-          b = runBlkbench(cfg, file, size, runtime);
-        } else {
-          b = runBlkbench(cfg, file, size, runtime);
-          f = runFio(cfg, file, size, runtime);
-        }
-        fio.push(f);
-        bb.push(b);
-        ratios.push(b.iops / f.iops);
+        // Rotate who goes first, so drift in the machine's speed does not favour one side.
+        const order = sides.map((_, i) => sides[(i + r) % sides.length]);
+        const round = new Map<SideName, Side>();
+        for (const s of order) round.set(s, run(s, cfg, file, size, runtime));
+        for (const s of sides) got.get(s)!.push(round.get(s)!);
+        const f = round.get('fio')!;
+        for (const s of loops) ratios.get(s)!.push(round.get(s)!.iops / f.iops);
         console.log(
-          `  ${cfg.name} round ${r + 1}: fio ${(f.iops / 1000).toFixed(1)}k IOPS (${(f.cpuPerIoNs / 1000).toFixed(2)} us CPU/IO), ` +
-            `blkbench ${(b.iops / 1000).toFixed(1)}k IOPS (${(b.cpuPerIoNs / 1000).toFixed(2)} us CPU/IO), ratio ${(b.iops / f.iops).toFixed(3)}`,
+          `  ${cfg.name} round ${r + 1}: ` +
+            sides.map((s) => `${s} ${k(round.get(s)!.iops)} IOPS ${us(round.get(s)!.cpuPerIoNs)} us CPU/IO`).join(', '),
         );
       }
-      const m = (xs: Side[], k: keyof Side) => median(xs.map((x) => (x[k] as number) ?? 0));
+      const m = (s: SideName, key: keyof Side) => median(got.get(s)!.map((x) => x[key]));
       console.log(`${cfg.name} (${cfg.options.join(' ')}), medians of ${rounds} (load average ${os.loadavg()[0].toFixed(2)}):`);
-      console.log(`  fio      : ${(m(fio, 'iops') / 1000).toFixed(1)}k IOPS, ${(m(fio, 'cpuPerIoNs') / 1000).toFixed(3)} us CPU per request`);
-      console.log(`  blkbench : ${(m(bb, 'iops') / 1000).toFixed(1)}k IOPS, ${(m(bb, 'cpuPerIoNs') / 1000).toFixed(3)} us CPU per request`);
-      console.log(`  IOPS ratio blkbench/fio: ${median(ratios).toFixed(3)} (per-round ratios ${ratios.map((x) => x.toFixed(2)).join(' ')})`);
-      if (cfg.name === 'qd1') {
-        console.log(`  latency p50 / p99: blkbench clat ${m(bb, 'p50')} / ${m(bb, 'p99')} ns; fio lat ${m(fio, 'p50')} / ${m(fio, 'p99')} ns ` +
-          `(fio clat alone ${m(fio, 'fioClatP50')} / ${m(fio, 'fioClatP99')} ns)`);
+      for (const s of sides) {
+        console.log(
+          `  ${s.padEnd(7)}: ${k(m(s, 'iops'))} IOPS, ${us(m(s, 'cpuPerIoNs'))} us CPU per request, lat p50/p99 ${us(m(s, 'p50'))}/${us(m(s, 'p99'))} us`,
+        );
+      }
+      for (const s of loops) {
+        const iopsRatio = median(ratios.get(s)!);
+        const cpuRatio = m(s, 'cpuPerIoNs') / m('fio', 'cpuPerIoNs');
+        console.log(`  ${s}/fio: IOPS ${iopsRatio.toFixed(3)} (rounds ${ratios.get(s)!.map((x) => x.toFixed(2)).join(' ')}), CPU per request ${cpuRatio.toFixed(3)}`);
+        summary.push(`| ${cfg.name} | ${s} | ${k(m('fio', 'iops'))} / ${us(m('fio', 'cpuPerIoNs'))} | ${k(m(s, 'iops'))} / ${us(m(s, 'cpuPerIoNs'))} | ${iopsRatio.toFixed(2)} | ${cpuRatio.toFixed(2)} |`);
       }
       console.log('');
     }
+    console.log('| job | blkbench loop | fio IOPS / µs CPU per IO | blkbench IOPS / µs CPU per IO | IOPS ratio | CPU ratio |');
+    console.log('|---|---|---|---|---|---|');
+    for (const line of summary) console.log(line);
   } finally {
     if (created) fs.rmSync(file, { force: true });
   }

@@ -19,6 +19,8 @@ need_cmd flex flex                                # the guest kernel build
 need_cmd bison bison
 need_cmd bc bc
 need_cmd cpio cpio
+need_cmd python3 python3                          # the vfio fault test resets a device through its BAR
+need_cmd setpriv util-linux                       # vfio memlock tests drop CAP_IPC_LOCK
 need_pkg libelf-dev
 need_pkg libssl-dev
 [ -f /usr/src/linux-source-6.1.tar.xz ] || missing+=(linux-source-6.1)

@@ -36,7 +36,28 @@ Queue::Queue(const QueueContext& ctx, std::unique_ptr<QueueDriver> driver, bool 
 
 Queue::~Queue() { shutdown(); }
 
+bool Queue::claim() {
+  std::lock_guard<std::mutex> lock(claim_mutex_);
+  if (claimed_.load() || !driver_ || stop_requested_.load()) return false;
+  claimed_.store(true, std::memory_order_release);
+  return true;
+}
+
+void Queue::release_claim() {
+  {
+    std::lock_guard<std::mutex> lock(claim_mutex_);
+    claimed_.store(false, std::memory_order_release);
+  }
+  claim_released_.notify_all();
+}
+
 void Queue::shutdown() {
+  {
+    // A job loop on another thread stops within one wait slice.
+    std::unique_lock<std::mutex> lock(claim_mutex_);
+    stop_requested_.store(true, std::memory_order_relaxed);
+    claim_released_.wait(lock, [this] { return !claimed_.load(); });
+  }
   if (!driver_) return;
   // The device may still write into request buffers: stop it first.
   if (in_flight_) driver_->quiesce(unsigned(in_flight_));

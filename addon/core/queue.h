@@ -5,7 +5,10 @@
 #include <sys/uio.h>
 #include <time.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "driver.h"
@@ -55,6 +58,16 @@ class Queue {
   // Requests enqueued and not yet returned by do_io.
   size_t outstanding() const { return in_flight_ + backlog_.size() + completed_.size(); }
 
+  // A job loop (addon/bench) drives the queue from a thread of its own: it
+  // claims the queue for the whole run (false if claimed already or shut
+  // down) and releases it when it no longer touches the queue. shutdown()
+  // asks it to stop and waits for the release, so the driver never goes away
+  // under it; other users check claimed() and keep off.
+  bool claim();
+  void release_claim();
+  bool claimed() const { return claimed_.load(std::memory_order_acquire); }
+  bool stop_requested() const { return stop_requested_.load(std::memory_order_relaxed); }
+
  private:
   Request* acquire();
   void release(Request* req);
@@ -75,6 +88,10 @@ class Queue {
   Fifo<Completion> completed_;    // finished, not yet returned by do_io
   size_t in_flight_ = 0;          // held by the driver
   std::vector<Finished> reaped_;  // scratch for reap
+  std::mutex claim_mutex_;
+  std::condition_variable claim_released_;
+  std::atomic<bool> claimed_{false};
+  std::atomic<bool> stop_requested_{false};
 };
 
 }  // namespace blkio

@@ -7,6 +7,7 @@
 #include "blkio_object.h"
 #include "completion_watcher.h"
 #include "errors.h"
+#include "job_loop_object.h"
 #include "queue_object.h"
 
 namespace blkio::napi {
@@ -118,6 +119,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("unwatchFd", Napi::Function::New(env, unwatch_fd));
   exports.Set("detachArrayBuffer", Napi::Function::New(env, detach_array_buffer));
   exports.Set("descriptorLayout", descriptor_layout(env));
+  register_job_loop(env, exports);
   return exports;
 }
 

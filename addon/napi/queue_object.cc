@@ -56,6 +56,7 @@ std::shared_ptr<Queue> QueueObject::detach() {
 Queue* QueueObject::live_queue(Napi::Env env) {
   if (!queue_ || !queue_->alive())
     throw_blkio_error(env, -ENODEV, "queue has been removed or its Blkio destroyed");
+  if (queue_->claimed()) throw_blkio_error(env, -EBUSY, "queue is driven by a running job loop");
   return queue_.get();
 }
 

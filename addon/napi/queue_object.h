@@ -41,6 +41,10 @@ class QueueObject : public Napi::ObjectWrap<QueueObject> {
   // down off the event loop (see BlkioObject::close()).
   std::shared_ptr<Queue> detach();
 
+  // The core objects, for the job loop binding (null once shut down).
+  const std::shared_ptr<Queue>& core_queue() const { return queue_; }
+  const std::shared_ptr<Blkio>& core_owner() const { return owner_; }
+
  private:
   Napi::Value set_buffers(const Napi::CallbackInfo& info);
   Napi::Value do_io(const Napi::CallbackInfo& info);

@@ -111,8 +111,9 @@ export function openDevice(spec: JobSpec): PreparedDevice {
     } else {
       step('setting num-queues', () => b.setInt('num-queues', spec.numjobs));
     }
-    const ringSize = spec.driver === 'io_uring' ? spec.numEntries : spec.queueSize;
-    const ringProp = spec.driver === 'io_uring' ? 'num-entries' : 'queue-size';
+    const uring = spec.driver === 'io_uring' || spec.driver === 'nvme-io_uring';
+    const ringSize = uring ? spec.numEntries : spec.queueSize;
+    const ringProp = uring ? 'num-entries' : 'queue-size';
     if (ringSize !== undefined) step(`setting ${ringProp}`, () => b.setInt(ringProp, ringSize));
     else if (spec.iodepth > 128) step(`setting ${ringProp}`, () => b.setInt(ringProp, nextPowerOfTwo(spec.iodepth)));
     for (const [k, v] of spec.preStartProps) setProp(b, k, v, spec, 'libblkio_pre_start_props');

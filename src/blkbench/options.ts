@@ -9,13 +9,15 @@ import {
   parseSizeOrPercent, parseTimeNs,
 } from './units';
 
-export const DRIVERS = ['io_uring', 'virtio-blk-vhost-user', 'virtio-blk-vhost-vdpa'] as const;
+export const DRIVERS = ['io_uring', 'nvme-io_uring', 'virtio-blk-vfio-pci', 'virtio-blk-vhost-user', 'virtio-blk-vhost-vdpa'] as const;
 export const RW_MODES = ['read', 'write', 'randread', 'randwrite', 'randrw', 'readwrite', 'trim', 'randtrim'] as const;
 export type RwMode = (typeof RW_MODES)[number];
 export const VERIFY_KINDS = ['crc32c', 'md5'] as const;
 export type VerifyKind = 'none' | (typeof VERIFY_KINDS)[number];
 export const WAIT_MODES = ['block', 'eventfd', 'loop'] as const;
 export type WaitMode = (typeof WAIT_MODES)[number];
+export const JOB_LOOP_KINDS = ['native', 'js'] as const;
+export type JobLoopKind = (typeof JOB_LOOP_KINDS)[number];
 
 /** Read, write, trim: the order fio uses for per-direction values ("bs=4k,64k"). */
 export const DIRECTIONS = ['read', 'write', 'trim'] as const;
@@ -60,6 +62,8 @@ export interface JobSpec {
   queueSize: number | undefined;
   vectored: boolean;
   writeZeroesOnTrim: boolean;
+  /** blkbench_loop: the native job loop (default, where it supports the job) or the JS loop over the mirror API. */
+  loop?: JobLoopKind;
   /** The options as written, echoed in the JSON report's "job options" (flags without a value left out). */
   echo: Record<string, string>;
 }
@@ -83,6 +87,7 @@ const OPTION_NAMES: string[][] = [
   ['libblkio_pre_connect_props'], ['libblkio_pre_start_props'],
   ['hipri'], ['libblkio_wait_mode'], ['libblkio_num_entries'], ['libblkio_queue_size'],
   ['libblkio_vectored'], ['libblkio_write_zeroes_on_trim'],
+  ['blkbench_loop'],
 ];
 
 const CANONICAL = new Map<string, string>();
@@ -268,6 +273,7 @@ export function resolveJob(name: string, raw: RawOptions): JobSpec {
     queueSize: has('libblkio_queue_size') ? parseIntOption('libblkio_queue_size', get('libblkio_queue_size')!, 1, 32768) : undefined,
     vectored: flag('libblkio_vectored', false),
     writeZeroesOnTrim: flag('libblkio_write_zeroes_on_trim', false),
+    loop: has('blkbench_loop') ? parseChoice('blkbench_loop', get('blkbench_loop')!, JOB_LOOP_KINDS) : 'native',
     echo: {},
   };
   flag('thread', true); // accepted for fio job files; blkbench jobs always run as threads

@@ -2,12 +2,13 @@
  * fio's JSON schema (as written by fio 3.33) for everything blkbench measures, so that tools reading
  * fio's JSON read blkbench's. json+ adds clat_ns.bins: bucket midpoint → count.
  *
- * blkbench times each request from its submission to its completion: that is clat. It has no separate
- * preparation stage, so slat is empty (N=0) and lat equals clat, as with fio's gtod_reduce-style output.
+ * The native job loop takes fio's clock points: slat (preparation → submission returned), clat (→ reap),
+ * lat (their sum, with percentiles as fio's lat_percentiles=1). The JS loop times each request from its
+ * submission to its completion only: that is clat, slat is empty (N=0) and lat equals clat.
  */
 import { DEFAULT_PERCENTILES, LatencyHistogram, bucketValue, PLAT_BUCKETS } from './histogram';
 import { DIRECTIONS } from './options';
-import { BATCH_KEYS, DEPTH_KEYS, DirectionResult, JobResult, statsView } from './results';
+import { BATCH_KEYS, DEPTH_KEYS, DirectionResult, JobResult, emptyStats, statsView } from './results';
 
 export const BLKBENCH_VERSION = 'blkbench-0.1.0';
 
@@ -72,6 +73,8 @@ function jobJson(r: JobResult, plus: boolean, groupBw: Record<string, number>): 
   job.latency_target = 0;
   job.latency_percentile = 100.0;
   job.latency_window = 0;
+  if (r.loop) job.blkbench_loop = r.loop;
+  if (r.loopNote) job.blkbench_loop_note = r.loopNote;
   if (r.verifiedBlocks > 0) job.verified_blocks = r.verifiedBlocks;
   if (r.errorMessage) job.error_message = r.errorMessage;
   return job;
@@ -107,9 +110,9 @@ function directionJson(d: DirectionResult, runtimeNs: number, plus: boolean, gro
     total_ios: d.ios,
     short_ios: 0,
     drop_ios: 0,
-    slat_ns: { min: 0, max: 0, mean: 0, stddev: 0, N: 0 },
+    slat_ns: statsJson(d.slat),
     clat_ns: clat,
-    lat_ns: { min: lat.min, max: lat.max, mean: lat.mean, stddev: lat.stddev, N: lat.n },
+    lat_ns: d.total ? latJson(d.total, d.totalHist) : { min: lat.min, max: lat.max, mean: lat.mean, stddev: lat.stddev, N: lat.n },
     bw_min: Math.floor(bw.min),
     bw_max: Math.floor(bw.max),
     bw_agg: groupKib > 0 ? (100 * bwKib) / groupKib : 0,
@@ -122,6 +125,23 @@ function directionJson(d: DirectionResult, runtimeNs: number, plus: boolean, gro
     iops_stddev: iops.stddev,
     iops_samples: iops.n,
   };
+}
+
+function statsJson(s: DirectionResult['slat']): Record<string, number> {
+  const v = statsView(s ?? emptyStats());
+  return { min: v.min, max: v.max, mean: v.mean, stddev: v.stddev, N: v.n };
+}
+
+/** Total latency with its percentiles, as fio writes lat_ns with lat_percentiles=1. */
+function latJson(s: NonNullable<DirectionResult['total']>, hist: Float64Array | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = statsJson(s);
+  if (hist && s.n > 0) {
+    const values = new LatencyHistogram(hist).percentiles(DEFAULT_PERCENTILES);
+    const pct: Record<string, number> = {};
+    DEFAULT_PERCENTILES.forEach((p, i) => (pct[p.toFixed(6)] = values[i]));
+    out.percentile = pct;
+  }
+  return out;
 }
 
 function percentMap(keys: string[], counts: number[]): Record<string, number> {
@@ -147,7 +167,7 @@ export function latencyDistribution(r: JobResult): LatencyDistribution {
   const ms = new Array<number>(LAT_MS_KEYS.length + 1).fill(0);
   let total = 0;
   for (const d of DIRECTIONS) {
-    const counts = r.dirs[d].hist;
+    const counts = r.dirs[d].totalHist ?? r.dirs[d].hist; // fio tabulates total latency
     for (let i = 0; i < PLAT_BUCKETS; i++) {
       const c = counts[i];
       if (c === 0) continue;

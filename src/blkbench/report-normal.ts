@@ -54,6 +54,7 @@ function jobBlock(r: JobResult, now: Date, groupKib: Record<Direction, number>):
   lines.push(...latencyTableLines(r));
   const usr = r.runtimeNs > 0 ? (100 * r.cpu.usrNs) / r.runtimeNs : 0;
   const sys = r.runtimeNs > 0 ? (100 * r.cpu.sysNs) / r.runtimeNs : 0;
+  if (r.loop) lines.push(`  loop         : ${r.loop}${r.loopNote ? ` (${r.loopNote})` : ''}`);
   lines.push(`  cpu          : usr=${usr.toFixed(2)}%, sys=${sys.toFixed(2)}%, ctx=${r.cpu.ctx}, majf=${r.cpu.majf}, minf=${r.cpu.minf}`);
   lines.push(`  IO depths    : ${depthRow(DEPTH_KEYS, r.depth.level)}`);
   lines.push(`     submit    : ${depthRow(BATCH_KEYS, r.depth.submit)}`);
@@ -76,8 +77,13 @@ function directionBlock(name: Direction, d: DirectionResult, runtimeNs: number, 
       `(${humanNumber(d.bytes, 1024, 'B')}/${Math.round(runtimeNs / 1e6)}msec)`,
   ];
   const lat = statsView(d.lat);
+  const total = statsView(d.total ?? d.lat);
+  if (d.slat) {
+    const slat = statsView(d.slat);
+    lines.push(`    slat ${statsLine(slat.min, slat.max, slat.mean, slat.stddev)}`);
+  }
   lines.push(`    clat ${statsLine(lat.min, lat.max, lat.mean, lat.stddev)}`);
-  lines.push(`     lat ${statsLine(lat.min, lat.max, lat.mean, lat.stddev)}`);
+  lines.push(`     lat ${statsLine(total.min, total.max, total.mean, total.stddev)}`);
   lines.push(...percentileLines(new LatencyHistogram(d.hist)));
   const bw = statsView(d.bw);
   if (bw.n > 0) {

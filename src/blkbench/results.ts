@@ -15,6 +15,10 @@ export interface DirectionResult {
   /** Bandwidth samples in KiB/s and IOPS samples, one per sampling interval. */
   bw: StatsSnapshot;
   iops: StatsSnapshot;
+  /** Native loop only (fio's clock points): submission latency, and total latency with its histogram. */
+  slat?: StatsSnapshot;
+  total?: StatsSnapshot;
+  totalHist?: Float64Array;
 }
 
 export interface CpuUsage {
@@ -47,6 +51,9 @@ export interface JobResult {
   error: number;
   errorMessage: string | null;
   verifiedBlocks: number;
+  /** Which job loop ran, and why not the native one when it was asked for. */
+  loop?: 'native' | 'js';
+  loopNote?: string;
 }
 
 export const DEPTH_KEYS = ['1', '2', '4', '8', '16', '32', '>=64'];
@@ -123,8 +130,21 @@ function mergeDirection(into: DirectionResult, from: DirectionResult): void {
   h.merge(new LatencyHistogram(from.hist));
   // Group bandwidth samples: fio sums per-interval samples across jobs; without aligned intervals,
   // the sum of the jobs' means is the honest aggregate, with the spread of the first job's samples.
+  if (from.slat) into.slat = mergeStats(into.slat, from.slat);
+  if (from.total) into.total = mergeStats(into.total, from.total);
+  if (from.totalHist) {
+    const t = new LatencyHistogram(into.totalHist ?? new Float64Array(PLAT_BUCKETS));
+    t.merge(new LatencyHistogram(from.totalHist));
+    into.totalHist = t.counts;
+  }
   into.bw = sumSampleStats(into.bw, from.bw);
   into.iops = sumSampleStats(into.iops, from.iops);
+}
+
+function mergeStats(a: StatsSnapshot | undefined, b: StatsSnapshot): StatsSnapshot {
+  const s = RunningStats.from(a ?? emptyStats());
+  s.merge(b);
+  return s.snapshot();
 }
 
 function sumSampleStats(a: StatsSnapshot, b: StatsSnapshot): StatsSnapshot {

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { PreparedDevice, layOutFileIfMissing, openDevice, prepareJobLoop } from './device';
 import { PROGRESS_FIELDS } from './loop';
+import { nativeLoopUnsupported, runNativeClones } from './native-runner';
 import { JobSpec } from './options';
 import { JobResult } from './results';
 import type { WorkerInput, WorkerMessage } from './worker';
@@ -37,11 +38,28 @@ export async function runJobs(specs: JobSpec[], hooks: RunHooks): Promise<JobRes
       for (let q = 0; q < spec.numjobs; q++) clones.push({ spec, device: devices[i], queueIndex: q, jobIndex: clones.length });
     });
     const progress = new Float64Array(new SharedArrayBuffer(clones.length * PROGRESS_FIELDS * 8));
-    if (clones.length === 1) return [await runOnMainThread(clones[0], progress, hooks)];
-    return await runOnWorkers(clones, progress, hooks);
+    const fallback = jsLoopReason(specs);
+    if (fallback === null) return await runNativeClones(clones, progress, hooks.onProgress);
+    if (fallback !== '') hooks.log(`note: the native job loop does not support ${fallback}: running the JS loop`);
+    const results = clones.length === 1 ? [await runOnMainThread(clones[0], progress, hooks)] : await runOnWorkers(clones, progress, hooks);
+    for (const r of results) {
+      r.loop = 'js';
+      if (fallback !== '') r.loopNote = `native loop does not support ${fallback}`;
+    }
+    return results;
   } finally {
     for (const d of devices) d.blkio.destroy();
   }
+}
+
+/** null: every job runs on the native loop; '': the JS loop was asked for; else why the JS loop runs. */
+function jsLoopReason(specs: JobSpec[]): string | null {
+  if (specs.some((s) => s.loop === 'js')) return '';
+  for (const s of specs) {
+    const reason = nativeLoopUnsupported(s);
+    if (reason !== null) return reason;
+  }
+  return null;
 }
 
 async function runOnMainThread(clone: Clone, progress: Float64Array, hooks: RunHooks): Promise<JobResult> {

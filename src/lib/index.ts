@@ -7,4 +7,9 @@ export { defaultLibraryPath } from './libblkio';
 export { Queue, Completion, CompletionWatcher, createCompletions } from './queue';
 export { Device, OpenOptions, open } from './promise/device';
 export type { BoolProperty, DriverName, IntProperty, OtherName, StrProperty, Uint64Property } from './names';
+export {
+  JobLoop, JobLoopSpec, JobLoopRw, JobLoopResult, JobLoopDirection, JobLoopLatency, JobLoopSamples, JobLoopCpu, JOB_LOOP_PROGRESS_FIELDS,
+  startJobLoop, runJobLoop,
+} from './job-loop';
 export * as vdpa from './vdpa';
+export { bindPciDriver, getPciDriver, pciDevicePath, vfioGroupPath } from './pci';

@@ -84,6 +84,11 @@ export class Queue {
   #watcher: CompletionWatcher | null = null;
   #dead = false;
 
+  /** @internal The native queue behind a Queue, for the job loop (src/job-loop.ts). */
+  static nativeOf(queue: Queue): NativeQueue {
+    return queue.#native;
+  }
+
   /** @internal */
   constructor(native: NativeQueue, mapped: WeakMap<ArrayBufferLike, MappedBuffer>) {
     this.#native = native;

@@ -23,6 +23,11 @@
 #   BLKIO_VM_MEM=2048, BLKIO_VM_CPUS=2
 #   BLKIO_VM_APPEND               extra kernel command line
 #   BLKIO_VM_PASS_ENV="A B"       host variables to pass to the guest command
+#   BLKIO_VM_NVME_IMAGE           raw image behind the guest's NVMe controller (serial
+#                                 blkio-nvme0, /dev/ng0n1); default: a fresh 64 MiB temp file
+#   BLKIO_VM_VFIO_IMAGE           raw image behind the virtio-blk-pci disk at 0000:00:10.0
+#                                 (behind the emulated IOMMU, for virtio-blk-vfio-pci); default:
+#                                 a fresh 64 MiB temp file
 #   BLKIO_VM_KERNEL               use this bzImage instead of build-kernel.sh's
 #   BLKIO_VM_KEEP=1               keep the host temp dir (console.log, status, ...)
 #   BLKIO_VM_VERBOSE=1            say how long the run took
@@ -120,12 +125,28 @@ fi
 # for the poll queue, else /dev/vda would not poll (queue/io_poll 0).
 append+=(virtio_blk.poll_queues=1 "possible_cpus=${BLKIO_VM_CPUS:-2}")
 truncate -s 16M "$out/poll-disk.img"
+# An NVMe controller with a poll queue, for nvme-io_uring (io_uring passthrough
+# on /dev/ng0n1, IOPOLL poll queues).
+append+=(nvme.poll_queues=1)
+nvme_image=${BLKIO_VM_NVME_IMAGE:-$out/nvme.img}
+[[ -e $nvme_image ]] || truncate -s 64M "$nvme_image"
+truncate -s 4M "$out/nvme-md.img"
+# An emulated Intel IOMMU (q35) and a modern virtio-blk-pci disk behind it
+# at a fixed address, for virtio-blk-vfio-pci. iommu=pt keeps the kernel's
+# own drivers on identity mappings (fast under TCG); vfio-pci gets a real
+# translating domain anyway. The IOMMU has no interrupt remapping (that
+# would need IRQ_REMAP and x2APIC in the guest), which VFIO accepts only when told.
+append+=(intel_iommu=on iommu=pt vfio_iommu_type1.allow_unsafe_interrupts=1)
+vfio_image=${BLKIO_VM_VFIO_IMAGE:-$out/vfio.img}
+[[ -e $vfio_image ]] || truncate -s 64M "$vfio_image"
 read -r -a extra_append <<<"${BLKIO_VM_APPEND:-}"
 append+=("${extra_append[@]}")
 
 # shellcheck disable=SC2054
 qemu=(
-  qemu-system-x86_64 -accel tcg -cpu max
+  qemu-system-x86_64 -accel tcg -cpu max -machine q35
+  # The IOMMU first: QEMU wants it created before the devices behind it.
+  -device intel-iommu,intremap=off,caching-mode=on
   -smp "${BLKIO_VM_CPUS:-2}" -m "${BLKIO_VM_MEM:-2048}"
   -nodefaults -no-user-config -display none -no-reboot
   -pidfile "$qemu_pid_file"
@@ -139,6 +160,13 @@ qemu=(
   -device virtio-rng-pci
   -drive "file=$out/poll-disk.img,if=none,id=polldisk,format=raw,cache=unsafe"
   -device virtio-blk-pci,drive=polldisk,num-queues=2
+  -drive "file=$nvme_image,if=none,id=n0,format=raw"
+  -device nvme,serial=blkio-nvme0,drive=n0
+  # A namespace with 8 bytes of metadata per block, which nvme-io_uring refuses.
+  -drive "file=$out/nvme-md.img,if=none,id=n1,format=raw"
+  -device nvme,serial=blkio-nvme-md,id=nvmemd -device nvme-ns,drive=n1,bus=nvmemd,nsid=1,ms=8
+  -drive "file=$vfio_image,if=none,id=v1,format=raw"
+  -device virtio-blk-pci,drive=v1,disable-legacy=on,iommu_platform=on,addr=10
 )
 
 start=$(date +%s)

@@ -6,8 +6,12 @@
 // BLKIO_VM_STREAM=1 copies the guest console to stderr while it runs.
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { NVME_MARKER_OFFSET } from '../support/nvme-target';
+import { VFIO_MARKER_OFFSET } from '../support/vfio-target';
 import { DIST_TEST, REPO_ROOT } from '../support/paths';
 
 const REPO_DIR = REPO_ROOT;
@@ -125,8 +129,39 @@ if (process.env.BLKIO_IN_VM !== '1') {
         process.execPath, 'node_modules/.bin/mocha', '--no-config',
         '--reporter', 'spec', '--timeout', '120000', ...files,
       ];
-      const env = { ...process.env, BLKIO_VM_KERNEL: kernelPath };
-      const result = await run(path.join(VM_DIR, 'run-in-vm.sh'), guestCommand, env, stream);
+      // The guest's NVMe and vfio disks are ours, so the data nvme-io_uring
+      // and virtio-blk-vfio-pci wrote can be checked once QEMU has exited.
+      const imageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'blkio-vm-disks-'));
+      const disks = [
+        { name: 'nvme', driver: 'nvme-io_uring', offset: NVME_MARKER_OFFSET, variable: 'BLKIO_NVME_MARKER' },
+        { name: 'vfio', driver: 'virtio-blk-vfio-pci', offset: VFIO_MARKER_OFFSET, variable: 'BLKIO_VFIO_MARKER' },
+      ].map((d) => ({ ...d, image: path.join(imageDir, `${d.name}.img`), marker: crypto.randomBytes(64) }));
+      for (const d of disks) {
+        fs.writeFileSync(d.image, '');
+        fs.truncateSync(d.image, 64 << 20);
+      }
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        BLKIO_VM_KERNEL: kernelPath,
+        BLKIO_VM_NVME_IMAGE: disks[0].image,
+        BLKIO_VM_VFIO_IMAGE: disks[1].image,
+        BLKIO_VM_PASS_ENV: [process.env.BLKIO_VM_PASS_ENV ?? '', ...disks.map((d) => d.variable)].join(' ').trim(),
+      };
+      for (const d of disks) env[d.variable] = d.marker.toString('hex');
+      let result: RunResult;
+      const missingMarkers: string[] = [];
+      try {
+        result = await run(path.join(VM_DIR, 'run-in-vm.sh'), guestCommand, env, stream);
+        for (const d of disks) {
+          const onDisk = Buffer.alloc(d.marker.length);
+          const fd = fs.openSync(d.image, 'r');
+          fs.readSync(fd, onDisk, 0, d.marker.length, d.offset);
+          fs.closeSync(fd);
+          if (!onDisk.equals(d.marker)) missingMarkers.push(`${d.driver} (${d.name}.img at ${d.offset})`);
+        }
+      } finally {
+        fs.rmSync(imageDir, { recursive: true, force: true });
+      }
 
       const consoleText = stripAnsi(result.stdout);
       const passing = Number(/(\d+) passing/.exec(consoleText)?.[1] ?? 0);
@@ -139,6 +174,7 @@ if (process.env.BLKIO_IN_VM !== '1') {
       assert.equal(result.status, 0, report);
       assert.equal(failing, 0, report);
       assert.ok(passing > 0, `the guest ran no tests\n${report}`);
+      assert.deepEqual(missingMarkers, [], 'disk images lack the marker the guest wrote through these drivers');
       // The guest's tests are not in the host's count: say how many ran.
       console.log(`      guest: ${passing} passing, ${failing} failing in ${files.length} files (${(result.elapsedMs / 1000).toFixed(0)} s)`);
     });

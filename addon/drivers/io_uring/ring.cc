@@ -43,15 +43,17 @@ int Ring::init(unsigned entries, unsigned setup_flags) {
     return -errno;
   }
   features_ = p.features;
+  sqe_shift_ = (setup_flags & IORING_SETUP_SQE128) ? 1 : 0;
+  cqe_shift_ = (setup_flags & IORING_SETUP_CQE32) ? 1 : 0;
   sq_ring_size_ = p.sq_off.array + p.sq_entries * sizeof(unsigned);
-  cq_ring_size_ = p.cq_off.cqes + p.cq_entries * sizeof(io_uring_cqe);
+  cq_ring_size_ = p.cq_off.cqes + (size_t(p.cq_entries) * sizeof(io_uring_cqe) << cqe_shift_);
   bool single = (p.features & IORING_FEAT_SINGLE_MMAP) != 0;
   if (single) sq_ring_size_ = cq_ring_size_ = sq_ring_size_ > cq_ring_size_ ? sq_ring_size_ : cq_ring_size_;
   sq_ring_ = map_ring(fd_, sq_ring_size_, IORING_OFF_SQ_RING);
   if (!sq_ring_) return -errno;
   cq_ring_ = single ? sq_ring_ : map_ring(fd_, cq_ring_size_, IORING_OFF_CQ_RING);
   if (!cq_ring_) return -errno;
-  sqes_size_ = p.sq_entries * sizeof(io_uring_sqe);
+  sqes_size_ = size_t(p.sq_entries) * sizeof(io_uring_sqe) << sqe_shift_;
   sqes_ = static_cast<io_uring_sqe*>(map_ring(fd_, sqes_size_, IORING_OFF_SQES));
   if (!sqes_) return -errno;
 
@@ -78,9 +80,9 @@ int Ring::init(unsigned entries, unsigned setup_flags) {
 io_uring_sqe* Ring::next_sqe() {
   unsigned head = __atomic_load_n(sq_head_, __ATOMIC_ACQUIRE);
   if (sqe_tail_ - head >= sq_entries_) return nullptr;
-  io_uring_sqe* sqe = &sqes_[sqe_tail_ & sq_mask_];
+  io_uring_sqe* sqe = &sqes_[(sqe_tail_ & sq_mask_) << sqe_shift_];
   sqe_tail_++;
-  memset(sqe, 0, sizeof *sqe);
+  memset(sqe, 0, sizeof *sqe << sqe_shift_);
   return sqe;
 }
 

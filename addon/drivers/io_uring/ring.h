@@ -25,6 +25,7 @@ class Ring {
   bool has_feature(unsigned f) const { return (features_ & f) != 0; }
 
   // A zeroed SQE to fill, or nullptr when the submission queue is full.
+  // With IORING_SETUP_SQE128 it is 128 bytes long (the uring_cmd area).
   io_uring_sqe* next_sqe();
   // SQEs filled and not yet consumed by the kernel.
   unsigned unsubmitted() const;
@@ -37,7 +38,8 @@ class Ring {
     return __atomic_load_n(cq_tail_, __ATOMIC_ACQUIRE) - *cq_head_;
   }
   // The i-th ready CQE (i < cq_ready()); then advance(n) to release n.
-  const io_uring_cqe& cqe(unsigned i) const { return cqes_[(*cq_head_ + i) & cq_mask_]; }
+  // With IORING_SETUP_CQE32 each entry is two io_uring_cqe long (big_cqe[]).
+  const io_uring_cqe& cqe(unsigned i) const { return cqes_[((*cq_head_ + i) & cq_mask_) << cqe_shift_]; }
   void advance(unsigned n) { __atomic_store_n(cq_head_, *cq_head_ + n, __ATOMIC_RELEASE); }
 
   // Sets or clears IORING_CQ_EVENTFD_DISABLED.
@@ -58,6 +60,8 @@ class Ring {
   unsigned* sq_head_ = nullptr;
   unsigned* sq_tail_ = nullptr;
   unsigned sqe_tail_ = 0;  // local tail, published in enter()
+  unsigned sqe_shift_ = 0;  // 1 with IORING_SETUP_SQE128
+  unsigned cqe_shift_ = 0;  // 1 with IORING_SETUP_CQE32
   unsigned cq_entries_ = 0, cq_mask_ = 0;
   unsigned* cq_head_ = nullptr;
   unsigned* cq_tail_ = nullptr;

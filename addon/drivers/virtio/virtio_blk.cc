@@ -147,7 +147,7 @@ int VirtioBlkDriver::describe(const uint8_t* config, DeviceInfo* info) {
   info->may_pin_mem_regions = true;
   info->mem_region_alignment = transport_->mem_region_alignment();
   info->needs_mem_regions = true;
-  info->needs_mem_region_fd = true;
+  info->needs_mem_region_fd = transport_->needs_mem_region_fd();
   info->request_alignment = int32_t(blk_size);
   if (has(f::kBlkTopology)) {
     uint8_t exp = config_field<uint8_t>(config, c::kPhysicalBlockExp);

@@ -54,6 +54,8 @@ class VirtioTransport {
   // of their address and length.
   virtual uint64_t max_mem_regions() const = 0;
   virtual uint64_t mem_region_alignment() const = 0;
+  // Whether map_memory needs the region's fd (vfio-pci maps by address).
+  virtual bool needs_mem_region_fd() const { return true; }
 
   // Lets the device access [addr, addr+len), which is fd's contents from
   // fd_offset on (the fd stays the caller's). *device_addr is what

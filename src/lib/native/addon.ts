@@ -70,6 +70,14 @@ interface Addon {
   watchFdRef(watch: FdWatch, ref: boolean): void;
   unwatchFd(watch: FdWatch): void;
   detachArrayBuffer(buffer: ArrayBuffer): void;
+  // The native job loop (src/job-loop.ts, addon/napi/job_loop_object.cc).
+  startJobLoop(queue: NativeQueue, spec: object, progress: Float64Array | undefined, onDone: (result: unknown) => void): JobLoopHandle;
+  stopJobLoop(handle: JobLoopHandle): void;
+}
+
+/** An opaque handle from startJobLoop. */
+export interface JobLoopHandle {
+  readonly __jobLoop: unique symbol;
 }
 
 /** An opaque handle from watchFd; unwatchFd once. */

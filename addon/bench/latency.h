@@ -1,0 +1,72 @@
+// Latency bookkeeping as cheap as fio's: its log-linear histogram (the same
+// 1856 bins, so percentiles and json+ bins match) and integer running sums
+// (no division per sample; mean and variance are derived once at the end).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+namespace blkio::bench {
+
+constexpr int kPlatBits = 6;
+constexpr int kPlatVal = 1 << kPlatBits;
+constexpr int kPlatGroups = 29;
+constexpr int kPlatBuckets = kPlatGroups * kPlatVal;  // 1856
+
+// fio's plat_val_to_idx: exact below 128 ns, then 64 bins per power of two.
+inline int plat_index(uint64_t ns) {
+  if (ns < uint64_t(kPlatVal) * 2) return int(ns);
+  int msb = 63 - __builtin_clzll(ns);
+  int error_bits = msb - kPlatBits;
+  int index = (error_bits + 1) * kPlatVal + int((ns >> error_bits) & (kPlatVal - 1));
+  return index < kPlatBuckets ? index : kPlatBuckets - 1;
+}
+
+struct LatencyStats {
+  uint64_t n = 0;
+  uint64_t sum = 0;
+  unsigned __int128 sum_squares = 0;
+  uint64_t min = UINT64_MAX;
+  uint64_t max = 0;
+  uint64_t hist[kPlatBuckets];
+
+  LatencyStats() { reset(); }
+  void reset() {
+    n = sum = max = 0;
+    sum_squares = 0;
+    min = UINT64_MAX;
+    std::memset(hist, 0, sizeof hist);
+  }
+  void add(uint64_t ns) {
+    n++;
+    sum += ns;
+    sum_squares += (unsigned __int128)ns * ns;
+    if (ns < min) min = ns;
+    if (ns > max) max = ns;
+    hist[plat_index(ns)]++;
+  }
+  double mean() const { return n ? double(sum) / double(n) : 0; }
+  // Sum of squared differences from the mean (Welford's M2).
+  double m2() const {
+    if (!n) return 0;
+    long double s = (long double)sum;
+    long double v = (long double)sum_squares - s * s / (long double)n;
+    return v > 0 ? double(v) : 0;
+  }
+};
+
+// Welford running stats for the few per-interval samples (bandwidth, IOPS).
+struct SampleStats {
+  uint64_t n = 0;
+  double mean = 0, m2 = 0, min = 0, max = 0;
+  void add(double x) {
+    n++;
+    double d = x - mean;
+    mean += d / double(n);
+    m2 += d * (x - mean);
+    if (n == 1 || x < min) min = x;
+    if (n == 1 || x > max) max = x;
+  }
+};
+
+}  // namespace blkio::bench

@@ -1,0 +1,108 @@
+#include "offsets.h"
+
+#include <algorithm>
+
+namespace blkio::bench {
+
+namespace {
+
+uint64_t splitmix64(uint64_t* state) {
+  uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
+// The same derivation as src/blkbench/random.ts: mix each stream number in,
+// then draw two 64-bit words for the four 32-bit state words.
+Prng::Prng(uint64_t seed, uint32_t job, uint32_t purpose) {
+  uint64_t s = seed;
+  for (uint32_t x : {job, purpose}) {
+    uint64_t t = s ^ x;
+    s = splitmix64(&t);
+  }
+  uint64_t w0 = splitmix64(&s), w1 = splitmix64(&s);
+  a_ = uint32_t(w0), b_ = uint32_t(w0 >> 32), c_ = uint32_t(w1), d_ = uint32_t(w1 >> 32);
+  if ((a_ | b_ | c_ | d_) == 0) a_ = 1;
+}
+
+OffsetGenerator::OffsetGenerator(Kind kind, uint64_t region_len, uint32_t unit, Prng rng)
+    : kind_(kind), region_len_(region_len), unit_(unit ? unit : 1), rng_(rng) {
+  if (kind_ == Kind::RandomMap) {
+    blocks_ = region_len_ / unit_;
+    words_.resize(std::max<uint64_t>(1, (blocks_ + 31) / 32));
+    full_words_.resize((words_.size() + 31) / 32);
+  }
+  reset();
+}
+
+void OffsetGenerator::reset() {
+  pos_ = 0;
+  if (kind_ != Kind::RandomMap) return;
+  std::fill(words_.begin(), words_.end(), 0);
+  std::fill(full_words_.begin(), full_words_.end(), 0);
+  done_ = 0;
+  // Bits past the last block count as done, so searches never return them.
+  if (uint32_t tail = blocks_ % 32) words_.back() = ~((1u << tail) - 1);
+  if (blocks_ == 0) words_[0] = 0xffffffffu;
+  for (size_t w = 0; w < words_.size(); w++)
+    if (words_[w] == 0xffffffffu) full_words_[w >> 5] |= 1u << (w & 31);
+  if (uint32_t tail = words_.size() % 32) full_words_.back() |= ~((1u << tail) - 1);
+}
+
+int64_t OffsetGenerator::next(uint32_t len) {
+  switch (kind_) {
+    case Kind::Sequential: {
+      if (pos_ + len > region_len_) return -1;
+      uint64_t off = pos_;
+      pos_ += len;
+      return int64_t(off);
+    }
+    case Kind::PureRandom: {
+      if (len > region_len_) return -1;
+      uint64_t positions = (region_len_ - len) / unit_ + 1;
+      return int64_t(rng_.below(positions) * unit_);
+    }
+    case Kind::RandomMap: {
+      if (done_ >= blocks_) return -1;
+      uint64_t span = std::max<uint64_t>(1, (uint64_t(len) + unit_ - 1) / unit_);
+      if (span > blocks_) return -1;
+      uint64_t block = find_free(rng_.below(blocks_));
+      // A request larger than the map's unit must fit before the region's end.
+      if (block + span > blocks_) block = blocks_ - span;
+      for (uint64_t b = block; b < block + span; b++) take(b);
+      return int64_t(block * unit_);
+    }
+  }
+  return -1;
+}
+
+void OffsetGenerator::take(uint64_t b) {
+  uint32_t& word = words_[b >> 5];
+  uint32_t bit = 1u << (b & 31);
+  if (word & bit) return;
+  word |= bit;
+  done_++;
+  if (word == 0xffffffffu) full_words_[b >> 10] |= 1u << ((b >> 5) & 31);
+}
+
+uint64_t OffsetGenerator::find_free(uint64_t from) {
+  size_t n_words = words_.size();
+  size_t w = from >> 5;
+  uint32_t here = ~words_[w] & (0xffffffffu << (from & 31));
+  if (here) return (uint64_t(w) << 5) + __builtin_ctz(here);
+  for (size_t step = 1; step <= n_words; step++) {
+    w = w + 1 == n_words ? 0 : w + 1;
+    if ((w & 31) == 0 && w + 32 <= n_words && full_words_[w >> 5] == 0xffffffffu) {
+      w += 31;  // skip 32 full words (the loop steps over the last one)
+      step += 31;
+      continue;
+    }
+    if (uint32_t free = ~words_[w]) return (uint64_t(w) << 5) + __builtin_ctz(free);
+  }
+  return 0;  // unreachable while done_ < blocks_
+}
+
+}  // namespace blkio::bench

@@ -1,0 +1,244 @@
+#include "nvme_queue.h"
+
+#include <linux/nvme_ioctl.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "../../core/errors.h"
+
+namespace blkio {
+
+namespace {
+
+// Write-zeroes stages: the native command, or plain writes of zeros.
+enum Stage : uint32_t { kNative = 0, kZeroFill = 1 };
+
+constexpr uint64_t kInternalTag = 0;                 // CQEs of our own cancel requests
+constexpr uint64_t kMaxDsmBlocks = 1ull << 31;       // one range's length is 32 bits
+
+}  // namespace
+
+NvmeQueue::~NvmeQueue() {
+  if (eventfd_ >= 0) close(eventfd_);
+  free(ranges_);
+}
+
+int NvmeQueue::init(unsigned entries) {
+  unsigned flags = IORING_SETUP_SQE128 | IORING_SETUP_CQE32 | (poll_ ? IORING_SETUP_IOPOLL : 0);
+  int r = ring_.init(entries, flags);
+  if (r == -EINVAL)
+    return fail(EINVAL, "io_uring_setup with 128-byte SQEs and 32-byte CQEs failed: passthrough needs Linux 5.19 or later");
+  if (r < 0) return fail(-r, "io_uring_setup with %u entries failed: %s", entries, strerror(-r));
+  if (!poll_) {
+    eventfd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (eventfd_ < 0) return fail(errno, "eventfd failed: %s", strerror(errno));
+    r = ring_.register_op(IORING_REGISTER_EVENTFD, &eventfd_, 1);
+    if (r < 0) return fail(-r, "registering the completion eventfd failed: %s", strerror(-r));
+    ring_.set_eventfd_enabled(false);  // libblkio: disabled until asked for
+  }
+  fixed_file_ = ring_.register_op(IORING_REGISTER_FILES, &ns_.fd, 1) >= 0;
+  unsigned slots = ring_.cq_entries();
+  void* mem = nullptr;
+  if (posix_memalign(&mem, 4096, slots * sizeof(nvme::DsmRange)) != 0)
+    return fail(ENOMEM, "no memory for %u DSM ranges", slots);
+  ranges_ = static_cast<nvme::DsmRange*>(mem);
+  free_ranges_.reserve(slots);
+  for (unsigned i = slots; i > 0; i--) free_ranges_.push_back(i - 1);
+  return 0;
+}
+
+uint64_t NvmeQueue::chunk(const Request* req) const {
+  uint64_t left = req->len - req->done;
+  uint64_t limit = ns_.max_chunk;
+  if (req->type == RequestType::Discard) limit = kMaxDsmBlocks << ns_.lba_shift;
+  if (req->type == RequestType::WriteZeroes && req->stage == kNative)
+    limit = uint64_t(nvme::kMaxBlocksPerCommand) << ns_.lba_shift;
+  return std::min(left, limit);
+}
+
+int NvmeQueue::enqueue(Request* req, const char** error_msg) {
+  switch (req->type) {
+    case RequestType::Readv:
+    case RequestType::Writev:
+      if (req->len > ns_.max_chunk) {
+        *error_msg = "readv/writev longer than max-transfer";
+        return -EINVAL;
+      }
+      break;
+    case RequestType::Discard:
+      if (!ns_.dsm) {
+        *error_msg = "discard is not supported by this namespace (no Dataset Management)";
+        return -ENOTSUP;
+      }
+      break;
+    case RequestType::WriteZeroes:
+      if (!ns_.write_zeroes && req->stage == kNative) {
+        if (req->flags & REQ_NO_FALLBACK) {
+          *error_msg = "write zeroes without fallback: the namespace has no Write Zeroes command";
+          return -ENOTSUP;
+        }
+        req->stage = kZeroFill;
+      }
+      break;
+    default:
+      break;
+  }
+  if (in_kernel_ >= ring_.cq_entries()) return kFull;  // never overflow the CQ
+  if (req->type == RequestType::Discard && free_ranges_.empty()) return kFull;
+  io_uring_sqe* sqe = ring_.next_sqe();
+  if (!sqe) return kFull;
+  prepare(req, sqe);
+  in_kernel_++;
+  return kAccepted;
+}
+
+void NvmeQueue::prepare(Request* req, io_uring_sqe* sqe) {
+  if (fixed_file_) {
+    sqe->fd = 0;
+    sqe->flags = IOSQE_FIXED_FILE;
+  } else {
+    sqe->fd = ns_.fd;
+  }
+  sqe->opcode = IORING_OP_URING_CMD;
+  sqe->cmd_op = is_vectored(req->type) ? NVME_URING_CMD_IO_VEC : NVME_URING_CMD_IO;
+  sqe->user_data = reinterpret_cast<uint64_t>(req);
+  auto* cmd = reinterpret_cast<nvme_uring_cmd*>(sqe->cmd);  // zeroed by next_sqe
+  cmd->nsid = ns_.nsid;
+
+  uint64_t lba = (req->start + req->done) >> ns_.lba_shift;
+  uint64_t bytes = chunk(req);
+  uint32_t blocks0 = uint32_t((bytes >> ns_.lba_shift) - 1);  // NLB is 0-based
+  bool fua = (req->flags & REQ_FUA) != 0;
+  auto address = [&](uint64_t slba) {
+    cmd->cdw10 = uint32_t(slba);
+    cmd->cdw11 = uint32_t(slba >> 32);
+  };
+  switch (req->type) {
+    case RequestType::Read:
+    case RequestType::Write:
+      cmd->opcode = req->type == RequestType::Read ? nvme::kRead : nvme::kWrite;
+      cmd->addr = reinterpret_cast<uint64_t>(req->buf) + req->done;
+      cmd->data_len = uint32_t(bytes);
+      address(lba);
+      cmd->cdw12 = blocks0 | (fua ? nvme::kCdw12Fua : 0);
+      return;
+    case RequestType::Readv:
+    case RequestType::Writev:
+      cmd->opcode = req->type == RequestType::Readv ? nvme::kRead : nvme::kWrite;
+      cmd->addr = reinterpret_cast<uint64_t>(req->iov.data());
+      cmd->data_len = uint32_t(req->iov.size());  // vec_cnt
+      address(lba);
+      cmd->cdw12 = blocks0 | (fua ? nvme::kCdw12Fua : 0);
+      return;
+    case RequestType::Flush:
+      cmd->opcode = nvme::kFlush;
+      return;
+    case RequestType::WriteZeroes:
+      address(lba);
+      if (req->stage == kZeroFill) {
+        cmd->opcode = nvme::kWrite;
+        cmd->addr = reinterpret_cast<uint64_t>(ns_.zeros);
+        cmd->data_len = uint32_t(bytes);
+        cmd->cdw12 = blocks0 | (fua ? nvme::kCdw12Fua : 0);
+      } else {
+        cmd->opcode = nvme::kWriteZeroes;
+        // Without NO_UNMAP the controller may deallocate (reads still give zeros).
+        cmd->cdw12 = blocks0 | (fua ? nvme::kCdw12Fua : 0) |
+                     ((req->flags & REQ_NO_UNMAP) ? 0 : nvme::kCdw12Deallocate);
+      }
+      return;
+    case RequestType::Discard: {
+      uint32_t slot = free_ranges_.back();
+      free_ranges_.pop_back();
+      req->stage = slot;
+      ranges_[slot] = nvme::DsmRange{0, uint32_t(bytes >> ns_.lba_shift), lba};
+      cmd->opcode = nvme::kDatasetManagement;
+      cmd->addr = reinterpret_cast<uint64_t>(&ranges_[slot]);
+      cmd->data_len = sizeof(nvme::DsmRange);
+      cmd->cdw10 = 0;  // one range (0-based)
+      cmd->cdw11 = nvme::kDsmDeallocate;
+      return;
+    }
+  }
+}
+
+// Turns a CQE result into the request's outcome: 0, -errno, or kResubmit.
+int NvmeQueue::finish(Request* req, int res, const char** msg) {
+  if (req->type == RequestType::Discard) free_ranges_.push_back(req->stage);
+  if (res < 0) return *msg = strerrordesc_np(-res), res;
+  if (res > 0) return nvme::status_to_errno(res, msg);
+  switch (req->type) {
+    case RequestType::Read:
+    case RequestType::Write:
+    case RequestType::WriteZeroes:
+    case RequestType::Discard:
+      req->done += chunk(req);
+      return req->done < req->len ? QueueDriver::kResubmit : 0;
+    default:
+      return 0;
+  }
+}
+
+int NvmeQueue::submit(unsigned wait_for, const Deadline& deadline) {
+  unsigned flags = poll_ ? IORING_ENTER_GETEVENTS : 0;  // IOPOLL reaps only inside enter
+  if (wait_for > 0) {
+    if (!poll_ && ring_.unsubmitted() == 0 && ring_.cq_ready() >= wait_for) return 0;
+    flags |= IORING_ENTER_GETEVENTS;
+  }
+  if (!flags && ring_.unsubmitted() == 0) return 0;
+  bool timed = wait_for > 0 && !deadline.is_never();
+  if (timed && !ring_.has_feature(IORING_FEAT_EXT_ARG))
+    return fail(ENOTSUP, "do_io timeouts need Linux 5.11 or later (IORING_FEAT_EXT_ARG)");
+  for (;;) {
+    timespec left;
+    if (timed) left = deadline.remaining();
+    int r = ring_.enter(wait_for, flags, timed ? &left : nullptr);
+    if (r >= 0) return 0;
+    if (r == -ETIME) return fail(ETIME, "do_io timed out");
+    if (r == -EINTR) {
+      if (timed && deadline.expired()) return fail(ETIME, "do_io timed out");
+      continue;
+    }
+    if (r == -EAGAIN || r == -EBUSY) return 0;  // completions pending: reap, then come back
+    return fail(-r, "io_uring_enter failed: %s", strerror(-r));
+  }
+}
+
+int NvmeQueue::reap(Finished* out, int max) {
+  unsigned ready = ring_.cq_ready();
+  unsigned seen = 0;
+  int n = 0;
+  while (seen < ready && n < max) {
+    const io_uring_cqe& cqe = ring_.cqe(seen++);
+    if (cqe.user_data == kInternalTag) continue;
+    in_kernel_--;
+    auto* req = reinterpret_cast<Request*>(cqe.user_data);
+    const char* msg = nullptr;
+    int ret = finish(req, cqe.res, &msg);
+    out[n++] = Finished{req, ret, msg};
+  }
+  ring_.advance(seen);
+  return n;
+}
+
+void NvmeQueue::quiesce(unsigned) {
+  // Passthrough commands cannot be cancelled: wait (bounded) for every CQE,
+  // so no command touches its buffer after the caller frees it.
+  timespec wait{0, 100 * 1000 * 1000};
+  Deadline give_up = Deadline::after(timespec{10, 0});
+  while (in_kernel_ > 0 && !give_up.expired()) {
+    int r = ring_.enter(1, IORING_ENTER_GETEVENTS, ring_.has_feature(IORING_FEAT_EXT_ARG) ? &wait : nullptr);
+    if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY) break;
+    unsigned ready = ring_.cq_ready();
+    for (unsigned i = 0; i < ready; i++)
+      if (ring_.cqe(i).user_data != kInternalTag) in_kernel_--;
+    ring_.advance(ready);
+  }
+}
+
+}  // namespace blkio

@@ -1,0 +1,312 @@
+// startJobLoop(nativeQueue, spec, progress, onDone) -> handle; stopJobLoop(handle).
+//
+// The loop claims the core queue (JS doIo on it gets EBUSY meanwhile), gets
+// its request buffers in a region of its own (allocated and mapped here, so
+// no JS code can free them under the device), and runs on a std::thread.
+// When it ends, onDone(result) is called on the JS thread, which joins the
+// thread and frees the region. A destroyed Blkio makes the loop return
+// within a wait slice (Queue::shutdown waits for the claim); an exiting
+// environment stops and joins it in a cleanup hook.
+#include "job_loop_object.h"
+
+#include <cerrno>
+#include <cmath>
+#include <memory>
+#include <thread>
+
+#include "../bench/job_loop.h"
+#include "addon_data.h"
+#include "errors.h"
+#include "queue_object.h"
+
+namespace blkio::napi {
+
+namespace {
+
+constexpr uint64_t kMaxJobMemory = uint64_t(1) << 30;
+
+// Marks the handles startJobLoop returns, so that stopJobLoop never takes
+// another External (the addon makes others) for one of ours.
+constexpr napi_type_tag kJobLoopTag = {0x6a6f626c6f6f7021ull, 0x626c6b696f2d6e74ull};
+
+struct JobLoopRun {
+  napi_env env = nullptr;
+  std::shared_ptr<Blkio> owner;
+  std::shared_ptr<Queue> queue;
+  MemRegion region{};
+  bool region_mapped = false;
+  std::unique_ptr<bench::JobLoop> loop;
+  std::thread thread;
+  Napi::ThreadSafeFunction on_done;
+  Napi::Reference<Napi::Value> progress_ref;  // keeps the shared counters alive
+  std::shared_ptr<JobLoopRun>* hook_holder = nullptr;
+  bool finished = false;
+};
+
+using RunHolder = std::shared_ptr<JobLoopRun>;
+
+uint64_t round_up(uint64_t n, uint64_t align) { return align > 1 ? (n + align - 1) / align * align : n; }
+
+[[noreturn]] void bad_spec(Napi::Env env, const std::string& what) { throw_blkio_error(env, -EINVAL, what.c_str()); }
+
+double number_field(Napi::Env env, Napi::Object spec, const char* name, double min, double max, double dflt) {
+  Napi::Value v = spec.Get(name);
+  if (v.IsUndefined()) return dflt;
+  if (!v.IsNumber()) bad_spec(env, std::string("job loop spec: ") + name + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || d != std::floor(d) || d < min || d > max)
+    bad_spec(env, std::string("job loop spec: ") + name + " must be an integer from " + std::to_string(uint64_t(min)) +
+                      " to " + std::to_string(uint64_t(max)) + ", got " + v.ToString().Utf8Value());
+  return d;
+}
+
+bool bool_field(Napi::Object spec, const char* name) { return spec.Get(name).ToBoolean(); }
+
+// Frees the loop's region unless requests may still point into it (they do
+// after a failed do_io or a shutdown: the Blkio frees it when destroyed).
+void release_region(JobLoopRun& run) {
+  if (!run.region_mapped) return;
+  if (run.loop && run.loop->result().left_in_flight > 0 && run.queue->alive()) return;
+  run.owner->unmap_mem_region(run.region);
+  run.owner->free_mem_region(run.region);  // ENODEV once destroyed: it is freed already
+  run.region_mapped = false;
+}
+
+void cleanup_hook(void* arg) {
+  auto* holder = static_cast<RunHolder*>(arg);
+  JobLoopRun& run = **holder;
+  run.hook_holder = nullptr;
+  // Do not wait for a device that may never answer: the Blkio's own shutdown quiesces what is left.
+  if (run.loop) run.loop->request_abandon();
+  if (run.thread.joinable()) run.thread.join();
+  run.progress_ref.Reset();
+  delete holder;
+}
+
+Napi::Object stats_object(Napi::Env env, const bench::LatencyStats& s) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("n", double(s.n));
+  o.Set("mean", s.mean());
+  o.Set("m2", s.m2());
+  o.Set("min", s.n ? double(s.min) : 0);
+  o.Set("max", double(s.max));
+  auto hist = Napi::Float64Array::New(env, bench::kPlatBuckets);
+  for (int i = 0; i < bench::kPlatBuckets; i++) hist[size_t(i)] = double(s.hist[i]);
+  o.Set("hist", hist);
+  return o;
+}
+
+Napi::Object sample_object(Napi::Env env, const bench::SampleStats& s) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("n", double(s.n));
+  o.Set("mean", s.mean);
+  o.Set("m2", s.m2);
+  o.Set("min", s.min);
+  o.Set("max", s.max);
+  return o;
+}
+
+Napi::Array counts_array(Napi::Env env, const uint64_t* counts) {
+  Napi::Array a = Napi::Array::New(env, 7);
+  for (uint32_t i = 0; i < 7; i++) a[i] = double(counts[i]);
+  return a;
+}
+
+Napi::Object cpu_object(Napi::Env env, const bench::CpuUsage& c) {
+  Napi::Object cpu = Napi::Object::New(env);
+  cpu.Set("usrNs", double(c.usr_ns));
+  cpu.Set("sysNs", double(c.sys_ns));
+  cpu.Set("ctx", double(c.ctx));
+  cpu.Set("majf", double(c.majf));
+  cpu.Set("minf", double(c.minf));
+  return cpu;
+}
+
+Napi::Object result_object(Napi::Env env, const bench::JobLoopResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  const char* names[2] = {"read", "write"};
+  for (int d = 0; d < 2; d++) {
+    const bench::DirectionResult& dr = r.dir[d];
+    Napi::Object dir = Napi::Object::New(env);
+    dir.Set("ios", double(dr.ios));
+    dir.Set("bytes", double(dr.bytes));
+    dir.Set("slat", stats_object(env, dr.slat));
+    dir.Set("clat", stats_object(env, dr.clat));
+    dir.Set("lat", stats_object(env, dr.lat));
+    dir.Set("bw", sample_object(env, dr.bw_kib));
+    dir.Set("iops", sample_object(env, dr.iops));
+    o.Set(names[d], dir);
+  }
+  Napi::Object depth = Napi::Object::New(env);
+  depth.Set("level", counts_array(env, r.depth_level));
+  depth.Set("submit", counts_array(env, r.depth_submit));
+  depth.Set("complete", counts_array(env, r.depth_complete));
+  o.Set("depth", depth);
+  o.Set("cpu", cpu_object(env, r.cpu));
+  o.Set("processCpu", cpu_object(env, r.process_cpu));
+  o.Set("runtimeNs", double(r.runtime_ns));
+  o.Set("elapsedNs", double(r.elapsed_ns));
+  o.Set("error", r.error);
+  o.Set("errorMessage", r.error ? Napi::Value(Napi::String::New(env, r.error_message)) : env.Null());
+  o.Set("stopped", r.stopped);
+  o.Set("leftInFlight", double(r.left_in_flight));
+  return o;
+}
+
+// On the JS thread once the loop's thread is done with the queue.
+void on_loop_done(Napi::Env env, Napi::Function callback, RunHolder* holder) {
+  RunHolder keep = *holder;
+  delete holder;
+  JobLoopRun& run = *keep;
+  if (run.thread.joinable()) run.thread.join();
+  if (run.hook_holder) {
+    napi_remove_env_cleanup_hook(run.env, cleanup_hook, run.hook_holder);
+    delete run.hook_holder;
+    run.hook_holder = nullptr;
+  }
+  run.progress_ref.Reset();
+  release_region(run);
+  run.finished = true;
+  if (env && callback) callback.Call({result_object(env, run.loop->result())});
+}
+
+bench::JobLoopSpec parse_spec(Napi::Env env, Napi::Object s) {
+  bench::JobLoopSpec spec;
+  constexpr double kMaxSafe = 9007199254740991.0;
+  spec.read_percent = int(number_field(env, s, "readPercent", 0, 100, 100));
+  spec.random = bool_field(s, "random");
+  spec.random_map = !bool_field(s, "norandommap");
+  spec.block_size[0] = uint32_t(number_field(env, s, "readBlockSize", 1, 1 << 30, 4096));
+  spec.block_size[1] = uint32_t(number_field(env, s, "writeBlockSize", 1, 1 << 30, 4096));
+  spec.iodepth = int(number_field(env, s, "iodepth", 1, 65536, 1));
+  spec.batch_submit = int(number_field(env, s, "batchSubmit", 0, 65536, 1));
+  spec.complete_min = int(number_field(env, s, "batchCompleteMin", 0, 65536, 1));
+  spec.complete_max = int(number_field(env, s, "batchCompleteMax", 0, 65536, spec.complete_min));
+  spec.region_start = uint64_t(number_field(env, s, "regionStart", 0, kMaxSafe, 0));
+  spec.region_len = uint64_t(number_field(env, s, "regionLength", 1, kMaxSafe, 1));
+  spec.io_limit = uint64_t(number_field(env, s, "ioLimit", 0, kMaxSafe, double(spec.region_len)));
+  spec.time_based = bool_field(s, "timeBased");
+  spec.runtime_ns = int64_t(number_field(env, s, "runtimeNs", 0, kMaxSafe, 0));
+  spec.ramp_ns = int64_t(number_field(env, s, "rampTimeNs", 0, kMaxSafe, 0));
+  spec.busy_poll = bool_field(s, "busyPoll");
+  spec.stamp_writes = bool_field(s, "stampWrites");
+  spec.job_index = uint32_t(number_field(env, s, "jobIndex", 0, 4294967295.0, 0));
+  Napi::Value seed = s.Get("seed");
+  if (seed.IsBigInt()) {
+    bool lossless;
+    spec.seed = seed.As<Napi::BigInt>().Uint64Value(&lossless);
+  } else if (!seed.IsUndefined()) {
+    spec.seed = uint64_t(number_field(env, s, "seed", 0, kMaxSafe, 0));
+  }
+  if (spec.time_based && spec.runtime_ns == 0) bad_spec(env, "job loop spec: timeBased needs runtimeNs > 0");
+  uint32_t used_min = spec.read_percent == 100 ? spec.block_size[0] : spec.read_percent == 0 ? spec.block_size[1]
+                      : std::min(spec.block_size[0], spec.block_size[1]);
+  uint32_t used_max = spec.read_percent == 100 ? spec.block_size[0] : spec.read_percent == 0 ? spec.block_size[1]
+                      : std::max(spec.block_size[0], spec.block_size[1]);
+  if (spec.region_len < used_max)
+    bad_spec(env, "job loop spec: regionLength " + std::to_string(spec.region_len) + " is smaller than the block size " +
+                      std::to_string(used_max));
+  (void)used_min;
+  return spec;
+}
+
+// startJobLoop(nativeQueue, spec, progress: Float64Array | undefined, onDone)
+Napi::Value start_job_loop(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(addon_data(env).queue_class.Value()))
+    throw_blkio_error(env, -ENOTSUP, "the job loop runs on queues of this addon's drivers only");
+  if (!info[1].IsObject()) bad_spec(env, "job loop spec must be an object");
+  if (!info[3].IsFunction()) bad_spec(env, "job loop: onDone must be a function");
+  QueueObject* qo = QueueObject::Unwrap(info[0].As<Napi::Object>());
+  std::shared_ptr<Queue> queue = qo->core_queue();
+  std::shared_ptr<Blkio> owner = qo->core_owner();
+  if (!queue || !owner || !queue->alive()) throw_blkio_error(env, -ENODEV, "queue has been removed or its Blkio destroyed");
+  bench::JobLoopSpec spec = parse_spec(env, info[1].As<Napi::Object>());
+
+  double* progress = nullptr;
+  Napi::Value progress_value = info[2];
+  if (!progress_value.IsUndefined() && !progress_value.IsNull()) {
+    if (!progress_value.IsTypedArray() || progress_value.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+      bad_spec(env, "job loop: progress must be a Float64Array");
+    auto arr = progress_value.As<Napi::Float64Array>();
+    // The loop's thread writes into it for the whole run: an ArrayBuffer could
+    // be detached (transferred) under it, a SharedArrayBuffer cannot.
+    bool detachable = false;
+    napi_is_arraybuffer(env, arr.ArrayBuffer(), &detachable);
+    if (detachable) bad_spec(env, "job loop: progress must be a Float64Array over a SharedArrayBuffer");
+    if (arr.ElementLength() < size_t(bench::kProgressFields))
+      bad_spec(env, "job loop: progress must hold at least 8 numbers");
+    progress = arr.Data();
+  }
+
+  const DeviceInfo& dev = owner->info();
+  uint64_t stride = round_up(std::max(spec.block_size[0], spec.block_size[1]), uint64_t(std::max(1, dev.buf_alignment)));
+  uint64_t mem_len = round_up(stride * uint64_t(spec.iodepth), std::max<uint64_t>(4096, dev.mem_region_alignment));
+  if (mem_len > kMaxJobMemory)
+    bad_spec(env, "job loop: iodepth x block size needs " + std::to_string(mem_len) + " bytes of buffers, more than 1 GiB");
+
+  auto run = std::make_shared<JobLoopRun>();
+  run->env = env;
+  run->owner = owner;
+  run->queue = queue;
+  if (!queue->claim()) throw_blkio_error(env, -EBUSY, "queue is already driven by a job loop, or shut down");
+  struct Unclaim {
+    Queue* q;
+    ~Unclaim() { if (q) q->release_claim(); }
+  } unclaim{queue.get()};
+  if (queue->outstanding() != 0)
+    throw_blkio_error(env, -EBUSY, "queue has requests outstanding; reap them before starting a job loop");
+  int r = owner->alloc_mem_region(&run->region, size_t(mem_len));
+  if (r < 0) throw_blkio_error(env, r);
+  r = owner->map_mem_region(run->region);
+  if (r < 0) {
+    owner->free_mem_region(run->region);
+    throw_blkio_error(env, r);
+  }
+  run->region_mapped = true;
+  struct FreeRegionOnThrow {
+    JobLoopRun* run;
+    ~FreeRegionOnThrow() { if (run) release_region(*run); }
+  } free_region{run.get()};
+  spec.buffers = static_cast<uint8_t*>(run->region.addr);
+  spec.slot_stride = size_t(stride);
+  spec.region_slot = owner->mapped_region_slot(run->region.addr, run->region.len);
+  run->loop = std::make_unique<bench::JobLoop>(*queue, spec, progress);
+  if (progress) run->progress_ref = Napi::Persistent(progress_value);
+  run->on_done = Napi::ThreadSafeFunction::New(env, info[3].As<Napi::Function>(), "blkio job loop", 0, 1);
+
+  run->hook_holder = new RunHolder(run);
+  napi_add_env_cleanup_hook(env, cleanup_hook, run->hook_holder);
+  unclaim.q = nullptr;  // the thread releases the claim, the done callback the region
+  free_region.run = nullptr;
+  JobLoopRun* raw = run.get();
+  run->thread = std::thread([raw, tsfn = run->on_done, keep = new RunHolder(run)]() mutable {
+    raw->loop->run();
+    raw->queue->release_claim();
+    if (tsfn.BlockingCall(keep, on_loop_done) != napi_ok) delete keep;  // the environment is going away
+    tsfn.Release();
+  });
+
+  auto* external_holder = new RunHolder(run);
+  auto handle = Napi::External<RunHolder>::New(env, external_holder, [](Napi::Env, RunHolder* h) { delete h; });
+  napi_type_tag_object(env, handle, &kJobLoopTag);
+  return handle;
+}
+
+Napi::Value stop_job_loop(const Napi::CallbackInfo& info) {
+  bool ours = false;
+  if (info[0].IsExternal()) napi_check_object_type_tag(info.Env(), info[0], &kJobLoopTag, &ours);
+  if (!ours) throw_blkio_error(info.Env(), -EINVAL, "stopJobLoop needs a job loop handle");
+  JobLoopRun& run = **info[0].As<Napi::External<RunHolder>>().Data();
+  if (run.loop && !run.finished) run.loop->request_stop();
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void register_job_loop(Napi::Env env, Napi::Object exports) {
+  exports.Set("startJobLoop", Napi::Function::New(env, start_job_loop, "startJobLoop"));
+  exports.Set("stopJobLoop", Napi::Function::New(env, stop_job_loop, "stopJobLoop"));
+}
+
+}  // namespace blkio::napi
