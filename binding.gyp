@@ -21,6 +21,7 @@
         "addon/drivers/io_uring/ring.cc",
         "addon/drivers/io_uring/target.cc",
         "addon/drivers/io_uring/io_uring_driver.cc",
+        "addon/drivers/io_uring/ring_queue.cc",
         "addon/drivers/io_uring/io_uring_queue.cc",
         "addon/drivers/nvme_io_uring/nvme_io_uring_driver.cc",
         "addon/drivers/nvme_io_uring/nvme_queue.cc",

@@ -3,7 +3,6 @@
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -22,7 +21,6 @@ namespace {
 // Request stages beyond the first SQE.
 enum Stage : uint32_t { kPrimary = 0, kZeroFill = 1, kFuaFlush = 2 };
 
-constexpr uint64_t kInternalTag = 0;        // CQEs of our own cancel requests
 constexpr uint64_t kMaxChunk = 1ull << 30;  // below the kernel's MAX_RW_COUNT
 constexpr size_t kZeroBufferSize = 1 << 20;
 
@@ -58,24 +56,14 @@ void consume_iov(Request* req, uint64_t n) {
 }  // namespace
 
 UringQueue::UringQueue(IoUringDriver* owner, const UringTarget& target, bool poll)
-    : owner_(owner), target_(target), poll_(poll) {}
+    : RingQueue(poll), owner_(owner), target_(target) {}
 
-UringQueue::~UringQueue() {
-  owner_->forget(this);
-  if (eventfd_ >= 0) close(eventfd_);
-}
+UringQueue::~UringQueue() { owner_->forget(this); }
 
 int UringQueue::init(unsigned entries) {
   int r = ring_.init(entries, poll_ ? IORING_SETUP_IOPOLL : 0);
   if (r < 0) return fail(-r, "io_uring_setup with %u entries failed: %s", entries, strerror(-r));
-  if (!poll_) {
-    eventfd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (eventfd_ < 0) return fail(errno, "eventfd failed: %s", strerror(errno));
-    r = ring_.register_op(IORING_REGISTER_EVENTFD, &eventfd_, 1);
-    if (r < 0) return fail(-r, "registering the completion eventfd failed: %s", strerror(-r));
-    ring_.set_eventfd_enabled(false);  // libblkio: disabled until asked for
-  }
-  fixed_file_ = ring_.register_op(IORING_REGISTER_FILES, &target_.fd, 1) >= 0;
+  if ((r = attach_eventfd_and_file(target_.fd)) < 0) return r;
   io_uring_rsrc_register sparse;
   memset(&sparse, 0, sizeof sparse);
   sparse.nr = RegionTable::kSlots;
@@ -120,11 +108,9 @@ int UringQueue::enqueue(Request* req, const char** error_msg) {
     *error_msg = "write zeroes without fallback: the device has no native write zeroes";
     return -ENOTSUP;
   }
-  if (in_kernel_ >= ring_.cq_entries()) return kFull;  // never overflow the CQ
-  io_uring_sqe* sqe = ring_.next_sqe();
+  io_uring_sqe* sqe = claim_sqe();
   if (!sqe) return kFull;
   prepare(req, sqe);
-  in_kernel_++;
   return kAccepted;
 }
 
@@ -249,50 +235,6 @@ int UringQueue::finish(Request* req, int res, const char** msg) {
   return -EINVAL;
 }
 
-int UringQueue::submit(unsigned wait_for, const Deadline& deadline) {
-  // Never ask the kernel for more completions than it will ever produce.
-  if (wait_for > in_kernel_) wait_for = in_kernel_;
-  unsigned flags = poll_ ? IORING_ENTER_GETEVENTS : 0;  // IOPOLL reaps only inside enter
-  if (wait_for > 0) {
-    if (!poll_ && ring_.unsubmitted() == 0 && ring_.cq_ready() >= wait_for) return 0;
-    flags |= IORING_ENTER_GETEVENTS;
-  }
-  if (!flags && ring_.unsubmitted() == 0) return 0;
-  bool timed = wait_for > 0 && !deadline.is_never();
-  if (timed && !ring_.has_feature(IORING_FEAT_EXT_ARG))
-    return fail(ENOTSUP, "do_io timeouts need Linux 5.11 or later (IORING_FEAT_EXT_ARG)");
-  for (;;) {
-    timespec left;
-    if (timed) left = deadline.remaining();  // no clock read on the common path
-    int r = ring_.enter(wait_for, flags, timed ? &left : nullptr);
-    if (r >= 0) return 0;
-    if (r == -ETIME) return fail(ETIME, "do_io timed out");
-    if (r == -EINTR) {
-      if (timed && deadline.expired()) return fail(ETIME, "do_io timed out");
-      continue;
-    }
-    if (r == -EAGAIN || r == -EBUSY) return 0;  // completions pending: reap, then come back
-    return fail(-r, "io_uring_enter failed: %s", strerror(-r));
-  }
-}
-
-int UringQueue::reap(Finished* out, int max) {
-  unsigned ready = ring_.cq_ready();
-  unsigned seen = 0;
-  int n = 0;
-  while (seen < ready && n < max) {
-    const io_uring_cqe& cqe = ring_.cqe(seen++);
-    if (cqe.user_data == kInternalTag) continue;
-    in_kernel_--;
-    auto* req = reinterpret_cast<Request*>(cqe.user_data);
-    const char* msg = nullptr;
-    int ret = finish(req, cqe.res, &msg);
-    out[n++] = Finished{req, ret, msg};
-  }
-  ring_.advance(seen);
-  return n;
-}
-
 void UringQueue::quiesce(unsigned) {
   // Cancel what can be cancelled, then wait (bounded) for every CQE, so no
   // request can touch its buffer after the caller frees it.
@@ -302,16 +244,7 @@ void UringQueue::quiesce(unsigned) {
     sqe->cancel_flags = IORING_ASYNC_CANCEL_ANY;
     sqe->user_data = kInternalTag;
   }
-  timespec wait{0, 100 * 1000 * 1000};
-  Deadline give_up = Deadline::after(timespec{10, 0});
-  while (in_kernel_ > 0 && !give_up.expired()) {
-    int r = ring_.enter(1, IORING_ENTER_GETEVENTS, ring_.has_feature(IORING_FEAT_EXT_ARG) ? &wait : nullptr);
-    if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY) break;
-    unsigned ready = ring_.cq_ready();
-    for (unsigned i = 0; i < ready; i++)
-      if (ring_.cqe(i).user_data != kInternalTag) in_kernel_--;
-    ring_.advance(ready);
-  }
+  drain();
 }
 
 }  // namespace blkio

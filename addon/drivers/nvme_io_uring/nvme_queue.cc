@@ -1,7 +1,6 @@
 #include "nvme_queue.h"
 
 #include <linux/nvme_ioctl.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,15 +17,11 @@ namespace {
 // Write-zeroes stages: the native command, or plain writes of zeros.
 enum Stage : uint32_t { kNative = 0, kZeroFill = 1 };
 
-constexpr uint64_t kInternalTag = 0;                 // CQEs of our own cancel requests
 constexpr uint64_t kMaxDsmBlocks = 1ull << 31;       // one range's length is 32 bits
 
 }  // namespace
 
-NvmeQueue::~NvmeQueue() {
-  if (eventfd_ >= 0) close(eventfd_);
-  free(ranges_);
-}
+NvmeQueue::~NvmeQueue() { free(ranges_); }
 
 int NvmeQueue::init(unsigned entries) {
   unsigned flags = IORING_SETUP_SQE128 | IORING_SETUP_CQE32 | (poll_ ? IORING_SETUP_IOPOLL : 0);
@@ -34,14 +29,7 @@ int NvmeQueue::init(unsigned entries) {
   if (r == -EINVAL)
     return fail(EINVAL, "io_uring_setup with 128-byte SQEs and 32-byte CQEs failed: passthrough needs Linux 5.19 or later");
   if (r < 0) return fail(-r, "io_uring_setup with %u entries failed: %s", entries, strerror(-r));
-  if (!poll_) {
-    eventfd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (eventfd_ < 0) return fail(errno, "eventfd failed: %s", strerror(errno));
-    r = ring_.register_op(IORING_REGISTER_EVENTFD, &eventfd_, 1);
-    if (r < 0) return fail(-r, "registering the completion eventfd failed: %s", strerror(-r));
-    ring_.set_eventfd_enabled(false);  // libblkio: disabled until asked for
-  }
-  fixed_file_ = ring_.register_op(IORING_REGISTER_FILES, &ns_.fd, 1) >= 0;
+  if ((r = attach_eventfd_and_file(ns_.fd)) < 0) return r;
   unsigned slots = ring_.cq_entries();
   void* mem = nullptr;
   if (posix_memalign(&mem, 4096, slots * sizeof(nvme::DsmRange)) != 0)
@@ -88,12 +76,10 @@ int NvmeQueue::enqueue(Request* req, const char** error_msg) {
     default:
       break;
   }
-  if (in_kernel_ >= ring_.cq_entries()) return kFull;  // never overflow the CQ
   if (req->type == RequestType::Discard && free_ranges_.empty()) return kFull;
-  io_uring_sqe* sqe = ring_.next_sqe();
+  io_uring_sqe* sqe = claim_sqe();
   if (!sqe) return kFull;
   prepare(req, sqe);
-  in_kernel_++;
   return kAccepted;
 }
 
@@ -184,61 +170,10 @@ int NvmeQueue::finish(Request* req, int res, const char** msg) {
   }
 }
 
-int NvmeQueue::submit(unsigned wait_for, const Deadline& deadline) {
-  unsigned flags = poll_ ? IORING_ENTER_GETEVENTS : 0;  // IOPOLL reaps only inside enter
-  if (wait_for > 0) {
-    if (!poll_ && ring_.unsubmitted() == 0 && ring_.cq_ready() >= wait_for) return 0;
-    flags |= IORING_ENTER_GETEVENTS;
-  }
-  if (!flags && ring_.unsubmitted() == 0) return 0;
-  bool timed = wait_for > 0 && !deadline.is_never();
-  if (timed && !ring_.has_feature(IORING_FEAT_EXT_ARG))
-    return fail(ENOTSUP, "do_io timeouts need Linux 5.11 or later (IORING_FEAT_EXT_ARG)");
-  for (;;) {
-    timespec left;
-    if (timed) left = deadline.remaining();
-    int r = ring_.enter(wait_for, flags, timed ? &left : nullptr);
-    if (r >= 0) return 0;
-    if (r == -ETIME) return fail(ETIME, "do_io timed out");
-    if (r == -EINTR) {
-      if (timed && deadline.expired()) return fail(ETIME, "do_io timed out");
-      continue;
-    }
-    if (r == -EAGAIN || r == -EBUSY) return 0;  // completions pending: reap, then come back
-    return fail(-r, "io_uring_enter failed: %s", strerror(-r));
-  }
-}
-
-int NvmeQueue::reap(Finished* out, int max) {
-  unsigned ready = ring_.cq_ready();
-  unsigned seen = 0;
-  int n = 0;
-  while (seen < ready && n < max) {
-    const io_uring_cqe& cqe = ring_.cqe(seen++);
-    if (cqe.user_data == kInternalTag) continue;
-    in_kernel_--;
-    auto* req = reinterpret_cast<Request*>(cqe.user_data);
-    const char* msg = nullptr;
-    int ret = finish(req, cqe.res, &msg);
-    out[n++] = Finished{req, ret, msg};
-  }
-  ring_.advance(seen);
-  return n;
-}
-
 void NvmeQueue::quiesce(unsigned) {
   // Passthrough commands cannot be cancelled: wait (bounded) for every CQE,
   // so no command touches its buffer after the caller frees it.
-  timespec wait{0, 100 * 1000 * 1000};
-  Deadline give_up = Deadline::after(timespec{10, 0});
-  while (in_kernel_ > 0 && !give_up.expired()) {
-    int r = ring_.enter(1, IORING_ENTER_GETEVENTS, ring_.has_feature(IORING_FEAT_EXT_ARG) ? &wait : nullptr);
-    if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY) break;
-    unsigned ready = ring_.cq_ready();
-    for (unsigned i = 0; i < ready; i++)
-      if (ring_.cqe(i).user_data != kInternalTag) in_kernel_--;
-    ring_.advance(ready);
-  }
+  drain();
 }
 
 }  // namespace blkio

@@ -1,0 +1,46 @@
+// What every io_uring-based queue shares (io_uring, nvme-io_uring): the ring,
+// its completion eventfd and fixed file, the count of SQEs whose CQE is not
+// reaped, and the submit/wait, reap and drain loops. A driver's queue adds
+// how a request becomes an SQE and what its CQE means.
+#pragma once
+
+#include <cstdint>
+
+#include "../../core/driver.h"
+#include "ring.h"
+
+namespace blkio {
+
+class RingQueue : public QueueDriver {
+ public:
+  ~RingQueue() override;
+
+  int submit(unsigned wait_for, const Deadline& deadline) override;
+  int reap(Finished* out, int max) override;
+  int completion_fd() const override { return poll_ ? -1 : eventfd_; }
+  void set_completion_fd_enabled(bool enabled) override { ring_.set_eventfd_enabled(enabled); }
+
+ protected:
+  explicit RingQueue(bool poll) : poll_(poll) {}
+
+  // After ring_.init: the completion eventfd (not on poll queues) and fd as
+  // fixed file 0 where the kernel allows.
+  int attach_eventfd_and_file(int fd);
+  // An SQE for one more request, or nullptr while the ring or the CQ is full.
+  io_uring_sqe* claim_sqe();
+  // Waits (bounded) until every SQE handed out has its CQE, so no request
+  // touches its buffer after the caller frees it.
+  void drain();
+  // A request's CQE arrived: its result for the completion, or kResubmit.
+  virtual int finish(Request* req, int res, const char** error_msg) = 0;
+
+  static constexpr uint64_t kInternalTag = 0;  // CQEs of the queue's own SQEs (cancels)
+
+  bool poll_;
+  Ring ring_;
+  int eventfd_ = -1;
+  bool fixed_file_ = false;
+  unsigned in_kernel_ = 0;  // SQEs handed out whose CQE is not reaped
+};
+
+}  // namespace blkio
