@@ -526,6 +526,11 @@ class LibraryQueue implements NativeQueue {
         return lib.discard(q, start, len, slot, flags);
       case OP_FLUSH:
         return lib.flush(q, slot, flags);
+      default:
+        // OP_FAIL (a buffer detached before submission, see src/queue.ts):
+        // a library cannot be handed a ready-made completion, so a flush
+        // with an unknown flag bit makes it fail the request (EINVAL).
+        return lib.flush(q, slot, 0x80000000);
     }
   }
 

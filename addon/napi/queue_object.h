@@ -6,6 +6,7 @@
 #include <napi.h>
 
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "../core/blkio.h"
@@ -26,6 +27,9 @@ struct Descriptor {
   double addr;      // buffer address; for readv/writev the first iovec index
 };
 static_assert(sizeof(Descriptor) == 40, "shared with src/queue.ts");
+// Descriptor op of a request the JS side failed before submission (its
+// buffer was detached): len holds the positive errno.
+constexpr uint32_t kFailOp = 7;
 
 class QueueObject : public Napi::ObjectWrap<QueueObject> {
  public:
@@ -36,6 +40,9 @@ class QueueObject : public Napi::ObjectWrap<QueueObject> {
 
   // Called when the queue is removed or its device destroyed.
   void shutdown();
+  // The parts of shutdown() for a removal the core carries out.
+  void stop_watching();
+  void release();
 
  private:
   Napi::Value set_buffers(const Napi::CallbackInfo& info);
@@ -46,8 +53,13 @@ class QueueObject : public Napi::ObjectWrap<QueueObject> {
   Napi::Value watch(const Napi::CallbackInfo& info);
   Napi::Value watch_ref(const Napi::CallbackInfo& info);
   Napi::Value unwatch(const Napi::CallbackInfo& info);
+  struct Claim {
+    std::unique_lock<std::mutex> lock;
+    Queue* queue;
+  };
   Queue* live_queue(Napi::Env env);
-  void enqueue(const Descriptor& d);
+  Claim claim(Napi::Env env);
+  void enqueue(Queue* q, const Descriptor& d, size_t n_iov);
 
   std::shared_ptr<Blkio> owner_;
   std::shared_ptr<Queue> queue_;
