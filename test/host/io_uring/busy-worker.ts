@@ -11,8 +11,8 @@ const BATCH = 4096; // a long doIo, so the owner's removal lands inside one
 const c = createCompletions(BATCH);
 let rounds = 0;
 let outcome = 'not removed';
-Atomics.store(state, 0, 1);
 for (; rounds < 100_000; rounds++) {
+  Atomics.store(state, 0, rounds + 1);
   try {
     // A full batch goes to the native side from read() already.
     for (let i = 0; i < BATCH; i++) q.read(4096 * (i % 64), buf);
