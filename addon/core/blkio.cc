@@ -183,11 +183,13 @@ int Blkio::remove_queue(bool poll, int index, const std::function<void()>& befor
   auto& list = queues(poll);
   if (index < 0 || size_t(index) >= list.size() || !list[size_t(index)])
     return fail(ENOENT, "no %squeue with index %d", poll ? "poll " : "", index);
-  Queue& q = *list[size_t(index)];
-  std::unique_lock<std::mutex> claim(q.use_mutex(), std::try_to_lock);
+  // Declared before the claim, so that a last reference dropped here goes
+  // after the claim is released (~Queue takes it too).
+  std::shared_ptr<Queue> q = list[size_t(index)];
+  std::unique_lock<std::mutex> claim(q->use_mutex(), std::try_to_lock);
   if (!claim.owns_lock()) return fail(EBUSY, "queue %d is in use by another thread (inside doIo)", index);
   if (before_close) before_close();
-  q.shutdown_claimed();
+  q->shutdown_claimed();
   list[size_t(index)].reset();
   return 0;
 }
