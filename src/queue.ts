@@ -76,16 +76,18 @@ function checkCount(name: string, value: number): void {
     invalidArgument(`${name} must be an integer from 0 to ${INT_MAX}, got ${String(value)}`);
 }
 
-// A finite, non-negative number of nanoseconds (no NaN or Infinity reaches C++).
+// A finite, non-negative number of nanoseconds (no NaN or Infinity reaches
+// C++), capped at about 285 years, which is "never" in practice.
+const MAX_TIMEOUT_NS = 9e18;
 function checkTimeout(timeoutNs: unknown): number {
   if (typeof timeoutNs === 'bigint') {
-    if (timeoutNs < 0n || timeoutNs >= 1n << 63n)
-      invalidArgument(`timeoutNs must be from 0 to 2^63-1, got ${timeoutNs}`);
-    return Number(timeoutNs);
+    if (timeoutNs < 0n || timeoutNs >= 1n << 64n)
+      invalidArgument(`timeoutNs must be from 0 to 2^64-1, got ${timeoutNs}`);
+    return Math.min(Number(timeoutNs), MAX_TIMEOUT_NS);
   }
   if (typeof timeoutNs !== 'number' || !Number.isFinite(timeoutNs) || timeoutNs < 0)
     invalidArgument(`timeoutNs must be a finite non-negative number or a bigint, got ${String(timeoutNs)}`);
-  return timeoutNs;
+  return Math.min(timeoutNs, MAX_TIMEOUT_NS);
 }
 
 function checkFlags(flags: number): void {
