@@ -222,16 +222,25 @@ export class Queue {
     // The native side takes the batch even when do_io itself then fails.
     const n = this.#doIo(descriptors, iovecs, min, max, timeout);
     const comp = this.#comp;
-    while (completions.length < n) completions.push(new Completion());
-    for (let i = 0; i < n; i++) {
-      const slot = comp[3 * i];
-      const c = completions[i];
-      c.userData = this.#userData[slot];
-      c.ret = comp[3 * i + 1];
-      c.errorMsg = c.ret < 0 ? this.#messageText(comp[3 * i + 2]) : null;
-      this.#userData[slot] = undefined;
-      this.#buffers[slot] = undefined;
-      this.#freeSlots.push(slot);
+    let i = 0;
+    try {
+      while (completions.length < n) completions.push(new Completion());
+      for (; i < n; i++) {
+        const slot = comp[3 * i];
+        const ret = comp[3 * i + 1];
+        const c = completions[i];
+        c.userData = this.#userData[slot];
+        c.ret = ret;
+        c.errorMsg = ret < 0 ? this.#messageText(comp[3 * i + 2]) : null;
+        this.#userData[slot] = undefined;
+        this.#buffers[slot] = undefined;
+        this.#freeSlots.push(slot);
+      }
+    } catch (e) {
+      // An entry that cannot be written (frozen, a setter that throws…):
+      // the completions not delivered go back to the queue, first in line.
+      this.#native.requeue?.(i, n - i);
+      invalidArgument(`completions[${i}] cannot be written (${String(e)}); ${n - i} completion(s) stay queued`);
     }
     return n;
   }

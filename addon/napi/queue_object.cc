@@ -15,6 +15,7 @@ Napi::Function QueueObject::define(Napi::Env env) {
                          InstanceMethod<&QueueObject::set_buffers>("setBuffers"),
                          InstanceMethod<&QueueObject::do_io>("doIo"),
                          InstanceMethod<&QueueObject::bind_do_io>("bindDoIo"),
+                         InstanceMethod<&QueueObject::requeue>("requeue"),
                          InstanceMethod<&QueueObject::completion_fd>("completionFd"),
                          InstanceMethod<&QueueObject::set_completion_fd_enabled>("setCompletionFdEnabled"),
                          InstanceMethod<&QueueObject::watch>("watch"),
@@ -183,8 +184,10 @@ Napi::Value QueueObject::do_io(const Napi::CallbackInfo& info) {
     if (timeout.tv_nsec > 999999999) timeout.tv_nsec = 999999999;
     tp = &timeout;
   }
+  last_returned_ = 0;
   int r = q->do_io(completions_.data(), int(min), int(max), tp);
   if (r < 0) throw_blkio_error(env, r);
+  last_returned_ = size_t(r);
   for (int i = 0; i < r; i++) {
     const Completion& c = completions_[size_t(i)];
     comp_[3 * i] = int32_t(reinterpret_cast<uintptr_t>(c.user_data));
@@ -192,6 +195,22 @@ Napi::Value QueueObject::do_io(const Napi::CallbackInfo& info) {
     comp_[3 * i + 2] = c.ret < 0 ? message_id(c.error_msg) : 0;
   }
   return Napi::Number::New(env, r);
+}
+
+// requeue(from, count): completions of the last doIo that JS could not
+// deliver go back in front of the queue (Queue::unfill), so none is lost.
+Napi::Value QueueObject::requeue(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Claim claimed = claim(env);
+  uint64_t from, count;
+  if (!info[0].IsNumber() || !info[1].IsNumber() ||
+      !exact_index(info[0].As<Napi::Number>().DoubleValue(), &from) ||
+      !exact_index(info[1].As<Napi::Number>().DoubleValue(), &count) || from > last_returned_ ||
+      count > last_returned_ - from)
+    throw_blkio_error(env, -EINVAL, "requeue range is outside the last doIo's completions");
+  claimed.queue->unfill(completions_.data() + from, int(count));
+  last_returned_ = 0;
+  return env.Undefined();
 }
 
 // A function that does what doIo does without unwrapping `this` on every

@@ -48,6 +48,7 @@ class QueueObject : public Napi::ObjectWrap<QueueObject> {
   Napi::Value set_buffers(const Napi::CallbackInfo& info);
   Napi::Value do_io(const Napi::CallbackInfo& info);
   Napi::Value bind_do_io(const Napi::CallbackInfo& info);
+  Napi::Value requeue(const Napi::CallbackInfo& info);
   Napi::Value completion_fd(const Napi::CallbackInfo& info);
   Napi::Value set_completion_fd_enabled(const Napi::CallbackInfo& info);
   Napi::Value watch(const Napi::CallbackInfo& info);
@@ -73,6 +74,7 @@ class QueueObject : public Napi::ObjectWrap<QueueObject> {
   int32_t* comp_ = nullptr;  // (slot, ret, message id) triples
   size_t comp_cap_ = 0;
   std::vector<Completion> completions_;
+  size_t last_returned_ = 0;  // completions_ entries the last doIo filled
   std::vector<iovec> iov_scratch_;
 };
 

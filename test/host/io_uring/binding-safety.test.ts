@@ -450,3 +450,42 @@ describe('io_uring binding safety', () => {
     });
   });
 });
+
+describe('io_uring completions that cannot be written (item 17)', () => {
+  let dir: string;
+  let b: Blkio;
+  let q: Queue;
+  beforeEach(() => {
+    dir = tempDir();
+    b = create('io_uring');
+    b.setStr('path', randomFile(1 << 16, dir));
+    b.connect();
+    b.start();
+    q = b.getQueue(0)!;
+  });
+  afterEach(() => {
+    b.destroy();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a frozen entry is EINVAL and the completions not delivered come with the next doIo', () => {
+    for (let i = 0; i < 3; i++) q.read(512 * i, new Uint8Array(512), i);
+    const bad = createCompletions(3);
+    Object.freeze(bad[1]);
+    expectEinval(() => q.doIo(bad, 3, 3), 'completions\\[1\\]');
+    assert.equal(bad[0].userData, 0);
+    assert.equal(q.pending, 2);
+    const good = createCompletions(3);
+    assert.equal(q.doIo(good, 2, 3), 2);
+    assert.deepEqual(good.slice(0, 2).map((c) => c.userData).sort(), [1, 2]);
+    assert.equal(q.pending, 0);
+  });
+
+  it('a frozen completions array that would have to grow is EINVAL and loses nothing', () => {
+    q.read(0, new Uint8Array(512), 'kept');
+    expectEinval(() => q.doIo(Object.freeze([]) as unknown as [], 1, 1), 'completions\\[0\\]');
+    const c = createCompletions(1);
+    assert.equal(q.doIo(c, 1, 1), 1);
+    assert.equal(c[0].userData, 'kept');
+  });
+});
