@@ -60,6 +60,7 @@ const baseAddresses = new WeakMap<ArrayBufferLike, number>();
 
 /** The address of a real Uint8Array's first byte (call isUint8Array first). */
 export function bufferAddress(view: Uint8Array): number {
+  if (!isUint8Array(view)) invalidArgument('buf must be a Uint8Array');
   const ab = viewBuffer(view);
   let base = baseAddresses.get(ab);
   if (base === undefined) {

@@ -26,6 +26,8 @@ export class Completion {
 
 /** A reusable completion array of n entries for doIo. */
 export function createCompletions(n: number): Completion[] {
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 1 << 24)
+    invalidArgument(`createCompletions needs an integer from 0 to 2^24, got ${String(n)}`);
   return Array.from({ length: n }, () => new Completion());
 }
 
@@ -372,8 +374,8 @@ export class Queue {
     this.#doubles[d + 4] = first;
   }
 
-  // A buffer detached (transferred, or its region freed) after its request
-  // was described must not be touched: such requests fail with EFAULT
+  // A buffer detached (transferred, or its region freed) or shrunk (a
+  // resizable ArrayBuffer) after its request was described must not be touched: such requests fail with EFAULT
   // instead of reaching the native side. Runs right before every hand-over,
   // with no JS in between.
   #checkBatch(): void {
@@ -386,14 +388,14 @@ export class Queue {
       const d = w >> 1;
       if (op <= Op.Write) {
         const length = doubles[d + 3];
-        if (length !== 0 && viewByteLength(buffers[words[w + 2]]) !== length) this.#failAtSubmit(w);
+        if (length !== 0 && viewByteLength(buffers[words[w + 2]]) < length) this.#failAtSubmit(w);
         continue;
       }
       const views = buffers[words[w + 2]] as Uint8Array[];
       const first = doubles[d + 4];
       for (let i = 0; i < views.length; i++) {
         const length = this.#iov[2 * (first + i) + 1];
-        if (length !== 0 && viewByteLength(views[i]) !== length) {
+        if (length !== 0 && viewByteLength(views[i]) < length) {
           this.#failAtSubmit(w);
           break;
         }

@@ -106,7 +106,8 @@ bool exact_index(double v, uint64_t* out) {
 
 const char* const kMalformed = "malformed request descriptor";
 const char* const kDetached =
-    "buffer was detached (transferred, or its memory region freed) before doIo submitted the request";
+    "buffer was detached or shrunk (transferred, resized, or its memory region freed) before doIo submitted "
+    "the request";
 
 }  // namespace
 

@@ -211,6 +211,27 @@ describe('io_uring binding safety', () => {
       assert.ok(keep.every((x) => x === 0));
     });
 
+    it('a resizable ArrayBuffer shrunk after enqueue fails the read with EFAULT; one grown is read into', () => {
+      const Resizable = ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer & {
+        resize(n: number): void;
+      };
+      const shrinking = new Resizable(4096, { maxByteLength: 8192 });
+      const growing = new Resizable(512, { maxByteLength: 8192 });
+      q.read(0, new Uint8Array(shrinking), 'shrunk'); // length-tracking views
+      q.read(0, new Uint8Array(growing), 'grown');
+      shrinking.resize(16);
+      growing.resize(4096);
+      assert.equal(q.doIo(c, 2, 2), 2);
+      const byTag = new Map(c.slice(0, 2).map((x) => [x.userData, x.ret]));
+      assert.equal(byTag.get('shrunk'), -14);
+      assert.equal(byTag.get('grown'), 0);
+      assert.deepEqual(Buffer.from(growing, 0, 512), readFileRange(file, 0, 512));
+    });
+
+    it('createCompletions with a bad count is EINVAL', () => {
+      for (const n of [-1, 1.5, NaN, 2 ** 32, '4' as unknown as number]) expectEinval(() => createCompletions(n));
+    });
+
     it('requests around the detached one still complete normally', () => {
       const ab = new ArrayBuffer(512);
       const a = new Uint8Array(512);
