@@ -6,11 +6,16 @@ export type { MappedBuffer } from './buffers';
 
 // Every live queue of this thread, so that a region is not unmapped or
 // freed while a request into it is queued or in flight (see requestsUse).
-const liveQueues = new Set<Queue>();
+// Weak: a queue whose Blkio was dropped without destroy() is still collected.
+const liveQueues = new Set<WeakRef<Queue>>();
 
 /** @internal Whether a request not yet returned by doIo uses memory of this ArrayBuffer. */
 export function requestsUse(buffer: ArrayBufferLike): boolean {
-  for (const q of liveQueues) if (q._uses(buffer)) return true;
+  for (const ref of liveQueues) {
+    const q = ref.deref();
+    if (q === undefined) liveQueues.delete(ref);
+    else if (q._uses(buffer)) return true;
+  }
   return false;
 }
 
@@ -123,6 +128,7 @@ export class Queue {
   readonly #freeSlots: number[] = [];
   #watcher: CompletionWatcher | null = null;
   #dead = false;
+  readonly #self = new WeakRef(this);
 
   /** @internal */
   constructor(native: NativeQueue, mapped: WeakMap<ArrayBufferLike, MappedBuffer>) {
@@ -131,7 +137,7 @@ export class Queue {
     this.#messageText = native.messageText ? (id) => native.messageText!(id) : messageText;
     this.#mapped = mapped;
     this.#allocate(BATCH, 4 * BATCH, BATCH);
-    liveQueues.add(this);
+    liveQueues.add(this.#self);
   }
 
   /** @internal See requestsUse. */
@@ -157,7 +163,7 @@ export class Queue {
 
   /** @internal Called when the queue is removed or its Blkio destroyed. */
   _kill(): void {
-    liveQueues.delete(this);
+    liveQueues.delete(this.#self);
     this.#dead = true;
     this.#watcher = null;
   }
