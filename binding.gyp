@@ -38,43 +38,58 @@
       "sources": [
         "addon/napi/errors.cc",
         "addon/napi/completion_watcher.cc",
+        "addon/napi/background_step.cc",
         "addon/napi/queue_object.cc",
         "addon/napi/blkio_object.cc",
         "addon/napi/module.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"]
-    },
-    {
-      # libblkio's C ABI: build/Release/libblkio.so.1 (soname libblkio.so.1)
-      # exporting only blkio_* and blkioq_*; header and pkg-config file in
-      # addon/capi.
-      "target_name": "libblkio",
-      "type": "shared_library",
-      "product_prefix": "lib",
-      "product_name": "blkio",
-      "product_extension": "so.1",
-      "dependencies": ["blkio_core"],
-      "sources": ["addon/capi/capi.cc"],
-      "ldflags": [
-        "-Wl,-soname,libblkio.so.1",
-        "-Wl,--version-script=<(module_root_dir)/addon/capi/libblkio.map",
-        "-Wl,-z,defs"
-      ]
-    },
-    {
-      # The development symlink that -lblkio finds.
-      "target_name": "libblkio_dev_link",
-      "type": "none",
-      "dependencies": ["libblkio"],
-      "actions": [
+      # SWALLOW_UNTHROWABLE: a worker being terminated cannot take a JS
+      # exception; without it node-addon-api aborts the process instead.
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS",
+                  "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"]
+    }
+  ],
+  # The C library is built in a source checkout (it has test/) or when
+  # BLKIO_BUILD_CAPI=1; a consumer's install builds only the addon.
+  "variables": {
+    "build_capi%": "<!(node -p \"require('fs').existsSync('test') || process.env.BLKIO_BUILD_CAPI === '1' ? 1 : 0\")"
+  },
+  "conditions": [
+    ["build_capi==1", {
+      "targets": [
         {
-          "action_name": "link_libblkio_so",
-          "inputs": ["<(PRODUCT_DIR)/libblkio.so.1"],
-          "outputs": ["<(PRODUCT_DIR)/libblkio.so"],
-          "action": ["ln", "-sf", "libblkio.so.1", "<(PRODUCT_DIR)/libblkio.so"]
+          # libblkio's C ABI: build/Release/libblkio.so.1 (soname libblkio.so.1)
+          # exporting only blkio_* and blkioq_*; header and pkg-config file in
+          # addon/capi.
+          "target_name": "libblkio",
+          "type": "shared_library",
+          "product_prefix": "lib",
+          "product_name": "blkio",
+          "product_extension": "so.1",
+          "dependencies": ["blkio_core"],
+          "sources": ["addon/capi/capi.cc"],
+          "ldflags": [
+            "-Wl,-soname,libblkio.so.1",
+            "-Wl,--version-script=<(module_root_dir)/addon/capi/libblkio.map",
+            "-Wl,-z,defs"
+          ]
+        },
+        {
+          # The development symlink that -lblkio finds.
+          "target_name": "libblkio_dev_link",
+          "type": "none",
+          "dependencies": ["libblkio"],
+          "actions": [
+            {
+              "action_name": "link_libblkio_so",
+              "inputs": ["<(PRODUCT_DIR)/libblkio.so.1"],
+              "outputs": ["<(PRODUCT_DIR)/libblkio.so"],
+              "action": ["ln", "-sf", "libblkio.so.1", "<(PRODUCT_DIR)/libblkio.so"]
+            }
+          ]
         }
       ]
-    }
+    }]
   ]
 }

@@ -1,9 +1,9 @@
 // What the library costs per request: 4 KiB random reads at QD32 on a
 // page-cached file through the mirror API, beside a bare C io_uring loop on
 // the same file in the same run (alternating), plus the heap over 10 M
-// requests. Run: node --expose-gc dist/bench/io_uring-overhead.js [seconds]
+// requests. Run: node --expose-gc dist-test/bench/io_uring-overhead.js [seconds]
 import Benchmark from 'benchmark';
-import { create, createCompletions } from '../src';
+import { create, createCompletions } from '../src/lib';
 import {
   buildC,
   cReferenceLoop,

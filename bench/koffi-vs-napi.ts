@@ -6,16 +6,17 @@
 // is its time per request above the C loop's.
 // The library is this project's build/Release/libblkio.so.1 unless
 // $BLKIO_LIBRARY names another (e.g. upstream's libblkio.so.1).
-// Run: node dist/bench/koffi-vs-napi.js [seconds per round] [rounds]
+// Run: node dist-test/bench/koffi-vs-napi.js [seconds per round] [rounds]
 import * as path from 'node:path';
 import { buildC, cReferenceLoop, cpuNsPerRequest, median, nsPerRequest, pageCachedFile, randomReadLoop, Sample } from './support';
+import { BUILD_DIR } from '../test/support/paths';
 
 const QD = 32;
 const BS = 4096;
 const FILE_SIZE = 256 << 20;
 const seconds = Number(process.argv[2] ?? 3);
 const rounds = Number(process.argv[3] ?? 5);
-const library = process.env.BLKIO_LIBRARY || path.join(__dirname, '..', '..', 'build', 'Release', 'libblkio.so.1');
+const library = process.env.BLKIO_LIBRARY || path.join(BUILD_DIR, 'libblkio.so.1');
 
 function loop(driver: string, file: string, forSeconds: number): Sample {
   const createOptions = driver.startsWith('libblkio:') ? { library } : {};

@@ -5,7 +5,8 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { create, CreateOptions, createCompletions } from '../src';
+import { create, CreateOptions, createCompletions } from '../src/lib';
+import { REPO_ROOT } from '../test/support/paths';
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -27,7 +28,7 @@ export function pageCachedFile(bytes: number): { file: string; remove(): void } 
 
 /** Builds a C reference from bench/c/ (gcc is on every machine here). */
 export function buildC(name: string): string {
-  const src = path.join(__dirname, '..', '..', 'bench', 'c', `${name}.c`);
+  const src = path.join(REPO_ROOT, 'bench', 'c', `${name}.c`);
   const out = path.join(os.tmpdir(), `blkio-bench-${name}-${process.pid}`);
   execFileSync('gcc', ['-O2', '-o', out, src]);
   return out;

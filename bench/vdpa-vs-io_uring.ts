@@ -7,7 +7,7 @@
 // the absolute numbers meaningless, so only the ratio of the two, measured
 // in the same guest run, says anything. test/vdpa/bench.test.ts runs it.
 //
-//   node dist/bench/vdpa-vs-io_uring.js [seconds=2] [rounds=3] [/dev/vhost-vdpa-N raw-file [daemon-pid]]
+//   node dist-test/bench/vdpa-vs-io_uring.js [seconds=2] [rounds=3] [/dev/vhost-vdpa-N raw-file [daemon-pid]]
 // (default device: $BLKIO_VDUSE_RAW, _FILE and _PID from the guest)
 import * as fs from 'node:fs';
 import { cpuNsPerRequest, median, nsPerRequest, randomReadLoop, RandomReadSample } from './support';

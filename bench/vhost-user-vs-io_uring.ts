@@ -10,7 +10,7 @@
 // queue before refilling (fio's iodepth_batch_complete_min), which lets
 // EVENT_IDX ask the daemon for one signal per batch instead of one per request.
 //
-//   node --expose-gc dist/bench/vhost-user-vs-io_uring.js [seconds=3] [rounds=3] [aio=threads|io_uring|native]
+//   node --expose-gc dist-test/bench/vhost-user-vs-io_uring.js [seconds=3] [rounds=3] [aio=threads|io_uring|native]
 import { Qsd } from '../test/support/qsd';
 import { cpuNsPerRequest, median, nsPerRequest, pageCachedFile, randomReadLoop, RandomReadSample } from './support';
 

@@ -1,7 +1,7 @@
 /**
  * blkbench against fio on the same jobs, alternating the two in one run so both see the same machine.
  *
- *   node dist/bench/vs-fio.js [--rounds=5] [--runtime=5] [--size=256m] [--file=PATH]
+ *   node dist-test/bench/vs-fio.js [--rounds=5] [--runtime=5] [--size=256m] [--file=PATH]
  *
  * Jobs (4 KiB randread on a page-cached file, invalidate=0, one job):
  *   qd32          iodepth=32 with fio's default batching (each request submitted on its own)
@@ -17,6 +17,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { BLKBENCH_CLI } from '../test/support/paths';
 
 interface Side {
   iops: number;
@@ -92,7 +93,7 @@ function runFio(cfg: Config, file: string, size: string, runtime: string): Side 
 }
 
 function runBlkbench(cfg: Config, file: string, size: string, runtime: string): Side {
-  const cli = path.join(__dirname, '..', 'src', 'blkbench', 'cli.js');
+  const cli = BLKBENCH_CLI;
   const out = execFileSync(process.execPath, [cli, ...common(file, size, runtime), '--ioengine=io_uring', ...cfg.options], {
     encoding: 'utf8',
     maxBuffer: 64 << 20,

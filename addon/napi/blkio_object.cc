@@ -1,10 +1,12 @@
 #include "blkio_object.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <mutex>
 
+#include "background_step.h"
 #include "errors.h"
 #include "queue_object.h"
 
@@ -82,6 +84,10 @@ Napi::Function BlkioObject::define(Napi::Env env) {
                          InstanceMethod<&BlkioObject::connect>("connect"),
                          InstanceMethod<&BlkioObject::start>("start"),
                          InstanceMethod<&BlkioObject::destroy>("destroy"),
+                         InstanceMethod<&BlkioObject::close>("close"),
+                         InstanceMethod<&BlkioObject::connect_in_background>("connectInBackground"),
+                         InstanceMethod<&BlkioObject::start_in_background>("startInBackground"),
+                         InstanceMethod<&BlkioObject::map_mem_region_in_background>("mapMemRegionInBackground"),
                          InstanceMethod<&BlkioObject::get_property>("get"),
                          InstanceMethod<&BlkioObject::set_property>("set"),
                          InstanceMethod<&BlkioObject::alloc_mem_region>("allocMemRegion"),
@@ -109,6 +115,8 @@ BlkioObject::BlkioObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Blki
     if (!blkio_ || !users_ || users_->load() == 0)
       throw_blkio_error(env, -ENOENT, "no shared Blkio with this handle (was it destroyed?)");
     users_->fetch_add(1);
+    lifecycle_ = addon_data(env).lifecycle;
+    lifecycle_->devices.insert(this);
     return;
   }
   std::string name = info[0].As<Napi::String>();
@@ -117,11 +125,14 @@ BlkioObject::BlkioObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Blki
   if (r < 0) throw_blkio_error(env, r);
   blkio_ = std::move(b);
   users_ = std::make_shared<std::atomic<int>>(1);
+  lifecycle_ = addon_data(env).lifecycle;
+  lifecycle_->devices.insert(this);
 }
 
 BlkioObject::~BlkioObject() {
   // Collected without destroy(): region buffers may still be reachable, so
   // the core instance goes only when its last reference (theirs) does.
+  if (lifecycle_) lifecycle_->devices.erase(this);
   if (users_) users_->fetch_sub(1);
   region_buffers_.clear();
   queue_objects_.clear();
@@ -144,21 +155,78 @@ Napi::Value BlkioObject::start(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// destroy(): this object's queues and region buffers go now; the device
-// goes when the last user (owner or worker attachment) has called destroy().
-Napi::Value BlkioObject::destroy(const Napi::CallbackInfo& info) {
-  if (!blkio_) return info.Env().Undefined();  // idempotent
-  for (auto& [key, ref] : queue_objects_) QueueObject::Unwrap(ref.Value())->shutdown();
+std::shared_ptr<Blkio> BlkioObject::release_from_js(std::vector<std::shared_ptr<Queue>>* queues) {
+  for (auto& [key, ref] : queue_objects_)
+    if (auto q = QueueObject::Unwrap(ref.Value())->detach()) queues->push_back(std::move(q));
   queue_objects_.clear();
   for (auto& [addr, ref] : region_buffers_) {
     Napi::ArrayBuffer ab = ref.Value();
     if (!ab.IsDetached()) ab.Detach();  // JS views become empty, never dangling
   }
   region_buffers_.clear();
+  lifecycle_->devices.erase(this);
+  std::shared_ptr<Blkio> last = users_->fetch_sub(1) == 1 ? blkio_ : nullptr;
+  users_.reset();
+  blkio_.reset();
+  return last;
+}
+
+// destroy(): this object's queues and region buffers go now; the device
+// goes when the last user (owner or worker attachment) has called destroy().
+Napi::Value BlkioObject::destroy(const Napi::CallbackInfo& info) {
+  if (!blkio_) return info.Env().Undefined();  // idempotent
+  std::vector<std::shared_ptr<Queue>> queues;
+  std::shared_ptr<Blkio> last = release_from_js(&queues);
+  for (auto& q : queues) q->shutdown();
+  if (last) last->shutdown();
+  return info.Env().Undefined();
+}
+
+// close(): what destroy() does, but the waiting (quiescing requests the
+// device still holds) happens off the event loop; the Promise resolves once
+// the device is released. The JS objects are unusable at once.
+Napi::Value BlkioObject::close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<std::shared_ptr<Queue>> queues;
+  std::shared_ptr<Blkio> last;
+  if (blkio_) last = release_from_js(&queues);  // else: idempotent
+  return run_in_background(env, "blkio:close", [queues = std::move(queues), last = std::move(last)] {
+    for (auto& q : queues) q->shutdown();
+    if (last) last->shutdown();
+    return 0;
+  });
+}
+
+// connectInBackground() / startInBackground(): for open(), which holds the
+// object privately until they settle (a vhost-user handshake waits up to a
+// reply timeout for a stalled backend).
+Napi::Value BlkioObject::connect_in_background(const Napi::CallbackInfo& info) {
+  live(info.Env());
+  return run_in_background(info.Env(), "blkio:connect", [b = blkio_] { return b->connect(); });
+}
+
+Napi::Value BlkioObject::start_in_background(const Napi::CallbackInfo& info) {
+  live(info.Env());
+  return run_in_background(info.Env(), "blkio:start", [b = blkio_] { return b->start(); });
+}
+
+// mapMemRegionInBackground(region) -> Promise of the slot hint, as mapMemRegion.
+Napi::Value BlkioObject::map_mem_region_in_background(const Napi::CallbackInfo& info) {
+  live(info.Env());
+  MemRegion region = region_from(info.Env(), info[0]);
+  return run_in_background(info.Env(), "blkio:map", [b = blkio_, region] {
+    int r = b->map_mem_region(region);
+    if (r < 0) return r;
+    return std::max(b->mapped_region_slot(region.addr, region.len), 0);  // a hint; checked when used
+  });
+}
+
+void BlkioObject::release_at_exit() {
+  if (!blkio_) return;
+  lifecycle_->devices.erase(this);
   if (users_->fetch_sub(1) == 1) blkio_->shutdown();
   users_.reset();
   blkio_.reset();
-  return info.Env().Undefined();
 }
 
 Napi::Value BlkioObject::get_property(const Napi::CallbackInfo& info) {

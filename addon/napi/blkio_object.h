@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../core/blkio.h"
+#include "addon_data.h"
 
 namespace blkio::napi {
 
@@ -19,10 +20,18 @@ class BlkioObject : public Napi::ObjectWrap<BlkioObject> {
   explicit BlkioObject(const Napi::CallbackInfo& info);
   ~BlkioObject() override;
 
+  // The environment is going away (no JS runs any more): release the device
+  // as destroy() would, without touching JS objects.
+  void release_at_exit();
+
  private:
   Napi::Value connect(const Napi::CallbackInfo& info);
   Napi::Value start(const Napi::CallbackInfo& info);
   Napi::Value destroy(const Napi::CallbackInfo& info);
+  Napi::Value close(const Napi::CallbackInfo& info);
+  Napi::Value connect_in_background(const Napi::CallbackInfo& info);
+  Napi::Value start_in_background(const Napi::CallbackInfo& info);
+  Napi::Value map_mem_region_in_background(const Napi::CallbackInfo& info);
   Napi::Value get_property(const Napi::CallbackInfo& info);
   Napi::Value set_property(const Napi::CallbackInfo& info);
   Napi::Value alloc_mem_region(const Napi::CallbackInfo& info);
@@ -35,6 +44,11 @@ class BlkioObject : public Napi::ObjectWrap<BlkioObject> {
   Napi::Value share(const Napi::CallbackInfo& info);
 
   Blkio& live(Napi::Env env);
+  // What destroy() and close() share: makes this object and its queues and
+  // region buffers unusable from JS at once. Returns the core queues to shut
+  // down and the core itself if this was its last user (else null).
+  std::shared_ptr<Blkio> release_from_js(std::vector<std::shared_ptr<Queue>>* queues);
+  std::shared_ptr<Lifecycle> lifecycle_;
   std::shared_ptr<Blkio> blkio_;
   // How many JS objects (the owner and worker attachments) use the device.
   std::shared_ptr<std::atomic<int>> users_;

@@ -6,14 +6,21 @@
 #include <napi.h>
 #include <uv.h>
 
+#include <memory>
+
+#include "addon_data.h"
+
 namespace blkio::napi {
 
 class CompletionWatcher {
  public:
-  // Returns nullptr and throws on failure.
-  static CompletionWatcher* start(Napi::Env env, int fd, Napi::Function callback);
+  // Throws on failure. owner_slot (nullable) is cleared when the watcher
+  // closes, also when the environment's teardown closes it first.
+  static CompletionWatcher* start(Napi::Env env, int fd, Napi::Function callback,
+                                  CompletionWatcher** owner_slot = nullptr);
   void set_ref(bool ref);
-  // Stops polling and frees itself once libuv is done with the handle.
+  // Stops polling and releases its JS resources now; the memory goes once
+  // libuv is done with the handle. Idempotent; the pointer is stale after.
   void close();
 
  private:
@@ -22,9 +29,12 @@ class CompletionWatcher {
 
   uv_poll_t handle_;
   int fd_;
-  Napi::Env env_;
+  bool closed_ = false;
+  napi_env env_;
   Napi::FunctionReference callback_;
-  Napi::AsyncContext context_;
+  napi_async_context context_ = nullptr;
+  std::shared_ptr<Lifecycle> lifecycle_;
+  CompletionWatcher** owner_slot_ = nullptr;
 };
 
 }  // namespace blkio::napi

@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include <cerrno>
+#include <cstddef>
 
 #include "addon_data.h"
 #include "blkio_object.h"
@@ -60,10 +61,42 @@ Napi::Value unwatch_fd(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// The environment (main thread or worker) is going away, with N-API and
+// libuv still usable: close the watchers and release the devices that JS
+// left open, then let the environment go once libuv has closed the handles
+// and background closes have finished.
+void on_env_teardown(napi_async_cleanup_hook_handle, void* arg) {
+  auto* lifecycle = static_cast<Lifecycle*>(arg);
+  lifecycle->tearing_down = true;
+  napi_handle_scope scope;
+  bool scoped = napi_open_handle_scope(lifecycle->env, &scope) == napi_ok;
+  for (CompletionWatcher* w : std::vector<CompletionWatcher*>(lifecycle->watchers.begin(), lifecycle->watchers.end()))
+    w->close();
+  for (BlkioObject* b : std::vector<BlkioObject*>(lifecycle->devices.begin(), lifecycle->devices.end()))
+    b->release_at_exit();
+  if (scoped) napi_close_handle_scope(lifecycle->env, scope);
+  if (lifecycle->pending == 0) lifecycle->finish();
+}
+
 Napi::Value detach_array_buffer(const Napi::CallbackInfo& info) {
   auto ab = info[0].As<Napi::ArrayBuffer>();
   if (!ab.IsDetached()) ab.Detach();
   return info.Env().Undefined();
+}
+
+// The request descriptor as compiled: a test ties it to src/lib/native/descriptor.ts.
+Napi::Object descriptor_layout(Napi::Env env) {
+  Napi::Object layout = Napi::Object::New(env);
+  layout.Set("bytes", double(sizeof(Descriptor)));
+  layout.Set("op", double(offsetof(Descriptor, op)));
+  layout.Set("flags", double(offsetof(Descriptor, flags)));
+  layout.Set("slot", double(offsetof(Descriptor, slot)));
+  layout.Set("region", double(offsetof(Descriptor, region)));
+  layout.Set("startLo", double(offsetof(Descriptor, start_lo)));
+  layout.Set("startHi", double(offsetof(Descriptor, start_hi)));
+  layout.Set("len", double(offsetof(Descriptor, len)));
+  layout.Set("addr", double(offsetof(Descriptor, addr)));
+  return layout;
 }
 
 }  // namespace
@@ -71,6 +104,9 @@ Napi::Value detach_array_buffer(const Napi::CallbackInfo& info) {
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData(data);
+  // Registered after N-API's own cleanup, so it runs before it.
+  data->lifecycle->env = env;
+  napi_add_async_cleanup_hook(env, on_env_teardown, data->lifecycle.get(), &data->lifecycle->hook);
   Napi::Function queue_class = QueueObject::define(env);
   data->queue_class = Napi::Persistent(queue_class);
   exports.Set("NativeBlkio", BlkioObject::define(env));
@@ -82,6 +118,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("watchFdRef", Napi::Function::New(env, watch_fd_ref));
   exports.Set("unwatchFd", Napi::Function::New(env, unwatch_fd));
   exports.Set("detachArrayBuffer", Napi::Function::New(env, detach_array_buffer));
+  exports.Set("descriptorLayout", descriptor_layout(env));
   return exports;
 }
 

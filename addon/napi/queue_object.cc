@@ -57,6 +57,12 @@ void QueueObject::shutdown() {
   owner_.reset();
 }
 
+std::shared_ptr<Queue> QueueObject::detach() {
+  if (watcher_) watcher_->close();  // clears watcher_
+  owner_.reset();
+  return std::move(queue_);
+}
+
 Queue* QueueObject::live_queue(Napi::Env env) {
   if (!queue_ || !queue_->alive())
     throw_blkio_error(env, -ENODEV, "queue has been removed or its Blkio destroyed");
@@ -237,7 +243,7 @@ Napi::Value QueueObject::watch(const Napi::CallbackInfo& info) {
   Claim claimed = claim(env);
   Queue* q = claimed.queue;
   if (watcher_) throw_blkio_error(env, -EBUSY, "completions of this queue are already watched");
-  watcher_ = CompletionWatcher::start(env, q->completion_fd(), info[0].As<Napi::Function>());
+  watcher_ = CompletionWatcher::start(env, q->completion_fd(), info[0].As<Napi::Function>(), &watcher_);
   q->set_completion_fd_enabled(true);
   return env.Undefined();
 }

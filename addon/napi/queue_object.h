@@ -15,7 +15,8 @@ namespace blkio::napi {
 
 class CompletionWatcher;
 
-// Descriptor layout shared with src/queue.ts (40 bytes per request).
+// The request descriptor, defined in src/lib/native/descriptor.ts (40 bytes);
+// test/unit/descriptor.test.ts checks that this struct matches it.
 struct Descriptor {
   uint32_t op;      // RequestType
   uint32_t flags;
@@ -26,7 +27,7 @@ struct Descriptor {
   double len;       // bytes; for readv/writev the iovec count
   double addr;      // buffer address; for readv/writev the first iovec index
 };
-static_assert(sizeof(Descriptor) == 40, "shared with src/queue.ts");
+static_assert(sizeof(Descriptor) == 40, "defined in src/lib/native/descriptor.ts");
 // Descriptor op of a request the JS side failed before submission (its
 // buffer was detached): len holds the positive errno.
 constexpr uint32_t kFailOp = 7;
@@ -43,6 +44,9 @@ class QueueObject : public Napi::ObjectWrap<QueueObject> {
   // The parts of shutdown() for a removal the core carries out.
   void stop_watching();
   void release();
+  // Unusable from JS at once; returns the core queue for the caller to shut
+  // down off the event loop (see BlkioObject::close()).
+  std::shared_ptr<Queue> detach();
 
  private:
   Napi::Value set_buffers(const Napi::CallbackInfo& info);

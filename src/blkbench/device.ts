@@ -4,7 +4,7 @@
  * page cache when invalidate=1. Every problem found here stops the run before the first request.
  */
 import * as fs from 'node:fs';
-import { Blkio, create, createCompletions } from '../index';
+import { Blkio, create, createCompletions } from '../lib';
 import { JobLoop } from './loop';
 import { JobSpec, jobDirections, maxBlockSize, minBlockSize, DIRECTIONS } from './options';
 import { humanNumber, resolveSizeOrPercent } from './units';

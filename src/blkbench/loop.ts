@@ -14,7 +14,7 @@
  * iodepth_batch_complete_min and at most iodepth_batch_complete_max of them.
  */
 import { performance } from 'node:perf_hooks';
-import type { Completion, Queue } from '../index';
+import type { Completion, Queue } from '../lib';
 import { BlockSizePicker, OffsetGenerator, PureRandomOffsets, RandomMapOffsets, SequentialOffsets } from './offsets';
 import { DIRECTIONS, Direction, JobSpec, isRandom, jobDirections, minBlockSize } from './options';
 import { Prng } from './random';

@@ -4,7 +4,7 @@
  * runs, and posts its result (histograms transferred, not copied).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { BlkioHandle, attach } from '../index';
+import { BlkioHandle, attach } from '../lib';
 import { JobLayout, prepareJobLoop } from './device';
 import { PROGRESS_FIELDS } from './loop';
 import { JobSpec } from './options';

@@ -3,7 +3,7 @@
 import * as assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import { BlkioError, create, open, REQ_FUA, REQ_NO_FALLBACK, REQ_NO_UNMAP } from '../../src';
+import { BlkioError, create, open, REQ_FUA, REQ_NO_FALLBACK, REQ_NO_UNMAP } from '../../src/lib';
 import { createConnected, expectEachCompletesOnce, startWithRegion, Started, Target, TargetInstance } from '../support/target';
 
 const KiB = 1024;
@@ -159,13 +159,15 @@ export function describeBehaviour(target: Target): void {
         b.destroy();
       });
 
-      it('start fails with EINVAL when num-queues exceeds max-queues', () => {
+      it('start fails with EINVAL when num-queues exceeds max-queues', function () {
         const b = connected();
         const max = b.getInt('max-queues');
-        if (max < 2 ** 31 - 1) {
-          b.setInt('num-queues', max + 1);
-          expectCode(() => b.start(), 'EINVAL', /max-queues/);
+        if (max === 2 ** 31 - 1) {
+          b.destroy();
+          this.skip(); // no num-queues exceeds it (io_uring); the vhost-user targets have a real limit
         }
+        b.setInt('num-queues', max + 1);
+        expectCode(() => b.start(), 'EINVAL', /max-queues/);
         b.destroy();
       });
     });
@@ -309,16 +311,16 @@ export function describeBehaviour(target: Target): void {
         }
       });
 
-      it('a request past the end of a fixed-size device completes with EINVAL', () => {
+      it('a request past the end of a fixed-size device completes with EINVAL', function () {
         const { b, q, view, complete } = started();
-        if (b.getBool('can-grow')) return;
+        if (b.getBool('can-grow')) this.skip(); // a file grows instead; loop devices and virtio-blk are fixed-size
         q.read(BigInt(t.capacity), view(0, 4096));
         assert.equal(complete(1)[0].ret, -22);
       });
 
-      it('a start that is not a multiple of request-alignment completes with EINVAL', () => {
+      it('a start that is not a multiple of request-alignment completes with EINVAL', function () {
         const { b, q, view, complete } = started();
-        if (b.getInt('request-alignment') === 1) return;
+        if (b.getInt('request-alignment') === 1) this.skip(); // every start is aligned (buffered io_uring); O_DIRECT and virtio-blk are not
         q.read(1, view(0, 4096));
         const [c] = complete(1);
         assert.equal(c.ret, -22);

@@ -73,6 +73,16 @@ export const loopDevice: Target = {
   },
 };
 
+/** A loop device opened with O_DIRECT: fixed size and request-alignment > 1 at once. */
+export const directLoopDevice: Target = {
+  driver: 'io_uring',
+  description: 'a loop block device with O_DIRECT',
+  async setup(): Promise<TargetInstance> {
+    const t = await loopDevice.setup();
+    return { ...t, properties: { direct: true } };
+  },
+};
+
 export const directFile: Target = {
   driver: 'io_uring',
   description: 'a regular file with O_DIRECT',

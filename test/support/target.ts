@@ -1,5 +1,5 @@
 // What the shared behavioural suite needs to know about a driver's target.
-import { Blkio, create, createCompletions, MemRegion, Queue, Completion } from '../../src';
+import { Blkio, create, createCompletions, MemRegion, Queue, Completion } from '../../src/lib';
 
 export interface TargetInstance {
   /** The 'path' property. */

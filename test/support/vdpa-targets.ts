@@ -7,8 +7,8 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { create, createCompletions } from '../../src';
-import * as vdpa from '../../src/vdpa';
+import { create, createCompletions } from '../../src/lib';
+import * as vdpa from '../../src/lib/vdpa';
 import { readFileRange, tempDir } from './files';
 import { Target, TargetInstance } from './target';
 

@@ -71,6 +71,8 @@ stty -F /dev/console -onlcr 2>/dev/null
 source "$OUT/vm.env"
 
 repo_dir=${BLKIO_VM_REPO:?vm.env must set BLKIO_VM_REPO}
+# The checkout has a share of its own (it may live under /tmp, which is a tmpfs here).
+mount_fs 9p repo "$repo_dir" trans=virtio,version=9p2000.L,msize=262144,cache=loose,ro
 devices=${BLKIO_VM_DEVICES:-sim,vduse-raw,vduse-qcow2}
 hugepages=${BLKIO_VM_HUGEPAGES:-0}
 

@@ -1,7 +1,7 @@
 // io_uring poll queues (IORING_SETUP_IOPOLL) on the guest's /dev/vda, a
 // virtio-blk disk booted with virtio_blk.poll_queues=1. Guest only.
 import * as assert from 'node:assert/strict';
-import { Blkio, create, createCompletions } from '../../src';
+import { Blkio, create, createCompletions } from '../../src/lib';
 import { expectCode } from '../shared/behaviour';
 
 const POLL_DISK = '/dev/vda';

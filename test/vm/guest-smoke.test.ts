@@ -3,7 +3,7 @@
 // manage a device of its own. Outside the guest this file defines no tests.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as vdpa from '../../src/vdpa';
+import * as vdpa from '../../src/lib/vdpa';
 import { qmp } from '../support/vdpa-targets';
 
 // Device kinds guest-init knows, with the variable it exports for each.

@@ -130,6 +130,9 @@ qemu=(
   -kernel "$kernel" -append "${append[*]}"
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
   -virtfs "local,path=$out,mount_tag=out,security_model=none,multidevs=remap"
+  # The checkout again, on its own: guest-init mounts it at its host path, so a
+  # checkout under /tmp survives the guest's tmpfs on /tmp.
+  -virtfs "local,path=$repo_dir,mount_tag=repo,security_model=none,readonly=on,multidevs=remap"
   -device virtio-rng-pci
   -drive "file=$out/poll-disk.img,if=none,id=polldisk,format=raw,cache=unsafe"
   -device virtio-blk-pci,drive=polldisk,num-queues=2

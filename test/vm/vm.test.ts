@@ -8,8 +8,9 @@ import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { DIST_TEST, REPO_ROOT } from '../support/paths';
 
-const REPO_DIR = path.resolve(__dirname, '../../..');
+const REPO_DIR = REPO_ROOT;
 const VM_DIR = path.join(REPO_DIR, 'test/vm');
 const KERNEL_SOURCE = '/usr/src/linux-source-6.1.tar.xz';
 
@@ -72,8 +73,8 @@ function guestTestFiles(): string[] {
       else if (accept(entry.name)) found.push(path.relative(REPO_DIR, full));
     }
   };
-  walk(path.join(REPO_DIR, 'dist/test/vm'), (name) => /^guest-.*\.test\.js$/.test(name));
-  walk(path.join(REPO_DIR, 'dist/test/vdpa'), (name) => name.endsWith('.test.js'));
+  // Every suite under test/vm but this host-side one.
+  walk(path.join(DIST_TEST, 'test/vm'), (name) => name.endsWith('.test.js') && name !== 'vm.test.js');
   return found.sort();
 }
 
@@ -117,7 +118,7 @@ if (process.env.BLKIO_IN_VM !== '1') {
     it('runs the guest test suites in the VM and they pass', async function () {
       assert.ok(kernelPath, 'the kernel was not built (see the previous test)');
       const files = guestTestFiles();
-      assert.ok(files.length > 0, 'no compiled guest tests in dist/test/vm (run tsc -p . first)');
+      assert.ok(files.length > 0, 'no compiled guest tests in dist-test/test/vm (run npm run build:test first)');
 
       // --no-config: the repo's .mocharc.json spec would add the host suites.
       const guestCommand = [

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "../../core/deadline.h"
 #include "../../core/errors.h"
 #include "virtio_spec.h"
 
@@ -30,6 +31,7 @@ constexpr uint64_t kConfigureMemSlots = bit(15);
 }  // namespace protocol
 
 constexpr uint64_t kVringNoFd = 0x100;
+constexpr int64_t kConnectTimeoutNs = 5'000'000'000;
 constexpr unsigned kMemTableRegions = 8;  // VHOST_MEMORY_BASELINE_NREGIONS
 
 // Payloads (vhost-user.rst, "Message types"); all little-endian.
@@ -91,12 +93,23 @@ int VhostUserTransport::open(const std::string& path, int fd, std::unique_ptr<Vi
     return fail(EINVAL, "vhost-user socket path '%s' is too long (max %zu bytes)", path.c_str(),
                 sizeof addr.sun_path - 1);
   memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  // Non-blocking, so that connect() cannot hang on a listener whose backlog
+  // is full (the channel does all its I/O with deadlines anyway).
+  int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (sock < 0) return fail(errno, "socket(AF_UNIX) failed: %s", strerror(errno));
+  int64_t deadline = monotonic_ns() + kConnectTimeoutNs;
   while (::connect(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
     if (errno == EINTR) continue;
+    // A unix listener with a full backlog says EAGAIN: it may accept soon.
+    if (errno == EAGAIN && monotonic_ns() < deadline) {
+      usleep(10 * 1000);
+      continue;
+    }
     int e = errno;
     close(sock);
+    if (e == EAGAIN)
+      return fail(ETIMEDOUT, "vhost-user socket '%s' did not accept the connection within 5 s (backlog full)",
+                  path.c_str());
     return fail(e, "Failed to connect to vhost-user socket '%s': %s", path.c_str(), strerror(e));
   }
   std::unique_ptr<VhostUserTransport> t(new VhostUserTransport(sock));
@@ -141,11 +154,15 @@ int VhostUserTransport::handshake() {
   if (protocol_features_ & protocol::kMq) {
     uint64_t n = 0;
     if ((r = channel_.get_u64(kGetQueueNum, &n)) < 0) return r;
+    if (n == 0) return fail(EIO, "the backend reports 0 queues (GET_QUEUE_NUM)");
     queue_num_ = unsigned(std::min<uint64_t>(n, 0xffff));
   }
   max_regions_ = kMemTableRegions;
   if (protocol_features_ & protocol::kConfigureMemSlots)
     if ((r = channel_.get_u64(kGetMaxMemSlots, &max_regions_)) < 0) return r;
+  // One slot holds the rings; a backend with none cannot run a queue.
+  if (max_regions_ < 2) return fail(EIO, "the backend reports %llu memory slots (GET_MAX_MEM_SLOTS)",
+                                    (unsigned long long)max_regions_);
   return 0;
 }
 
@@ -257,6 +274,12 @@ int VhostUserTransport::setup_vring(const VringSetup& v) {
 int VhostUserTransport::send_vring_fd(uint32_t request, unsigned index, int fd) {
   uint64_t payload = index | (fd < 0 ? kVringNoFd : 0);
   return set(request, &payload, sizeof payload, fd < 0 ? nullptr : &fd, fd < 0 ? 0 : 1);
+}
+
+void VhostUserTransport::abandon() {
+  // The backend sees the hang-up, stops its rings and unmaps our memory;
+  // the watcher then marks us disconnected.
+  shutdown(channel_.fd(), SHUT_RDWR);
 }
 
 void VhostUserTransport::mark_disconnected() {

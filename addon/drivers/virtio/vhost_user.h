@@ -38,6 +38,7 @@ class VhostUserTransport : public VirtioTransport {
   int driver_ok() override { return 0; }  // the rings run once their kick fd is set
   void watch_disconnect(std::vector<int> wake_fds) override;
   bool disconnected() const override { return gone_.load(std::memory_order_acquire); }
+  void abandon() override;
   const char* disconnect_message() const override { return "vhost-user backend disconnected"; }
 
  private:

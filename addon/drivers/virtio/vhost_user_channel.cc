@@ -106,12 +106,22 @@ int Channel::write_all(const void* header, size_t header_len, const void* payloa
     memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
   }
   uint32_t request = static_cast<const Header*>(header)->request;
+  int64_t deadline = monotonic_ns() + kSendTimeoutNs;
   size_t left = header_len + size;
   while (left > 0) {
     // MSG_NOSIGNAL: a dead backend must give EPIPE, not kill the process.
-    ssize_t n = sendmsg(sock_, &msg, MSG_NOSIGNAL);
+    // MSG_DONTWAIT: a backend that stops reading fills the socket buffer,
+    // and then we wait in poll() with a deadline instead of in sendmsg().
+    ssize_t n = sendmsg(sock_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        int r = wait_writable(deadline);
+        if (r == -ETIMEDOUT)
+          return break_with(ETIMEDOUT, "the backend stopped reading its socket (message not sent within 5 s)", request);
+        if (r < 0) return break_with(-r, strerror(-r), request);
+        continue;
+      }
       return break_with(errno == EPIPE || errno == ECONNRESET ? EIO : errno, strerror(errno), request);
     }
     left -= size_t(n);
@@ -126,6 +136,18 @@ int Channel::write_all(const void* header, size_t header_len, const void* payloa
     }
   }
   return 0;
+}
+
+int Channel::wait_writable(int64_t deadline_ns) {
+  for (;;) {
+    int64_t left = deadline_ns - monotonic_ns();
+    if (left <= 0) return -ETIMEDOUT;
+    pollfd pfd{sock_, POLLOUT, 0};
+    int pr = poll(&pfd, 1, int(left / 1000000) + 1);
+    if (pr < 0 && errno != EINTR) return -errno;
+    // Hang-ups and errors: the next sendmsg reports them.
+    if (pr > 0) return 0;
+  }
 }
 
 int Channel::receive(uint32_t request, void* payload, size_t max, size_t* got) {

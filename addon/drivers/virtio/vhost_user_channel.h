@@ -1,5 +1,6 @@
 // The vhost-user wire: 12-byte headers and payloads on a unix stream
-// socket, fds as SCM_RIGHTS, replies awaited with a timeout. Any transport
+// socket, fds as SCM_RIGHTS. Every socket operation is bounded: sends and
+// replies each have a 5 s deadline, so no backend can hang a caller. Any transport
 // failure (peer gone, timeout, malformed reply) marks the channel broken for
 // good and runs the on_broken callback.
 #pragma once
@@ -38,6 +39,10 @@ constexpr size_t kMaxFdsPerMessage = 8;
 // A backend that does not answer within this is treated as gone, so a
 // wedged or wrong peer is an error instead of a hang.
 constexpr int64_t kReplyTimeoutNs = 5'000'000'000;
+// A message that cannot be sent within this (the backend stopped reading
+// and the socket buffer is full) breaks the channel: part of it may have
+// gone out already, so the stream cannot be trusted afterwards.
+constexpr int64_t kSendTimeoutNs = 5'000'000'000;
 
 class Channel {
  public:
@@ -65,6 +70,8 @@ class Channel {
   int write_all(const void* header, size_t header_len, const void* payload, size_t size, const int* fds,
                 size_t nfds);
   int read_exact(void* buf, size_t len, int64_t deadline_ns);
+  // Waits until the socket takes more bytes; -ETIMEDOUT at the deadline.
+  int wait_writable(int64_t deadline_ns);
 
   int sock_;
   std::atomic<bool> broken_{false};

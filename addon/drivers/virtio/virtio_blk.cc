@@ -33,6 +33,11 @@ T config_field(const uint8_t* config, unsigned offset) {
 
 int32_t clamp_int(uint64_t v) { return int32_t(std::min<uint64_t>(v, INT32_MAX)); }
 
+// Bounds for config fields. Capacity in bytes must fit an off_t; blocks
+// above 64 KiB exist on no device Linux accepts (BLK_MAX_BLOCK_SIZE).
+constexpr uint64_t kMaxCapacitySectors = uint64_t(INT64_MAX) / blk::kSectorSize;
+constexpr uint32_t kMaxBlockSize = 64 * 1024;
+
 // Test hook: BLKIO_VIRTIO_WITHHOLD_FEATURES="29,9" keeps those feature bits
 // out of negotiation, so tests can drive the paths of a device that lacks
 // them (no EVENT_IDX, no FLUSH…) against any backend.
@@ -97,23 +102,41 @@ int VirtioBlkDriver::connect(DeviceInfo* info, bool*) {
   size_t got = 0;
   if ((r = transport->read_config(config, sizeof config, &got)) < 0) return r;
   if (got < blk::config::kBlkSize) return fail(EIO, "the device config is too short (%zu bytes)", got);
-  transport->own_adopted_fd();
   transport_ = std::move(transport);
   features_ = features;
-  describe(config, info);
+  if ((r = describe(config, info)) < 0) {
+    transport_.reset();  // an fd the user handed in stays theirs
+    return r;
+  }
+  transport_->own_adopted_fd();
   return 0;
 }
 
 // libblkio's virtio-blk column of the property table (libblkio.md §3.2).
-void VirtioBlkDriver::describe(const uint8_t* config, DeviceInfo* info) {
+// The device is another program: every field is range-checked, and one no
+// correct device reports fails connect with EIO naming it.
+int VirtioBlkDriver::describe(const uint8_t* config, DeviceInfo* info) {
   namespace c = blk::config;
   auto has = [this](unsigned feature) { return (features_ & bit(feature)) != 0; };
+  uint64_t sectors = config_field<uint64_t>(config, c::kCapacity);
+  if (sectors > kMaxCapacitySectors)
+    return fail(EIO, "the device reports an invalid config: capacity of %llu sectors exceeds 2^63 bytes",
+                (unsigned long long)sectors);
   uint32_t blk_size = has(f::kBlkBlkSize) ? config_field<uint32_t>(config, c::kBlkSize) : 512;
-  if (blk_size < 512 || (blk_size & (blk_size - 1))) blk_size = 512;
+  if (blk_size < 512 || blk_size > kMaxBlockSize || (blk_size & (blk_size - 1)))
+    return fail(EIO, "the device reports an invalid config: blk_size %u is not a power of two from 512 to %u",
+                blk_size, kMaxBlockSize);
+  // 0 means no limit (qemu-storage-daemon offers SIZE_MAX with 0).
   uint32_t size_max = has(f::kBlkSizeMax) ? config_field<uint32_t>(config, c::kSizeMax) : 0;
-  uint32_t seg_max = has(f::kBlkSegMax) ? config_field<uint32_t>(config, c::kSegMax) : 1;
+  if (size_max != 0 && size_max < blk::kSectorSize)
+    return fail(EIO, "the device reports an invalid config: size_max %u is below 512 bytes", size_max);
+  // Linux reads seg_max 0 and num_queues 0 as 1, and so do we.
+  uint32_t seg_max = has(f::kBlkSegMax) ? std::max<uint32_t>(config_field<uint32_t>(config, c::kSegMax), 1) : 1;
+  uint32_t dsa = has(f::kBlkDiscard) ? config_field<uint32_t>(config, c::kDiscardSectorAlignment) : 0;
+  if (uint64_t(dsa) * blk::kSectorSize > INT32_MAX)
+    return fail(EIO, "the device reports an invalid config: discard_sector_alignment %u exceeds 2^31 bytes", dsa);
 
-  info->capacity = config_field<uint64_t>(config, c::kCapacity) * blk::kSectorSize;
+  info->capacity = sectors * blk::kSectorSize;
   unsigned queues = has(f::kBlkMq) ? std::max<uint16_t>(config_field<uint16_t>(config, c::kNumQueues), 1) : 1;
   if (transport_->max_queues()) queues = std::min(queues, transport_->max_queues());
   info->max_queues = int32_t(queues);
@@ -148,8 +171,7 @@ void VirtioBlkDriver::describe(const uint8_t* config, DeviceInfo* info) {
   info->max_write_zeroes_len = uint64_t(max_wz) * blk::kSectorSize;
   uint32_t max_discard = has(f::kBlkDiscard) ? config_field<uint32_t>(config, c::kMaxDiscardSectors) : 0;
   info->max_discard_len = uint64_t(max_discard) * blk::kSectorSize;
-  uint32_t dsa = has(f::kBlkDiscard) ? config_field<uint32_t>(config, c::kDiscardSectorAlignment) : 0;
-  info->discard_alignment = dsa ? clamp_int(uint64_t(dsa) * blk::kSectorSize) : 512;
+  info->discard_alignment = dsa ? int32_t(dsa * blk::kSectorSize) : 512;
 
   params_.flush = has(f::kBlkFlush);
   params_.discard = has(f::kBlkDiscard);
@@ -157,6 +179,7 @@ void VirtioBlkDriver::describe(const uint8_t* config, DeviceInfo* info) {
   params_.max_segment_len = size_max;
   params_.max_discard_bytes = range_limit(max_discard, blk_size);
   params_.max_write_zeroes_bytes = range_limit(max_wz, blk_size);
+  return 0;
 }
 
 int VirtioBlkDriver::start(int num_queues, int num_poll_queues, bool read_only) {
@@ -204,6 +227,7 @@ int VirtioBlkDriver::set_up_rings(unsigned count) {
     if ((r = transport_->setup_vring(v)) < 0) return r;
   }
   if ((r = transport_->driver_ok()) < 0) return r;
+  fault_.set_wake_fds(call_fds);
   transport_->watch_disconnect(std::move(call_fds));
   return 0;
 }
@@ -225,6 +249,7 @@ int VirtioBlkDriver::create_queue(bool poll, int index, std::unique_ptr<QueueDri
   BlkQueueSetup s;
   s.params = params_;
   s.transport = transport_.get();
+  s.fault = &fault_;
   s.addresses = &addresses_;
   s.mem = rings_.base() + layout_.total * vq;
   s.mem_device = rings_device_ + layout_.total * vq;
@@ -239,6 +264,7 @@ int VirtioBlkDriver::create_queue(bool poll, int index, std::unique_ptr<QueueDri
 }
 
 int VirtioBlkDriver::map_region(int slot, const MemRegion& region) {
+  if (fault_.failed()) return fail(EIO, "%s", fault_.message());
   uint64_t device_addr = 0;
   int r = transport_->map_memory(region.addr, region.len, region.fd, region.fd_offset, &device_addr);
   if (r < 0) return r;

@@ -35,7 +35,8 @@ class VirtioBlkDriver : public Driver {
     int call = -1;
   };
 
-  void describe(const uint8_t* config, DeviceInfo* info);
+  // Turns the config space into properties; -EIO when a field is insane.
+  int describe(const uint8_t* config, DeviceInfo* info);
   int set_up_rings(unsigned count);
   void tear_down_rings();
 
@@ -48,6 +49,7 @@ class VirtioBlkDriver : public Driver {
   uint64_t features_ = 0;  // negotiated
   BlkQueueParams params_;
   AddressMap addresses_;
+  DeviceFault fault_;
 
   VirtqueueLayout layout_;
   SharedMemory rings_;

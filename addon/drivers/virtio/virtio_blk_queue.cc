@@ -32,18 +32,46 @@ bool is_write(RequestType t) {
   return t == RequestType::Write || t == RequestType::Writev || t == RequestType::WriteZeroes;
 }
 
+// Messages of a device found broken (static: requests carry them).
+constexpr const char* kUsedIdOutOfRange = "virtio-blk device failed: a used ring entry names a descriptor out of range";
+constexpr const char* kUsedIdNotInFlight =
+    "virtio-blk device failed: a used ring entry names a request that is not in flight";
+constexpr const char* kUsedLenTooLong =
+    "virtio-blk device failed: a used ring entry claims more bytes than the request can take";
+constexpr const char* kUsedIdxTooFar = "virtio-blk device failed: the used index ran past the requests in flight";
+
+uint64_t reading_bytes(const Request& req) {
+  if (req.type == RequestType::Read) return req.len;
+  uint64_t n = 0;
+  if (req.type == RequestType::Readv)
+    for (const iovec& v : req.iov) n += v.iov_len;
+  return n;
+}
+
 }  // namespace
+
+void DeviceFault::raise(const char* why) {
+  const char* none = nullptr;
+  if (!why_.compare_exchange_strong(none, why, std::memory_order_acq_rel)) return;
+  uint64_t one = 1;
+  for (int fd : wake_fds_) {
+    ssize_t n = write(fd, &one, sizeof one);
+    (void)n;
+  }
+}
 
 VirtioBlkQueue::VirtioBlkQueue(const BlkQueueSetup& s)
     : params_(s.params),
       transport_(s.transport),
+      fault_(s.fault),
       addresses_(s.addresses),
       slots_(reinterpret_cast<RequestSlot*>(s.mem + s.layout.extra)),
       slots_device_(s.mem_device + s.layout.extra),
       kick_fd_(s.kick_fd),
       call_fd_(s.call_fd),
       poll_(s.poll),
-      in_flight_by_head_(s.size, nullptr) {
+      in_flight_by_head_(s.size, nullptr),
+      writable_by_head_(s.size, 0) {
   vq_.init(s.mem, s.layout, s.size, s.event_idx);
 }
 
@@ -84,8 +112,8 @@ void VirtioBlkQueue::add_data(ChainWriter* chain, uint64_t addr, size_t len, boo
 }
 
 int VirtioBlkQueue::enqueue(Request* req, const char** error_msg) {
-  if (transport_->disconnected()) {
-    *error_msg = transport_->disconnect_message();
+  if (gone()) {
+    *error_msg = gone_message();
     return -EIO;
   }
   RequestType t = req->type;
@@ -114,6 +142,8 @@ int VirtioBlkQueue::enqueue(Request* req, const char** error_msg) {
   write_chain(*req, shape, head, needed, buf_device);
   vq_.make_available(head);
   in_flight_by_head_[head] = req;
+  // Data (reads only) and the status byte; the used length may not exceed it.
+  writable_by_head_[head] = (shape == Shape::Data ? reading_bytes(*req) : 0) + 1;
   in_flight_++;
   return kAccepted;
 }
@@ -202,7 +232,7 @@ int VirtioBlkQueue::wait(unsigned wait_for, const Deadline& deadline) {
   if (poll_) return spin(want, deadline);
   int ret = 0;
   for (;;) {
-    if (vq_.used_pending() >= want || transport_->disconnected()) break;
+    if (vq_.used_pending() >= want || gone()) break;
     // Ask for a signal when the want-th completion lands, then look again:
     // it may have landed before the device could see our request.
     vq_.arm_interrupts(want);
@@ -229,7 +259,7 @@ int VirtioBlkQueue::wait(unsigned wait_for, const Deadline& deadline) {
 
 int VirtioBlkQueue::spin(unsigned want, const Deadline& deadline) {
   for (unsigned spins = 1; vq_.used_pending() < want; spins++) {
-    if (transport_->disconnected()) return 0;
+    if (gone()) return 0;
     if ((spins & 1023) == 0 && deadline.expired()) return fail(ETIME, "do_io timed out");
     cpu_relax();
   }
@@ -281,8 +311,15 @@ int VirtioBlkQueue::reap(Finished* out, int max) {
   }
   uint16_t head;
   uint32_t len;
-  while (n < max && vq_.pop_used(&head, &len)) {
-    if (head >= vq_.size() || !in_flight_by_head_[head]) continue;  // not a chain of ours
+  // More used entries than chains on the ring: the index is garbage.
+  // (Entries a backend wrote before it died are still good: only a device
+  // found broken stops us from reading its ring.)
+  if (!fault_->failed() && vq_.used_pending() > in_flight_ - done_now_.size()) device_broken(kUsedIdxTooFar);
+  while (n < max && !fault_->failed() && vq_.pop_used(&head, &len)) {
+    if (const char* why = insane_used(head, len)) {
+      device_broken(why);
+      break;  // nothing the device wrote can be trusted now
+    }
     Request* req = in_flight_by_head_[head];
     in_flight_by_head_[head] = nullptr;
     in_flight_--;
@@ -292,13 +329,27 @@ int VirtioBlkQueue::reap(Finished* out, int max) {
     int ret = finish(req, status, &msg);
     out[n++] = Finished{req, ret, msg};
   }
-  if (n < max && in_flight_ > 0 && transport_->disconnected()) n += fail_in_flight(out + n, max - n);
+  if (n < max && in_flight_ > 0 && gone()) n += fail_in_flight(out + n, max - n);
   // An enabled completion fd must fire for entries we leave behind.
   if (fd_enabled_ && !poll_) {
     vq_.arm_interrupts(1);
     if (vq_.used_pending()) signal_self();
   }
   return n;
+}
+
+const char* VirtioBlkQueue::insane_used(uint16_t head, uint32_t len) const {
+  if (head >= vq_.size()) return kUsedIdOutOfRange;
+  if (!in_flight_by_head_[head]) return kUsedIdNotInFlight;  // never used, or completed already
+  if (len > writable_by_head_[head]) return kUsedLenTooLong;
+  return nullptr;
+}
+
+void VirtioBlkQueue::device_broken(const char* why) {
+  fault_->raise(why);
+  // A live but broken backend could go on writing into request buffers
+  // after we fail the requests: make the transport cut it off.
+  transport_->abandon();
 }
 
 int VirtioBlkQueue::fail_in_flight(Finished* out, int max) {
@@ -310,7 +361,7 @@ int VirtioBlkQueue::fail_in_flight(Finished* out, int max) {
     in_flight_by_head_[head] = nullptr;
     in_flight_--;
     vq_.free_chain(uint16_t(head));
-    out[n++] = Finished{req, -EIO, transport_->disconnect_message()};
+    out[n++] = Finished{req, -EIO, gone_message()};
   }
   return n;
 }
@@ -324,13 +375,16 @@ void VirtioBlkQueue::quiesce(unsigned) {
   uint16_t head;
   uint32_t len;
   for (;;) {
-    while (vq_.pop_used(&head, &len)) {
-      if (head >= vq_.size() || !in_flight_by_head_[head]) continue;
+    while (!fault_->failed() && vq_.pop_used(&head, &len)) {
+      if (const char* why = insane_used(head, len)) {
+        device_broken(why);
+        break;
+      }
       in_flight_by_head_[head] = nullptr;
       vq_.free_chain(head);
     }
     bool busy = std::any_of(in_flight_by_head_.begin(), in_flight_by_head_.end(), [](Request* r) { return r; });
-    if (!busy || transport_->disconnected() || give_up.expired()) break;
+    if (!busy || gone() || give_up.expired()) break;
     vq_.arm_interrupts(1);
     if (vq_.used_pending()) continue;
     pollfd p{call_fd_, POLLIN, 0};

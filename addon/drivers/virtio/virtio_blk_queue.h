@@ -3,6 +3,7 @@
 // through the kick eventfd, waits on the call eventfd (the completion fd).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -25,6 +26,25 @@ struct BlkQueueParams {
   uint64_t max_write_zeroes_bytes = 0;
 };
 
+// A device's queues share this. When one of them meets a used ring entry no
+// correct device writes (an id out of range or not in flight, a length past
+// the chain's writable bytes, an index running past the requests in flight),
+// the device counts as failed, like a vanished backend: every outstanding
+// and later request fails with EIO, and blocked waiters wake up.
+class DeviceFault {
+ public:
+  bool failed() const { return why_.load(std::memory_order_acquire) != nullptr; }
+  const char* message() const { return why_.load(std::memory_order_acquire); }
+  // Call fds to signal when the device fails (set before the queues run).
+  void set_wake_fds(std::vector<int> fds) { wake_fds_ = std::move(fds); }
+  // why: a static message for the failed requests. The first call wins.
+  void raise(const char* why);
+
+ private:
+  std::atomic<const char*> why_{nullptr};
+  std::vector<int> wake_fds_;
+};
+
 // Per-request device-visible memory, one per descriptor head, after the rings.
 struct RequestSlot {
   blk::OutHeader header;
@@ -37,6 +57,7 @@ static_assert(sizeof(RequestSlot) == 48, "keep slots small and 16-byte aligned")
 struct BlkQueueSetup {
   BlkQueueParams params;
   VirtioTransport* transport = nullptr;
+  DeviceFault* fault = nullptr;
   const AddressMap* addresses = nullptr;
   uint8_t* mem = nullptr;   // the queue's block of the ring memory
   uint64_t mem_device = 0;  // the same, as the device addresses it
@@ -84,6 +105,13 @@ class VirtioBlkQueue : public QueueDriver {
   int finish(Request* req, uint8_t status, const char** msg);
   void complete_at_once(Request* req);
   int fail_in_flight(Finished* out, int max);
+  // The device is unusable: disconnected, or found broken by any queue.
+  bool gone() const { return fault_->failed() || transport_->disconnected(); }
+  const char* gone_message() const { return fault_->failed() ? fault_->message() : transport_->disconnect_message(); }
+  // Marks the device failed and asks the transport to stop it.
+  void device_broken(const char* why);
+  // Checks a used entry against what we put on the ring; null when it is sane.
+  const char* insane_used(uint16_t head, uint32_t len) const;
   int wait(unsigned want, const Deadline& deadline);
   int spin(unsigned want, const Deadline& deadline);
   void restore_interrupts();
@@ -93,6 +121,7 @@ class VirtioBlkQueue : public QueueDriver {
 
   BlkQueueParams params_;
   VirtioTransport* transport_;
+  DeviceFault* fault_;
   const AddressMap* addresses_;
   SplitVirtqueue vq_;
   RequestSlot* slots_;
@@ -102,6 +131,7 @@ class VirtioBlkQueue : public QueueDriver {
   bool poll_;
   bool fd_enabled_ = false;
   std::vector<Request*> in_flight_by_head_;
+  std::vector<uint64_t> writable_by_head_;  // bytes the device may write into the chain
   unsigned in_flight_ = 0;
   Fifo<Finished> done_now_;  // finished without the device (flush with no F_FLUSH)
 };

@@ -77,6 +77,11 @@ class VirtioTransport {
   // belongs to the transport from now on. Until then a failure leaves it
   // with the caller.
   virtual void own_adopted_fd() {}
+  // The engine found the device broken (a corrupt used ring) and fails its
+  // requests: stop the device from touching our memory where the transport
+  // can (vhost-user hangs up, so the backend drops its mappings). It may
+  // be called from any queue's thread.
+  virtual void abandon() {}
   // A static message for requests failed because of the disconnect.
   virtual const char* disconnect_message() const = 0;
 };

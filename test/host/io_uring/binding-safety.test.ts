@@ -5,7 +5,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { Blkio, BlkioError, create, createCompletions, MemRegion, Queue } from '../../../src';
+import { Blkio, BlkioError, create, createCompletions, MemRegion, Queue } from '../../../src/lib';
 import { randomFile, readFileRange, tempDir } from '../../support/files';
 
 function expectEinval(fn: () => unknown, what: RegExp | string = /./): void {

@@ -1,7 +1,7 @@
 // Worker side of the queue-removal test: reads through queue `index` in a
 // tight loop until the owner removes the queue (doIo then fails ENODEV).
 import { parentPort, workerData } from 'node:worker_threads';
-import { attach, BlkioError, createCompletions } from '../../../src';
+import { attach, BlkioError, createCompletions } from '../../../src/lib';
 
 const b = attach(workerData.handle);
 const q = b.getQueue(workerData.index)!;

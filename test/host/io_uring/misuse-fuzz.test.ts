@@ -7,7 +7,7 @@
 import * as assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import { Blkio, BlkioError, create, createCompletions, MemRegion, Queue, REQ_FUA, REQ_NO_UNMAP } from '../../../src';
+import { Blkio, BlkioError, create, createCompletions, MemRegion, Queue, REQ_FUA, REQ_NO_UNMAP } from '../../../src/lib';
 import { randomFile, tempDir } from '../../support/files';
 
 const FILE_SIZE = 1 << 20;

@@ -2,7 +2,7 @@
 // on vhost-user, as on io_uring (it needs no memory, so no region check).
 import * as assert from 'node:assert/strict';
 import { Qsd } from '../../support/qsd';
-import { complete, connectTo, startDevice } from '../../vhost-user/helpers';
+import { complete, connectTo, startDevice } from './helpers';
 
 describe('virtio-blk-vhost-user zero-length views', function () {
   this.timeout(60000);

@@ -4,9 +4,9 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { BlkioError } from '../../../src';
+import { BlkioError } from '../../../src/lib';
 import { Qsd } from '../../support/qsd';
-import { connectTo } from '../../vhost-user/helpers';
+import { connectTo } from './helpers';
 
 describe('virtio-blk-vhost-user queue removal during a worker\'s doIo', function () {
   this.timeout(60000);

@@ -1,7 +1,7 @@
 // Worker side of the busy-queue removal test: maps a region, then waits in
 // doIo for a read that a stopped backend cannot complete yet.
 import { parentPort, workerData } from 'node:worker_threads';
-import { attach, BlkioError, createCompletions } from '../../../src';
+import { attach, BlkioError, createCompletions } from '../../../src/lib';
 
 const state: Int32Array = workerData.state; // [0]: 1 = inside doIo; [1]: 1 = go
 const b = attach(workerData.handle);

@@ -1,9 +1,0 @@
-// blkio for Node: libblkio's API over io_uring, vhost-user and vhost-vdpa,
-// plus a Promise layer (open) for ordinary Node code.
-export { BlkioError, errnoName } from './errors';
-export { REQ_FUA, REQ_NO_UNMAP, REQ_NO_FALLBACK } from './constants';
-export { Blkio, BlkioHandle, CreateOptions, MemRegion, create, attach } from './blkio';
-export { defaultLibraryPath } from './libblkio';
-export { Queue, Completion, CompletionWatcher, createCompletions } from './queue';
-export { Device, OpenOptions, open } from './device';
-export * as vdpa from './vdpa';

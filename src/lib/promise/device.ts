@@ -1,0 +1,432 @@
+// The idiomatic layer: `await open({ driver, path })` and Promise methods.
+// Requests issued in the same tick go to the device in one submission;
+// completions arrive through the queue's completion fd on the event loop
+// (no polling, no blocked loop), drained in batches.
+import { Mutex } from 'async-mutex';
+import { Blkio, create } from '../blkio';
+import { BlkioError, invalidArgument } from '../errors';
+import { BouncePool } from './bounce-pool';
+import { bufferAddress } from '../buffers';
+import { Completion, CompletionWatcher, createCompletions, Queue } from '../queue';
+import type { DriverName } from '../names';
+
+/** What open() connects to and how: the driver, its path, and properties to set before connect and start. */
+export interface OpenOptions {
+  /** libblkio driver name: 'io_uring', 'virtio-blk-vhost-user', 'virtio-blk-vhost-vdpa'. */
+  driver: DriverName;
+  path?: string;
+  fd?: number;
+  /** O_DIRECT (io_uring). */
+  direct?: boolean;
+  readOnly?: boolean;
+  /** Any other properties, set before connect (created state) or before start. */
+  properties?: Record<string, string | number | boolean | bigint>;
+  /** Bytes of mapped memory for copying unaligned or unmapped buffers (default 8 MiB). */
+  bounceBufferSize?: number;
+}
+
+// Properties that must be set before connect.
+const CREATED_STATE = new Set(['path', 'fd', 'direct', 'read-only']);
+
+const COMPLETION_BATCH = 256;
+
+// A request's userData: settles its Promise with the completion.
+type Settle = (ret: number, errorMsg: string | null) => void;
+
+function setProperty(b: Blkio, name: string, value: string | number | boolean | bigint): void {
+  if (typeof value === 'boolean') b.setBool(name, value);
+  else b.setStr(name, String(value));
+}
+
+const ENODEV = 19;
+
+/** Why requests fail once close() was called: ENODEV, as for a destroyed Blkio. */
+function closedError(): BlkioError {
+  return new BlkioError('device is closed', ENODEV);
+}
+
+// Promise methods never throw: a bad argument (or anything else thrown
+// while a request is set up) becomes a rejection, always a BlkioError.
+function asBlkioError(e: unknown): BlkioError {
+  if (e instanceof BlkioError) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  return new BlkioError(`invalid argument: ${message}`, 22 /* EINVAL */);
+}
+
+function rejectThrown(e: unknown): Promise<never> {
+  return Promise.reject(asBlkioError(e));
+}
+
+function checkOffset(offset: unknown): void {
+  if (typeof offset === 'bigint' ? offset < 0n : !Number.isSafeInteger(offset) || (offset as number) < 0)
+    invalidArgument(`offset must be a non-negative integer or bigint, got ${String(offset)}`);
+}
+
+function checkBuffer(buf: unknown, what: string): void {
+  if (!(buf instanceof Uint8Array)) invalidArgument(`${what} must be a Uint8Array`);
+}
+
+function checkBuffers(buffers: unknown): void {
+  if (!Array.isArray(buffers)) invalidArgument('buffers must be an array of Uint8Array');
+  for (const b of buffers) checkBuffer(b, 'every buffer');
+}
+
+function requestError(ret: number, errorMsg: string | null, what: string): BlkioError {
+  return new BlkioError(errorMsg ? `${what}: ${errorMsg}` : `${what} failed`, ret);
+}
+
+/** An open block device with Promise methods. Create it with open(). */
+export class Device {
+  readonly blkio: Blkio;
+  /** Size in bytes. */
+  readonly capacity: bigint;
+  readonly requestAlignment: number;
+  readonly bufAlignment: number;
+  readonly #queue: Queue;
+  readonly #needsRegions: boolean;
+  readonly #completions: Completion[] = createCompletions(COMPLETION_BATCH);
+  readonly #control = new Mutex();
+  readonly #watcher: CompletionWatcher;
+  readonly #bounceSize: number;
+  #bounce: BouncePool | null = null;
+  // Requests waiting for bounce space, in order.
+  readonly #waitingForBounce: (() => void)[] = [];
+  #inFlight = 0;
+  #flushScheduled = false;
+  // Set synchronously by close(): later requests are rejected at once.
+  #closed = false;
+  #bounceFailure: Error | null = null;
+  #failed: Error | null = null;
+  readonly #pending = new Set<Settle>();
+  #idle: (() => void) | null = null;
+
+  /** @internal use open() */
+  constructor(blkio: Blkio, bounceSize: number) {
+    this.blkio = blkio;
+    this.capacity = blkio.getUint64('capacity');
+    this.requestAlignment = blkio.getInt('request-alignment');
+    this.bufAlignment = blkio.getInt('buf-alignment');
+    this.#needsRegions = blkio.getBool('needs-mem-regions');
+    this.#bounceSize = bounceSize;
+    const q = blkio.getQueue(0);
+    if (!q) throw new BlkioError('device has no queue 0', 19);
+    this.#queue = q;
+    this.#watcher = q.watchCompletions(() => this.#drain());
+  }
+
+  /** Reads into buffer (filling it) or into a new Uint8Array of length bytes. */
+  read(offset: number | bigint, lengthOrBuffer: number | Uint8Array): Promise<Uint8Array> {
+    try {
+      checkOffset(offset);
+      let target: Uint8Array;
+      if (typeof lengthOrBuffer === 'number') {
+        if (!Number.isSafeInteger(lengthOrBuffer) || lengthOrBuffer < 0)
+          invalidArgument(`length must be a non-negative integer, got ${lengthOrBuffer}`);
+        target = new Uint8Array(lengthOrBuffer);
+      } else {
+        checkBuffer(lengthOrBuffer, 'buffer');
+        target = lengthOrBuffer;
+      }
+      return this.#data(offset, target, false).then(() => target);
+    } catch (e) {
+      return rejectThrown(e);
+    }
+  }
+
+  write(offset: number | bigint, data: Uint8Array): Promise<void> {
+    try {
+      checkOffset(offset);
+      checkBuffer(data, 'data');
+      return this.#data(offset, data, true);
+    } catch (e) {
+      return rejectThrown(e);
+    }
+  }
+
+  /** Reads into each buffer in turn, as one request. */
+  readv(offset: number | bigint, buffers: Uint8Array[]): Promise<void> {
+    return this.#vectored(offset, buffers, false);
+  }
+
+  writev(offset: number | bigint, buffers: Uint8Array[]): Promise<void> {
+    return this.#vectored(offset, buffers, true);
+  }
+
+  flush(): Promise<void> {
+    return this.#submit('flush', null, (ud) => this.#queue.flush(ud));
+  }
+
+  discard(offset: number | bigint, length: number | bigint): Promise<void> {
+    return this.#submit('discard', null, (ud) => this.#queue.discard(offset, length, ud));
+  }
+
+  writeZeroes(offset: number | bigint, length: number | bigint, flags = 0): Promise<void> {
+    return this.#submit('writeZeroes', null, (ud) => this.#queue.writeZeroes(offset, length, ud, flags));
+  }
+
+  /**
+   * Waits for in-flight requests, then releases the device. A device that
+   * never completes them (e.g. a VDUSE daemon that died) does not hang the
+   * caller: after timeoutMs the remaining requests are rejected with ETIME.
+   * Requests issued after this call (even in the same tick) are rejected
+   * with ENODEV. Releasing the device (bounded waits for a stalled one)
+   * happens off the event loop; the Promise resolves when it is done.
+   */
+  close(options: { timeoutMs?: number } = {}): Promise<void> {
+    try {
+      if (typeof options !== 'object' || options === null) invalidArgument('close() options must be an object');
+      const timeoutMs = options.timeoutMs ?? 30_000;
+      if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0))
+        invalidArgument(`timeoutMs must be a non-negative number, got ${String(timeoutMs)}`);
+      // Now, not when the mutex is ours: requests issued after this call
+      // (even in the same tick) are rejected.
+      const first = !this.#closed;
+      this.#closed = true;
+      return this.#control.runExclusive(() => (first ? this.#shutDown(timeoutMs) : undefined));
+    } catch (e) {
+      return rejectThrown(e);
+    }
+  }
+
+  async #shutDown(timeoutMs: number): Promise<void> {
+    if (this.#inFlight > 0 || this.#waitingForBounce.length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const idle = new Promise<boolean>((resolve) => (this.#idle = () => resolve(true)));
+      const expired = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+      const finished = await Promise.race([idle, expired]);
+      clearTimeout(timer);
+      if (!finished) {
+        this.#idle = null;
+        this.#failAll(new BlkioError(`device did not complete the request within ${timeoutMs} ms of close()`, 62 /* ETIME */));
+      }
+    }
+    this.#watcher.close();
+    // The device may hold requests still (a stalled backend): waiting for
+    // them happens off the event loop.
+    await this.blkio._destroyInBackground();
+  }
+
+  // A data request: zero-copy when the device can use the buffer as is,
+  // otherwise through the bounce pool.
+  #data(offset: number | bigint, buf: Uint8Array, writing: boolean): Promise<void> {
+    const what = writing ? 'write' : 'read';
+    if (!this.#needsBounce(buf)) {
+      return this.#submit(what, null, (ud) =>
+        writing ? this.#queue.write(offset, buf, ud) : this.#queue.read(offset, buf, ud),
+      );
+    }
+    return this.#withBounce(buf.byteLength, (bounce) => {
+      if (writing) bounce.set(buf);
+      return this.#submit(what, bounce, (ud) =>
+        writing ? this.#queue.write(offset, bounce, ud) : this.#queue.read(offset, bounce, ud),
+      ).then(() => {
+        if (!writing) buf.set(bounce);
+      });
+    });
+  }
+
+  #vectored(offset: number | bigint, buffers: Uint8Array[], writing: boolean): Promise<void> {
+    try {
+      checkOffset(offset);
+      checkBuffers(buffers);
+    } catch (e) {
+      return rejectThrown(e);
+    }
+    const what = writing ? 'writev' : 'readv';
+    if (!buffers.some((b) => this.#needsBounce(b))) {
+      return this.#submit(what, null, (ud) =>
+        writing ? this.#queue.writev(offset, buffers, ud) : this.#queue.readv(offset, buffers, ud),
+      );
+    }
+    // Gather into one bounce buffer: the device sees a single segment.
+    const total = buffers.reduce((n, b) => n + b.byteLength, 0);
+    return this.#withBounce(total, (bounce) => {
+      if (writing) {
+        let at = 0;
+        for (const b of buffers) (bounce.set(b, at), (at += b.byteLength));
+      }
+      return this.#submit(what, bounce, (ud) =>
+        writing ? this.#queue.write(offset, bounce, ud) : this.#queue.read(offset, bounce, ud),
+      ).then(() => {
+        if (writing) return;
+        let at = 0;
+        for (const b of buffers) (b.set(bounce.subarray(at, at + b.byteLength)), (at += b.byteLength));
+      });
+    });
+  }
+
+  #needsBounce(buf: Uint8Array): boolean {
+    if (this.#bounce && buf.buffer === this.#bounce.buffer) return false;
+    if (this.#needsRegions) return true;
+    const align = this.bufAlignment;
+    return align > 1 && (buf.byteOffset % align !== 0 || buf.byteLength % align !== 0 || !isAlignedBase(buf, align));
+  }
+
+  async #withBounce(length: number, use: (bounce: Uint8Array) => Promise<void>): Promise<void> {
+    if (this.#failed) throw this.#failed;
+    if (this.#closed) throw closedError();
+    const pool = await this.#bouncePool();
+    if (length > pool.size)
+      throw new BlkioError(`request of ${length} bytes exceeds the bounce buffer (bounceBufferSize ${pool.size})`, 22);
+    let bounce = pool.alloc(length);
+    while (!bounce) {
+      await new Promise<void>((resolve) => this.#waitingForBounce.push(resolve));
+      if (this.#failed) throw this.#failed;
+      bounce = pool.alloc(length);
+    }
+    try {
+      await use(bounce);
+    } finally {
+      pool.release(bounce);
+      this.#waitingForBounce.shift()?.();
+      this.#maybeIdle();
+    }
+  }
+
+  // Allocated and mapped on first use. A mapping the device refuses (e.g.
+  // its backend is gone) fails every later bounced request at once, with
+  // that error, instead of allocating (and leaking) a region per request.
+  async #bouncePool(): Promise<BouncePool> {
+    if (this.#bounce) return this.#bounce;
+    return this.#control.runExclusive(async () => {
+      if (this.#bounce) return this.#bounce;
+      if (this.#bounceFailure) throw this.#bounceFailure;
+      // (Requests admitted before close() still get here after it.)
+      await this.#mapBouncePool(false);
+      return this.#bounce!;
+    });
+  }
+
+  // Off the event loop only while nothing else can use the device (open()):
+  // a request completing meanwhile would race the mapping.
+  async #mapBouncePool(inBackground: boolean): Promise<void> {
+    const align = Number(this.blkio.getUint64('mem-region-alignment'));
+    const pageAligned = Math.max(align, 4096);
+    const size = Math.ceil(this.#bounceSize / pageAligned) * pageAligned;
+    const region = this.blkio.allocMemRegion(size);
+    try {
+      if (inBackground) await this.blkio._mapMemRegionInBackground(region);
+      else this.blkio.mapMemRegion(region);
+    } catch (e) {
+      this.blkio.freeMemRegion(region);
+      this.#bounceFailure = e as Error;
+      throw e;
+    }
+    this.#bounce = new BouncePool(region.buffer, Math.max(this.bufAlignment, 1));
+  }
+
+  /**
+   * @internal For open(): a device that needs memory regions uses the bounce
+   * pool for every request, so it is mapped now, off the event loop.
+   */
+  async _prepare(): Promise<void> {
+    if (this.#needsRegions) await this.#mapBouncePool(true);
+  }
+
+  // A request with bounce space was admitted before close() (it waited for
+  // that space), so it still goes ahead.
+  #submit(what: string, bounce: Uint8Array | null, enqueue: (userData: Settle) => void): Promise<void> {
+    if (this.#failed) return Promise.reject(this.#failed);
+    if (this.#closed && bounce === null) return Promise.reject(closedError());
+    return new Promise<void>((resolve, reject) => {
+      const settle: Settle = (ret, msg) => (ret < 0 ? reject(requestError(ret, msg, what)) : resolve());
+      enqueue(settle); // throws only for arguments of the wrong type
+      this.#pending.add(settle);
+      if (this.#inFlight++ === 0) this.#watcher.ref();
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        queueMicrotask(() => this.#flush());
+      }
+    });
+  }
+
+  // One submission for everything enqueued this tick.
+  #flush(): void {
+    this.#flushScheduled = false;
+    try {
+      this.#queue.doIo(this.#completions, 0, 0);
+    } catch (e) {
+      this.#failAll(e as Error);
+    }
+  }
+
+  #drain(): void {
+    const completions = this.#completions;
+    for (;;) {
+      let n: number;
+      try {
+        n = this.#queue.doIo(completions, 0, completions.length);
+      } catch (e) {
+        this.#failAll(e as Error);
+        return;
+      }
+      for (let i = 0; i < n; i++) {
+        const c = completions[i];
+        const settle = c.userData as Settle;
+        c.userData = undefined;
+        this.#pending.delete(settle);
+        this.#inFlight--;
+        settle(c.ret, c.errorMsg);
+      }
+      if (n < completions.length) break;
+    }
+    this.#maybeIdle();
+  }
+
+  #maybeIdle(): void {
+    if (this.#inFlight > 0) return;
+    this.#watcher.unref();
+    if (this.#idle && this.#waitingForBounce.length === 0) {
+      const idle = this.#idle;
+      this.#idle = null;
+      idle();
+    }
+  }
+
+  // The queue itself failed (e.g. the device went away): every request
+  // still pending is rejected with that error, and so is every later one.
+  #failAll(error: Error): void {
+    this.#failed = error;
+    const pending = [...this.#pending];
+    this.#pending.clear();
+    this.#inFlight = 0;
+    const errno = error instanceof BlkioError ? error.errno : -5; /* EIO */
+    for (const settle of pending) settle(errno, error.message);
+    for (const wake of this.#waitingForBounce.splice(0)) wake();
+    this.#maybeIdle();
+  }
+}
+
+function isAlignedBase(buf: Uint8Array, align: number): boolean {
+  // Node Buffers from the pool and small typed arrays have arbitrary bases.
+  return bufferAddress(buf) % align === 0;
+}
+
+/** Opens a device: create, set properties, connect, start, watch completions. */
+export async function open(options: OpenOptions): Promise<Device> {
+  if (typeof options !== 'object' || options === null) invalidArgument('open() needs an options object');
+  const bounceSize = options.bounceBufferSize ?? 8 << 20;
+  if (!Number.isSafeInteger(bounceSize) || bounceSize <= 0)
+    invalidArgument(`bounceBufferSize must be a positive integer, got ${String(options.bounceBufferSize)}`);
+  if (options.properties !== undefined && (typeof options.properties !== 'object' || options.properties === null))
+    invalidArgument('properties must be an object');
+  const b = create(options.driver);
+  try {
+    if (options.path !== undefined) b.setStr('path', options.path);
+    if (options.fd !== undefined) b.setInt('fd', options.fd);
+    if (options.direct !== undefined) b.setBool('direct', options.direct);
+    if (options.readOnly !== undefined) b.setBool('read-only', options.readOnly);
+    const props = Object.entries(options.properties ?? {});
+    for (const [name, value] of props) if (CREATED_STATE.has(name)) setProperty(b, name, value);
+    // Both talk to the device (a vhost-user handshake, vDPA setup): off the event loop.
+    await b._connectInBackground();
+    for (const [name, value] of props) if (!CREATED_STATE.has(name)) setProperty(b, name, value);
+    await b._startInBackground();
+    const dev = new Device(b, bounceSize);
+    await dev._prepare();
+    return dev;
+  } catch (e) {
+    await b._destroyInBackground();
+    throw asBlkioError(e);
+  }
+}

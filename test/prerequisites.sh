@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# What the test suite needs beyond Node, python3, make and g++ (one list, used
+# by `npm test` and .ci/run). As root on Debian, installs what is missing;
+# otherwise stops with one line naming the packages and the command.
+set -uo pipefail
+
+missing=()
+need_cmd() { command -v "$1" >/dev/null 2>&1 || missing+=("$2"); }
+need_pkg() { dpkg -s "$1" >/dev/null 2>&1 || missing+=("$1"); }
+need_cmd qemu-storage-daemon qemu-system-common   # vhost-user and VDUSE peers
+need_cmd qemu-system-x86_64 qemu-system-x86       # the vhost-vdpa test guest
+need_cmd qemu-img qemu-utils
+need_cmd vdpa iproute2
+need_cmd losetup mount
+need_cmd fio fio                                  # blkbench parity and benchmark references
+need_cmd pkg-config pkg-config                    # the C ABI tests
+need_cmd gcc gcc
+need_cmd flex flex                                # the guest kernel build
+need_cmd bison bison
+need_cmd bc bc
+need_cmd cpio cpio
+need_pkg libelf-dev
+need_pkg libssl-dev
+[ -f /usr/src/linux-source-6.1.tar.xz ] || missing+=(linux-source-6.1)
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "test prerequisites missing: ${missing[*]}; install them with: sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+echo "== installing test prerequisites: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+if ! { apt-get -o DPkg::Lock::Timeout=600 update -qq && apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" >/dev/null; }; then
+  echo "apt-get install ${missing[*]} failed" >&2
+  exit 1
+fi
