@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "errors.h"
+#include "mapped_ranges.h"
 #include "memfd.h"
 
 namespace blkio {
@@ -37,13 +38,14 @@ void Blkio::shutdown() {
       if (q) q->shutdown();
     list->clear();
   }
-  for (const MemRegion& r : mapped_) driver_->unmap_region(regions_.find_exact(r.addr, r.len), r);
+  for (const MemRegion& r : mapped_) {
+    driver_->unmap_region(regions_.find_exact(r.addr, r.len), r);
+    MappedRanges::process().remove(r.addr, r.len);
+  }
   mapped_.clear();
   driver_.reset();
-  for (const MemRegion& r : allocated_) {
-    munmap(r.addr, r.len);
-    close(r.fd);
-  }
+  // Another instance may still have some of this memory mapped.
+  for (const MemRegion& r : allocated_) MappedRanges::process().release(r);
   allocated_.clear();
 }
 
@@ -174,14 +176,20 @@ int Blkio::add_queue(bool poll) {
   return int(index);
 }
 
-int Blkio::remove_queue(bool poll, int index) {
+int Blkio::remove_queue(bool poll, int index, const std::function<void()>& before_close) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!driver_) return destroyed_error();
   if (state_ != State::Started) return fail(EBUSY, "Device must be started");
   auto& list = queues(poll);
   if (index < 0 || size_t(index) >= list.size() || !list[size_t(index)])
     return fail(ENOENT, "no %squeue with index %d", poll ? "poll " : "", index);
-  list[size_t(index)]->shutdown();
+  // Declared before the claim, so that a last reference dropped here goes
+  // after the claim is released (~Queue takes it too).
+  std::shared_ptr<Queue> q = list[size_t(index)];
+  std::unique_lock<std::mutex> claim(q->use_mutex(), std::try_to_lock);
+  if (!claim.owns_lock()) return fail(EBUSY, "queue %d is in use by another thread (inside doIo)", index);
+  if (before_close) before_close();
+  q->shutdown_claimed();
   list[size_t(index)].reset();
   return 0;
 }
@@ -216,6 +224,8 @@ int Blkio::free_mem_region(const MemRegion& region) {
     if (r.addr != region.addr || r.len != region.len || r.fd != region.fd) continue;
     if (regions_.find_exact(r.addr, r.len) >= 0)
       return fail(EBUSY, "memory region is still mapped; unmap it before freeing it");
+    if (MappedRanges::process().overlaps(r.addr, r.len))
+      return fail(EBUSY, "memory region is mapped by another instance; unmap it there before freeing it");
     munmap(r.addr, r.len);
     close(r.fd);
     allocated_.erase(allocated_.begin() + long(i));
@@ -249,6 +259,7 @@ int Blkio::map_mem_region(const MemRegion& region) {
     return r;
   }
   mapped_.push_back(region);
+  MappedRanges::process().add(region.addr, region.len);
   return 0;
 }
 
@@ -259,6 +270,7 @@ void Blkio::unmap_mem_region(const MemRegion& region) {
   if (slot < 0) return;
   driver_->unmap_region(slot, region);
   regions_.remove(slot);
+  MappedRanges::process().remove(region.addr, region.len);
   for (size_t i = 0; i < mapped_.size(); i++)
     if (mapped_[i].addr == region.addr && mapped_[i].len == region.len) {
       mapped_.erase(mapped_.begin() + long(i));

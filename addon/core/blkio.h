@@ -4,6 +4,7 @@
 // used by one thread at a time (libblkio's rule).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -44,7 +45,9 @@ class Blkio {
   // nullptr when there is no such queue.
   std::shared_ptr<Queue> get_queue(bool poll, int index);
   int add_queue(bool poll);  // returns the new index
-  int remove_queue(bool poll, int index);
+  // EBUSY while another thread is inside the queue's doIo; before_close
+  // runs once the queue is claimed, before its fds close.
+  int remove_queue(bool poll, int index, const std::function<void()>& before_close = {});
 
  private:
   explicit Blkio(std::string driver_name, std::unique_ptr<Driver> driver);

@@ -52,6 +52,11 @@ void Queue::release_claim() {
 }
 
 void Queue::shutdown() {
+  std::lock_guard<std::mutex> claim(use_mutex_);
+  shutdown_claimed();
+}
+
+void Queue::shutdown_claimed() {
   {
     // A job loop on another thread stops within one wait slice.
     std::unique_lock<std::mutex> lock(claim_mutex_);
@@ -100,12 +105,13 @@ const char* Queue::validate(const Request& req, int* err) const {
   if (req.type == RequestType::Read || req.type == RequestType::Write) {
     if (misaligned(uintptr_t(req.buf), info.buf_alignment) || misaligned(req.len, info.buf_alignment))
       return "buffer address and length must be multiples of buf-alignment";
-    if (info.needs_mem_regions && req.region < 0) return "buffer is not inside a mapped memory region";
+    if (info.needs_mem_regions && req.region < 0 && req.len > 0)
+      return "buffer is not inside a mapped memory region";
   } else if (is_vectored(req.type)) {
     for (const iovec& v : req.iov) {
       if (misaligned(uintptr_t(v.iov_base), info.buf_alignment) || misaligned(v.iov_len, info.buf_alignment))
         return "buffer address and length must be multiples of buf-alignment";
-      if (info.needs_mem_regions && ctx_.regions->find(v.iov_base, v.iov_len) < 0)
+      if (info.needs_mem_regions && v.iov_len > 0 && ctx_.regions->find(v.iov_base, v.iov_len) < 0)
         return "buffer is not inside a mapped memory region";
     }
   }
@@ -196,6 +202,13 @@ void Queue::flush(void* user_data, uint32_t flags) {
   r->type = RequestType::Flush;
   r->start = 0, r->buf = nullptr, r->len = 0, r->user_data = user_data, r->flags = flags;
   submit_new(r, -1);
+}
+
+void Queue::fail_request(void* user_data, int ret, const char* msg) {
+  Request* r = acquire();
+  r->type = RequestType::Flush;
+  r->user_data = user_data;
+  complete_now(r, ret, msg);
 }
 
 void Queue::feed_driver() {

@@ -33,7 +33,14 @@ class Queue {
   // False once the queue was removed or its Blkio destroyed.
   bool alive() const { return driver_ != nullptr; }
   // Stops the device from using request memory and releases the driver.
+  // Waits for a thread inside the queue's use (see use_mutex).
   void shutdown();
+  // The same, for a caller that holds use_mutex.
+  void shutdown_claimed();
+  // Held by a binding for the whole of each call that uses the queue, so
+  // that another thread removing it waits for the call or gets EBUSY
+  // instead of freeing the driver under it.
+  std::mutex& use_mutex() { return use_mutex_; }
 
   // Request submission never fails here: errors come back as completions.
   // region_hint is the mapped-region slot the caller believes holds buf (-1: unknown).
@@ -44,6 +51,9 @@ class Queue {
   void write_zeroes(uint64_t start, uint64_t len, void* user_data, uint32_t flags);
   void discard(uint64_t start, uint64_t len, void* user_data, uint32_t flags);
   void flush(void* user_data, uint32_t flags);
+  // A request that fails before reaching the device (e.g. its buffer went
+  // away before submission): completes with ret and msg, in order.
+  void fail_request(void* user_data, int ret, const char* msg);
 
   // libblkio's blkioq_do_io: timeout (nullable) is in/out, always updated.
   int do_io(Completion* out, int min, int max, timespec* timeout);
@@ -79,6 +89,7 @@ class Queue {
   int reap_into(Completion* out, int max);
   unsigned wait_count(unsigned wanted) const;
 
+  std::mutex use_mutex_;
   QueueContext ctx_;
   std::unique_ptr<QueueDriver> driver_;
   bool poll_;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
+#include <cstdint>
 #include <mutex>
 
 #include "background_step.h"
@@ -24,16 +26,55 @@ uint64_t next_shared_id = 1;
 
 enum class JsType { Bool = 0, Int = 1, Uint64 = 2, Str = 3 };
 
-MemRegion region_from(const Napi::Object& o) {
-  bool lossless;
+constexpr double kMaxExactDouble = 9007199254740992.0;  // 2^53
+
+// A whole number in [lo, hi], without ever converting NaN, infinities or
+// out-of-range doubles to an integer type.
+bool integer_in(const Napi::Value& v, double lo, double hi, double* out) {
+  if (!v.IsNumber()) return false;
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= lo && d <= hi) || d != std::floor(d)) return false;
+  *out = d;
+  return true;
+}
+
+bool uint64_of(const Napi::Value& v, uint64_t* out) {
+  if (!v.IsBigInt()) return false;
+  bool lossless = false;
+  *out = v.As<Napi::BigInt>().Uint64Value(&lossless);
+  return lossless;
+}
+
+// The JS layer checks regions already; this keeps the addon safe on its own.
+MemRegion region_from(Napi::Env env, const Napi::Value& value) {
+  if (!value.IsObject()) throw_blkio_error(env, -EINVAL, "expected a memory region object");
+  Napi::Object o = value.As<Napi::Object>();
   MemRegion r{};
-  r.addr = reinterpret_cast<void*>(o.Get("addr").As<Napi::BigInt>().Uint64Value(&lossless));
-  r.len = size_t(o.Get("len").As<Napi::Number>().Int64Value());
-  r.iova = o.Get("iova").As<Napi::BigInt>().Uint64Value(&lossless);
-  r.fd_offset = o.Get("fdOffset").As<Napi::Number>().Int64Value();
-  r.fd = o.Get("fd").As<Napi::Number>().Int32Value();
-  r.flags = o.Get("flags").As<Napi::Number>().Uint32Value();
+  uint64_t addr;
+  double len, fd_offset, fd, flags;
+  if (!uint64_of(o.Get("addr"), &addr)) throw_blkio_error(env, -EINVAL, "region.addr must be a bigint from 0 to 2^64-1");
+  if (!integer_in(o.Get("len"), 1, kMaxExactDouble, &len) || uint64_t(len) > UINT64_MAX - addr)
+    throw_blkio_error(env, -EINVAL, "region.len must be a positive integer and addr + len must fit in 64 bits");
+  if (!uint64_of(o.Get("iova"), &r.iova)) throw_blkio_error(env, -EINVAL, "region.iova must be a bigint from 0 to 2^64-1");
+  if (!integer_in(o.Get("fdOffset"), 0, kMaxExactDouble, &fd_offset))
+    throw_blkio_error(env, -EINVAL, "region.fdOffset must be a non-negative integer");
+  if (!integer_in(o.Get("fd"), -1, INT32_MAX, &fd)) throw_blkio_error(env, -EINVAL, "region.fd must be -1 or a file descriptor");
+  if (!integer_in(o.Get("flags"), 0, UINT32_MAX, &flags))
+    throw_blkio_error(env, -EINVAL, "region.flags must be a 32-bit unsigned integer");
+  r.addr = reinterpret_cast<void*>(uintptr_t(addr));
+  r.len = size_t(len);
+  r.fd_offset = int64_t(fd_offset);
+  r.fd = int(fd);
+  r.flags = uint32_t(flags);
   return r;
+}
+
+// A libblkio int queue index: never truncated.
+int queue_index(Napi::Env env, const Napi::Value& v) {
+  double d;
+  if (!integer_in(v, 0, INT32_MAX, &d))
+    throw_blkio_error(env, -EINVAL, "queue index must be an integer from 0 to 2^31-1");
+  return int(d);
 }
 
 }  // namespace
@@ -173,7 +214,7 @@ Napi::Value BlkioObject::start_in_background(const Napi::CallbackInfo& info) {
 // mapMemRegionInBackground(region) -> Promise of the slot hint, as mapMemRegion.
 Napi::Value BlkioObject::map_mem_region_in_background(const Napi::CallbackInfo& info) {
   live(info.Env());
-  MemRegion region = region_from(info[0].As<Napi::Object>());
+  MemRegion region = region_from(info.Env(), info[0]);
   return run_in_background(info.Env(), "blkio:map", [b = blkio_, region] {
     int r = b->map_mem_region(region);
     if (r < 0) return r;
@@ -225,7 +266,9 @@ Napi::Value BlkioObject::set_property(const Napi::CallbackInfo& info) {
 Napi::Value BlkioObject::alloc_mem_region(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   MemRegion region;
-  int r = live(env).alloc_mem_region(&region, size_t(info[0].As<Napi::Number>().Int64Value()));
+  double len;
+  if (!integer_in(info[0], 1, kMaxExactDouble, &len)) throw_blkio_error(env, -EINVAL, "len must be a positive integer");
+  int r = live(env).alloc_mem_region(&region, size_t(len));
   if (r < 0) throw_blkio_error(env, r);
   // The core owns the memory; the ArrayBuffer is a window on it that
   // freeMemRegion/destroy detach. Until it is collected it also keeps the
@@ -248,7 +291,7 @@ Napi::Value BlkioObject::alloc_mem_region(const Napi::CallbackInfo& info) {
 
 Napi::Value BlkioObject::free_mem_region(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  MemRegion region = region_from(info[0].As<Napi::Object>());
+  MemRegion region = region_from(env, info[0]);
   auto it = region_buffers_.find(region.addr);
   int r = live(env).free_mem_region(region);
   if (r < 0) throw_blkio_error(env, r);
@@ -263,7 +306,7 @@ Napi::Value BlkioObject::free_mem_region(const Napi::CallbackInfo& info) {
 // Returns the region's slot, which JS passes back as a lookup hint.
 Napi::Value BlkioObject::map_mem_region(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  MemRegion region = region_from(info[0].As<Napi::Object>());
+  MemRegion region = region_from(env, info[0]);
   Blkio& b = live(env);
   int r = b.map_mem_region(region);
   if (r < 0) throw_blkio_error(env, r);
@@ -271,14 +314,15 @@ Napi::Value BlkioObject::map_mem_region(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value BlkioObject::unmap_mem_region(const Napi::CallbackInfo& info) {
-  live(info.Env()).unmap_mem_region(region_from(info[0].As<Napi::Object>()));
+  MemRegion region = region_from(info.Env(), info[0]);
+  live(info.Env()).unmap_mem_region(region);
   return info.Env().Undefined();
 }
 
 Napi::Value BlkioObject::get_queue(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   bool poll = info[0].ToBoolean();
-  int index = info[1].As<Napi::Number>().Int32Value();
+  int index = queue_index(env, info[1]);
   auto key = std::make_pair(poll, index);
   auto it = queue_objects_.find(key);
   if (it != queue_objects_.end()) return it->second.Value();
@@ -298,15 +342,19 @@ Napi::Value BlkioObject::add_queue(const Napi::CallbackInfo& info) {
 Napi::Value BlkioObject::remove_queue(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   bool poll = info[0].ToBoolean();
-  int index = info[1].As<Napi::Number>().Int32Value();
+  int index = queue_index(env, info[1]);
   auto it = queue_objects_.find(std::make_pair(poll, index));
-  if (it != queue_objects_.end()) {
-    // Stop the watcher before the core closes the queue's fds.
-    QueueObject::Unwrap(it->second.Value())->shutdown();
+  QueueObject* object = it != queue_objects_.end() ? QueueObject::Unwrap(it->second.Value()) : nullptr;
+  // The core claims the queue first (EBUSY while a worker is inside its
+  // doIo); the watcher stops before the queue's fds close.
+  int r = live(env).remove_queue(poll, index, [object] {
+    if (object) object->stop_watching();
+  });
+  if (r < 0) throw_blkio_error(env, r);
+  if (object) {
+    object->release();
     queue_objects_.erase(it);
   }
-  int r = live(env).remove_queue(poll, index);
-  if (r < 0) throw_blkio_error(env, r);
   return env.Undefined();
 }
 

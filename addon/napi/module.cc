@@ -1,6 +1,7 @@
 // The addon's entry point: registers the internal classes that src/ wraps.
 #include <napi.h>
 
+#include <cerrno>
 #include <cstddef>
 
 #include "addon_data.h"
@@ -31,7 +32,7 @@ Napi::Value buffer_base(const Napi::CallbackInfo& info) {
   napi_value ab;
   // Works for SharedArrayBuffer-backed views too (no ArrayBuffer accessor).
   if (napi_get_typedarray_info(env, info[0], &type, &length, &data, &ab, &offset) != napi_ok)
-    throw Napi::TypeError::New(info.Env(), "expected a typed array");
+    throw_blkio_error(info.Env(), -EINVAL, "expected a typed array");
   auto base = reinterpret_cast<uintptr_t>(data) - offset;
   return Napi::Number::New(info.Env(), double(base));
 }

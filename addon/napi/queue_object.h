@@ -6,6 +6,7 @@
 #include <napi.h>
 
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "../core/blkio.h"
@@ -27,6 +28,9 @@ struct Descriptor {
   double addr;      // buffer address; for readv/writev the first iovec index
 };
 static_assert(sizeof(Descriptor) == 40, "defined in src/lib/native/descriptor.ts");
+// Descriptor op of a request the JS side failed before submission (its
+// buffer was detached): len holds the positive errno.
+constexpr uint32_t kFailOp = 7;
 
 class QueueObject : public Napi::ObjectWrap<QueueObject> {
  public:
@@ -37,6 +41,9 @@ class QueueObject : public Napi::ObjectWrap<QueueObject> {
 
   // Called when the queue is removed or its device destroyed.
   void shutdown();
+  // The parts of shutdown() for a removal the core carries out.
+  void stop_watching();
+  void release();
   // Unusable from JS at once; returns the core queue for the caller to shut
   // down off the event loop (see BlkioObject::close()).
   std::shared_ptr<Queue> detach();
@@ -49,13 +56,19 @@ class QueueObject : public Napi::ObjectWrap<QueueObject> {
   Napi::Value set_buffers(const Napi::CallbackInfo& info);
   Napi::Value do_io(const Napi::CallbackInfo& info);
   Napi::Value bind_do_io(const Napi::CallbackInfo& info);
+  Napi::Value requeue(const Napi::CallbackInfo& info);
   Napi::Value completion_fd(const Napi::CallbackInfo& info);
   Napi::Value set_completion_fd_enabled(const Napi::CallbackInfo& info);
   Napi::Value watch(const Napi::CallbackInfo& info);
   Napi::Value watch_ref(const Napi::CallbackInfo& info);
   Napi::Value unwatch(const Napi::CallbackInfo& info);
+  struct Claim {
+    std::unique_lock<std::mutex> lock;
+    Queue* queue;
+  };
   Queue* live_queue(Napi::Env env);
-  void enqueue(const Descriptor& d);
+  Claim claim(Napi::Env env);
+  void enqueue(Queue* q, const Descriptor& d, size_t n_iov);
 
   std::shared_ptr<Blkio> owner_;
   std::shared_ptr<Queue> queue_;
@@ -69,6 +82,7 @@ class QueueObject : public Napi::ObjectWrap<QueueObject> {
   int32_t* comp_ = nullptr;  // (slot, ret, message id) triples
   size_t comp_cap_ = 0;
   std::vector<Completion> completions_;
+  size_t last_returned_ = 0;  // completions_ entries the last doIo filled
   std::vector<iovec> iov_scratch_;
 };
 

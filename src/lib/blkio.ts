@@ -1,8 +1,8 @@
 import { BlkioError, invalidArgument } from './errors';
 import { createFromLibrary } from './libblkio';
-import { bufferAddress } from './buffers';
+import { arrayBufferLength, bufferAddress } from './buffers';
 import { addon, NativeBlkio, NativeRegion, PropertyType } from './native/addon';
-import { MappedBuffer, Queue } from './queue';
+import { MappedBuffer, Queue, requestsUse } from './queue';
 import type { BoolProperty, DriverName, IntProperty, StrProperty, Uint64Property } from './names';
 
 /**
@@ -23,6 +23,15 @@ export interface MemRegion {
 /** Passes a started Blkio to a worker thread (structured-cloneable); see attach(). */
 export interface BlkioHandle {
   readonly sharedBlkioId: bigint;
+}
+
+const INT_MAX = 2 ** 31 - 1;
+const TWO_64 = 1n << 64n;
+
+// Queue indexes are libblkio ints: checked here, never truncated.
+function checkIndex(index: number): void {
+  if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index > INT_MAX)
+    invalidArgument(`queue index must be an integer from 0 to ${INT_MAX}, got ${String(index)}`);
 }
 
 function checkName(name: string): void {
@@ -162,18 +171,22 @@ export class Blkio {
 
   /** Allocates a region suitable for this device (after connect). */
   allocMemRegion(len: number): MemRegion {
-    if (!Number.isSafeInteger(len) || len <= 0) invalidArgument(`len must be a positive integer, got ${String(len)}`);
+    if (typeof len !== 'number' || !Number.isSafeInteger(len) || len <= 0)
+      invalidArgument(`len must be a positive integer, got ${String(len)}`);
     return Object.freeze(this.#live.allocMemRegion(len));
   }
 
   /** Frees a region from allocMemRegion; it must not be mapped. */
   freeMemRegion(region: MemRegion): void {
-    this.#live.freeMemRegion(checkRegion(region));
+    const r = checkRegion(region);
+    checkIdle(r);
+    this.#live.freeMemRegion(r);
   }
 
   /** Makes a region usable for I/O (after start); map once, not per request. */
   mapMemRegion(region: MemRegion): void {
-    this.#recordMapped(region, this.#live.mapMemRegion(checkRegion(region)));
+    const r = checkRegion(region);
+    this.#recordMapped(r, this.#live.mapMemRegion(r));
   }
 
   /**
@@ -187,24 +200,26 @@ export class Blkio {
     const slot = native.mapMemRegionInBackground
       ? await native.mapMemRegionInBackground(checked)
       : native.mapMemRegion(checked);
-    this.#recordMapped(region, slot);
+    this.#recordMapped(checked, slot);
   }
 
-  #recordMapped(region: MemRegion, slot: number): void {
+  #recordMapped(r: NativeRegion, slot: number): void {
     // The buffer's own address, not region.addr: a region built over part of
     // a buffer starts inside it. A view outside the mapped part only gets a
     // wrong slot hint, which the native side checks.
-    if (region.buffer instanceof ArrayBuffer && region.buffer.byteLength > 0)
-      this.#mapped.set(region.buffer, { base: bufferAddress(new Uint8Array(region.buffer, 0, 1)), slot });
+    if (arrayBufferLength(r.buffer) > 0)
+      this.#mapped.set(r.buffer, { base: bufferAddress(new Uint8Array(r.buffer, 0, 1)), slot });
   }
 
   /** Does nothing if the region is not mapped. */
   unmapMemRegion(region: MemRegion): void {
-    this.#live.unmapMemRegion(checkRegion(region));
-    const mapped = region.buffer && this.#mapped.get(region.buffer);
+    const r = checkRegion(region);
+    if (arrayBufferLength(r.buffer) >= 0 && this.#mapped.has(r.buffer)) checkIdle(r);
+    this.#live.unmapMemRegion(r);
+    const mapped = arrayBufferLength(r.buffer) >= 0 ? this.#mapped.get(r.buffer) : undefined;
     if (mapped) {
       mapped.slot = -1; // views that cached it stop using the hint
-      this.#mapped.delete(region.buffer);
+      this.#mapped.delete(r.buffer);
     }
   }
 
@@ -241,7 +256,7 @@ export class Blkio {
   }
 
   #queue(poll: boolean, index: number): Queue | null {
-    if (!Number.isInteger(index)) invalidArgument(`queue index must be an integer, got ${String(index)}`);
+    checkIndex(index);
     const key = `${poll ? 'p' : 'q'}${index}`;
     let q = this.#queues.get(key);
     if (q) return q;
@@ -253,7 +268,7 @@ export class Blkio {
   }
 
   #remove(poll: boolean, index: number): void {
-    if (!Number.isInteger(index)) invalidArgument(`queue index must be an integer, got ${String(index)}`);
+    checkIndex(index);
     this.#live.removeQueue(poll, index);
     const key = `${poll ? 'p' : 'q'}${index}`;
     this.#queues.get(key)?._kill();
@@ -261,10 +276,34 @@ export class Blkio {
   }
 }
 
+// A region's memory must stay where it is while a request not yet returned
+// by doIo (queued in a batch, or in flight) uses it: the device would write
+// into whatever is mapped there next.
+function checkIdle(region: NativeRegion): void {
+  if (arrayBufferLength(region.buffer) > 0 && requestsUse(region.buffer))
+    throw new BlkioError('memory region is used by requests that doIo has not returned yet', 16 /* EBUSY */);
+}
+
+// Each field read once and range-checked: what reaches the native side is
+// this snapshot, whatever getters the caller's object has.
 function checkRegion(region: MemRegion): NativeRegion {
-  if (typeof region !== 'object' || region === null || typeof region.addr !== 'bigint')
+  if (typeof region !== 'object' || region === null)
     invalidArgument('expected a MemRegion (from allocMemRegion or built with addr, len, iova, fdOffset, fd, flags)');
-  return region as NativeRegion;
+  const { addr, len, iova, fdOffset, fd, flags, buffer } = region;
+  if (typeof addr !== 'bigint' || addr < 0n || addr >= TWO_64)
+    invalidArgument(`region.addr must be a bigint from 0 to 2^64-1, got ${String(addr)}`);
+  if (typeof len !== 'number' || !Number.isSafeInteger(len) || len <= 0)
+    invalidArgument(`region.len must be a positive integer, got ${String(len)}`);
+  if (addr + BigInt(len) > TWO_64) invalidArgument('region.addr + region.len must not exceed 2^64');
+  if (typeof iova !== 'bigint' || iova < 0n || iova >= TWO_64)
+    invalidArgument(`region.iova must be a bigint from 0 to 2^64-1, got ${String(iova)}`);
+  if (typeof fdOffset !== 'number' || !Number.isSafeInteger(fdOffset) || fdOffset < 0)
+    invalidArgument(`region.fdOffset must be a non-negative integer, got ${String(fdOffset)}`);
+  if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < -1 || fd > INT_MAX)
+    invalidArgument(`region.fd must be -1 or a file descriptor, got ${String(fd)}`);
+  if (typeof flags !== 'number' || !Number.isInteger(flags) || flags < 0 || flags > 0xffffffff)
+    invalidArgument(`region.flags must be a 32-bit unsigned integer, got ${String(flags)}`);
+  return { addr, len, iova, fdOffset, fd, flags, buffer };
 }
 
 /** Options of create(). */

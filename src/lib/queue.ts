@@ -1,21 +1,24 @@
-import { bufferAddress } from './buffers';
+import { locateView, MappedBuffer, viewBuffer, viewByteLength, ViewLocation } from './buffers';
 import { BlkioError, invalidArgument } from './errors';
 import { addon, DoIo, NativeQueue } from './native/addon';
 import { DESC_WORDS, DESCRIPTOR_LAYOUT, Op } from './native/descriptor';
 
-/** @internal Where a mapped region's memory is, and its slot in the native table (-1 once unmapped). */
-export interface MappedBuffer {
-  base: number;
-  slot: number;
-}
+export type { MappedBuffer } from './buffers';
 
-interface ViewLocation {
-  addr: number;
-  length: number;
-  mapped: MappedBuffer | null;
+// Every live queue of this thread, so that a region is not unmapped or
+// freed while a request into it is queued or in flight (see requestsUse).
+// Weak: a queue whose Blkio was dropped without destroy() is still collected.
+const liveQueues = new Set<WeakRef<Queue>>();
+
+/** @internal Whether a request not yet returned by doIo uses memory of this ArrayBuffer. */
+export function requestsUse(buffer: ArrayBufferLike): boolean {
+  for (const ref of liveQueues) {
+    const q = ref.deref();
+    if (q === undefined) liveQueues.delete(ref);
+    else if (q._uses(buffer)) return true;
+  }
+  return false;
 }
-const kWhere = Symbol('blkio.viewLocation');
-type DescribedView = Uint8Array & { [kWhere]?: ViewLocation };
 
 /** One entry of the array doIo fills; reuse the array across calls. */
 export class Completion {
@@ -29,6 +32,8 @@ export class Completion {
 
 /** A reusable completion array of n entries for doIo. */
 export function createCompletions(n: number): Completion[] {
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 1 << 24)
+    invalidArgument(`createCompletions needs an integer from 0 to 2^24, got ${String(n)}`);
   return Array.from({ length: n }, () => new Completion());
 }
 
@@ -44,12 +49,35 @@ export interface CompletionWatcher {
 const BATCH = 256;
 const MAX_COMPLETIONS_PER_CALL = 1 << 16;
 const TWO_32 = 2 ** 32;
+const INT_MAX = 2 ** 31 - 1;
+const MAX_IOVECS = 1 << 16;
+const EFAULT = 14;
 
 const messageCache: (string | null)[] = [null];
 function messageText(id: number): string | null {
   let text = messageCache[id];
   if (text === undefined) text = messageCache[id] = addon.messageText(id);
   return text;
+}
+
+// min/max completions: libblkio's int, non-negative.
+function checkCount(name: string, value: number): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > INT_MAX)
+    invalidArgument(`${name} must be an integer from 0 to ${INT_MAX}, got ${String(value)}`);
+}
+
+// A finite, non-negative number of nanoseconds (no NaN or Infinity reaches
+// C++), capped at about 285 years, which is "never" in practice.
+const MAX_TIMEOUT_NS = 9e18;
+function checkTimeout(timeoutNs: unknown): number {
+  if (typeof timeoutNs === 'bigint') {
+    if (timeoutNs < 0n || timeoutNs >= 1n << 64n)
+      invalidArgument(`timeoutNs must be from 0 to 2^64-1, got ${timeoutNs}`);
+    return Math.min(Number(timeoutNs), MAX_TIMEOUT_NS);
+  }
+  if (typeof timeoutNs !== 'number' || !Number.isFinite(timeoutNs) || timeoutNs < 0)
+    invalidArgument(`timeoutNs must be a finite non-negative number or a bigint, got ${String(timeoutNs)}`);
+  return Math.min(timeoutNs, MAX_TIMEOUT_NS);
 }
 
 function checkFlags(flags: number): void {
@@ -83,6 +111,7 @@ export class Queue {
   readonly #freeSlots: number[] = [];
   #watcher: CompletionWatcher | null = null;
   #dead = false;
+  readonly #self = new WeakRef(this);
 
   /** @internal The native queue behind a Queue, for the job loop (src/job-loop.ts). */
   static nativeOf(queue: Queue): NativeQueue {
@@ -96,6 +125,18 @@ export class Queue {
     this.#messageText = native.messageText ? (id) => native.messageText!(id) : messageText;
     this.#mapped = mapped;
     this.#allocate(BATCH, 4 * BATCH, BATCH);
+    liveQueues.add(this.#self);
+  }
+
+  /** @internal See requestsUse. */
+  _uses(buffer: ArrayBufferLike): boolean {
+    for (const kept of this.#buffers) {
+      if (kept === undefined || kept === null) continue;
+      if (Array.isArray(kept)) {
+        for (const v of kept) if (viewBuffer(v) === buffer) return true;
+      } else if (viewBuffer(kept) === buffer) return true;
+    }
+    return false;
   }
 
   #allocate(descriptors: number, iovecs: number, completions: number): void {
@@ -110,6 +151,7 @@ export class Queue {
 
   /** @internal Called when the queue is removed or its Blkio destroyed. */
   _kill(): void {
+    liveQueues.delete(this.#self);
     this.#dead = true;
     this.#watcher = null;
   }
@@ -156,18 +198,19 @@ export class Queue {
    * A timeout that expires throws BlkioError code 'ETIME'; nothing is lost.
    */
   doIo(completions: Completion[], min: number, max: number, timeoutNs?: number | bigint): number {
+    // Every argument is checked before any state changes: a bad call
+    // leaves the batch and the native queue exactly as they were.
     this.#checkAlive();
     if (!Array.isArray(completions)) invalidArgument('completions must be an array (see createCompletions)');
-    if (!Number.isInteger(min) || !Number.isInteger(max))
-      invalidArgument('min_completions and max_completions must be integers');
-    let timeout = -1;
-    if (timeoutNs !== undefined) {
-      timeout = Number(timeoutNs);
-      if (!(timeout >= 0)) invalidArgument(`timeoutNs must be a non-negative number, got ${String(timeoutNs)}`);
-    }
+    checkCount('min_completions', min);
+    checkCount('max_completions', max);
+    if (min > max) invalidArgument('min_completions must not exceed max_completions');
+    if (min > this.pending) invalidArgument('min_completions is larger than total outstanding requests');
+    const timeout = timeoutNs === undefined ? -1 : checkTimeout(timeoutNs);
     // Completions beyond this many per call stay queued for the next call.
     if (max > MAX_COMPLETIONS_PER_CALL) max = Math.max(min, MAX_COMPLETIONS_PER_CALL);
     if (max > this.#comp.length / 3) this.#growCompletions(max);
+    this.#checkBatch();
     const descriptors = this.#descCount;
     const iovecs = this.#iovCount;
     this.#descCount = 0;
@@ -175,16 +218,25 @@ export class Queue {
     // The native side takes the batch even when do_io itself then fails.
     const n = this.#doIo(descriptors, iovecs, min, max, timeout);
     const comp = this.#comp;
-    while (completions.length < n) completions.push(new Completion());
-    for (let i = 0; i < n; i++) {
-      const slot = comp[3 * i];
-      const c = completions[i];
-      c.userData = this.#userData[slot];
-      c.ret = comp[3 * i + 1];
-      c.errorMsg = c.ret < 0 ? this.#messageText(comp[3 * i + 2]) : null;
-      this.#userData[slot] = undefined;
-      this.#buffers[slot] = undefined;
-      this.#freeSlots.push(slot);
+    let i = 0;
+    try {
+      while (completions.length < n) completions.push(new Completion());
+      for (; i < n; i++) {
+        const slot = comp[3 * i];
+        const ret = comp[3 * i + 1];
+        const c = completions[i];
+        c.userData = this.#userData[slot];
+        c.ret = ret;
+        c.errorMsg = ret < 0 ? this.#messageText(comp[3 * i + 2]) : null;
+        this.#userData[slot] = undefined;
+        this.#buffers[slot] = undefined;
+        this.#freeSlots.push(slot);
+      }
+    } catch (e) {
+      // An entry that cannot be written (frozen, a setter that throws…):
+      // the completions not delivered go back to the queue, first in line.
+      this.#native.requeue?.(i, n - i);
+      invalidArgument(`completions[${i}] cannot be written (${String(e)}); ${n - i} completion(s) stay queued`);
     }
     return n;
   }
@@ -269,51 +321,87 @@ export class Queue {
     }
   }
 
+  // Everything that can throw (argument checks, describing the buffer)
+  // happens before #next claims a slot: a request is described completely
+  // or not at all.
   #single(op: Op, start: number | bigint, buf: Uint8Array, userData: unknown, flags: number): void {
-    if (!(buf instanceof Uint8Array)) invalidArgument('buf must be a Uint8Array');
+    const where = locateView(buf, this.#mapped);
     this.#checkStart(start);
     const w = this.#next(op, flags, userData, buf);
     const d = w >> 1;
-    const length = buf.byteLength;
-    this.#doubles[d + 3] = length;
-    let where = (buf as DescribedView)[kWhere];
-    if (where === undefined || where.length !== length) where = this.#describe(buf, length);
+    this.#doubles[d + 3] = where.length;
     this.#signed[w + 3] = where.mapped ? where.mapped.slot : -1;
     this.#doubles[d + 4] = where.addr;
   }
 
-  // Where a view's memory is, cached on the view: a request then costs one
-  // property load instead of two getters and a WeakMap lookup. The cached
-  // length is checked on every use, so a detached (freed) buffer is never
-  // described by a stale address.
-  #describe(buf: Uint8Array, length: number): ViewLocation {
-    const mapped = this.#mapped.get(buf.buffer) ?? null;
-    const addr = length === 0 ? 0 : mapped ? mapped.base + buf.byteOffset : bufferAddress(buf);
-    const where: ViewLocation = { addr, length, mapped };
-    if (length > 0) Object.defineProperty(buf, kWhere, { value: where, writable: true, configurable: true });
-    return where;
-  }
-
   #vectored(op: Op, start: number | bigint, bufs: Uint8Array[], userData: unknown, flags: number): void {
     if (!Array.isArray(bufs)) invalidArgument('bufs must be an array of Uint8Array');
-    for (const b of bufs) if (!(b instanceof Uint8Array)) invalidArgument('bufs must be an array of Uint8Array');
-    if (this.#iovCount + bufs.length > this.#iov.length / 2) {
-      this.#submitBatch();
-      if (bufs.length > this.#iov.length / 2) this.#growIovecs(bufs.length);
+    // One read of the length and of each element: a Proxy or getters that
+    // change their answer cannot make the table disagree with the request.
+    const count = bufs.length;
+    if (!Number.isSafeInteger(count) || count < 0 || count > MAX_IOVECS)
+      invalidArgument(`bufs must have at most ${MAX_IOVECS} entries`);
+    const views: Uint8Array[] = new Array(count);
+    const where: ViewLocation[] = new Array(count);
+    for (let i = 0; i < count; i++) {
+      const b = bufs[i];
+      where[i] = locateView(b, this.#mapped);
+      views[i] = b;
     }
     this.#checkStart(start);
-    const w = this.#next(op, flags, userData, bufs.slice());
+    if (flags !== 0) checkFlags(flags);
+    this.#checkAlive();
+    if (this.#iovCount + count > this.#iov.length / 2) {
+      this.#submitBatch();
+      if (count > this.#iov.length / 2) this.#growIovecs(count);
+    }
+    const w = this.#next(op, flags, userData, views);
     const first = this.#iovCount;
     const iov = this.#iov;
-    for (let i = 0; i < bufs.length; i++) {
-      const b = bufs[i];
-      iov[2 * (first + i)] = b.byteLength === 0 ? 0 : bufferAddress(b);
-      iov[2 * (first + i) + 1] = b.byteLength;
+    for (let i = 0; i < count; i++) {
+      iov[2 * (first + i)] = where[i].addr;
+      iov[2 * (first + i) + 1] = where[i].length;
     }
-    this.#iovCount += bufs.length;
+    this.#iovCount += count;
     const d = w >> 1;
-    this.#doubles[d + 3] = bufs.length;
+    this.#doubles[d + 3] = count;
     this.#doubles[d + 4] = first;
+  }
+
+  // A buffer detached (transferred, or its region freed) or shrunk (a
+  // resizable ArrayBuffer) after its request was described must not be touched: such requests fail with EFAULT
+  // instead of reaching the native side. Runs right before every hand-over,
+  // with no JS in between.
+  #checkBatch(): void {
+    const words = this.#words;
+    const doubles = this.#doubles;
+    const buffers = this.#buffers;
+    for (let w = 0, end = this.#descCount * DESC_WORDS; w < end; w += DESC_WORDS) {
+      const op = words[w];
+      if (op > Op.Writev) continue;
+      const d = w >> 1;
+      if (op <= Op.Write) {
+        const length = doubles[d + 3];
+        if (length !== 0 && viewByteLength(buffers[words[w + 2]]) < length) this.#failAtSubmit(w);
+        continue;
+      }
+      const views = buffers[words[w + 2]] as Uint8Array[];
+      const first = doubles[d + 4];
+      for (let i = 0; i < views.length; i++) {
+        const length = this.#iov[2 * (first + i) + 1];
+        if (length !== 0 && viewByteLength(views[i]) < length) {
+          this.#failAtSubmit(w);
+          break;
+        }
+      }
+    }
+  }
+
+  #failAtSubmit(w: number): void {
+    this.#words[w] = Op.Fail;
+    this.#words[w + 1] = 0;
+    this.#doubles[(w >> 1) + 3] = EFAULT;
+    this.#doubles[(w >> 1) + 4] = 0;
   }
 
   #ranged(op: Op, start: number | bigint, len: number | bigint, userData: unknown, flags: number): void {
@@ -328,6 +416,7 @@ export class Queue {
   // Hands a full batch to the native side now (the device may start early;
   // only doIo guarantees submission).
   #submitBatch(): void {
+    this.#checkBatch();
     const descriptors = this.#descCount;
     const iovecs = this.#iovCount;
     this.#descCount = 0;

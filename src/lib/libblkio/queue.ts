@@ -137,6 +137,11 @@ export class LibraryQueue implements NativeQueue {
         return lib.discard(q, start, len, slot, flags);
       case Op.Flush:
         return lib.flush(q, slot, flags);
+      default:
+        // Op.Fail (a buffer detached before submission, see ../queue.ts): a
+        // library cannot be handed a ready-made completion, so a flush with
+        // an unknown flag bit makes it fail the request (EINVAL).
+        return lib.flush(q, slot, 0x80000000);
     }
   }
 

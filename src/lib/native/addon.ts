@@ -32,6 +32,8 @@ export interface NativeQueue {
   watch(callback: () => void): void;
   watchRef(ref: boolean): void;
   unwatch(): void;
+  /** Puts completions [from, from+count) of the last doIo back in front of the queue's others. */
+  requeue?(from: number, count: number): void;
   // Text of a completion's message id; without it the addon's table is used.
   messageText?(id: number): string | null;
 }

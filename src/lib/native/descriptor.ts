@@ -12,6 +12,9 @@ export const enum Op {
   WriteZeroes = 4,
   Discard = 5,
   Flush = 6,
+  // A request the JS side fails at submission (its buffer was detached or
+  // shrunk): len holds the positive errno (addon/napi/queue_object.h kFailOp).
+  Fail = 7,
 }
 
 /**
