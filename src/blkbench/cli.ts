@@ -27,7 +27,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
     cmd = parseCommandLine(argv);
   } catch (e) {
     if (e instanceof OptionError) {
-      io.stderr.write(`blkbench: ${e.message}\n`);
+      for (const line of e.message.split('\n')) io.stderr.write(`blkbench: ${line}\n`);
       return 1;
     }
     throw e;
@@ -38,6 +38,11 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
   }
   if (cmd.kind === 'version') {
     io.stdout.write(`${BLKBENCH_VERSION}\n`);
+    return 0;
+  }
+  if (cmd.kind === 'parse-only') return 0;
+  if (cmd.kind === 'showcmd') {
+    for (const line of cmd.showcmd) io.stdout.write(`${line}\n`);
     return 0;
   }
   let tempFile: string | undefined;
@@ -84,6 +89,8 @@ async function runSpecs(specs: JobSpec[], cmd: Command, io: Io): Promise<JobResu
   const clones = specs.flatMap((s) => new Array<JobSpec>(s.numjobs).fill(s));
   const progress = progressWanted(io.stdout, cmd.formats) ? new ProgressLine(clones, io.stdout) : undefined;
   if (human) io.stdout.write(startBanner(specs));
+  // One note per distinct reason (an engine that runs on io_uring, an option accepted without effect).
+  for (const note of new Set(specs.flatMap((s) => s.notes))) io.stderr.write(`blkbench: note: ${note}\n`);
   // Loaded only to run jobs, so --help, --version and option errors work without the native addon.
   const { runJobs } = await import('./runner');
   try {
