@@ -1,14 +1,14 @@
 /**
- * Setting up a job's device before any I/O: lay out a missing file, create/connect/start the Blkio
+ * Setting up a job's device before any I/O (its file is laid out by files.ts): create/connect/start the Blkio
  * with the job's properties, check the job's region against the capacity and alignment, and drop the
  * page cache when invalidate=1. Every problem found here stops the run before the first request.
  */
 import * as fs from 'node:fs';
 import { Blkio, create, createCompletions } from '../index';
+import { DRIVERS } from './options';
 import { JobLoop } from './loop';
 import { JobSpec, jobDirections, maxBlockSize, minBlockSize, DIRECTIONS } from './options';
-import { humanNumber, resolveSizeOrPercent } from './units';
-import { Prng } from './random';
+import { resolveSizeOrPercent } from './units';
 
 /** A problem with the job or its target, found before I/O started. */
 export class SetupError extends Error {
@@ -24,28 +24,6 @@ export interface PreparedDevice {
   capacity: number;
   slotStride: number;
   memoryLen: number;
-}
-
-/** Creates the job's file, filled with data, when an io_uring job names a file that does not exist. */
-export function layOutFileIfMissing(spec: JobSpec, log: (line: string) => void): void {
-  if (spec.driver !== 'io_uring' || spec.path === undefined || fs.existsSync(spec.path)) return;
-  if (spec.size === undefined || !('bytes' in spec.size)) {
-    throw new SetupError(`${spec.name}: file '${spec.path}' does not exist; give 'size' in bytes to create it`);
-  }
-  const total = spec.size.bytes + ('bytes' in spec.offset ? spec.offset.bytes : 0);
-  log(`${spec.name}: Laying out IO file (1 file / ${humanNumber(total, 1024, 'B')})`);
-  const fd = fs.openSync(spec.path, 'wx');
-  try {
-    const chunk = Buffer.alloc(Math.min(total, 1 << 20));
-    const rng = new Prng(spec.randseed, 0xf11e);
-    const words = new Uint32Array(chunk.buffer, chunk.byteOffset, chunk.length >>> 2);
-    for (let pos = 0; pos < total; pos += chunk.length) {
-      for (let i = 0; i < words.length; i++) words[i] = rng.nextU32();
-      fs.writeSync(fd, chunk, 0, Math.min(chunk.length, total - pos), pos);
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 function isReadOnlyJob(spec: JobSpec): boolean {
@@ -71,7 +49,9 @@ export function openDevice(spec: JobSpec): PreparedDevice {
     }
   };
   let b!: Blkio;
-  step(`creating driver '${spec.driver}'`, () => (b = create(spec.driver)));
+  // Drivers the addon does not have come from another libblkio through the koffi loader.
+  const builtIn = (DRIVERS as readonly string[]).includes(spec.driver);
+  step(`creating driver '${spec.driver}'`, () => (b = create(builtIn ? spec.driver : `libblkio:${spec.driver}`)));
   try {
     step(`setting path '${spec.path}'`, () => b.setStr('path', spec.path!));
     if (spec.driver === 'io_uring') step('setting direct', () => b.setBool('direct', spec.direct));

@@ -5,7 +5,8 @@
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { PreparedDevice, layOutFileIfMissing, openDevice, prepareJobLoop } from './device';
+import { PreparedDevice, openDevice, prepareJobLoop } from './device';
+import { assignFiles, layOutJobFile, unlinkJobFile } from './files';
 import { PROGRESS_FIELDS } from './loop';
 import { JobSpec } from './options';
 import { JobResult } from './results';
@@ -25,11 +26,12 @@ interface Clone {
   jobIndex: number;
 }
 
-export async function runJobs(specs: JobSpec[], hooks: RunHooks): Promise<JobResult[]> {
+export async function runJobs(jobSpecs: JobSpec[], hooks: RunHooks): Promise<JobResult[]> {
   const devices: PreparedDevice[] = [];
+  const specs = assignFiles(jobSpecs);
   try {
     for (const spec of specs) {
-      layOutFileIfMissing(spec, hooks.log);
+      layOutJobFile(spec, hooks.log);
       devices.push(openDevice(spec));
     }
     const clones: Clone[] = [];
@@ -41,6 +43,7 @@ export async function runJobs(specs: JobSpec[], hooks: RunHooks): Promise<JobRes
     return await runOnWorkers(clones, progress, hooks);
   } finally {
     for (const d of devices) d.blkio.destroy();
+    for (const spec of specs) unlinkJobFile(spec);
   }
 }
 
