@@ -7,6 +7,7 @@
  */
 import * as fs from 'node:fs';
 import { JobSection, parseJobFileCollecting } from './jobfile';
+import { assignGroups } from './groups';
 import { optionHelp } from './option-table';
 import { JobSpec, RawOptions, resolveJob, setRawOption } from './options';
 import { OptionError, parseChoice } from './units';
@@ -41,6 +42,8 @@ export interface Command {
   targets: CompareTarget[];
   /** No job was given: run the built-in short job on a temporary file. */
   defaultJob: boolean;
+  /** Set by the CLI: the shared stop word its signal handlers set. */
+  stop?: Int32Array;
 }
 
 /** The job `npx blkbench` runs without arguments (the file is created and removed by blkbench). */
@@ -156,6 +159,12 @@ export function parseCommandLine(argv: string[], readFile: (p: string) => string
       if (!(e instanceof OptionError)) throw e;
       errors.push(sections.length > 1 ? `job '${s.name}': ${e.message}` : e.message);
     }
+  }
+  try {
+    assignGroups(cmd.jobs);
+  } catch (e) {
+    if (!(e instanceof OptionError)) throw e;
+    errors.push(e.message);
   }
   if (errors.length > 0) throw new OptionError(errors.join('\n'));
   return cmd;

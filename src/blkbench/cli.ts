@@ -15,6 +15,9 @@ import { normalReport, startBanner } from './report-normal';
 import { JobResult, mergeResults } from './results';
 import { compareSvg } from './svg';
 import { OptionError } from './units';
+import { reportedResults } from './groups';
+import { STOP } from './loop';
+import { terseReport } from './report-terse';
 
 interface Io {
   stdout: NodeJS.WriteStream;
@@ -49,21 +52,33 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
   const removeTemp = () => {
     if (tempFile) fs.rmSync(tempFile, { force: true });
   };
-  const onSignal = () => {
-    removeTemp();
-    process.exit(130);
+  // SIGINT/SIGTERM, as fio: say so, stop every job (they finish their in-flight requests), report what
+  // was measured, exit 128. A second signal exits at once.
+  const stop = new Int32Array(new SharedArrayBuffer(4));
+  let signalled = 0;
+  const onSignal = (name: NodeJS.Signals) => {
+    const number = name === 'SIGINT' ? 2 : 15;
+    if (signalled !== 0) {
+      removeTemp();
+      process.exit(128);
+    }
+    signalled = number;
+    io.stderr.write(`\nblkbench: terminating on signal ${number}\n`);
+    Atomics.store(stop, 0, STOP.stop);
   };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  cmd.stop = stop;
   try {
     if (cmd.defaultJob) {
       tempFile = path.join(os.tmpdir(), `blkbench-${process.pid}-${Date.now()}.dat`);
       cmd.jobs = cmd.jobs.map((j) => ({ ...j, path: tempFile, echo: { ...j.echo, filename: tempFile! } }));
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
       if (!cmd.formats.some((f) => f.startsWith('json'))) {
         io.stdout.write(`blkbench: no job given: running ${describeDefault(cmd.jobs[0])} on a temporary file\n`);
       }
     }
-    return cmd.kind === 'compare' ? await runCompare(cmd, io) : await runCommand(cmd, io);
+    const code = cmd.kind === 'compare' ? await runCompare(cmd, io) : await runCommand(cmd, io);
+    return signalled !== 0 ? 128 : code;
   } catch (e) {
     io.stderr.write(`blkbench: ${(e as Error).message}\n`);
     return 1;
@@ -97,6 +112,7 @@ async function runSpecs(specs: JobSpec[], cmd: Command, io: Io): Promise<JobResu
     return await runJobs(specs, {
       log: (line) => (human ? io.stdout.write(`${line}\n`) : undefined),
       onProgress: progress ? (p) => progress.update(p) : undefined,
+      stop: cmd.stop,
     });
   } finally {
     progress?.clear();
@@ -105,10 +121,12 @@ async function runSpecs(specs: JobSpec[], cmd: Command, io: Io): Promise<JobResu
 
 async function runCommand(cmd: Command, io: Io): Promise<number> {
   const all = await runSpecs(cmd.jobs, cmd, io);
-  const reported = cmd.jobs.some((j) => j.groupReporting) ? [mergeResults(all)] : all;
+  const reported = reportedResults(all, mergeResults);
   writeOutput(cmd, io, (format) =>
     format === 'normal'
       ? normalReport(reported, all)
+      : format === 'terse'
+      ? terseReport(reported)
       : JSON.stringify(fioJsonReport(reported, { plus: format === 'json+' }), null, 2) + '\n',
   );
   return reportErrors(all, io);

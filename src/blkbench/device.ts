@@ -176,6 +176,7 @@ export function prepareJobLoop(
   layout: JobLayout,
   progress: Float64Array,
   onTick?: () => void,
+  stop?: Int32Array,
 ): { loop: JobLoop; release: () => void } {
   const queue = spec.hipri ? b.getPollQueue(queueIndex) : b.getQueue(queueIndex);
   if (!queue) throw new Error(`${spec.name}: the device has no queue ${queueIndex}`);
@@ -194,6 +195,7 @@ export function prepareJobLoop(
       ioLimit: layout.ioLimit,
       progress,
       onTick,
+      stop,
     });
     return { loop, release: memory.release };
   } catch (e) {

@@ -29,6 +29,8 @@ export type JobSpec = Omit<OptionValues, 'rw' | 'rwmixwrite' | 'buffered' | 'ioe
   rw: RwMode;
   /** Bytes added after each sequential I/O (rw=read:8k); negative goes backwards. */
   seqAdd: number;
+  /** fio's reporting group: a new one starts at each stonewall or new_group. */
+  groupid: number;
   /** Job-level notes for options accepted without effect (shown once per run). */
   notes: string[];
   /** The options as written, echoed in the JSON report's "job options" (flags without a value left out). */
@@ -114,6 +116,7 @@ export function resolveJob(name: string, raw: RawOptions): JobSpec {
     iodepthBatchSubmit: Math.min(batchSubmit, iodepth),
     iodepthBatchCompleteMin: Math.min(completeMin, iodepth),
     iodepthBatchCompleteMax: Math.min(Math.max(o.iodepthBatchCompleteMax, completeMin), iodepth),
+    groupid: 0,
     notes,
     echo: {},
   };

@@ -81,7 +81,9 @@ function directionJson(d: DirectionResult, runtimeNs: number, plus: boolean, gro
   const secs = runtimeNs / 1e9;
   const active = d.ios > 0 && runtimeNs > 0;
   const lat = statsView(d.lat);
-  const clat: Record<string, unknown> = { min: lat.min, max: lat.max, mean: lat.mean, stddev: lat.stddev, N: lat.n };
+  const c = statsView(d.clat ?? d.lat);
+  const sl = statsView(d.slat ?? { n: 0, mean: 0, m2: 0, min: 0, max: 0 });
+  const clat: Record<string, unknown> = { min: c.min, max: c.max, mean: c.mean, stddev: c.stddev, N: c.n };
   if (d.ios > 0) {
     const h = new LatencyHistogram(d.hist);
     const values = h.percentiles(DEFAULT_PERCENTILES);
@@ -107,7 +109,7 @@ function directionJson(d: DirectionResult, runtimeNs: number, plus: boolean, gro
     total_ios: d.ios,
     short_ios: 0,
     drop_ios: 0,
-    slat_ns: { min: 0, max: 0, mean: 0, stddev: 0, N: 0 },
+    slat_ns: { min: sl.min, max: sl.max, mean: sl.mean, stddev: sl.stddev, N: sl.n },
     clat_ns: clat,
     lat_ns: { min: lat.min, max: lat.max, mean: lat.mean, stddev: lat.stddev, N: lat.n },
     bw_min: Math.floor(bw.min),

@@ -11,6 +11,9 @@ export interface DirectionResult {
   bytes: number;
   /** Completion latency (submission → completion) in ns. */
   lat: StatsSnapshot;
+  /** Submission (prepared → submitted) and completion (submitted → completed) latency, when measured apart. */
+  slat?: StatsSnapshot;
+  clat?: StatsSnapshot;
   hist: Float64Array;
   /** Bandwidth samples in KiB/s and IOPS samples, one per sampling interval. */
   bw: StatsSnapshot;
@@ -47,6 +50,8 @@ export interface JobResult {
   error: number;
   errorMessage: string | null;
   verifiedBlocks: number;
+  /** Request errors counted and passed over (continue_on_error). */
+  ignoredErrors?: number;
 }
 
 export const DEPTH_KEYS = ['1', '2', '4', '8', '16', '32', '>=64'];
@@ -119,6 +124,13 @@ function mergeDirection(into: DirectionResult, from: DirectionResult): void {
   const lat = RunningStats.from(into.lat);
   lat.merge(from.lat);
   into.lat = lat.snapshot();
+  for (const k of ['slat', 'clat'] as const) {
+    const f = from[k];
+    if (!f) continue;
+    const s = into[k] ? RunningStats.from(into[k]!) : new RunningStats();
+    s.merge(f);
+    into[k] = s.snapshot();
+  }
   const h = new LatencyHistogram(into.hist);
   h.merge(new LatencyHistogram(from.hist));
   // Group bandwidth samples: fio sums per-interval samples across jobs; without aligned intervals,

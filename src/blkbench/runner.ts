@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { PreparedDevice, openDevice, prepareJobLoop } from './device';
 import { assignFiles, layOutJobFile, unlinkJobFile } from './files';
-import { PROGRESS_FIELDS } from './loop';
+import { PROGRESS_FIELDS, STOP } from './loop';
+import { runBatches } from './groups';
 import { JobSpec } from './options';
 import { JobResult } from './results';
 import type { WorkerInput, WorkerMessage } from './worker';
@@ -17,6 +18,8 @@ export interface RunHooks {
   log: (line: string) => void;
   /** Called about every 100 ms with the shared progress array (one PROGRESS_FIELDS slot per job). */
   onProgress?: (progress: Float64Array) => void;
+  /** Shared stop word (loop.ts STOP): set it to end every job early (a signal); exitall sets it too. */
+  stop?: Int32Array;
 }
 
 interface Clone {
@@ -27,8 +30,30 @@ interface Clone {
 }
 
 export async function runJobs(jobSpecs: JobSpec[], hooks: RunHooks): Promise<JobResult[]> {
-  const devices: PreparedDevice[] = [];
   const specs = assignFiles(jobSpecs);
+  const stop = hooks.stop ?? new Int32Array(new SharedArrayBuffer(4));
+  // Progress slots for every clone of every job, numbered across batches.
+  const total = specs.reduce((a, s) => a + s.numjobs, 0);
+  const progress = new Float64Array(new SharedArrayBuffer(total * PROGRESS_FIELDS * 8));
+  const firstIndex: number[] = [];
+  specs.reduce((a, s, i) => ((firstIndex[i] = a), a + s.numjobs), 0);
+  const results: JobResult[] = [];
+  try {
+    for (const batch of runBatches(specs)) {
+      if (Atomics.load(stop, 0) !== STOP.running) break;
+      results.push(...(await runBatch(batch.map((i) => specs[i]), batch.map((i) => firstIndex[i]), progress, stop, hooks)));
+    }
+    return results;
+  } finally {
+    for (const spec of specs) unlinkJobFile(spec);
+  }
+}
+
+/** Jobs that run at once: devices prepared here, then every clone on a worker of its own. */
+async function runBatch(
+  specs: JobSpec[], firstIndex: number[], progress: Float64Array, stop: Int32Array, hooks: RunHooks,
+): Promise<JobResult[]> {
+  const devices: PreparedDevice[] = [];
   try {
     for (const spec of specs) {
       layOutJobFile(spec, hooks.log);
@@ -36,21 +61,21 @@ export async function runJobs(jobSpecs: JobSpec[], hooks: RunHooks): Promise<Job
     }
     const clones: Clone[] = [];
     specs.forEach((spec, i) => {
-      for (let q = 0; q < spec.numjobs; q++) clones.push({ spec, device: devices[i], queueIndex: q, jobIndex: clones.length });
+      for (let q = 0; q < spec.numjobs; q++) clones.push({ spec, device: devices[i], queueIndex: q, jobIndex: firstIndex[i] + q });
     });
-    const progress = new Float64Array(new SharedArrayBuffer(clones.length * PROGRESS_FIELDS * 8));
-    if (clones.length === 1) return [await runOnMainThread(clones[0], progress, hooks)];
-    return await runOnWorkers(clones, progress, hooks);
+    // The main thread stays free for signals and the progress line, except for an eventfd job,
+    // whose loop runs from the event loop anyway.
+    if (clones.length === 1 && clones[0].spec.waitMode === 'eventfd') return [await runOnMainThread(clones[0], progress, hooks, stop)];
+    return await runOnWorkers(clones, progress, hooks, stop);
   } finally {
     for (const d of devices) d.blkio.destroy();
-    for (const spec of specs) unlinkJobFile(spec);
   }
 }
 
-async function runOnMainThread(clone: Clone, progress: Float64Array, hooks: RunHooks): Promise<JobResult> {
+async function runOnMainThread(clone: Clone, progress: Float64Array, hooks: RunHooks, stop: Int32Array): Promise<JobResult> {
   const { spec, device } = clone;
   const onTick = hooks.onProgress ? () => hooks.onProgress!(progress) : undefined;
-  const { loop, release } = prepareJobLoop(device.blkio, spec, 0, clone.jobIndex, device, progress, onTick);
+  const { loop, release } = prepareJobLoop(device.blkio, spec, 0, clone.jobIndex, device, progress, onTick, stop);
   try {
     return spec.waitMode === 'eventfd' ? await loop.runEvented() : loop.runSync();
   } finally {
@@ -62,7 +87,7 @@ async function runOnMainThread(clone: Clone, progress: Float64Array, hooks: RunH
 const BARRIER_GO = 1;
 const BARRIER_ABORT = 2;
 
-async function runOnWorkers(clones: Clone[], progress: Float64Array, hooks: RunHooks): Promise<JobResult[]> {
+async function runOnWorkers(clones: Clone[], progress: Float64Array, hooks: RunHooks, stop: Int32Array): Promise<JobResult[]> {
   const barrier = new Int32Array(new SharedArrayBuffer(4));
   const workers: Worker[] = [];
   const ready: Array<Promise<void>> = [];
@@ -82,6 +107,7 @@ async function runOnWorkers(clones: Clone[], progress: Float64Array, hooks: RunH
       },
       progress: progress.buffer as SharedArrayBuffer,
       barrier: barrier.buffer as SharedArrayBuffer,
+      stop: stop.buffer as SharedArrayBuffer,
     };
     const w = new Worker(path.join(__dirname, 'worker.js'), { workerData: input });
     workers.push(w);
@@ -95,7 +121,11 @@ async function runOnWorkers(clones: Clone[], progress: Float64Array, hooks: RunH
     done.push(result.promise);
     w.on('message', (m: WorkerMessage) => {
       if (m.type === 'ready') ready1.resolve();
-      else if (m.type === 'result') result.resolve(m.result);
+      else if (m.type === 'result') {
+        // exitall: the first job to finish ends every other one.
+        if (clone.spec.exitall) Atomics.store(stop, 0, STOP.stop);
+        result.resolve(m.result);
+      }
       else fail(new Error(m.message));
     });
     w.on('error', fail);
