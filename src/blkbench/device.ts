@@ -104,7 +104,9 @@ export function openDevice(spec: JobSpec): PreparedDevice {
     const memoryLen = roundUp(slotStride * spec.iodepth, memAlign);
 
     if (spec.invalidate && spec.driver === 'io_uring' && !spec.direct) dropPageCache(spec);
-    return { blkio: b, regionStart: offset, regionLen: size, ioLimit: size, capacity, slotStride, memoryLen };
+    // fio's io_size: how much I/O to do over the region (more than one pass when larger).
+    const ioLimit = spec.ioSize ?? size;
+    return { blkio: b, regionStart: offset, regionLen: size, ioLimit, capacity, slotStride, memoryLen };
   } catch (e) {
     b.destroy();
     throw e;

@@ -74,6 +74,7 @@ function parseLine(rawLine: string, where: string, fileName: string, ctx: ParseC
   if (line === '') return;
   const section = /^\[(.*)\]$/.exec(line);
   if (section) {
+    if (state.depth > 0) throw new OptionError('an included file cannot start sections (as in fio: it adds options to the section that includes it)');
     const name = section[1].trim();
     if (name === '') throw new OptionError('empty section name');
     if (name === 'global') {
@@ -91,6 +92,7 @@ function parseLine(rawLine: string, where: string, fileName: string, ctx: ParseC
   }
   const include = /^include\s+(.+)$/.exec(line);
   if (include) {
+    if (!state.inGlobal && state.current === undefined) throw new OptionError(`'include' is outside any section (fio reads includes only inside one)`);
     includeFile(include[1].trim(), fileName, ctx, state);
     return;
   }

@@ -25,6 +25,7 @@ import { cpuNow, cpuSince } from './cpu';
 import { DistributionOffsets, SkipSequentialOffsets } from './offsets-fio';
 import { Pacer, pause } from './pace';
 import { WriteData } from './write-data';
+import { JobLogs } from './logs';
 
 /** Values of the shared stop word: a job stops issuing when it is not RUNNING (exitall, a signal). */
 export const STOP = { running: 0, stop: 1 } as const;
@@ -115,6 +116,7 @@ export class JobLoop {
   private readonly writeData: WriteData;
   private readonly stopWord: Int32Array | undefined;
   private ignoredErrors = 0;
+  private readonly logs: JobLogs | undefined;
 
   private readonly measured = new Measurements();
 
@@ -196,6 +198,7 @@ export class JobLoop {
     const unit = minBlockSize(spec);
     const offsetRng = new Prng(seed, setup.jobIndex, 0);
     this.passesLeft = spec.loops - 1;
+    this.logs = JobLogs.forJob(spec, setup.jobIndex);
     this.pacer = new Pacer(spec);
     this.stopWord = setup.stop;
     this.writeData = new WriteData(spec, new Prng(seed, setup.jobIndex, 3));
@@ -322,9 +325,18 @@ export class JobLoop {
       }
       this.heldDir = -1;
       const picker = this.pickers[dir];
-      const sizeIndex = picker.fixed !== 0 ? 0 : picker.pick();
-      const len = picker.sizes[sizeIndex];
-      const rel = this.phase === PHASE.verify ? this.nextVerifyOffset(len) : this.nextOffset(len);
+      let sizeIndex = picker.fixed !== 0 ? 0 : picker.pick();
+      let len = picker.sizes[sizeIndex];
+      let rel = this.phase === PHASE.verify ? this.nextVerifyOffset(len) : this.nextOffset(len);
+      if (rel < 0 && picker.fixed === 0 && this.phase !== PHASE.verify && !this.stopIssuing) {
+        // Variable block sizes: as fio, finish the region with a smaller size that still fits.
+        for (let i = 0; i < picker.sizes.length && rel < 0; i++) {
+          if (picker.sizes[i] >= len) continue;
+          sizeIndex = i;
+          len = picker.sizes[i];
+          rel = this.nextOffset(len);
+        }
+      }
       if (rel < 0) {
         this.stopIssuing = true;
         break;
@@ -342,9 +354,9 @@ export class JobLoop {
       } else if (dir === WRITE) {
         if (this.verifyKind !== undefined) {
           fillBlock(this.views[vi], off, this.verifyKind, this.verifySeed);
+          this.written![Math.floor(rel / len)] = 1;
         } else if (this.writeData.perRequest) {
           this.writeData.fill(this.views[vi]);
-          this.written![Math.floor(rel / len)] = 1;
         }
         if (this.spec.vectored) q.writev(off, this.iovecs[vi], slot);
         else q.write(off, this.views[vi], slot);
@@ -432,7 +444,9 @@ export class JobLoop {
       } else {
         const submittedAt = this.slotStart[slot];
         const slat = Math.max(0, Math.round((submittedAt - this.slotIssued[slot]) * 1e6));
-        this.measured.addSplit(dir, slat, Math.round((t1 - submittedAt) * 1e6), this.slotLen[slot]);
+        const clat = Math.round((t1 - submittedAt) * 1e6);
+        this.measured.addSplit(dir, slat, clat, this.slotLen[slot]);
+        if (this.logs && this.phase === PHASE.run) this.logs.add(t1 - this.measureStart, dir, slat, clat, this.slotLen[slot], this.slotOffset[slot]);
         if (this.verifyReads) this.checkRead(slot);
       }
       this.freeSlots[this.freeCount++] = slot;
@@ -582,6 +596,7 @@ export class JobLoop {
     this.publishProgress(performance.now());
     const runtimeNs = Math.max(0, Math.round((end - this.measureStart) * 1e6));
     this.checkRateMin(runtimeNs);
+    this.logs?.write(end - this.measureStart);
     return {
       name: this.spec.name,
       jobs: 1,

@@ -32,16 +32,22 @@ describe('fio job files', () => {
   });
 
   it('reads an included file in place, relative to the including file', () => {
-    const read = files({ '/jobs/common.inc': '[global]\nbs=8k\n', '/jobs/main.fio': 'include common.inc\n[a]\nrw=read\n' });
+    const read = files({ '/jobs/common.inc': 'bs=8k\n', '/jobs/main.fio': '[global]\ninclude common.inc\n[a]\nrw=read\n' });
     const jobs = parseJobFile(read('/jobs/main.fio'), '/jobs/main.fio', {}, read);
     assert.equal(jobs[0].options.get('bs'), '8k');
   });
 
   it('names the included file and its line for an error inside it', () => {
-    const read = files({ '/j/inc.fio': '[global]\nbs=4q\n', '/j/m.fio': 'include inc.fio\n[a]\n' });
+    const read = files({ '/j/inc.fio': 'rw=read\nbs=4q\n', '/j/m.fio': '[a]\ninclude inc.fio\n' });
     assert.throws(() => parseJobFile(read('/j/m.fio'), '/j/m.fio', {}, read), {
       message: "/j/inc.fio:2: bad value '4q' for option 'bs': expected a size such as 4096, 4k, 1m or 2g",
     });
+  });
+
+  it('refuses an include outside a section and sections in an included file, as fio does', () => {
+    const read = files({ '/j/s.inc': '[x]\n', '/j/top.fio': 'include s.inc\n[a]\n', '/j/in.fio': '[a]\ninclude s.inc\n' });
+    assert.throws(() => parseJobFile(read('/j/top.fio'), '/j/top.fio', {}, read), { message: /^\/j\/top\.fio:1: 'include' is outside any section/ });
+    assert.throws(() => parseJobFile(read('/j/in.fio'), '/j/in.fio', {}, read), { message: /^\/j\/s\.inc:1: an included file cannot start sections/ });
   });
 
   it('reports every bad line of a file at once, each with file:line', () => {
