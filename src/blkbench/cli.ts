@@ -14,7 +14,7 @@ import { BLKBENCH_VERSION, fioJsonReport } from './report-json';
 import { normalReport, startBanner } from './report-normal';
 import { JobResult, mergeResults } from './results';
 import { compareSvg } from './svg';
-import { OptionError } from './units';
+import { OptionError, fioSize } from './units';
 import { reportedResults } from './groups';
 import { STOP } from './loop';
 import { terseReport } from './report-terse';
@@ -149,15 +149,21 @@ async function runCompare(cmd: Command, io: Io): Promise<number> {
       : JSON.stringify({ 'blkbench version': BLKBENCH_VERSION, targets: rows, results: docs }, null, 2) + '\n',
   );
   if (cmd.plot) {
-    const title = `blkbench compare: ${describeJob(cmd.rawJobs.length > 0 ? specsForTarget(cmd.rawJobs, cmd.targets[0])[0] : undefined)}`;
-    fs.writeFileSync(cmd.plot, compareSvg(rows, title));
+    // The job as written, without any target's own options (those are in the subtitle).
+    const base = { ...cmd.targets[0], options: [] };
+    const title = `blkbench compare: ${describeJob(cmd.rawJobs.length > 0 ? specsForTarget(cmd.rawJobs, base)[0] : undefined)}`;
+    const overrides = cmd.targets
+      .map((t, i) => (t.options.length > 0 ? `${i + 1}: ${t.options.map(([k, v]) => (v === undefined ? k : `${k}=${v}`)).join(',')}` : ''))
+      .filter((o) => o !== '');
+    fs.writeFileSync(cmd.plot, compareSvg(rows, title, overrides.length > 0 ? `per-target options: ${overrides.join('; ')}` : ''));
   }
   return reportErrors(all, io);
 }
 
 function describeJob(spec: JobSpec | undefined): string {
   if (!spec) return '';
-  const bs = spec.bs.read.sizes.length === 1 ? `bs=${spec.bs.read.sizes[0]}` : 'bssplit';
+  const sizes = [...new Set(spec.bs.read.sizes.concat(spec.bs.write.sizes))];
+  const bs = sizes.length === 1 ? `bs=${fioSize(sizes[0])}` : `bs=${sizes.map(fioSize).join('/')}`;
   return `rw=${spec.rw} ${bs} iodepth=${spec.iodepth} numjobs=${spec.numjobs}`;
 }
 

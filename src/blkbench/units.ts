@@ -125,3 +125,15 @@ export function formatEta(seconds: number): string {
   const pad = (n: number) => String(n).padStart(2, '0');
   return h > 0 ? `${pad(h)}h:${pad(m)}m:${pad(s % 60)}s` : `${pad(m)}m:${pad(s % 60)}s`;
 }
+
+/** A byte count as fio's options write it: the largest exact unit, "4k", "64k", "1m"; else bytes. */
+export function fioSize(bytes: number): string {
+  const units = ['', 'k', 'm', 'g', 't', 'p'];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1024 && v % 1024 === 0 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v}${units[i]}`;
+}
