@@ -18,6 +18,7 @@ import { OptionError, fioSize } from './units';
 import { reportedResults } from './groups';
 import { STOP } from './loop';
 import { terseReport } from './report-terse';
+import { diskUtilJson, diskUtilText, finishDiskUtil, startDiskUtil } from './disk-util';
 
 interface Io {
   stdout: NodeJS.WriteStream;
@@ -120,14 +121,17 @@ async function runSpecs(specs: JobSpec[], cmd: Command, io: Io): Promise<JobResu
 }
 
 async function runCommand(cmd: Command, io: Io): Promise<number> {
+  const disks = startDiskUtil(cmd.jobs);
+  const started = Date.now();
   const all = await runSpecs(cmd.jobs, cmd, io);
+  const diskLines = finishDiskUtil(disks, Date.now() - started);
   const reported = reportedResults(all, mergeResults);
   writeOutput(cmd, io, (format) =>
     format === 'normal'
-      ? normalReport(reported, all)
+      ? normalReport(reported, all) + diskUtilText(diskLines)
       : format === 'terse'
-      ? terseReport(reported)
-      : JSON.stringify(fioJsonReport(reported, { plus: format === 'json+' }), null, 2) + '\n',
+      ? terseReport(reported, diskLines)
+      : JSON.stringify({ ...fioJsonReport(reported, { plus: format === 'json+' }), disk_util: diskUtilJson(diskLines) }, null, 2) + '\n',
   );
   return reportErrors(all, io);
 }
