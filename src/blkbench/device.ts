@@ -26,6 +26,11 @@ export interface PreparedDevice {
   memoryLen: number;
 }
 
+/** Drivers of this package's addon; any other name is looked up in another libblkio. */
+export function isBuiltInDriver(driver: string): boolean {
+  return (DRIVERS as readonly string[]).includes(driver);
+}
+
 function isReadOnlyJob(spec: JobSpec): boolean {
   return jobDirections(spec.rw).every((d) => d === 'read');
 }
@@ -49,9 +54,9 @@ export function openDevice(spec: JobSpec): PreparedDevice {
     }
   };
   let b!: Blkio;
-  // Drivers the addon does not have come from another libblkio through the koffi loader.
-  const builtIn = (DRIVERS as readonly string[]).includes(spec.driver);
-  step(`creating driver '${spec.driver}'`, () => (b = create(builtIn ? spec.driver : `libblkio:${spec.driver}`)));
+  // Drivers the addon does not have come from another libblkio ($BLKIO_LIBRARY) through the koffi loader.
+  const name = isBuiltInDriver(spec.driver) || spec.driver.startsWith('libblkio:') ? spec.driver : `libblkio:${spec.driver}`;
+  step(`creating driver '${spec.driver}'`, () => (b = create(name)));
   try {
     step(`setting path '${spec.path}'`, () => b.setStr('path', spec.path!));
     if (spec.driver === 'io_uring') step('setting direct', () => b.setBool('direct', spec.direct));

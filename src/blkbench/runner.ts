@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { PreparedDevice, openDevice, prepareJobLoop } from './device';
+import { PreparedDevice, isBuiltInDriver, openDevice, prepareJobLoop } from './device';
 import { assignFiles, layOutJobFile, unlinkJobFile } from './files';
 import { PROGRESS_FIELDS, STOP } from './loop';
 import { runBatches } from './groups';
@@ -63,9 +63,12 @@ async function runBatch(
     specs.forEach((spec, i) => {
       for (let q = 0; q < spec.numjobs; q++) clones.push({ spec, device: devices[i], queueIndex: q, jobIndex: firstIndex[i] + q });
     });
-    // The main thread stays free for signals and the progress line, except for an eventfd job,
-    // whose loop runs from the event loop anyway.
-    if (clones.length === 1 && clones[0].spec.waitMode === 'eventfd') return [await runOnMainThread(clones[0], progress, hooks, stop)];
+    // The main thread stays free for signals and the progress line, except for an eventfd job, whose
+    // loop runs from the event loop anyway, and a driver of another libblkio (koffi cannot share it).
+    const only = clones[0].spec;
+    if (clones.length === 1 && (only.waitMode === 'eventfd' || !isBuiltInDriver(only.driver))) {
+      return [await runOnMainThread(clones[0], progress, hooks, stop)];
+    }
     return await runOnWorkers(clones, progress, hooks, stop);
   } finally {
     for (const d of devices) d.blkio.destroy();
