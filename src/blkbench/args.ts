@@ -131,7 +131,8 @@ export function parseCommandLine(argv: string[], readFile: (p: string) => string
     fileSections.push(...parsed);
     // The job file wins over command-line defaults, as in fio: `--runtime=1 job.fio` only fills in
     // a runtime the file does not set.
-    for (const s of parsed) sections.push({ name: s.name, options: mergeRaw(global, s.options) });
+    // fio: `name=` in a job's own section renames it; in [global] it names nothing.
+    for (const s of parsed) sections.push({ name: s.own.get('name') ?? s.name, options: mergeRaw(global, s.options) });
     cmd.showcmd.push(showcmdLine(parsed));
   }
   if (cmd.kind === 'showcmd') {

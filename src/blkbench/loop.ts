@@ -195,7 +195,8 @@ export class JobLoop {
       }
     }
 
-    const unit = minBlockSize(spec);
+    // Random offsets are multiples of blockalign (fio's default: the smallest block size).
+    const unit = spec.blockalign !== undefined && spec.blockalign > 0 ? spec.blockalign : minBlockSize(spec);
     const offsetRng = new Prng(seed, setup.jobIndex, 0);
     this.passesLeft = spec.loops - 1;
     this.logs = JobLogs.forJob(spec, setup.jobIndex);

@@ -45,11 +45,31 @@ export class DistributionOffsets implements OffsetGenerator {
   next(len: number): number {
     const span = Math.max(1, Math.ceil(len / this.unit));
     if (span > this.blocks) return -1;
+    if (this.dist.kind === 'zoned') return this.zoned(span);
     const rank = Math.min(this.blocks - 1, Math.max(0, this.drawRank()));
     // Scatter: rank → block through a bijection of [0, blocks).
     let block = (rank * this.multiplier) % this.blocks;
     if (block + span > this.blocks) block = this.blocks - span;
     return block * this.unit;
+  }
+
+  /** fio's zoned: a zone by its share of accesses, then a uniform block inside it (not scattered). */
+  private zoned(span: number): number {
+    const zones = this.dist.zones!;
+    let r = this.rng.nextFloat() * 100;
+    let start = 0;
+    for (let i = 0; i < zones.length; i++) {
+      const [access, size] = zones[i];
+      const blocks = Math.max(1, Math.floor((this.blocks * size) / 100));
+      if (r < access || i === zones.length - 1) {
+        let block = Math.min(this.blocks - 1, start + this.rng.nextBelow(blocks));
+        if (block + span > this.blocks) block = this.blocks - span;
+        return block * this.unit;
+      }
+      r -= access;
+      start += blocks;
+    }
+    return 0;
   }
 
   private drawRank(): number {

@@ -80,6 +80,7 @@ export type WaitMode = (typeof WAIT_MODES)[number];
 /** The table. Order is the help text's order. */
 export const OPTIONS = {
   // What and where.
+  jobName: str(['name'], { help: 'in a job section: the job\'s name (in [global]: ignored, as fio does)', fio: 'str' }),
   description: str(['description'], { help: 'free text, shown nowhere', fio: 'str' }),
   thread: bool(['thread'], true, { help: 'jobs run as threads', fio: 'bool: threads instead of processes', note: 'blkbench always runs jobs as threads' }),
   ioengine: custom(['ioengine', 'driver'], 'str', 'io_uring', (t) => t.trim(), {
@@ -133,6 +134,12 @@ export const OPTIONS = {
   randomDistribution: custom<Distribution>(['random_distribution'], 'choice', { kind: 'random', param: 0 }, parseDistribution, {
     help: 'random|zipf:THETA|pareto:POWER|normal:DEV%', fio: 'str: random, zipf, pareto, normal (gauss)',
   }),
+  blockalign: optSize(['blockalign', 'blockalign_range'], {
+    help: 'alignment of random offsets (default: the smallest block size)', fio: 'size: ba',
+  }),
+  randomGenerator: choice(['random_generator'], 'tausworthe', ['tausworthe', 'lfsr', 'tausworthe64'] as const, {
+    help: 'accepted', fio: 'str', note: 'blkbench draws from its own generator (xoshiro128**)',
+  }),
   norandommap: bool(['norandommap'], false, { help: 'random offsets may repeat within a pass', fio: 'bool' }),
   randrepeat: bool(['randrepeat'], true, { help: 'the same seed on every run', fio: 'bool' }),
   randseed: custom<bigint>(['randseed'], 'int', 0x5eedn, parseRandseed, { help: '64-bit seed', fio: 'int' }),
@@ -175,6 +182,7 @@ export const OPTIONS = {
   thinktimeNs: time(['thinktime'], US, { help: 'pause after I/O (microseconds)', fio: 'time, microseconds' }),
   thinktimeSpinNs: time(['thinktime_spin'], US, { help: 'busy part of thinktime', fio: 'time, microseconds' }),
   thinktimeBlocks: int(['thinktime_blocks'], 1, [1, 1 << 30], { help: 'I/Os between pauses', fio: 'int' }),
+  flowSleep: optInt(['flow_sleep'], [0, 1 << 30], { help: 'accepted', fio: 'int: usec', note: 'jobs are not throttled against each other' }),
   flow: custom<number>(['flow'], 'int', 0, (t) => Number(parseIntOption('flow', t.replace(/^-/, ''), 0)), {
     help: 'accepted', fio: 'int: flow weight between jobs', note: 'jobs are not throttled against each other',
   }),
@@ -192,6 +200,13 @@ export const OPTIONS = {
   scrambleBuffers: bool(['scramble_buffers'], true, { help: 'vary each write a little', fio: 'bool' }),
   zeroBuffers: bool(['zero_buffers'], false, { help: 'write zeroes', fio: 'bool' }),
   dedupePercentage: int(['dedupe_percentage'], 0, [0, 100], { help: 'percent of writes repeating an earlier block', fio: 'int' }),
+  dedupeMode: choice(['dedupe_mode'], 'repeat', ['repeat', 'working_set'] as const, {
+    help: 'accepted', fio: 'str', note: 'a deduplicated write repeats the buffer\'s previous contents',
+  }),
+  dedupeGlobal: bool(['dedupe_global'], false, { help: 'accepted', fio: 'bool', note: 'deduplication is within each job' }),
+  dedupeWorkingSetPercentage: int(['dedupe_working_set_percentage'], 5, [0, 100], {
+    help: 'accepted', fio: 'int', note: 'a deduplicated write repeats the buffer\'s previous contents',
+  }),
 
   // Errors and verification.
   verify: custom<VerifyKind>(['verify'], 'choice', 'none', parseVerify, { help: 'crc32c|md5', fio: 'str' }),
@@ -263,6 +278,15 @@ export const UNSUPPORTED: Record<string, string> = {
   verify_pattern: 'verify patterns are not supported (use verify=crc32c or md5)',
   trim_percentage: 'trim_percentage is not supported',
   gtod_reduce: 'gtod_reduce is not supported: blkbench reads the clock once per batch',
+  latency_target: 'the latency-target queue depth search is not supported',
+  latency_window: 'the latency-target queue depth search is not supported',
+  latency_percentile: 'the latency-target queue depth search is not supported',
+  fill_device: 'fill_device is not supported (give size)',
+  fill_fs: 'fill_device is not supported (give size)',
+  do_verify: 'do_verify is not supported (verify runs after a write job; a read job checks what it reads)',
+  verify_interval: 'verify_interval is not supported (one header per block)',
+  exit_what: 'exit_what is not supported (exitall ends every job)',
+  random_sequence_stride: 'random_distribution=sequence is not supported',
 };
 
 /** Help lines generated from the table. */

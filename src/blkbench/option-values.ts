@@ -125,17 +125,39 @@ export function parseRw(text: string): RwSpec {
   return { mode, seqAdd: negative ? -bytes : bytes };
 }
 
-export type DistributionKind = 'random' | 'zipf' | 'pareto' | 'normal';
+export type DistributionKind = 'random' | 'zipf' | 'pareto' | 'normal' | 'zoned';
 export interface Distribution {
   kind: DistributionKind;
   /** zipf theta, pareto power, normal: standard deviation in percent of the region. */
   param: number;
+  /** zoned: [percent of accesses, percent of the region] per zone, in region order. */
+  zones?: Array<[number, number]>;
+}
+
+/** fio's zoned:ACCESS%/REGION%:… (the read list; per-direction lists after a comma are refused). */
+function parseZoned(text: string, body: string): Distribution {
+  const expected = 'zoned:ACCESS/REGION:… with percentages, e.g. zoned:50/5:30/15:20/';
+  if (body.includes(',')) throw new OptionError(`option 'random_distribution=${text.trim()}': per-direction zone lists are not supported`);
+  const zones: Array<[number, number | undefined]> = body.split(':').map((z) => {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*\/\s*(\d+(?:\.\d+)?)?\s*$/.exec(z);
+    if (!m) throw badValue('random_distribution', text, expected);
+    return [Number(m[1]), m[2] === undefined ? undefined : Number(m[2])];
+  });
+  const access = zones.reduce((a, [p]) => a + p, 0);
+  if (Math.abs(access - 100) > 1e-9) throw new OptionError(`zone access percentages in 'random_distribution' add up to ${access}, not 100`);
+  const given = zones.reduce((a, [, r]) => a + (r ?? 0), 0);
+  const open = zones.filter(([, r]) => r === undefined).length;
+  if (given > 100 || (open === 0 && Math.abs(given - 100) > 1e-9)) {
+    throw new OptionError(`zone sizes in 'random_distribution' add up to ${given}, not 100`);
+  }
+  return { kind: 'zoned', param: 0, zones: zones.map(([p, r]) => [p, r ?? (100 - given) / open]) };
 }
 
 export function parseDistribution(text: string): Distribution {
+  if (text.trim().startsWith('zoned:')) return parseZoned(text, text.trim().slice('zoned:'.length));
   const [kindText, paramText, ...rest] = text.trim().split(':');
   const kind = kindText === 'gauss' ? 'normal' : kindText;
-  const expected = 'random, zipf:THETA, pareto:POWER or normal:DEV%';
+  const expected = 'random, zipf:THETA, pareto:POWER, normal:DEV% or zoned:ACCESS/REGION:…';
   if (rest.length > 0) throw badValue('random_distribution', text, expected);
   if (kind === 'random') {
     if (paramText !== undefined) throw badValue('random_distribution', text, expected);

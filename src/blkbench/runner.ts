@@ -93,6 +93,8 @@ const BARRIER_ABORT = 2;
 async function runOnWorkers(clones: Clone[], progress: Float64Array, hooks: RunHooks, stop: Int32Array): Promise<JobResult[]> {
   const barrier = new Int32Array(new SharedArrayBuffer(4));
   const workers: Worker[] = [];
+  const exited: Array<Promise<void>> = [];
+  let succeeded = false;
   const ready: Array<Promise<void>> = [];
   const done: Array<Promise<JobResult>> = [];
   for (const clone of clones) {
@@ -132,6 +134,7 @@ async function runOnWorkers(clones: Clone[], progress: Float64Array, hooks: RunH
       else fail(new Error(m.message));
     });
     w.on('error', fail);
+    exited.push(new Promise<void>((resolve) => w.once('exit', () => resolve())));
     w.on('exit', (code) => fail(new Error(`job '${clone.spec.name}' worker exited (code ${code}) without a result`)));
   }
   const timer = hooks.onProgress ? setInterval(() => hooks.onProgress!(progress), 200) : undefined;
@@ -145,10 +148,16 @@ async function runOnWorkers(clones: Clone[], progress: Float64Array, hooks: RunH
     }
     Atomics.store(barrier, 0, BARRIER_GO);
     Atomics.notify(barrier, 0);
-    return await Promise.all(done);
+    const results = await Promise.all(done);
+    succeeded = true;
+    return results;
   } finally {
     if (timer) clearInterval(timer);
-    await Promise.all(workers.map((w) => w.terminate()));
+    // After a result, a worker still frees its buffers and destroys its handle: let it exit by itself.
+    // terminate() in the middle of that aborted Node now and then ("terminate called after throwing
+    // an instance of 'Napi::Error'"); it is only for workers that failed or never got to run.
+    if (succeeded) await Promise.all(exited);
+    else await Promise.all(workers.map((w) => w.terminate()));
   }
 }
 
