@@ -8,7 +8,7 @@
 import {
   BlockSizeChoice, ContinueOnError, Distribution, FallocateMode, PerDirection, RwSpec, VerifyKind,
   parseBlockSizes, parseBsrange, parseBssplit, parseContinueOnError, parseDistribution, parseFallocate,
-  parsePerDirection, parsePropList, parseRandseed, parseRw, parseVerify,
+  parseEngine, parsePerDirection, parsePropList, parseRandseed, parseRw, parseVerify,
 } from './option-values';
 import {
   SizeOrPercent, badValue, parseBool, parseChoice, parseIntOption, parseSize, parseSizeOrPercent, parseTimeNs,
@@ -83,7 +83,7 @@ export const OPTIONS = {
   jobName: str(['name'], { help: 'in a job section: the job\'s name (in [global]: ignored, as fio does)', fio: 'str' }),
   description: str(['description'], { help: 'free text, shown nowhere', fio: 'str' }),
   thread: bool(['thread'], true, { help: 'jobs run as threads', fio: 'bool: threads instead of processes', note: 'blkbench always runs jobs as threads' }),
-  ioengine: custom(['ioengine', 'driver'], 'str', 'io_uring', (t) => t.trim(), {
+  ioengine: custom(['ioengine', 'driver'], 'str', 'io_uring', parseEngine, {
     help: 'io_uring|virtio-blk-vhost-user|virtio-blk-vhost-vdpa|libblkio; libaio, psync, sync, pvsync, pvsync2, posixaio run on io_uring',
     fio: 'str: the I/O engine',
   }),

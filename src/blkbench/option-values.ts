@@ -224,3 +224,17 @@ export function parseContinueOnError(text: string): ContinueOnError {
   if (['none', 'read', 'write', 'io', 'verify', 'all'].includes(t)) return t as ContinueOnError;
   throw badValue('continue_on_error', text, 'one of none, read, write, io, verify, all, 0, 1');
 }
+
+/** Drivers built into the addon. Any other libblkio driver name goes through the koffi loader. */
+export const DRIVERS = ['io_uring', 'virtio-blk-vhost-user', 'virtio-blk-vhost-vdpa'] as const;
+
+/** fio engines that only change how fio talks to the kernel: here they all run on io_uring. */
+export const KERNEL_ENGINES = ['libaio', 'psync', 'sync', 'pvsync', 'pvsync2', 'posixaio', 'vsync'] as const;
+
+/** ioengine: a driver, libblkio, or a kernel engine; others (falloc, null, net, …) are refused. */
+export function parseEngine(text: string): string {
+  const t = text.trim();
+  const known: readonly string[] = [...DRIVERS, 'libblkio', ...KERNEL_ENGINES];
+  if (!known.includes(t)) throw badValue('ioengine', text, `one of ${known.join(', ')}`);
+  return t;
+}

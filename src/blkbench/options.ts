@@ -5,7 +5,7 @@
  * involve more than one option.
  */
 import { OPTIONS, OPTION_BY_NAME, OptionDef, OptionKey, OptionValues, UNSUPPORTED } from './option-table';
-import { DIRECTIONS, Direction, RW_MODES, RwMode } from './option-values';
+import { DIRECTIONS, DRIVERS, Direction, KERNEL_ENGINES, RwMode } from './option-values';
 import { OptionError } from './units';
 
 export { DIRECTIONS, RW_MODES, VERIFY_KINDS, parseBssplit, parsePropList } from './option-values';
@@ -13,11 +13,7 @@ export type { BlockSizeChoice, Direction, RwMode, VerifyKind } from './option-va
 export { WAIT_MODES } from './option-table';
 export type { WaitMode } from './option-table';
 
-/** Drivers built into the addon. Any other libblkio driver name goes through the koffi loader. */
-export const DRIVERS = ['io_uring', 'virtio-blk-vhost-user', 'virtio-blk-vhost-vdpa'] as const;
-
-/** fio engines that only change how fio talks to the kernel: here they all run on io_uring. */
-export const KERNEL_ENGINES = ['libaio', 'psync', 'sync', 'pvsync', 'pvsync2', 'posixaio', 'vsync'] as const;
+export { DRIVERS, KERNEL_ENGINES } from './option-values';
 
 export type JobSpec = Omit<OptionValues, 'rw' | 'rwmixwrite' | 'buffered' | 'ioengine' | 'bsrange' | 'bssplit' | 'filename'> & {
   name: string;
