@@ -125,6 +125,8 @@ export class JobLoop {
   private startedAt = 0;
   private measureStart = 0;
   private lastCompletion = 0;
+  /** The loop's latest clock read (after a doIo): when requests issued next were prepared (slat's start). */
+  private lastClock = 0;
   /** When a write job's run phase ended, before its verify phase (the verify phase is not measured). */
   private runEndedAt: number | undefined;
   private rampEnd = Infinity;
@@ -286,6 +288,7 @@ export class JobLoop {
     const now = performance.now();
     this.startedAt = now;
     this.lastCompletion = now;
+    this.lastClock = now;
     if (this.spec.rampTimeNs > 0) {
       this.phase = PHASE.ramp;
       this.rampEnd = now + this.spec.rampTimeNs / 1e6;
@@ -311,7 +314,7 @@ export class JobLoop {
   /** Fills free slots until a submit batch is pending or nothing is left to issue. */
   private issue(): void {
     const q = this.q;
-    const tIssue = this.freeCount > 0 && !this.stopIssuing ? performance.now() : 0;
+    const tIssue = this.lastClock; // no clock read of its own: the hot path reads the clock per doIo only
     while (this.freeCount > 0 && !this.stopIssuing) {
       const dir = this.heldDir >= 0 ? this.heldDir
         : this.phase === PHASE.verify ? READ : this.mixed ? (this.mixRng.nextBelow(100) < this.spec.rwmixread ? READ : WRITE) : this.fixedDir;
@@ -423,6 +426,7 @@ export class JobLoop {
     }
     // A submit-only call that reaped nothing needs no second clock read.
     const t1 = n > 0 || min > 0 ? performance.now() : t0;
+    this.lastClock = t1;
     if (n > 0) {
       this.measured.reaped(n);
       this.complete(n, t1);
@@ -521,6 +525,7 @@ export class JobLoop {
     const until = Math.min(this.pacedUntil, this.nextEvent);
     pause(until - now, this.pacer.spinning(now));
     const t = performance.now();
+    this.lastClock = t; // slat of the paced request starts when the pause ends
     if (t >= this.nextEvent) this.timeEvents(t);
   }
 
