@@ -114,6 +114,7 @@ export function parseCommandLine(argv: string[], readFile: (p: string) => string
     throw new OptionError(`compare needs at least one '--target=DRIVER:PATH'`);
   }
   if (cmd.kind === 'run' && cmd.plot !== undefined) throw new OptionError(`option '--plot' only applies to 'blkbench compare'`);
+  if (cmd.kind === 'compare' && cmd.formats.includes('terse')) throw new OptionError(`'blkbench compare' has no terse output: use normal or json`);
 
   const sections: RawJob[] = cmd.rawJobs;
   // Command-line jobs first, as fio orders them.

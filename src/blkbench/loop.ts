@@ -260,6 +260,10 @@ export class JobLoop {
           for (;;) {
             this.issue();
             const outstanding = this.depth - this.freeCount;
+            if (outstanding === 0 && this.heldDir >= 0 && !this.stopIssuing) {
+              this.waitForPace(); // paced with nothing in flight: sleep rather than spin the event loop
+              continue;
+            }
             if (outstanding === 0) {
               if (this.nextPhase()) continue;
               watcher.close();

@@ -82,7 +82,7 @@ export const OPTIONS = {
   // What and where.
   jobName: str(['name'], { help: 'in a job section: the job\'s name (in [global]: ignored, as fio does)', fio: 'str' }),
   description: str(['description'], { help: 'free text, shown nowhere', fio: 'str' }),
-  thread: bool(['thread'], true, { help: 'jobs run as threads', fio: 'bool: threads instead of processes', note: 'blkbench always runs jobs as threads' }),
+  thread: bool(['thread'], true, { help: 'accepted: blkbench always runs jobs as threads', fio: 'bool: threads instead of processes' }),
   ioengine: custom(['ioengine', 'driver'], 'str', 'io_uring', parseEngine, {
     help: 'io_uring|virtio-blk-vhost-user|virtio-blk-vhost-vdpa|libblkio; libaio, psync, sync, pvsync, pvsync2, posixaio run on io_uring',
     fio: 'str: the I/O engine',

@@ -67,7 +67,9 @@ async function runBatch(
     // loop runs from the event loop anyway, and a driver of another libblkio (koffi cannot share it).
     const only = clones[0].spec;
     if (clones.length === 1 && (only.waitMode === 'eventfd' || !isBuiltInDriver(only.driver))) {
-      return [await runOnMainThread(clones[0], progress, hooks, stop)];
+      const result = await runOnMainThread(clones[0], progress, hooks, stop);
+      if (only.exitall) Atomics.store(stop, 0, STOP.stop);
+      return [result];
     }
     return await runOnWorkers(clones, progress, hooks, stop);
   } finally {
