@@ -18,10 +18,12 @@ interface DiskStat {
 
 /** The disk under a job's target, or undefined (a socket, tmpfs, a vDPA device). */
 function diskOf(spec: JobSpec): { name: string; statFile: string } | undefined {
-  if (spec.driver !== 'io_uring' || spec.path === undefined) return undefined;
+  if (spec.driver !== 'io_uring') return undefined;
+  // A job without a filename gets one in `directory` (or here): its disk is that directory's.
+  const target = spec.path ?? spec.directory ?? '.';
   let st: fs.Stats;
   try {
-    st = fs.statSync(spec.path);
+    st = fs.statSync(target);
   } catch {
     return undefined;
   }
