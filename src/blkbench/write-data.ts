@@ -12,6 +12,8 @@ export class WriteData {
   readonly perRequest: boolean;
   private readonly spec: JobSpec;
   private readonly rng: Prng;
+  /** Word views of the slot buffers, made once: filling per request allocates nothing. */
+  private readonly words = new WeakMap<Uint8Array, Uint32Array>();
 
   constructor(spec: JobSpec, rng: Prng) {
     this.spec = spec;
@@ -26,7 +28,11 @@ export class WriteData {
       return;
     }
     if (this.spec.dedupePercentage > 0 && this.rng.nextBelow(100) < this.spec.dedupePercentage) return; // repeat
-    const words = new Uint32Array(view.buffer, view.byteOffset, view.byteLength >>> 2);
+    let words = this.words.get(view);
+    if (words === undefined) {
+      words = new Uint32Array(view.buffer, view.byteOffset, view.byteLength >>> 2);
+      this.words.set(view, words);
+    }
     for (let i = 0; i < words.length; i++) words[i] = this.rng.nextU32();
     const pct = this.spec.bufferCompressPercentage;
     if (pct > 0) {
