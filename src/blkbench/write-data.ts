@@ -28,12 +28,23 @@ export class WriteData {
       return;
     }
     if (this.spec.dedupePercentage > 0 && this.rng.nextBelow(100) < this.spec.dedupePercentage) return; // repeat
+    if ((view.byteOffset & 3) !== 0) {
+      for (let i = 0; i < view.length; i++) view[i] = this.rng.nextU32() & 0xff; // odd block sizes: bytes
+      this.compress(view);
+      return;
+    }
     let words = this.words.get(view);
     if (words === undefined) {
       words = new Uint32Array(view.buffer, view.byteOffset, view.byteLength >>> 2);
       this.words.set(view, words);
     }
     for (let i = 0; i < words.length; i++) words[i] = this.rng.nextU32();
+    for (let i = words.length * 4; i < view.length; i++) view[i] = this.rng.nextU32() & 0xff;
+    this.compress(view);
+  }
+
+  /** buffer_compress_percentage: the tail of each chunk made of zeroes. */
+  private compress(view: Uint8Array): void {
     const pct = this.spec.bufferCompressPercentage;
     if (pct > 0) {
       const chunk = Math.max(1, this.spec.bufferCompressChunk);

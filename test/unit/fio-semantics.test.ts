@@ -127,6 +127,12 @@ describe('fio write buffer contents', () => {
     assert.equal(zeroShare(v), 1);
   });
 
+  it('fills buffers at odd offsets (block sizes not a multiple of 4)', () => {
+    const v = new Uint8Array(new ArrayBuffer(1100), 513, 513);
+    new WriteData(jobs('--filename=/f', '--rw=write')[0], new Prng(1n)).fill(v);
+    assert.ok(zeroShare(v) < 0.02);
+  });
+
   it('makes buffer_compress_percentage=50 of each chunk zeroes', () => {
     const v = new Uint8Array(4096);
     new WriteData(jobs('--filename=/f', '--buffer_compress_percentage=50', '--buffer_compress_chunk=512')[0], new Prng(1n)).fill(v);
