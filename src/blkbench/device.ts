@@ -70,7 +70,14 @@ export function openDevice(spec: JobSpec): PreparedDevice {
     if (offset >= capacity) {
       throw new SetupError(`${spec.name}: offset ${offset} is past the end of '${spec.path}' (capacity ${capacity} bytes)`);
     }
-    const size = spec.size === undefined ? capacity - offset : resolveSizeOrPercent(spec.size, capacity, requestAlign);
+    // offset_increment: the last clone's region starts furthest in.
+    const lastShift = (spec.numjobs - 1) * spec.offsetIncrement;
+    const size = spec.size === undefined ? capacity - offset - lastShift : resolveSizeOrPercent(spec.size, capacity, requestAlign);
+    if (lastShift > 0 && offset + lastShift + size > capacity) {
+      throw new SetupError(
+        `${spec.name}: clone ${spec.numjobs - 1} at offset ${offset + lastShift} (offset_increment) goes past the end of '${spec.path}' (capacity ${capacity} bytes)`,
+      );
+    }
     if (offset + size > capacity) {
       throw new SetupError(
         `${spec.name}: size ${size} at offset ${offset} goes past the end of '${spec.path}' (capacity ${capacity} bytes)`,

@@ -50,7 +50,7 @@ export function assignFiles(specs: JobSpec[]): JobSpec[] {
 function neededBytes(spec: JobSpec): number | undefined {
   const size = spec.size ?? (spec.filesize !== undefined ? { bytes: spec.filesize } : undefined);
   if (size === undefined || !('bytes' in size)) return undefined;
-  const offset = 'bytes' in spec.offset ? spec.offset.bytes : 0;
+  const offset = ('bytes' in spec.offset ? spec.offset.bytes : 0) + (spec.numjobs - 1) * spec.offsetIncrement;
   return Math.max(offset + size.bytes, spec.filesize ?? 0);
 }
 

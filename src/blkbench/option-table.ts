@@ -65,6 +65,10 @@ const str = (names: string[], meta: Meta): OptionDef<string | undefined> => ({
 const custom = <T>(names: string[], kind: ValueKind, dflt: T, parse: (t: string) => T, meta: Meta): OptionDef<T> => ({
   names, kind, default: dflt, ...meta, parse,
 });
+/** write_*_log: a prefix, or bare (stored as "1") for the job's name, as fio does. */
+const logPrefix = (names: string[], help: string): OptionDef<string | undefined> => ({
+  names, kind: 'str', default: undefined, flag: true, help, fio: 'str: log file prefix', parse: (t) => t,
+});
 const perDirSize = (name: string) => (t: string) =>
   parsePerDirection(name, t, (p) => parseSize(name, p), 0);
 const perDirInt = (name: string) => (t: string) =>
@@ -129,6 +133,7 @@ export const OPTIONS = {
   offset: custom<SizeOrPercent>(['offset'], 'size', { bytes: 0 }, (t) => parseSizeOrPercent('offset', t), {
     help: 'start of the I/O region', fio: 'size or percent',
   }),
+  offsetIncrement: size(['offset_increment'], 0, { help: 'clone N starts at offset + N × this', fio: 'size' }),
   numberIos: optInt(['number_ios'], [1, Number.MAX_SAFE_INTEGER], { help: 'stop after this many I/Os', fio: 'int' }),
   loops: int(['loops'], 1, [1, 1 << 30], { help: 'passes over the region', fio: 'int' }),
   randomDistribution: custom<Distribution>(['random_distribution'], 'choice', { kind: 'random', param: 0 }, parseDistribution, {
@@ -214,15 +219,17 @@ export const OPTIONS = {
   verifyBacklog: optInt(['verify_backlog'], [1, Number.MAX_SAFE_INTEGER], { help: 'accepted', fio: 'int', note: 'blocks are verified after the write phase' }),
   verifyAsync: optInt(['verify_async'], [0, 1024], { help: 'accepted', fio: 'int', note: 'verification runs on the job\'s thread' }),
   verifyDump: bool(['verify_dump'], false, { help: 'accepted', fio: 'bool', note: 'bad blocks are described, not dumped' }),
+  ignoreError: str(['ignore_error'], { help: 'accepted', fio: 'str: errno lists', note: 'continue_on_error decides which errors are passed over' }),
+  errorDump: bool(['error_dump'], true, { help: 'accepted', fio: 'bool', note: 'the first error of a job is reported with its request' }),
   continueOnError: custom<ContinueOnError>(['continue_on_error'], 'choice', 'none', parseContinueOnError, {
     help: 'none|read|write|io|verify|all: count errors and go on', fio: 'str',
   }),
 
   // Reporting and logs.
-  writeLatLog: str(['write_lat_log'], { help: 'prefix for slat/clat/lat logs', fio: 'str' }),
-  writeBwLog: str(['write_bw_log'], { help: 'prefix for the bandwidth log', fio: 'str' }),
-  writeIopsLog: str(['write_iops_log'], { help: 'prefix for the IOPS log', fio: 'str' }),
-  writeHistLog: str(['write_hist_log'], { help: 'prefix for the latency histogram log', fio: 'str' }),
+  writeLatLog: logPrefix(['write_lat_log'], 'prefix for slat/clat/lat logs (bare: the job\'s name)'),
+  writeBwLog: logPrefix(['write_bw_log'], 'prefix for the bandwidth log (bare: the job\'s name)'),
+  writeIopsLog: logPrefix(['write_iops_log'], 'prefix for the IOPS log (bare: the job\'s name)'),
+  writeHistLog: logPrefix(['write_hist_log'], 'prefix for the latency histogram log (bare: the job\'s name)'),
   logAvgMsec: int(['log_avg_msec'], 0, [0, 1 << 30], { help: 'average log entries over this many ms', fio: 'int' }),
   logHistMsec: int(['log_hist_msec'], 0, [0, 1 << 30], { help: 'histogram log interval in ms', fio: 'int' }),
   diskUtil: bool(['disk_util'], true, { help: 'report block device utilization', fio: 'bool' }),

@@ -116,6 +116,10 @@ export function resolveJob(name: string, raw: RawOptions): JobSpec {
     notes,
     echo: {},
   };
+  // fio: a bare write_*_log names the files after the job.
+  for (const k of ['writeLatLog', 'writeBwLog', 'writeIopsLog', 'writeHistLog'] as const) {
+    if (spec[k] === '1' || spec[k] === '') spec[k] = name;
+  }
   if (spec.timeBased && spec.runtimeNs === 0) throw new OptionError(`option 'time_based' needs 'runtime'`);
   if (spec.thinktimeSpinNs > spec.thinktimeNs) throw new OptionError(`option 'thinktime_spin' is longer than 'thinktime'`);
   if (spec.verify !== 'none') checkVerifiable(spec);

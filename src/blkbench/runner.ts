@@ -80,7 +80,8 @@ async function runBatch(
 async function runOnMainThread(clone: Clone, progress: Float64Array, hooks: RunHooks, stop: Int32Array): Promise<JobResult> {
   const { spec, device } = clone;
   const onTick = hooks.onProgress ? () => hooks.onProgress!(progress) : undefined;
-  const { loop, release } = prepareJobLoop(device.blkio, spec, 0, clone.jobIndex, device, progress, onTick, stop);
+  const layout = { ...device, regionStart: device.regionStart + clone.queueIndex * spec.offsetIncrement };
+  const { loop, release } = prepareJobLoop(device.blkio, spec, 0, clone.jobIndex, layout, progress, onTick, stop);
   try {
     return spec.waitMode === 'eventfd' ? await loop.runEvented() : loop.runSync();
   } finally {
@@ -106,7 +107,7 @@ async function runOnWorkers(clones: Clone[], progress: Float64Array, hooks: RunH
       queueIndex: clone.queueIndex,
       jobIndex: clone.jobIndex,
       device: {
-        regionStart: clone.device.regionStart,
+        regionStart: clone.device.regionStart + clone.queueIndex * clone.spec.offsetIncrement, // fio's offset_increment
         regionLen: clone.device.regionLen,
         ioLimit: clone.device.ioLimit,
         slotStride: clone.device.slotStride,
