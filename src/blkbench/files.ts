@@ -42,7 +42,14 @@ export function assignFiles(specs: JobSpec[]): JobSpec[] {
       return [spec];
     }
     if (spec.driver !== 'io_uring') throw new FileSetupError(`job '${spec.name}': driver '${spec.driver}' needs a 'filename'`);
-    return Array.from({ length: spec.numjobs }, (_, i) => ({ ...spec, numjobs: 1, path: defaultFileName(spec, i) }));
+    return Array.from({ length: spec.numjobs }, (_, i) => ({
+      ...spec,
+      numjobs: 1,
+      path: defaultFileName(spec, i),
+      // Each clone is a job of its own now: its offset_increment becomes its offset.
+      offset: 'bytes' in spec.offset ? { bytes: spec.offset.bytes + i * spec.offsetIncrement } : spec.offset,
+      offsetIncrement: 0,
+    }));
   });
 }
 

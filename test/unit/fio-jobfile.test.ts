@@ -152,6 +152,16 @@ describe('fio engines and option spellings', () => {
     assert.deepEqual(job.rateIops, { read: 100, write: 100, trim: 100 });
   });
 
+  it('names logs after the job for a bare write_bw_log, as fio does', () => {
+    const [job] = parseCommandLine(['--name=steady', '--filename=/f', '--write_bw_log']).jobs;
+    assert.equal(job.writeBwLog, 'steady');
+  });
+
+  it('renames a job with name= in its own section, not with name= in [global]', () => {
+    const cmd = parseCommandLine(['n.fio'], files({ 'n.fio': '[global]\nname=g\nfilename=/f\n[a]\n[b]\nname=renamed\n' }));
+    assert.deepEqual(cmd.jobs.map((j) => j.name), ['a', 'renamed']);
+  });
+
   it('has one table entry per option, names unique across entries', () => {
     const seen = new Map<string, string>();
     for (const [key, def] of Object.entries(OPTIONS) as Array<[string, OptionDef<unknown>]>) {
