@@ -64,6 +64,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
       process.exit(128);
     }
     signalled = number;
+    activeProgress?.clear(); // restore the terminal line before saying so
     io.stderr.write(`\nblkbench: terminating on signal ${number}\n`);
     Atomics.store(stop, 0, STOP.stop);
   };
@@ -100,10 +101,14 @@ function describeDefault(spec: JobSpec): string {
 
 const wantsHuman = (formats: OutputFormat[]) => formats.includes('normal');
 
+/** The progress line being drawn, so a signal can erase it before printing. */
+let activeProgress: ProgressLine | undefined;
+
 async function runSpecs(specs: JobSpec[], cmd: Command, io: Io): Promise<JobResult[]> {
   const human = wantsHuman(cmd.formats) && cmd.output === undefined;
   const clones = specs.flatMap((s) => new Array<JobSpec>(s.numjobs).fill(s));
   const progress = progressWanted(io.stdout, cmd.formats) ? new ProgressLine(clones, io.stdout) : undefined;
+  activeProgress = progress;
   if (human) io.stdout.write(startBanner(specs));
   // One note per distinct reason (an engine that runs on io_uring, an option accepted without effect).
   for (const note of new Set(specs.flatMap((s) => s.notes))) io.stderr.write(`blkbench: note: ${note}\n`);
@@ -117,6 +122,7 @@ async function runSpecs(specs: JobSpec[], cmd: Command, io: Io): Promise<JobResu
     });
   } finally {
     progress?.clear();
+    activeProgress = undefined;
   }
 }
 
