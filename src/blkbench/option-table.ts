@@ -11,7 +11,7 @@ import {
   parseEngine, parsePerDirection, parsePropList, parseRandseed, parseRw, parseVerify,
 } from './option-values';
 import {
-  SizeOrPercent, badValue, parseBool, parseChoice, parseIntOption, parseSize, parseSizeOrPercent, parseTimeNs,
+  OptionError, SizeOrPercent, badValue, parseBool, parseChoice, parseIntOption, parseSize, parseSizeOrPercent, parseTimeNs,
 } from './units';
 
 export type ValueKind = 'bool' | 'int' | 'size' | 'time' | 'choice' | 'str' | 'list';
@@ -97,7 +97,11 @@ export const OPTIONS = {
   filenameFormat: custom(['filename_format'], 'str', '$jobname.$jobnum.$filenum', (t) => t, {
     help: 'file name without filename: $jobname, $jobnum, $filenum', fio: 'str: default $jobname.$jobnum.$filenum',
   }),
-  nrfiles: int(['nrfiles', 'nr_files'], 1, [1, 1], { help: 'files per job (only 1)', fio: 'int: files per job' }),
+  nrfiles: custom(['nrfiles', 'nr_files'], 'int', 1, (t) => {
+    const n = parseIntOption('nrfiles', t, 1);
+    if (n > 1) throw new OptionError(`option 'nrfiles=${n}': more than one file per job is not supported (use numjobs)`);
+    return n;
+  }, { help: 'files per job (only 1)', fio: 'int: files per job' }),
   filesize: optSize(['filesize'], { help: 'size of each file (default: size / nrfiles)', fio: 'size' }),
   fallocate: custom<FallocateMode>(['fallocate'], 'choice', 'native', parseFallocate, {
     help: 'laying out a new file: none|native|posix|keep|truncate', fio: 'str: native (default), posix, keep, truncate, none',
