@@ -67,6 +67,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
     activeProgress?.clear(); // restore the terminal line before saying so
     io.stderr.write(`\nblkbench: terminating on signal ${number}\n`);
     Atomics.store(stop, 0, STOP.stop);
+    Atomics.notify(stop, 0); // wakes jobs sleeping in startdelay, thinktime or a rate pause
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

@@ -288,7 +288,8 @@ export class JobLoop {
   }
 
   private begin(): void {
-    pause(this.spec.startdelayNs / 1e6, false); // fio's startdelay: before the job's clock starts
+    pause(this.spec.startdelayNs / 1e6, false, this.stopWord); // fio's startdelay: before the job's clock starts
+    if (this.stopRequested()) this.stopIssuing = true;
     const now = performance.now();
     this.startedAt = now;
     this.lastCompletion = now;
@@ -527,9 +528,13 @@ export class JobLoop {
   private waitForPace(): void {
     const now = performance.now();
     const until = Math.min(this.pacedUntil, this.nextEvent);
-    pause(until - now, this.pacer.spinning(now));
+    pause(until - now, this.pacer.spinning(now), this.stopWord);
     const t = performance.now();
     this.lastClock = t; // slat of the paced request starts when the pause ends
+    if (this.stopRequested()) {
+      this.stopIssuing = true;
+      this.heldDir = -1;
+    }
     if (t >= this.nextEvent) this.timeEvents(t);
   }
 
@@ -547,6 +552,10 @@ export class JobLoop {
         return;
       }
     }
+  }
+
+  private stopRequested(): boolean {
+    return this.stopWord !== undefined && Atomics.load(this.stopWord, 0) !== STOP.running;
   }
 
   private continuesOn(dir: number): boolean {

@@ -64,13 +64,17 @@ export class Pacer {
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
-/** Sleeps this thread (the job's loop thread) for ms milliseconds, or spins when asked to. */
-export function pause(ms: number, spin: boolean): void {
+/**
+ * Sleeps this thread (the job's loop thread) for ms milliseconds, or spins when asked to. With the
+ * shared stop word, the sleep ends early when it is set and notified (a signal, exitall).
+ */
+export function pause(ms: number, spin: boolean, stop?: Int32Array): void {
   if (ms <= 0) return;
   if (spin) {
     const end = performance.now() + ms;
     while (performance.now() < end) { /* busy, as fio's thinktime_spin */ }
     return;
   }
-  Atomics.wait(sleeper, 0, 0, ms);
+  if (stop) Atomics.wait(stop, 0, 0, ms);
+  else Atomics.wait(sleeper, 0, 0, ms);
 }

@@ -131,7 +131,10 @@ async function runOnWorkers(clones: Clone[], progress: Float64Array, hooks: RunH
       if (m.type === 'ready') ready1.resolve();
       else if (m.type === 'result') {
         // exitall: the first job to finish ends every other one.
-        if (clone.spec.exitall) Atomics.store(stop, 0, STOP.stop);
+        if (clone.spec.exitall) {
+          Atomics.store(stop, 0, STOP.stop);
+          Atomics.notify(stop, 0);
+        }
         result.resolve(m.result);
       }
       else fail(new Error(m.message));

@@ -56,6 +56,14 @@ describe('blkbench with fio habits', function () {
       assert.match(r.stdout, /Run status group 0 \(all jobs\):/);
     });
 
+    it('wakes a job paused by rate_iops when the signal comes', async () => {
+      const paced = ['--name=slow', '--filename=sig.img', '--size=1m', '--rw=read', '--rate_iops=1', '--time_based', '--runtime=60'];
+      const r = await interrupt(paced, dir, /Starting 1 thread/, 'SIGINT');
+      assert.equal(r.code, 128);
+      const ios = Number(/issued rwts: total=(\d+),/.exec(r.stdout)?.[1]);
+      assert.ok(ios >= 1 && ios < 10, `${ios} reads`); // 60 had it slept through the signal
+    });
+
     it('prints valid JSON with what was measured when SIGTERM stops a JSON run', async () => {
       const child = spawn(process.execPath, [CLI, '--output-format=json', ...job], { cwd: dir });
       let stdout = '';
