@@ -56,7 +56,13 @@ describe('blkbench with fio habits', function () {
       assert.match(r.stdout, /Run status group 0 \(all jobs\):/);
     });
 
-    it('wakes a job paused by rate_iops when the signal comes', async () => {
+    it('wakes a job sleeping in startdelay when the signal comes (else this times out)', async () => {
+      const r = await interrupt(['--name=late', '--filename=sig.img', '--size=1m', '--rw=read', '--startdelay=600'], dir, /Starting 1 thread/, 'SIGINT');
+      assert.equal(r.code, 128);
+      assert.match(r.stdout, /Run status group 0 \(all jobs\):/);
+    });
+
+    it('stops a job paced by rate_iops on the signal', async () => {
       const paced = ['--name=slow', '--filename=sig.img', '--size=1m', '--rw=read', '--rate_iops=1', '--time_based', '--runtime=60'];
       const r = await interrupt(paced, dir, /Starting 1 thread/, 'SIGINT');
       assert.equal(r.code, 128);
