@@ -23,6 +23,7 @@ need_cmd python3 python3                          # the vfio fault test resets a
 need_cmd setpriv util-linux                       # vfio memlock tests drop CAP_IPC_LOCK
 need_pkg libelf-dev
 need_pkg libssl-dev
+need_pkg python3-pandas                           # fio's fiologparser_hist.py reads blkbench's histogram logs
 [ -f /usr/src/linux-source-6.1.tar.xz ] || missing+=(linux-source-6.1)
 
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -1,15 +1,18 @@
 /**
  * The command line: `blkbench [--option=value…] [job.fio…]` and `blkbench compare … --target=…`.
  *
- * As in fio, job options before the first `--name` apply to every job (and override job files);
- * each `--name=X` starts a job of its own.
+ * As in fio 3.33 (checked by running it): job options before the first `--name` are defaults for every
+ * job, and a job file's settings (its [global] included) win over them; each `--name=X` starts a job
+ * of its own, and command-line jobs come before the jobs of job files.
  */
 import * as fs from 'node:fs';
-import { parseJobFile } from './jobfile';
+import { JobSection, parseJobFileCollecting } from './jobfile';
+import { assignGroups } from './groups';
+import { optionHelp } from './option-table';
 import { JobSpec, RawOptions, resolveJob, setRawOption } from './options';
 import { OptionError, parseChoice } from './units';
 
-export const OUTPUT_FORMATS = ['normal', 'json', 'json+'] as const;
+export const OUTPUT_FORMATS = ['normal', 'json', 'json+', 'terse'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 /** One target of `blkbench compare`: the same job on another driver and path. */
@@ -28,7 +31,9 @@ export interface RawJob {
 }
 
 export interface Command {
-  kind: 'run' | 'compare' | 'help' | 'version';
+  kind: 'run' | 'compare' | 'help' | 'version' | 'parse-only' | 'showcmd';
+  /** --showcmd: the jobs as one command line per job file, as fio prints them. */
+  showcmd: string[];
   jobs: JobSpec[];
   rawJobs: RawJob[];
   formats: OutputFormat[];
@@ -37,6 +42,8 @@ export interface Command {
   targets: CompareTarget[];
   /** No job was given: run the built-in short job on a temporary file. */
   defaultJob: boolean;
+  /** Set by the CLI: the shared stop word its signal handlers set. */
+  stop?: Int32Array;
 }
 
 /** The job `npx blkbench` runs without arguments (the file is created and removed by blkbench). */
@@ -46,11 +53,13 @@ export const DEFAULT_JOB_OPTIONS: Array<[string, string | undefined]> = [
 ];
 
 /** Options of blkbench itself, not of a job. They take `--x=v` or `--x v`. */
-const CLI_OPTIONS = new Set(['output-format', 'output', 'plot', 'target', 'help', 'version']);
+const CLI_OPTIONS = new Set(['output-format', 'output', 'plot', 'target', 'help', 'version', 'parse-only', 'showcmd']);
+/** Of those, the ones that take no value. */
+const CLI_FLAGS = new Set(['help', 'version', 'parse-only', 'showcmd']);
 
 export function parseCommandLine(argv: string[], readFile: (p: string) => string = (p) => fs.readFileSync(p, 'utf8')): Command {
   const cmd: Command = {
-    kind: 'run', jobs: [], rawJobs: [], formats: ['normal'], output: undefined, plot: undefined, targets: [], defaultJob: false,
+    kind: 'run', showcmd: [], jobs: [], rawJobs: [], formats: ['normal'], output: undefined, plot: undefined, targets: [], defaultJob: false,
   };
   const args = [...argv];
   if (args[0] === 'compare') {
@@ -58,6 +67,7 @@ export function parseCommandLine(argv: string[], readFile: (p: string) => string
     args.shift();
   }
   const global: RawOptions = new Map();
+  const errors: string[] = [];
   const cliJobs: Array<{ name: string; options: RawOptions }> = [];
   const files: string[] = [];
   let anyJobOption = false;
@@ -75,8 +85,10 @@ export function parseCommandLine(argv: string[], readFile: (p: string) => string
     let value = eq < 0 ? undefined : arg.slice(eq + 1);
     const cliKey = key.replace(/_/g, '-');
     if (CLI_OPTIONS.has(cliKey)) {
+      if (CLI_FLAGS.has(cliKey) && value !== undefined) throw new OptionError(`option '--${key}' takes no value`);
       if (cliKey === 'help') { cmd.kind = 'help'; continue; }
       if (cliKey === 'version') { cmd.kind = 'version'; continue; }
+      if (cliKey === 'parse-only' || cliKey === 'showcmd') { cmd.kind = cliKey; continue; }
       if (value === undefined) {
         value = args[++i];
         if (value === undefined) throw new OptionError(`option '--${key}' needs a value`);
@@ -90,30 +102,46 @@ export function parseCommandLine(argv: string[], readFile: (p: string) => string
       continue;
     }
     anyJobOption = true;
-    setRawOption(cliJobs.length > 0 ? cliJobs[cliJobs.length - 1].options : global, key, value);
+    try {
+      setRawOption(cliJobs.length > 0 ? cliJobs[cliJobs.length - 1].options : global, key, value);
+    } catch (e) {
+      if (!(e instanceof OptionError)) throw e;
+      errors.push(e.message);
+    }
   }
   if (cmd.kind === 'help' || cmd.kind === 'version') return cmd;
   if (cmd.kind === 'compare' && cmd.targets.length === 0) {
     throw new OptionError(`compare needs at least one '--target=DRIVER:PATH'`);
   }
   if (cmd.kind === 'run' && cmd.plot !== undefined) throw new OptionError(`option '--plot' only applies to 'blkbench compare'`);
+  if (cmd.kind === 'compare' && cmd.formats.includes('terse')) throw new OptionError(`'blkbench compare' has no terse output: use normal or json`);
 
   const sections: RawJob[] = cmd.rawJobs;
+  // Command-line jobs first, as fio orders them.
+  for (const j of cliJobs) sections.push({ name: j.name, options: mergeRaw(global, j.options) });
+  const fileSections: JobSection[] = [];
   for (const f of files) {
     let text: string;
     try {
       text = readFile(f);
     } catch (e) {
-      throw new OptionError(`cannot read job file '${f}': ${(e as Error).message}`);
+      errors.push(`cannot read job file '${f}': ${(e as Error).message}`);
+      continue;
     }
-    for (const s of parseJobFile(text, f)) {
-      // Command-line options before any --name override the file, so `blkbench job.fio --runtime=1` works.
-      sections.push({ name: s.name, options: mergeRaw(s.options, global) });
-    }
+    const parsed = parseJobFileCollecting(text, f, { env: process.env, readFile, errors });
+    fileSections.push(...parsed);
+    // The job file wins over command-line defaults, as in fio: `--runtime=1 job.fio` only fills in
+    // a runtime the file does not set.
+    // fio: `name=` in a job's own section renames it; in [global] it names nothing.
+    for (const s of parsed) sections.push({ name: s.own.get('name') ?? s.name, options: mergeRaw(global, s.options) });
+    cmd.showcmd.push(showcmdLine(parsed));
   }
-  for (const j of cliJobs) sections.push({ name: j.name, options: mergeRaw(global, j.options) });
+  if (cmd.kind === 'showcmd') {
+    if (errors.length > 0) throw new OptionError(errors.join('\n'));
+    return cmd;
+  }
 
-  if (sections.length === 0) {
+  if (sections.length === 0 && errors.length === 0) {
     const base: RawOptions = new Map();
     const useDefault = !anyJobOption;
     if (useDefault) for (const [k, v] of DEFAULT_JOB_OPTIONS) setRawOption(base, k, v);
@@ -122,19 +150,42 @@ export function parseCommandLine(argv: string[], readFile: (p: string) => string
   }
   const names = new Set<string>();
   for (const s of sections) {
-    if (names.has(s.name)) throw new OptionError(`job '${s.name}' is defined twice`);
+    if (names.has(s.name)) {
+      errors.push(`job '${s.name}' is defined twice`);
+      continue;
+    }
     names.add(s.name);
     try {
       cmd.jobs.push(resolveJob(s.name, s.options));
     } catch (e) {
-      if (e instanceof OptionError && sections.length > 1) throw new OptionError(`job '${s.name}': ${e.message}`);
-      throw e;
+      if (!(e instanceof OptionError)) throw e;
+      errors.push(sections.length > 1 ? `job '${s.name}': ${e.message}` : e.message);
     }
   }
-  if (cmd.kind === 'run' && !cmd.defaultJob) {
-    for (const j of cmd.jobs) if (j.path === undefined) throw new OptionError(`job '${j.name}' has no 'filename'`);
+  try {
+    assignGroups(cmd.jobs);
+  } catch (e) {
+    if (!(e instanceof OptionError)) throw e;
+    errors.push(e.message);
   }
+  if (errors.length > 0) throw new OptionError(errors.join('\n'));
   return cmd;
+}
+
+/** fio's --showcmd line for one job file: [global] options, then each job's --name and own options. */
+function showcmdLine(sections: JobSection[]): string {
+  const opt = ([k, v]: [string, string | undefined]) => (v === undefined ? `--${k}` : `--${k}=${v}`);
+  const parts = ['blkbench'];
+  let lastGlobal: RawOptions | undefined;
+  for (const s of sections) {
+    if (s.global !== lastGlobal) {
+      for (const e of s.global) if (!lastGlobal || lastGlobal.get(e[0]) !== e[1] || !lastGlobal.has(e[0])) parts.push(opt(e));
+      lastGlobal = s.global;
+    }
+    parts.push(`--name=${s.name}`);
+    for (const e of s.own) parts.push(opt(e));
+  }
+  return parts.join(' ');
 }
 
 function applyCliOption(cmd: Command, key: string, value: string): void {
@@ -142,6 +193,9 @@ function applyCliOption(cmd: Command, key: string, value: string): void {
     case 'output-format':
       cmd.formats = [...new Set(value.split(',').map((f) => parseChoice('output-format', f, OUTPUT_FORMATS)))];
       if (cmd.formats.includes('json') && cmd.formats.includes('json+')) cmd.formats = cmd.formats.filter((f) => f !== 'json');
+      if (cmd.formats.includes('terse') && cmd.formats.length > 1) {
+        throw new OptionError(`option '--output-format=terse' cannot be combined with other formats`);
+      }
       break;
     case 'output':
       if (value === '') throw new OptionError(`option '--output' needs a file name`);
@@ -192,20 +246,13 @@ export const USAGE = `usage: blkbench [--option=value ...] [job.fio ...]
        blkbench compare [--option=value ...] [job.fio] --target=[LABEL@]DRIVER:PATH[,opt=val...] ... [--plot=FILE]
 
 Runs fio-style jobs on the blkio library. Without arguments, runs a short 4 KiB random-read job
-on a temporary file.
+on a temporary file. As in fio, --name=X starts a job; options before the first --name are defaults
+for every job, and job files' own settings win over them.
 
-Job options (fio names; --name=X starts a new job, options before it apply to all jobs):
-  --ioengine|--driver=io_uring|virtio-blk-vhost-user|virtio-blk-vhost-vdpa   (default io_uring)
-  --filename|--path=PATH   --size=SIZE|N%   --offset=SIZE|N%
-  --rw=read|write|randread|randwrite|randrw|readwrite|trim|randtrim   --rwmixread=PCT
-  --bs=SIZE[,SIZE[,SIZE]]   --bssplit=4k/50:64k/50
-  --iodepth=N   --iodepth_batch_submit=N   --iodepth_batch_complete_min=N   --iodepth_batch_complete_max=N
-  --numjobs=N   --runtime=TIME   --time_based   --ramp_time=TIME
-  --direct=0|1   --invalidate=0|1 (default 1: drop the page cache first)   --norandommap
-  --randrepeat=0|1   --randseed=N   --verify=crc32c|md5   --group_reporting
-  --libblkio_pre_connect_props=a=b:c=d   --libblkio_pre_start_props=a=b   --hipri
-  --libblkio_wait_mode=block|eventfd|loop   --libblkio_num_entries=N   --libblkio_queue_size=N
+Job options (fio's names and meanings):
+${optionHelp()}
 
-Output:
-  --output-format=normal|json|json+   --output=FILE   --plot=FILE (compare: SVG chart)
+Output and control:
+  --output-format=normal|json|json+|terse   --output=FILE   --plot=FILE (compare: SVG chart)
+  --parse-only (check the jobs, run nothing)   --showcmd (print each job file as a command line)
 `;

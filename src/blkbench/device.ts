@@ -1,14 +1,14 @@
 /**
- * Setting up a job's device before any I/O: lay out a missing file, create/connect/start the Blkio
+ * Setting up a job's device before any I/O (its file is laid out by files.ts): create/connect/start the Blkio
  * with the job's properties, check the job's region against the capacity and alignment, and drop the
  * page cache when invalidate=1. Every problem found here stops the run before the first request.
  */
 import * as fs from 'node:fs';
 import { Blkio, create, createCompletions } from '../lib';
+import { DRIVERS } from './options';
 import { JobLoop } from './loop';
 import { JobSpec, jobDirections, maxBlockSize, minBlockSize, DIRECTIONS } from './options';
-import { humanNumber, resolveSizeOrPercent } from './units';
-import { Prng } from './random';
+import { resolveSizeOrPercent } from './units';
 
 /** A problem with the job or its target, found before I/O started. */
 export class SetupError extends Error {
@@ -26,26 +26,9 @@ export interface PreparedDevice {
   memoryLen: number;
 }
 
-/** Creates the job's file, filled with data, when an io_uring job names a file that does not exist. */
-export function layOutFileIfMissing(spec: JobSpec, log: (line: string) => void): void {
-  if (spec.driver !== 'io_uring' || spec.path === undefined || fs.existsSync(spec.path)) return;
-  if (spec.size === undefined || !('bytes' in spec.size)) {
-    throw new SetupError(`${spec.name}: file '${spec.path}' does not exist; give 'size' in bytes to create it`);
-  }
-  const total = spec.size.bytes + ('bytes' in spec.offset ? spec.offset.bytes : 0);
-  log(`${spec.name}: Laying out IO file (1 file / ${humanNumber(total, 1024, 'B')})`);
-  const fd = fs.openSync(spec.path, 'wx');
-  try {
-    const chunk = Buffer.alloc(Math.min(total, 1 << 20));
-    const rng = new Prng(spec.randseed, 0xf11e);
-    const words = new Uint32Array(chunk.buffer, chunk.byteOffset, chunk.length >>> 2);
-    for (let pos = 0; pos < total; pos += chunk.length) {
-      for (let i = 0; i < words.length; i++) words[i] = rng.nextU32();
-      fs.writeSync(fd, chunk, 0, Math.min(chunk.length, total - pos), pos);
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
+/** Drivers of this package's addon; any other name is looked up in another libblkio. */
+export function isBuiltInDriver(driver: string): boolean {
+  return (DRIVERS as readonly string[]).includes(driver);
 }
 
 function isReadOnlyJob(spec: JobSpec): boolean {
@@ -71,7 +54,9 @@ export function openDevice(spec: JobSpec): PreparedDevice {
     }
   };
   let b!: Blkio;
-  step(`creating driver '${spec.driver}'`, () => (b = create(spec.driver)));
+  // Drivers the addon does not have come from another libblkio ($BLKIO_LIBRARY) through the koffi loader.
+  const name = isBuiltInDriver(spec.driver) || spec.driver.startsWith('libblkio:') ? spec.driver : `libblkio:${spec.driver}`;
+  step(`creating driver '${spec.driver}'`, () => (b = create(name)));
   try {
     step(`setting path '${spec.path}'`, () => b.setStr('path', spec.path!));
     if (spec.driver === 'io_uring') step('setting direct', () => b.setBool('direct', spec.direct));
@@ -85,7 +70,14 @@ export function openDevice(spec: JobSpec): PreparedDevice {
     if (offset >= capacity) {
       throw new SetupError(`${spec.name}: offset ${offset} is past the end of '${spec.path}' (capacity ${capacity} bytes)`);
     }
-    const size = spec.size === undefined ? capacity - offset : resolveSizeOrPercent(spec.size, capacity, requestAlign);
+    // offset_increment: the last clone's region starts furthest in.
+    const lastShift = (spec.numjobs - 1) * spec.offsetIncrement;
+    const size = spec.size === undefined ? capacity - offset - lastShift : resolveSizeOrPercent(spec.size, capacity, requestAlign);
+    if (lastShift > 0 && offset + lastShift + size > capacity) {
+      throw new SetupError(
+        `${spec.name}: clone ${spec.numjobs - 1} at offset ${offset + lastShift} (offset_increment) goes past the end of '${spec.path}' (capacity ${capacity} bytes)`,
+      );
+    }
     if (offset + size > capacity) {
       throw new SetupError(
         `${spec.name}: size ${size} at offset ${offset} goes past the end of '${spec.path}' (capacity ${capacity} bytes)`,
@@ -125,7 +117,9 @@ export function openDevice(spec: JobSpec): PreparedDevice {
     const memoryLen = roundUp(slotStride * spec.iodepth, memAlign);
 
     if (spec.invalidate && spec.driver === 'io_uring' && !spec.direct) dropPageCache(spec);
-    return { blkio: b, regionStart: offset, regionLen: size, ioLimit: size, capacity, slotStride, memoryLen };
+    // fio's io_size: how much I/O to do over the region (more than one pass when larger).
+    const ioLimit = spec.ioSize ?? size;
+    return { blkio: b, regionStart: offset, regionLen: size, ioLimit, capacity, slotStride, memoryLen };
   } catch (e) {
     b.destroy();
     throw e;
@@ -197,6 +191,7 @@ export function prepareJobLoop(
   layout: JobLayout,
   progress: Float64Array,
   onTick?: () => void,
+  stop?: Int32Array,
 ): { loop: JobLoop; release: () => void } {
   const queue = spec.hipri ? b.getPollQueue(queueIndex) : b.getQueue(queueIndex);
   if (!queue) throw new Error(`${spec.name}: the device has no queue ${queueIndex}`);
@@ -215,6 +210,7 @@ export function prepareJobLoop(
       ioLimit: layout.ioLimit,
       progress,
       onTick,
+      stop,
     });
     return { loop, release: memory.release };
   } catch (e) {

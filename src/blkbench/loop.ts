@@ -22,6 +22,13 @@ import { Measurements } from './measurements';
 import { CpuUsage, JobResult } from './results';
 import { VerifyFailure, checkBlock, fillBlock } from './verify';
 import { cpuNow, cpuSince } from './cpu';
+import { DistributionOffsets, SkipSequentialOffsets } from './offsets-fio';
+import { Pacer, pause } from './pace';
+import { WriteData } from './write-data';
+import { JobLogs } from './logs';
+
+/** Values of the shared stop word: a job stops issuing when it is not RUNNING (exitall, a signal). */
+export const STOP = { running: 0, stop: 1 } as const;
 
 // Directions as small integers on the hot path (trim is 2).
 const READ = 0;
@@ -57,6 +64,8 @@ export interface LoopSetup {
   progress?: Float64Array;
   /** Called on the loop's thread about every 100 ms (a job on the main thread draws the progress line). */
   onTick?: () => void;
+  /** Shared stop word (STOP), checked about every 100 ms: exitall and signals end every job early. */
+  stop?: Int32Array;
 }
 
 export class JobLoop {
@@ -73,6 +82,8 @@ export class JobLoop {
   private readonly slotLen: Float64Array;
   private readonly slotDir: Uint8Array;
   private readonly slotStart: Float64Array;
+  /** When each slot's request was prepared (one clock read per issue() batch): slat's start. */
+  private readonly slotIssued: Float64Array;
   /** views[slot * sizeCount + sizeIndex]: the slot's buffer cut to each block size in use. */
   private readonly views: Uint8Array[];
   private readonly iovecs: Uint8Array[][];
@@ -94,7 +105,18 @@ export class JobLoop {
   private readonly timeBased: boolean;
   private readonly ioLimit: number;
   private issuedBytes = 0;
+  private issuedIos = 0;
   private stopIssuing = false;
+  /** fio's loops: passes over the region left after this one (size-bound jobs). */
+  private passesLeft: number;
+  private readonly pacer: Pacer;
+  /** A direction drawn but held back by the pacer; issued first next time (-1: none). */
+  private heldDir = -1;
+  private pacedUntil = 0;
+  private readonly writeData: WriteData;
+  private readonly stopWord: Int32Array | undefined;
+  private ignoredErrors = 0;
+  private readonly logs: JobLogs | undefined;
 
   private readonly measured = new Measurements();
 
@@ -103,6 +125,8 @@ export class JobLoop {
   private startedAt = 0;
   private measureStart = 0;
   private lastCompletion = 0;
+  /** The loop's latest clock read (after a doIo): when requests issued next were prepared (slat's start). */
+  private lastClock = 0;
   /** When a write job's run phase ended, before its verify phase (the verify phase is not measured). */
   private runEndedAt: number | undefined;
   private rampEnd = Infinity;
@@ -146,6 +170,7 @@ export class JobLoop {
     this.slotLen = new Float64Array(depth);
     this.slotDir = new Uint8Array(depth);
     this.slotStart = new Float64Array(depth);
+    this.slotIssued = new Float64Array(depth);
     this.freeSlots = new Int32Array(depth);
     for (let i = 0; i < depth; i++) this.freeSlots[i] = depth - 1 - i;
     this.freeCount = depth;
@@ -172,13 +197,25 @@ export class JobLoop {
       }
     }
 
-    const unit = minBlockSize(spec);
+    // Random offsets are multiples of blockalign (fio's default: the smallest block size).
+    const unit = spec.blockalign !== undefined && spec.blockalign > 0 ? spec.blockalign : minBlockSize(spec);
     const offsetRng = new Prng(seed, setup.jobIndex, 0);
-    if (!isRandom(spec.rw)) this.offsets = new SequentialOffsets(setup.regionLen);
-    else if (spec.norandommap) this.offsets = new PureRandomOffsets(setup.regionLen, unit, offsetRng);
+    this.passesLeft = spec.loops - 1;
+    this.logs = JobLogs.forJob(spec, setup.jobIndex);
+    this.pacer = new Pacer(spec);
+    this.stopWord = setup.stop;
+    this.writeData = new WriteData(spec, new Prng(seed, setup.jobIndex, 3));
+    if (!isRandom(spec.rw) && spec.seqAdd !== 0) this.offsets = new SkipSequentialOffsets(setup.regionLen, spec.seqAdd);
+    else if (!isRandom(spec.rw)) this.offsets = new SequentialOffsets(setup.regionLen);
+    else if (spec.randomDistribution.kind !== 'random') {
+      this.offsets = new DistributionOffsets(setup.regionLen, unit, spec.randomDistribution, offsetRng);
+    } else if (spec.norandommap) this.offsets = new PureRandomOffsets(setup.regionLen, unit, offsetRng);
     else this.offsets = new RandomMapOffsets(setup.regionLen, unit, offsetRng);
 
     this.verifyKind = spec.verify === 'none' ? undefined : spec.verify;
+    if (dirs.includes('write') && this.verifyKind === undefined) {
+      for (let slot = 0; slot < depth; slot++) this.writeData.fill(this.views[slot * this.sizeCount + this.sizeCount - 1]);
+    }
     this.verifyReads = this.verifyKind !== undefined && dirs[0] === 'read';
     this.verifySeed = Number(BigInt.asUintN(32, seed)) ^ setup.jobIndex;
     this.written = this.verifyKind !== undefined && dirs[0] === 'write' ? new Uint8Array(Math.ceil(setup.regionLen / unit)) : undefined;
@@ -191,11 +228,15 @@ export class JobLoop {
     for (;;) {
       this.issue();
       const outstanding = this.depth - this.freeCount;
+      if (outstanding === 0 && this.heldDir >= 0 && !this.stopIssuing) {
+        this.waitForPace();
+        continue;
+      }
       if (outstanding === 0) {
         if (this.nextPhase()) continue;
         break;
       }
-      if (this.freeCount > 0 && !this.stopIssuing) {
+      if (this.freeCount > 0 && !this.stopIssuing && this.heldDir < 0) {
         this.pump(0, 0); // a batch is ready and the queue has room: submit only, as fio does
         continue;
       }
@@ -219,6 +260,10 @@ export class JobLoop {
           for (;;) {
             this.issue();
             const outstanding = this.depth - this.freeCount;
+            if (outstanding === 0 && this.heldDir >= 0 && !this.stopIssuing) {
+              this.waitForPace(); // paced with nothing in flight: sleep rather than spin the event loop
+              continue;
+            }
             if (outstanding === 0) {
               if (this.nextPhase()) continue;
               watcher.close();
@@ -243,9 +288,12 @@ export class JobLoop {
   }
 
   private begin(): void {
+    pause(this.spec.startdelayNs / 1e6, false, this.stopWord); // fio's startdelay: before the job's clock starts
+    if (this.stopRequested()) this.stopIssuing = true;
     const now = performance.now();
     this.startedAt = now;
     this.lastCompletion = now;
+    this.lastClock = now;
     if (this.spec.rampTimeNs > 0) {
       this.phase = PHASE.ramp;
       this.rampEnd = now + this.spec.rampTimeNs / 1e6;
@@ -262,6 +310,8 @@ export class JobLoop {
     this.runEnd = this.spec.runtimeNs > 0 ? now + this.spec.runtimeNs / 1e6 : Infinity;
     this.nextSample = now + SAMPLE_INTERVAL_MS;
     this.issuedBytes = 0;
+    this.issuedIos = 0;
+    this.pacer.begin(now);
     this.measured.reset();
     this.cpuStart = cpuNow();
   }
@@ -269,12 +319,33 @@ export class JobLoop {
   /** Fills free slots until a submit batch is pending or nothing is left to issue. */
   private issue(): void {
     const q = this.q;
+    const tIssue = this.lastClock; // no clock read of its own: the hot path reads the clock per doIo only
     while (this.freeCount > 0 && !this.stopIssuing) {
-      const dir = this.phase === PHASE.verify ? READ : this.mixed ? (this.mixRng.nextBelow(100) < this.spec.rwmixread ? READ : WRITE) : this.fixedDir;
+      const dir = this.heldDir >= 0 ? this.heldDir
+        : this.phase === PHASE.verify ? READ : this.mixed ? (this.mixRng.nextBelow(100) < this.spec.rwmixread ? READ : WRITE) : this.fixedDir;
+      if (this.pacer.active && this.phase !== PHASE.verify) {
+        const now = performance.now();
+        const wait = this.pacer.delay(dir, now);
+        if (wait > 0) {
+          this.heldDir = dir;
+          this.pacedUntil = now + wait;
+          break;
+        }
+      }
+      this.heldDir = -1;
       const picker = this.pickers[dir];
-      const sizeIndex = picker.fixed !== 0 ? 0 : picker.pick();
-      const len = picker.sizes[sizeIndex];
-      const rel = this.phase === PHASE.verify ? this.nextVerifyOffset(len) : this.nextOffset(len);
+      let sizeIndex = picker.fixed !== 0 ? 0 : picker.pick();
+      let len = picker.sizes[sizeIndex];
+      let rel = this.phase === PHASE.verify ? this.nextVerifyOffset(len) : this.nextOffset(len);
+      if (rel < 0 && picker.fixed === 0 && this.phase !== PHASE.verify && !this.stopIssuing) {
+        // Variable block sizes: as fio, finish the region with a smaller size that still fits.
+        for (let i = 0; i < picker.sizes.length && rel < 0; i++) {
+          if (picker.sizes[i] >= len) continue;
+          sizeIndex = i;
+          len = picker.sizes[i];
+          rel = this.nextOffset(len);
+        }
+      }
       if (rel < 0) {
         this.stopIssuing = true;
         break;
@@ -284,6 +355,7 @@ export class JobLoop {
       this.slotOffset[slot] = off;
       this.slotLen[slot] = len;
       this.slotDir[slot] = dir;
+      this.slotIssued[slot] = tIssue;
       const vi = slot * this.sizeCount + this.pickerToView[dir][sizeIndex];
       if (dir === READ) {
         if (this.spec.vectored) q.readv(off, this.iovecs[vi], slot);
@@ -292,6 +364,8 @@ export class JobLoop {
         if (this.verifyKind !== undefined) {
           fillBlock(this.views[vi], off, this.verifyKind, this.verifySeed);
           this.written![Math.floor(rel / len)] = 1;
+        } else if (this.writeData.perRequest) {
+          this.writeData.fill(this.views[vi]);
         }
         if (this.spec.vectored) q.writev(off, this.iovecs[vi], slot);
         else q.write(off, this.views[vi], slot);
@@ -301,17 +375,29 @@ export class JobLoop {
         q.discard(off, len, slot);
       }
       this.issuedBytes += len;
+      this.issuedIos++;
+      if (this.pacer.active) this.pacer.issued(dir, len, performance.now());
       this.pendingSlots[this.pendingCount++] = slot;
       if (this.pendingCount >= this.batchSubmit) break;
     }
   }
 
   private nextOffset(len: number): number {
-    if (!this.timeBased && this.phase === PHASE.run && this.issuedBytes >= this.ioLimit) return -1;
+    if (this.phase === PHASE.run && this.spec.numberIos !== undefined && this.issuedIos >= this.spec.numberIos) return -1;
+    if (!this.timeBased && this.phase === PHASE.run && this.issuedBytes >= this.ioLimit) {
+      if (this.passesLeft <= 0) return -1;
+      this.passesLeft--; // fio's loops: the same region again
+      this.issuedBytes = 0;
+      this.offsets.reset();
+    }
     let rel = this.offsets.next(len);
     if (rel < 0) {
-      // End of a pass over the region: a size-bound job is done, a time-based one starts over.
-      if (!this.timeBased && this.phase === PHASE.run) return -1;
+      // End of a pass over the region: a size-bound job is done (or loops again), a time-based one starts over.
+      if (!this.timeBased && this.phase === PHASE.run && this.passesLeft <= 0) return -1;
+      if (!this.timeBased && this.phase === PHASE.run) {
+        this.passesLeft--;
+        this.issuedBytes = 0;
+      }
       this.offsets.reset();
       rel = this.offsets.next(len);
     }
@@ -345,6 +431,7 @@ export class JobLoop {
     }
     // A submit-only call that reaped nothing needs no second clock read.
     const t1 = n > 0 || min > 0 ? performance.now() : t0;
+    this.lastClock = t1;
     if (n > 0) {
       this.measured.reaped(n);
       this.complete(n, t1);
@@ -365,7 +452,11 @@ export class JobLoop {
       } else if (this.phase === PHASE.verify) {
         this.checkRead(slot); // read-back after a write job: checked, not counted as the job's I/O
       } else {
-        this.measured.add(dir, Math.round((t1 - this.slotStart[slot]) * 1e6), this.slotLen[slot]);
+        const submittedAt = this.slotStart[slot];
+        const slat = Math.max(0, Math.round((submittedAt - this.slotIssued[slot]) * 1e6));
+        const clat = Math.round((t1 - submittedAt) * 1e6);
+        this.measured.addSplit(dir, slat, clat, this.slotLen[slot]);
+        if (this.logs && this.phase === PHASE.run) this.logs.add(t1 - this.measureStart, dir, slat, clat, this.slotLen[slot], this.slotOffset[slot]);
         if (this.verifyReads) this.checkRead(slot);
       }
       this.freeSlots[this.freeCount++] = slot;
@@ -385,6 +476,10 @@ export class JobLoop {
   }
 
   private requestFailed(slot: number, ret: number, msg: string | null): void {
+    if (this.continuesOn(this.slotDir[slot])) {
+      this.ignoredErrors++; // continue_on_error: counted, and the job goes on
+      return;
+    }
     if (this.error !== 0) return;
     this.error = -ret;
     const dir = DIR_NAMES[this.slotDir[slot]];
@@ -417,12 +512,55 @@ export class JobLoop {
       this.measured.sample((now - this.nextSample + SAMPLE_INTERVAL_MS) / 1000);
       this.nextSample = now + SAMPLE_INTERVAL_MS;
     }
+    if (this.stopWord !== undefined && Atomics.load(this.stopWord, 0) !== STOP.running && this.phase !== PHASE.verify) {
+      this.stopIssuing = true;
+      this.heldDir = -1;
+    }
     if (now >= this.nextTick) {
       this.publishProgress(now);
       this.onTick?.();
       this.nextTick = now + PROGRESS_INTERVAL_MS;
     }
     this.updateNextEvent();
+  }
+
+  /** Sleeps (or spins, for thinktime_spin) until the pacer lets the held request go, watching the clock's events. */
+  private waitForPace(): void {
+    const now = performance.now();
+    const until = Math.min(this.pacedUntil, this.nextEvent);
+    pause(until - now, this.pacer.spinning(now), this.stopWord);
+    const t = performance.now();
+    this.lastClock = t; // slat of the paced request starts when the pause ends
+    if (this.stopRequested()) {
+      this.stopIssuing = true;
+      this.heldDir = -1;
+    }
+    if (t >= this.nextEvent) this.timeEvents(t);
+  }
+
+  /** rate_min: a direction that did I/O below its minimum bandwidth fails the job, as in fio. */
+  private checkRateMin(runtimeNs: number): void {
+    if (this.error !== 0 || runtimeNs <= 0) return;
+    for (let d = 0; d < 3; d++) {
+      const min = this.spec.rateMin[DIR_NAMES[d]];
+      const bytes = this.measured.bytes[d];
+      if (min <= 0 || bytes === 0) continue;
+      const bw = bytes / (runtimeNs / 1e9);
+      if (bw < min) {
+        this.error = 5; // EIO, as fio fails a job whose minimum rate is not met
+        this.errorMessage = `${DIR_NAMES[d]}: min rate ${min} B/s not met, got ${Math.floor(bw)} B/s`;
+        return;
+      }
+    }
+  }
+
+  private stopRequested(): boolean {
+    return this.stopWord !== undefined && Atomics.load(this.stopWord, 0) !== STOP.running;
+  }
+
+  private continuesOn(dir: number): boolean {
+    const c = this.spec.continueOnError;
+    return c === 'all' || c === 'io' || (c === 'read' && dir === READ) || (c === 'write' && dir === WRITE);
   }
 
   private updateNextEvent(): void {
@@ -476,10 +614,12 @@ export class JobLoop {
     this.phase = PHASE.done;
     this.publishProgress(performance.now());
     const runtimeNs = Math.max(0, Math.round((end - this.measureStart) * 1e6));
+    this.checkRateMin(runtimeNs);
+    this.logs?.write(end - this.measureStart);
     return {
       name: this.spec.name,
       jobs: 1,
-      groupid: 0,
+      groupid: this.spec.groupid,
       spec: this.spec,
       runtimeNs,
       elapsedNs: Math.round((performance.now() - this.startedAt) * 1e6),
@@ -489,6 +629,7 @@ export class JobLoop {
       error: this.error,
       errorMessage: this.errorMessage,
       verifiedBlocks: this.verifiedBlocks,
+      ignoredErrors: this.ignoredErrors,
     };
   }
 }

@@ -10,6 +10,10 @@ import { RunningStats } from './stats';
 
 export class Measurements {
   private readonly lat = [new RunningStats(), new RunningStats(), new RunningStats()];
+  private readonly slat = [new RunningStats(), new RunningStats(), new RunningStats()];
+  private readonly clat = [new RunningStats(), new RunningStats(), new RunningStats()];
+  /** Whether slat/clat were measured apart (addSplit); else clat is lat, as before. */
+  private split = false;
   private readonly hist = [new LatencyHistogram(), new LatencyHistogram(), new LatencyHistogram()];
   readonly ios = new Float64Array(3);
   readonly bytes = new Float64Array(3);
@@ -23,6 +27,22 @@ export class Measurements {
   add(dir: number, ns: number, len: number): void {
     this.lat[dir].add(ns);
     this.hist[dir].add(ns);
+    this.ios[dir]++;
+    this.bytes[dir] += len;
+    this.sampleIos[dir]++;
+    this.sampleBytes[dir] += len;
+  }
+
+  /**
+   * One completed request with its submission latency (prepared → submitted) and completion latency
+   * (submitted → completed) in ns, as fio's slat and clat; lat is their sum, the histogram is clat's.
+   */
+  addSplit(dir: number, slatNs: number, clatNs: number, len: number): void {
+    this.split = true;
+    this.slat[dir].add(slatNs);
+    this.clat[dir].add(clatNs);
+    this.lat[dir].add(slatNs + clatNs);
+    this.hist[dir].add(clatNs);
     this.ios[dir]++;
     this.bytes[dir] += len;
     this.sampleIos[dir]++;
@@ -55,6 +75,8 @@ export class Measurements {
   reset(): void {
     for (let d = 0; d < 3; d++) {
       this.lat[d].reset();
+      this.slat[d].reset();
+      this.clat[d].reset();
       this.hist[d].reset();
       this.bwSamples[d].reset();
       this.iopsSamples[d].reset();
@@ -73,6 +95,7 @@ export class Measurements {
         ios: this.ios[i],
         bytes: this.bytes[i],
         lat: this.lat[i].snapshot(),
+        ...(this.split ? { slat: this.slat[i].snapshot(), clat: this.clat[i].snapshot() } : {}),
         hist: this.hist[i].counts,
         bw: this.bwSamples[i].snapshot(),
         iops: this.iopsSamples[i].snapshot(),

@@ -84,7 +84,8 @@ function directionJson(d: DirectionResult, runtimeNs: number, plus: boolean, gro
   const secs = runtimeNs / 1e9;
   const active = d.ios > 0 && runtimeNs > 0;
   const lat = statsView(d.lat);
-  const clat: Record<string, unknown> = { min: lat.min, max: lat.max, mean: lat.mean, stddev: lat.stddev, N: lat.n };
+  const c = statsView(d.clat ?? d.lat);
+  const clat: Record<string, unknown> = { min: c.min, max: c.max, mean: c.mean, stddev: c.stddev, N: c.n };
   if (d.ios > 0) {
     const h = new LatencyHistogram(d.hist);
     const values = h.percentiles(DEFAULT_PERCENTILES);
@@ -112,7 +113,7 @@ function directionJson(d: DirectionResult, runtimeNs: number, plus: boolean, gro
     drop_ios: 0,
     slat_ns: statsJson(d.slat),
     clat_ns: clat,
-    lat_ns: d.total ? latJson(d.total, d.totalHist) : { min: lat.min, max: lat.max, mean: lat.mean, stddev: lat.stddev, N: lat.n },
+    lat_ns: latJson(d.lat, d.totalHist),
     bw_min: Math.floor(bw.min),
     bw_max: Math.floor(bw.max),
     bw_agg: groupKib > 0 ? (100 * bwKib) / groupKib : 0,
@@ -132,8 +133,8 @@ function statsJson(s: DirectionResult['slat']): Record<string, number> {
   return { min: v.min, max: v.max, mean: v.mean, stddev: v.stddev, N: v.n };
 }
 
-/** Total latency with its percentiles, as fio writes lat_ns with lat_percentiles=1. */
-function latJson(s: NonNullable<DirectionResult['total']>, hist: Float64Array | undefined): Record<string, unknown> {
+/** Total latency, with its percentiles where the loop kept its histogram (as fio's lat_percentiles=1). */
+function latJson(s: DirectionResult['lat'], hist: Float64Array | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = statsJson(s);
   if (hist && s.n > 0) {
     const values = new LatencyHistogram(hist).percentiles(DEFAULT_PERCENTILES);

@@ -15,7 +15,7 @@ export function jobHeaderLine(spec: JobSpec): string {
   };
   const extras = [`ioengine=${spec.driver}`, `iodepth=${spec.iodepth}`];
   if (spec.driver === 'io_uring') extras.push(`direct=${spec.direct ? 1 : 0}`, `invalidate=${spec.invalidate ? 1 : 0}`);
-  return `${spec.name}: (g=0): rw=${spec.rw}, bs=(R) ${range('read')}, (W) ${range('write')}, (T) ${range('trim')}, ${extras.join(', ')}`;
+  return `${spec.name}: (g=${spec.groupid}): rw=${spec.rw}, bs=(R) ${range('read')}, (W) ${range('write')}, (T) ${range('trim')}, ${extras.join(', ')}`;
 }
 
 /** What fio prints before the jobs start. */
@@ -35,10 +35,14 @@ export function startBanner(specs: JobSpec[]): string {
 
 export function normalReport(results: JobResult[], all: JobResult[], now = new Date()): string {
   const out: string[] = [];
-  const groupKib = { read: 0, write: 0, trim: 0 };
-  for (const r of results) for (const d of DIRECTIONS) groupKib[d] += kibPerSec(r.dirs[d], r.runtimeNs);
-  for (const r of results) out.push(jobBlock(r, now, groupKib));
-  out.push(groupBlock(all));
+  // One block per reporting group (stonewall, new_group), in group order, as fio prints them.
+  for (const g of [...new Set(results.map((r) => r.groupid))]) {
+    const members = results.filter((r) => r.groupid === g);
+    const groupKib = { read: 0, write: 0, trim: 0 };
+    for (const r of members) for (const d of DIRECTIONS) groupKib[d] += kibPerSec(r.dirs[d], r.runtimeNs);
+    for (const r of members) out.push(jobBlock(r, now, groupKib));
+  }
+  for (const g of [...new Set(all.map((r) => r.groupid))]) out.push(groupBlock(all.filter((r) => r.groupid === g), g));
   return out.join('\n');
 }
 
@@ -77,13 +81,13 @@ function directionBlock(name: Direction, d: DirectionResult, runtimeNs: number, 
       `(${humanNumber(d.bytes, 1024, 'B')}/${Math.round(runtimeNs / 1e6)}msec)`,
   ];
   const lat = statsView(d.lat);
-  const total = statsView(d.total ?? d.lat);
+  const clat = statsView(d.clat ?? d.lat);
   if (d.slat) {
     const slat = statsView(d.slat);
     lines.push(`    slat ${statsLine(slat.min, slat.max, slat.mean, slat.stddev)}`);
   }
-  lines.push(`    clat ${statsLine(lat.min, lat.max, lat.mean, lat.stddev)}`);
-  lines.push(`     lat ${statsLine(total.min, total.max, total.mean, total.stddev)}`);
+  lines.push(`    clat ${statsLine(clat.min, clat.max, clat.mean, clat.stddev)}`);
+  lines.push(`     lat ${statsLine(lat.min, lat.max, lat.mean, lat.stddev)}`);
   lines.push(...percentileLines(new LatencyHistogram(d.hist)));
   const bw = statsView(d.bw);
   if (bw.n > 0) {
@@ -155,8 +159,8 @@ function depthRow(keys: string[], counts: number[]): string {
 }
 
 /** "Run status group 0 (all jobs):" with one line per direction that did I/O. */
-function groupBlock(all: JobResult[]): string {
-  const lines = ['Run status group 0 (all jobs):'];
+function groupBlock(all: JobResult[], groupid = 0): string {
+  const lines = [`Run status group ${groupid} (all jobs):`];
   const labels: Record<Direction, string> = { read: '   READ', write: '  WRITE', trim: '   TRIM' };
   for (const d of DIRECTIONS) {
     const jobs = all.filter((r) => r.dirs[d].ios > 0);

@@ -9,16 +9,18 @@ import { RunningStats, StatsSnapshot } from './stats';
 export interface DirectionResult {
   ios: number;
   bytes: number;
-  /** Completion latency (submission → completion) in ns. */
+  /** Total latency (fio's lat: prepared → completed) in ns; clat alone where slat was not measured. */
   lat: StatsSnapshot;
+  /** Submission (prepared → submitted) and completion (submitted → completed) latency, when measured apart. */
+  slat?: StatsSnapshot;
+  clat?: StatsSnapshot;
+  /** Completion latency histogram (fio's clat percentiles). */
   hist: Float64Array;
+  /** Total latency histogram, where the loop keeps one (the native loop). */
+  totalHist?: Float64Array;
   /** Bandwidth samples in KiB/s and IOPS samples, one per sampling interval. */
   bw: StatsSnapshot;
   iops: StatsSnapshot;
-  /** Native loop only (fio's clock points): submission latency, and total latency with its histogram. */
-  slat?: StatsSnapshot;
-  total?: StatsSnapshot;
-  totalHist?: Float64Array;
 }
 
 export interface CpuUsage {
@@ -54,6 +56,8 @@ export interface JobResult {
   /** Which job loop ran, and why not the native one when it was asked for. */
   loop?: 'native' | 'js';
   loopNote?: string;
+  /** Request errors counted and passed over (continue_on_error). */
+  ignoredErrors?: number;
 }
 
 export const DEPTH_KEYS = ['1', '2', '4', '8', '16', '32', '>=64'];
@@ -126,12 +130,17 @@ function mergeDirection(into: DirectionResult, from: DirectionResult): void {
   const lat = RunningStats.from(into.lat);
   lat.merge(from.lat);
   into.lat = lat.snapshot();
+  for (const k of ['slat', 'clat'] as const) {
+    const f = from[k];
+    if (!f) continue;
+    const s = into[k] ? RunningStats.from(into[k]!) : new RunningStats();
+    s.merge(f);
+    into[k] = s.snapshot();
+  }
   const h = new LatencyHistogram(into.hist);
   h.merge(new LatencyHistogram(from.hist));
   // Group bandwidth samples: fio sums per-interval samples across jobs; without aligned intervals,
   // the sum of the jobs' means is the honest aggregate, with the spread of the first job's samples.
-  if (from.slat) into.slat = mergeStats(into.slat, from.slat);
-  if (from.total) into.total = mergeStats(into.total, from.total);
   if (from.totalHist) {
     const t = new LatencyHistogram(into.totalHist ?? new Float64Array(PLAT_BUCKETS));
     t.merge(new LatencyHistogram(from.totalHist));
@@ -139,12 +148,6 @@ function mergeDirection(into: DirectionResult, from: DirectionResult): void {
   }
   into.bw = sumSampleStats(into.bw, from.bw);
   into.iops = sumSampleStats(into.iops, from.iops);
-}
-
-function mergeStats(a: StatsSnapshot | undefined, b: StatsSnapshot): StatsSnapshot {
-  const s = RunningStats.from(a ?? emptyStats());
-  s.merge(b);
-  return s.snapshot();
 }
 
 function sumSampleStats(a: StatsSnapshot, b: StatsSnapshot): StatsSnapshot {

@@ -5,8 +5,10 @@
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { PreparedDevice, layOutFileIfMissing, openDevice, prepareJobLoop } from './device';
-import { PROGRESS_FIELDS } from './loop';
+import { PreparedDevice, isBuiltInDriver, openDevice, prepareJobLoop } from './device';
+import { assignFiles, layOutJobFile, unlinkJobFile } from './files';
+import { PROGRESS_FIELDS, STOP } from './loop';
+import { runBatches } from './groups';
 import { nativeLoopUnsupported, runNativeClones } from './native-runner';
 import { JobSpec } from './options';
 import { JobResult } from './results';
@@ -17,6 +19,8 @@ export interface RunHooks {
   log: (line: string) => void;
   /** Called about every 100 ms with the shared progress array (one PROGRESS_FIELDS slot per job). */
   onProgress?: (progress: Float64Array) => void;
+  /** Shared stop word (loop.ts STOP): set it to end every job early (a signal); exitall sets it too. */
+  stop?: Int32Array;
 }
 
 interface Clone {
@@ -26,22 +30,44 @@ interface Clone {
   jobIndex: number;
 }
 
-export async function runJobs(specs: JobSpec[], hooks: RunHooks): Promise<JobResult[]> {
+export async function runJobs(jobSpecs: JobSpec[], hooks: RunHooks): Promise<JobResult[]> {
+  const specs = assignFiles(jobSpecs);
+  const stop = hooks.stop ?? new Int32Array(new SharedArrayBuffer(4));
+  // Progress slots for every clone of every job, numbered across batches.
+  const total = specs.reduce((a, s) => a + s.numjobs, 0);
+  const progress = new Float64Array(new SharedArrayBuffer(total * PROGRESS_FIELDS * 8));
+  const firstIndex: number[] = [];
+  specs.reduce((a, s, i) => ((firstIndex[i] = a), a + s.numjobs), 0);
+  const results: JobResult[] = [];
+  try {
+    for (const batch of runBatches(specs)) {
+      if (Atomics.load(stop, 0) !== STOP.running) break;
+      results.push(...(await runBatch(batch.map((i) => specs[i]), batch.map((i) => firstIndex[i]), progress, stop, hooks)));
+    }
+    return results;
+  } finally {
+    for (const spec of specs) unlinkJobFile(spec);
+  }
+}
+
+/** Jobs that run at once: devices prepared here, then every clone on a worker of its own. */
+async function runBatch(
+  specs: JobSpec[], firstIndex: number[], progress: Float64Array, stop: Int32Array, hooks: RunHooks,
+): Promise<JobResult[]> {
   const devices: PreparedDevice[] = [];
   try {
     for (const spec of specs) {
-      layOutFileIfMissing(spec, hooks.log);
+      layOutJobFile(spec, hooks.log);
       devices.push(openDevice(spec));
     }
     const clones: Clone[] = [];
     specs.forEach((spec, i) => {
-      for (let q = 0; q < spec.numjobs; q++) clones.push({ spec, device: devices[i], queueIndex: q, jobIndex: clones.length });
+      for (let q = 0; q < spec.numjobs; q++) clones.push({ spec, device: devices[i], queueIndex: q, jobIndex: firstIndex[i] + q });
     });
-    const progress = new Float64Array(new SharedArrayBuffer(clones.length * PROGRESS_FIELDS * 8));
     const fallback = jsLoopReason(specs);
-    if (fallback === null) return await runNativeClones(clones, progress, hooks.onProgress);
+    if (fallback === null) return await runNativeClones(clones, progress, stop, hooks.onProgress);
     if (fallback !== '') hooks.log(`note: the native job loop does not support ${fallback}: running the JS loop`);
-    const results = clones.length === 1 ? [await runOnMainThread(clones[0], progress, hooks)] : await runOnWorkers(clones, progress, hooks);
+    const results = await runJsClones(clones, progress, hooks, stop);
     for (const r of results) {
       r.loop = 'js';
       if (fallback !== '') r.loopNote = `native loop does not support ${fallback}`;
@@ -54,7 +80,7 @@ export async function runJobs(specs: JobSpec[], hooks: RunHooks): Promise<JobRes
 
 /** null: every job runs on the native loop; '': the JS loop was asked for; else why the JS loop runs. */
 function jsLoopReason(specs: JobSpec[]): string | null {
-  if (specs.some((s) => s.loop === 'js')) return '';
+  if (specs.some((s) => s.jobLoop === 'js')) return '';
   for (const s of specs) {
     const reason = nativeLoopUnsupported(s);
     if (reason !== null) return reason;
@@ -62,10 +88,23 @@ function jsLoopReason(specs: JobSpec[]): string | null {
   return null;
 }
 
-async function runOnMainThread(clone: Clone, progress: Float64Array, hooks: RunHooks): Promise<JobResult> {
+async function runJsClones(clones: Clone[], progress: Float64Array, hooks: RunHooks, stop: Int32Array): Promise<JobResult[]> {
+  // The main thread stays free for signals and the progress line, except for an eventfd job, whose
+  // loop runs from the event loop anyway, and a driver of another libblkio (koffi cannot share it).
+  const only = clones[0].spec;
+  if (clones.length === 1 && (only.waitMode === 'eventfd' || !isBuiltInDriver(only.driver))) {
+    const result = await runOnMainThread(clones[0], progress, hooks, stop);
+    if (only.exitall) Atomics.store(stop, 0, STOP.stop);
+    return [result];
+  }
+  return await runOnWorkers(clones, progress, hooks, stop);
+}
+
+async function runOnMainThread(clone: Clone, progress: Float64Array, hooks: RunHooks, stop: Int32Array): Promise<JobResult> {
   const { spec, device } = clone;
   const onTick = hooks.onProgress ? () => hooks.onProgress!(progress) : undefined;
-  const { loop, release } = prepareJobLoop(device.blkio, spec, 0, clone.jobIndex, device, progress, onTick);
+  const layout = { ...device, regionStart: device.regionStart + clone.queueIndex * spec.offsetIncrement };
+  const { loop, release } = prepareJobLoop(device.blkio, spec, 0, clone.jobIndex, layout, progress, onTick, stop);
   try {
     return spec.waitMode === 'eventfd' ? await loop.runEvented() : loop.runSync();
   } finally {
@@ -77,9 +116,11 @@ async function runOnMainThread(clone: Clone, progress: Float64Array, hooks: RunH
 const BARRIER_GO = 1;
 const BARRIER_ABORT = 2;
 
-async function runOnWorkers(clones: Clone[], progress: Float64Array, hooks: RunHooks): Promise<JobResult[]> {
+async function runOnWorkers(clones: Clone[], progress: Float64Array, hooks: RunHooks, stop: Int32Array): Promise<JobResult[]> {
   const barrier = new Int32Array(new SharedArrayBuffer(4));
   const workers: Worker[] = [];
+  const exited: Array<Promise<void>> = [];
+  let succeeded = false;
   const ready: Array<Promise<void>> = [];
   const done: Array<Promise<JobResult>> = [];
   for (const clone of clones) {
@@ -89,7 +130,7 @@ async function runOnWorkers(clones: Clone[], progress: Float64Array, hooks: RunH
       queueIndex: clone.queueIndex,
       jobIndex: clone.jobIndex,
       device: {
-        regionStart: clone.device.regionStart,
+        regionStart: clone.device.regionStart + clone.queueIndex * clone.spec.offsetIncrement, // fio's offset_increment
         regionLen: clone.device.regionLen,
         ioLimit: clone.device.ioLimit,
         slotStride: clone.device.slotStride,
@@ -97,6 +138,7 @@ async function runOnWorkers(clones: Clone[], progress: Float64Array, hooks: RunH
       },
       progress: progress.buffer as SharedArrayBuffer,
       barrier: barrier.buffer as SharedArrayBuffer,
+      stop: stop.buffer as SharedArrayBuffer,
     };
     const w = new Worker(path.join(__dirname, 'worker.js'), { workerData: input });
     workers.push(w);
@@ -110,10 +152,18 @@ async function runOnWorkers(clones: Clone[], progress: Float64Array, hooks: RunH
     done.push(result.promise);
     w.on('message', (m: WorkerMessage) => {
       if (m.type === 'ready') ready1.resolve();
-      else if (m.type === 'result') result.resolve(m.result);
+      else if (m.type === 'result') {
+        // exitall: the first job to finish ends every other one.
+        if (clone.spec.exitall) {
+          Atomics.store(stop, 0, STOP.stop);
+          Atomics.notify(stop, 0);
+        }
+        result.resolve(m.result);
+      }
       else fail(new Error(m.message));
     });
     w.on('error', fail);
+    exited.push(new Promise<void>((resolve) => w.once('exit', () => resolve())));
     w.on('exit', (code) => fail(new Error(`job '${clone.spec.name}' worker exited (code ${code}) without a result`)));
   }
   const timer = hooks.onProgress ? setInterval(() => hooks.onProgress!(progress), 200) : undefined;
@@ -127,10 +177,16 @@ async function runOnWorkers(clones: Clone[], progress: Float64Array, hooks: RunH
     }
     Atomics.store(barrier, 0, BARRIER_GO);
     Atomics.notify(barrier, 0);
-    return await Promise.all(done);
+    const results = await Promise.all(done);
+    succeeded = true;
+    return results;
   } finally {
     if (timer) clearInterval(timer);
-    await Promise.all(workers.map((w) => w.terminate()));
+    // After a result, a worker still frees its buffers and destroys its handle: let it exit by itself.
+    // terminate() in the middle of that aborted Node now and then ("terminate called after throwing
+    // an instance of 'Napi::Error'"); it is only for workers that failed or never got to run.
+    if (succeeded) await Promise.all(exited);
+    else await Promise.all(workers.map((w) => w.terminate()));
   }
 }
 

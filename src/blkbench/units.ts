@@ -65,10 +65,13 @@ const TIME_UNITS_NS: Record<string, number> = {
   h: 3600e9, d: 86400e9,
 };
 
-/** Parses "10", "10s", "500ms", "2m" into nanoseconds; a bare number is seconds. */
-export function parseTimeNs(option: string, text: string): number {
+/**
+ * Parses "10", "10s", "500ms", "2m" into nanoseconds; a bare number is in `bareUnitNs` (seconds for
+ * runtime and ramp_time, microseconds for fio's thinktime).
+ */
+export function parseTimeNs(option: string, text: string, bareUnitNs = 1e9): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
-  const unit = m ? (m[2] === '' ? 1e9 : TIME_UNITS_NS[m[2].toLowerCase()]) : undefined;
+  const unit = m ? (m[2] === '' ? bareUnitNs : TIME_UNITS_NS[m[2].toLowerCase()]) : undefined;
   if (!m || unit === undefined) throw badValue(option, text, 'a time such as 10, 10s, 500ms or 2m');
   return Math.round(Number(m[1]) * unit);
 }
@@ -121,4 +124,16 @@ export function formatEta(seconds: number): string {
   const m = Math.floor((s % 3600) / 60);
   const pad = (n: number) => String(n).padStart(2, '0');
   return h > 0 ? `${pad(h)}h:${pad(m)}m:${pad(s % 60)}s` : `${pad(m)}m:${pad(s % 60)}s`;
+}
+
+/** A byte count as fio's options write it: the largest exact unit, "4k", "64k", "1m"; else bytes. */
+export function fioSize(bytes: number): string {
+  const units = ['', 'k', 'm', 'g', 't', 'p'];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1024 && v % 1024 === 0 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v}${units[i]}`;
 }

@@ -18,6 +18,7 @@ export interface WorkerInput {
   device: JobLayout;
   progress: SharedArrayBuffer;
   barrier: SharedArrayBuffer;
+  stop: SharedArrayBuffer;
 }
 
 export type WorkerMessage =
@@ -33,7 +34,7 @@ async function main(input: WorkerInput): Promise<void> {
   const b = attach(input.handle);
   try {
     const progress = new Float64Array(input.progress, input.jobIndex * PROGRESS_FIELDS * 8, PROGRESS_FIELDS);
-    const { loop, release } = prepareJobLoop(b, spec, input.queueIndex, input.jobIndex, device, progress);
+    const { loop, release } = prepareJobLoop(b, spec, input.queueIndex, input.jobIndex, device, progress, undefined, new Int32Array(input.stop));
     try {
       port.postMessage({ type: 'ready' } satisfies WorkerMessage);
       const barrier = new Int32Array(input.barrier);

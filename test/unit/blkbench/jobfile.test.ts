@@ -83,7 +83,7 @@ describe('blkbench job files', () => {
 
   it('names the job whose value is bad when a file has several', () => {
     assert.throws(() => parseCommandLine(['x.fio'], files({ 'x.fio': '[a]\nfilename=/x\n[b]\nfilename=/x\niodepth=0\n' })), {
-      message: "job 'b': bad value '0' for option 'iodepth': expected an integer from 1 to 65536",
+      message: "x.fio:5: bad value '0' for option 'iodepth': expected an integer from 1 to 65536",
     });
   });
 });
@@ -114,9 +114,14 @@ describe('blkbench command line', () => {
     assert.deepEqual(cmd.jobs.map((j) => [j.name, j.rw, j.bs.read.sizes[0]]), [['a', 'read', 8192], ['b', 'write', 16384]]);
   });
 
-  it('lets command-line options override a job file', () => {
+  it('lets a job file win over command-line options, as fio 3.33 does', () => {
     const cmd = parseCommandLine(['x.fio', '--runtime=1'], files({ 'x.fio': FIO_FILE }));
-    assert.equal(cmd.jobs[0].runtimeNs, 1e9);
+    assert.equal(cmd.jobs[0].runtimeNs, 2e9);
+  });
+
+  it('fills in from the command line what a job file leaves unset', () => {
+    const cmd = parseCommandLine(['--size=1m', 'x.fio'], files({ 'x.fio': FIO_FILE }));
+    assert.deepEqual(cmd.jobs[0].size, { bytes: 1 << 20 });
   });
 
   it('takes output options with = or as the next argument', () => {
@@ -147,13 +152,12 @@ describe('blkbench command line', () => {
     const cases: Array<[string, string[], string]> = [
       ['an unknown option', ['--frobnicate=1'], "unknown option 'frobnicate'"],
       ['an unknown short option', ['-x'], "unknown option '-x'"],
-      ['a bad output format', ['--filename=/f', '--output-format=terse'], "bad value 'terse' for option 'output-format': expected one of normal, json, json+"],
+      ['a bad output format', ['--filename=/f', '--output-format=xml'], "bad value 'xml' for option 'output-format': expected one of normal, json, json+, terse"],
       ['--output without a value', ['--output'], "option '--output' needs a value"],
       ['an empty --name', ['--name='], "option '--name' needs a value"],
       ['an empty --output', ['--filename=/f', '--output='], "option '--output' needs a file name"],
       ['an empty --plot', ['compare', '--target=io_uring:/f', '--plot='], "option '--plot' needs a file name"],
       ['--target without a value', ['compare', '--target'], "option '--target' needs a value"],
-      ['a job without a filename', ['--rw=read'], "job 'job1' has no 'filename'"],
       ['--plot outside compare', ['--filename=/f', '--plot=x.svg'], "option '--plot' only applies to 'blkbench compare'"],
       ['compare without targets', ['compare', '--rw=read'], "compare needs at least one '--target=DRIVER:PATH'"],
       ['a target without a path', ['compare', '--target=io_uring'], "bad value 'io_uring' for option '--target': expected [LABEL@]DRIVER:PATH[,option=value...]"],

@@ -94,10 +94,10 @@ describe('blkbench job options', () => {
     const cases: Array<[string, Record<string, string | undefined>, string]> = [
       ['an unknown option', { bogus: '1' }, "unknown option 'bogus'"],
       ['a missing value', { bs: undefined }, "option 'bs' needs a value"],
-      ['an unknown rw', { rw: 'sideways' }, "bad value 'sideways' for option 'rw': expected one of read, write, randread, randwrite, randrw, readwrite, trim, randtrim"],
-      ['an unknown engine', { ioengine: 'psync' }, "bad value 'psync' for option 'ioengine': expected one of io_uring, nvme-io_uring, virtio-blk-vfio-pci, virtio-blk-vhost-user, virtio-blk-vhost-vdpa, libblkio"],
+      ['an unknown rw', { rw: 'sideways' }, "bad value 'sideways' for option 'rw': expected one of read, write, randread, randwrite, randrw, readwrite, trim, randtrim, rw (optionally ':SIZE', e.g. read:-8k)"],
+      ['an unknown engine', { ioengine: 'splice' }, "bad value 'splice' for option 'ioengine': expected one of io_uring, nvme-io_uring, virtio-blk-vfio-pci, virtio-blk-vhost-user, virtio-blk-vhost-vdpa, libblkio, libaio, psync, sync, pvsync, pvsync2, posixaio, vsync"],
       ['libblkio without a driver', { ioengine: 'libblkio' }, "option 'ioengine=libblkio' needs 'libblkio_driver'"],
-      ['an unknown libblkio driver', { ioengine: 'libblkio', libblkio_driver: 'nvme' }, "bad value 'nvme' for option 'libblkio_driver': expected one of io_uring, nvme-io_uring, virtio-blk-vfio-pci, virtio-blk-vhost-user, virtio-blk-vhost-vdpa"],
+      ['an empty libblkio driver', { ioengine: 'libblkio', libblkio_driver: ' ' }, "option 'ioengine=libblkio' needs 'libblkio_driver'"],
       ['a bad block size', { bs: '4x' }, "bad value '4x' for option 'bs': expected a size such as 4096, 4k, 1m or 2g"],
       ['a zero block size', { bs: '0' }, "bad value '0' for option 'bs': expected a size above 0"],
       ['four block sizes', { bs: '4k,4k,4k,4k' }, "bad value '4k,4k,4k,4k' for option 'bs': expected up to three sizes: read,write,trim"],

@@ -1,0 +1,319 @@
+/**
+ * Every job option blkbench knows, one entry each: fio's names (canonical first, then aliases), the
+ * kind of value, default, range, help, and how fio reads it. The job spec's type, the parser, the
+ * help text and the JSON echo all come from this table (like fio's own options table).
+ *
+ * Keys are the JobSpec field names; the parsed value is stored under the key.
+ */
+import {
+  BlockSizeChoice, ContinueOnError, Distribution, FallocateMode, PerDirection, RwSpec, VerifyKind,
+  parseBlockSizes, parseBsrange, parseBssplit, parseContinueOnError, parseDistribution, parseFallocate,
+  parseEngine, parsePerDirection, parsePropList, parseRandseed, parseRw, parseVerify,
+} from './option-values';
+import {
+  OptionError, SizeOrPercent, badValue, parseBool, parseChoice, parseIntOption, parseSize, parseSizeOrPercent, parseTimeNs,
+} from './units';
+
+export type ValueKind = 'bool' | 'int' | 'size' | 'time' | 'choice' | 'str' | 'list';
+
+export interface OptionDef<T> {
+  /** fio's spelling first; the others are aliases. */
+  names: readonly string[];
+  kind: ValueKind;
+  default: T;
+  range?: readonly [number, number];
+  choices?: readonly string[];
+  help: string;
+  /** fio's option type and semantics, as fio documents them. */
+  fio: string;
+  /** Accepted for fio job files but changes nothing here; printed once as a note with the reason. */
+  note?: string;
+  /** A bare flag (no value) is allowed and means 1. */
+  flag?: boolean;
+  parse: (text: string) => T;
+  /** Some options are another option's value in disguise (rwmixwrite, buffered): stored as that one. */
+  storeAs?: (text: string) => [string, string];
+}
+
+type Meta = Pick<OptionDef<unknown>, 'help' | 'fio' | 'note'>;
+
+const bool = (names: string[], dflt: boolean, meta: Meta): OptionDef<boolean> => ({
+  names, kind: 'bool', default: dflt, flag: true, ...meta, parse: (t) => parseBool(names[0], t),
+});
+const int = (names: string[], dflt: number, range: [number, number], meta: Meta): OptionDef<number> => ({
+  names, kind: 'int', default: dflt, range, ...meta, parse: (t) => parseIntOption(names[0], t, range[0], range[1]),
+});
+const optInt = (names: string[], range: [number, number], meta: Meta): OptionDef<number | undefined> => ({
+  names, kind: 'int', default: undefined, range, ...meta, parse: (t) => parseIntOption(names[0], t, range[0], range[1]),
+});
+const size = (names: string[], dflt: number, meta: Meta): OptionDef<number> => ({
+  names, kind: 'size', default: dflt, ...meta, parse: (t) => parseSize(names[0], t),
+});
+const optSize = (names: string[], meta: Meta): OptionDef<number | undefined> => ({
+  names, kind: 'size', default: undefined, ...meta, parse: (t) => parseSize(names[0], t),
+});
+/** A time in ns; a bare number is in `bareUnitNs`. */
+const time = (names: string[], bareUnitNs: number, meta: Meta): OptionDef<number> => ({
+  names, kind: 'time', default: 0, ...meta, parse: (t) => parseTimeNs(names[0], t, bareUnitNs),
+});
+const choice = <C extends string>(names: string[], dflt: C, choices: readonly C[], meta: Meta): OptionDef<C> => ({
+  names, kind: 'choice', default: dflt, choices, ...meta, parse: (t) => parseChoice(names[0], t, choices),
+});
+const str = (names: string[], meta: Meta): OptionDef<string | undefined> => ({
+  names, kind: 'str', default: undefined, ...meta, parse: (t) => t,
+});
+const custom = <T>(names: string[], kind: ValueKind, dflt: T, parse: (t: string) => T, meta: Meta): OptionDef<T> => ({
+  names, kind, default: dflt, ...meta, parse,
+});
+/** write_*_log: a prefix, or bare (stored as "1") for the job's name, as fio does. */
+const logPrefix = (names: string[], help: string): OptionDef<string | undefined> => ({
+  names, kind: 'str', default: undefined, flag: true, help, fio: 'str: log file prefix', parse: (t) => t,
+});
+const perDirSize = (name: string) => (t: string) =>
+  parsePerDirection(name, t, (p) => parseSize(name, p), 0);
+const perDirInt = (name: string) => (t: string) =>
+  parsePerDirection(name, t, (p) => parseIntOption(name, p, 0, Number.MAX_SAFE_INTEGER), 0);
+const ZERO3: PerDirection<number> = { read: 0, write: 0, trim: 0 };
+const US = 1e3;
+const S = 1e9;
+const MS = 1e6;
+
+export const WAIT_MODES = ['block', 'eventfd', 'loop'] as const;
+export type WaitMode = (typeof WAIT_MODES)[number];
+export const JOB_LOOP_KINDS = ['native', 'js'] as const;
+export type JobLoopKind = (typeof JOB_LOOP_KINDS)[number];
+
+/** The table. Order is the help text's order. */
+export const OPTIONS = {
+  // What and where.
+  jobName: str(['name'], { help: 'in a job section: the job\'s name (in [global]: ignored, as fio does)', fio: 'str' }),
+  description: str(['description'], { help: 'free text, shown nowhere', fio: 'str' }),
+  thread: bool(['thread'], true, { help: 'accepted: blkbench always runs jobs as threads', fio: 'bool: threads instead of processes' }),
+  ioengine: custom(['ioengine', 'driver'], 'str', 'io_uring', parseEngine, {
+    help: 'io_uring|nvme-io_uring|virtio-blk-vfio-pci|virtio-blk-vhost-user|virtio-blk-vhost-vdpa|libblkio; libaio, psync, sync, pvsync, pvsync2, posixaio run on io_uring',
+    fio: 'str: the I/O engine',
+  }),
+  libblkio_driver: str(['libblkio_driver'], { help: 'with ioengine=libblkio: any libblkio driver name', fio: 'str: libblkio driver' }),
+  filename: str(['filename', 'path', 'libblkio_path'], { help: 'file, block device or socket; "\\:" for a literal colon', fio: 'str' }),
+  directory: str(['directory'], { help: 'directory for files named by filename_format', fio: 'str' }),
+  filenameFormat: custom(['filename_format'], 'str', '$jobname.$jobnum.$filenum', (t) => t, {
+    help: 'file name without filename: $jobname, $jobnum, $filenum', fio: 'str: default $jobname.$jobnum.$filenum',
+  }),
+  nrfiles: custom(['nrfiles', 'nr_files'], 'int', 1, (t) => {
+    const n = parseIntOption('nrfiles', t, 1);
+    if (n > 1) throw new OptionError(`option 'nrfiles=${n}': more than one file per job is not supported (use numjobs)`);
+    return n;
+  }, { help: 'files per job (only 1)', fio: 'int: files per job' }),
+  filesize: optSize(['filesize'], { help: 'size of each file (default: size / nrfiles)', fio: 'size' }),
+  fallocate: custom<FallocateMode>(['fallocate'], 'choice', 'native', parseFallocate, {
+    help: 'laying out a new file: none|native|posix|keep|truncate', fio: 'str: native (default), posix, keep, truncate, none',
+  }),
+  createOnOpen: bool(['create_on_open'], false, { help: 'create the file when the job starts, not before', fio: 'bool' }),
+  unlink: bool(['unlink'], false, { help: 'remove the job\'s files after the job', fio: 'bool' }),
+
+  // What I/O.
+  rw: custom<RwSpec>(['rw', 'readwrite'], 'choice', { mode: 'read', seqAdd: 0 }, parseRw, {
+    help: 'read|write|randread|randwrite|randrw|readwrite (rw)|trim|randtrim, sequential ones with :N to skip N bytes',
+    fio: 'str: td_ddir plus ddir_seq_add',
+  }),
+  rwmixread: int(['rwmixread'], 50, [0, 100], { help: 'percent reads in a mixed job', fio: 'int' }),
+  rwmixwrite: {
+    ...int(['rwmixwrite'], 50, [0, 100], { help: 'percent writes in a mixed job (sets rwmixread)', fio: 'int: 100 - rwmixread' }),
+    storeAs: (t: string) => ['rwmixread', String(100 - parseIntOption('rwmixwrite', t, 0, 100))] as [string, string],
+  },
+  bs: custom<PerDirection<BlockSizeChoice>>(['bs', 'blocksize'], 'size', parseBlockSizes('bs', '4k'), (t) => parseBlockSizes('bs', t), {
+    help: 'block size, or read,write,trim sizes', fio: 'size list: per direction',
+  }),
+  bsrange: custom<PerDirection<BlockSizeChoice> | undefined>(['bsrange', 'blocksize_range'], 'size', undefined, parseBsrange, {
+    help: 'MIN-MAX block sizes: power-of-two steps from MIN, and MAX, equally likely', fio: 'range list: any multiple of MIN',
+  }),
+  bssplit: custom<PerDirection<BlockSizeChoice> | undefined>(['bssplit'], 'list', undefined, parseBssplit, {
+    help: 'weighted block sizes, e.g. 4k/50:64k/50', fio: 'str',
+  }),
+  size: custom<SizeOrPercent | undefined>(['size'], 'size', undefined, (t) => {
+    const v = parseSizeOrPercent('size', t);
+    if ('bytes' in v && v.bytes <= 0) throw badValue('size', t, 'a size above 0');
+    return v;
+  }, { help: 'bytes of I/O region per job (or N% of the device)', fio: 'size or percent' }),
+  ioSize: optSize(['io_size', 'io_limit'], { help: 'bytes of I/O to do (default: size)', fio: 'size' }),
+  offset: custom<SizeOrPercent>(['offset'], 'size', { bytes: 0 }, (t) => parseSizeOrPercent('offset', t), {
+    help: 'start of the I/O region', fio: 'size or percent',
+  }),
+  offsetIncrement: size(['offset_increment'], 0, { help: 'clone N starts at offset + N × this', fio: 'size' }),
+  numberIos: optInt(['number_ios'], [1, Number.MAX_SAFE_INTEGER], { help: 'stop after this many I/Os', fio: 'int' }),
+  loops: int(['loops'], 1, [1, 1 << 30], { help: 'passes over the region', fio: 'int' }),
+  randomDistribution: custom<Distribution>(['random_distribution'], 'choice', { kind: 'random', param: 0 }, parseDistribution, {
+    help: 'random|zipf:THETA|pareto:POWER|normal:DEV%', fio: 'str: random, zipf, pareto, normal (gauss)',
+  }),
+  blockalign: optSize(['blockalign', 'blockalign_range'], {
+    help: 'alignment of random offsets (default: the smallest block size)', fio: 'size: ba',
+  }),
+  randomGenerator: choice(['random_generator'], 'tausworthe', ['tausworthe', 'lfsr', 'tausworthe64'] as const, {
+    help: 'accepted', fio: 'str', note: 'blkbench draws from its own generator (xoshiro128**)',
+  }),
+  norandommap: bool(['norandommap'], false, { help: 'random offsets may repeat within a pass', fio: 'bool' }),
+  randrepeat: bool(['randrepeat'], true, { help: 'the same seed on every run', fio: 'bool' }),
+  randseed: custom<bigint>(['randseed'], 'int', 0x5eedn, parseRandseed, { help: '64-bit seed', fio: 'int' }),
+
+  // How deep.
+  iodepth: int(['iodepth'], 1, [1, 65536], { help: 'requests in flight', fio: 'int' }),
+  iodepthBatchSubmit: int(['iodepth_batch_submit', 'iodepth_batch'], 1, [0, 65536], {
+    help: 'requests per submission (0: iodepth)', fio: 'int',
+  }),
+  iodepthBatchCompleteMin: int(['iodepth_batch_complete_min', 'iodepth_batch_complete'], 1, [0, 65536], {
+    help: 'completions to wait for', fio: 'int',
+  }),
+  iodepthBatchCompleteMax: int(['iodepth_batch_complete_max'], 0, [0, 65536], { help: 'completions to take at most', fio: 'int' }),
+  iodepthLow: optInt(['iodepth_low'], [0, 65536], { help: 'accepted', fio: 'int: refill watermark', note: 'the queue is refilled as soon as a slot is free' }),
+  ioSubmitMode: choice(['io_submit_mode'], 'inline', ['inline', 'offload'] as const, {
+    help: 'inline|offload', fio: 'str', note: 'submission is always inline on the job\'s thread',
+  }),
+  numjobs: int(['numjobs'], 1, [1, 1024], { help: 'clones of the job, one thread and queue each', fio: 'int' }),
+
+  // How long.
+  runtimeNs: time(['runtime', 'timeout'], S, { help: 'stop after this time', fio: 'time, seconds' }),
+  timeBased: bool(['time_based'], false, { help: 'run for runtime, repeating passes', fio: 'bool' }),
+  rampTimeNs: time(['ramp_time'], S, { help: 'run unmeasured first', fio: 'time, seconds' }),
+  startdelayNs: time(['startdelay'], S, { help: 'wait before starting', fio: 'time, seconds' }),
+
+  // Groups.
+  stonewall: bool(['stonewall', 'wait_for_previous'], false, { help: 'wait for the jobs before; start a new group', fio: 'bool' }),
+  newGroup: bool(['new_group'], false, { help: 'start a new reporting group', fio: 'bool' }),
+  waitFor: str(['wait_for'], { help: 'start when the named job is done', fio: 'str' }),
+  groupReporting: bool(['group_reporting'], false, { help: 'report each group as one job', fio: 'bool' }),
+  exitall: bool(['exitall'], false, { help: 'stop every job when this one is done', fio: 'bool' }),
+
+  // Pace.
+  rate: custom<PerDirection<number>>(['rate'], 'size', ZERO3, perDirSize('rate'), { help: 'bytes/s cap, per direction', fio: 'size list' }),
+  rateMin: custom<PerDirection<number>>(['rate_min', 'ratemin'], 'size', ZERO3, perDirSize('rate_min'), {
+    help: 'fail the job below this bytes/s', fio: 'size list',
+  }),
+  rateIops: custom<PerDirection<number>>(['rate_iops'], 'int', ZERO3, perDirInt('rate_iops'), { help: 'IOPS cap, per direction', fio: 'int list' }),
+  rateProcess: choice(['rate_process'], 'linear', ['linear', 'poisson'] as const, { help: 'linear|poisson', fio: 'str', note: 'rates are paced linearly' }),
+  thinktimeNs: time(['thinktime'], US, { help: 'pause after I/O (microseconds)', fio: 'time, microseconds' }),
+  thinktimeSpinNs: time(['thinktime_spin'], US, { help: 'busy part of thinktime', fio: 'time, microseconds' }),
+  thinktimeBlocks: int(['thinktime_blocks'], 1, [1, 1 << 30], { help: 'I/Os between pauses', fio: 'int' }),
+  flowSleep: optInt(['flow_sleep'], [0, 1 << 30], { help: 'accepted', fio: 'int: usec', note: 'jobs are not throttled against each other' }),
+  flow: custom<number>(['flow'], 'int', 0, (t) => Number(parseIntOption('flow', t.replace(/^-/, ''), 0)), {
+    help: 'accepted', fio: 'int: flow weight between jobs', note: 'jobs are not throttled against each other',
+  }),
+
+  // Cache and data.
+  direct: bool(['direct'], false, { help: 'O_DIRECT', fio: 'bool' }),
+  buffered: {
+    ...bool(['buffered'], true, { help: 'the opposite of direct', fio: 'bool: !direct' }),
+    storeAs: (t: string) => ['direct', parseBool('buffered', t) ? '0' : '1'] as [string, string],
+  },
+  invalidate: bool(['invalidate'], true, { help: 'drop the page cache first', fio: 'bool' }),
+  bufferCompressPercentage: int(['buffer_compress_percentage'], 0, [0, 100], { help: 'make write data this compressible', fio: 'int' }),
+  bufferCompressChunk: size(['buffer_compress_chunk'], 512, { help: 'granularity of compressible data', fio: 'size' }),
+  refillBuffers: bool(['refill_buffers'], false, { help: 'new data for every write', fio: 'bool' }),
+  scrambleBuffers: bool(['scramble_buffers'], true, { help: 'vary each write a little', fio: 'bool' }),
+  zeroBuffers: bool(['zero_buffers'], false, { help: 'write zeroes', fio: 'bool' }),
+  dedupePercentage: int(['dedupe_percentage'], 0, [0, 100], { help: 'percent of writes repeating an earlier block', fio: 'int' }),
+  dedupeMode: choice(['dedupe_mode'], 'repeat', ['repeat', 'working_set'] as const, {
+    help: 'accepted', fio: 'str', note: 'a deduplicated write repeats the buffer\'s previous contents',
+  }),
+  dedupeGlobal: bool(['dedupe_global'], false, { help: 'accepted', fio: 'bool', note: 'deduplication is within each job' }),
+  dedupeWorkingSetPercentage: int(['dedupe_working_set_percentage'], 5, [0, 100], {
+    help: 'accepted', fio: 'int', note: 'a deduplicated write repeats the buffer\'s previous contents',
+  }),
+
+  // Errors and verification.
+  verify: custom<VerifyKind>(['verify'], 'choice', 'none', parseVerify, { help: 'crc32c|md5', fio: 'str' }),
+  verifyFatal: bool(['verify_fatal'], false, { help: 'stop at the first bad block', fio: 'bool', note: 'verification always stops at the first bad block' }),
+  verifyBacklog: optInt(['verify_backlog'], [1, Number.MAX_SAFE_INTEGER], { help: 'accepted', fio: 'int', note: 'blocks are verified after the write phase' }),
+  verifyAsync: optInt(['verify_async'], [0, 1024], { help: 'accepted', fio: 'int', note: 'verification runs on the job\'s thread' }),
+  verifyDump: bool(['verify_dump'], false, { help: 'accepted', fio: 'bool', note: 'bad blocks are described, not dumped' }),
+  ignoreError: str(['ignore_error'], { help: 'accepted', fio: 'str: errno lists', note: 'continue_on_error decides which errors are passed over' }),
+  errorDump: bool(['error_dump'], true, { help: 'accepted', fio: 'bool', note: 'the first error of a job is reported with its request' }),
+  continueOnError: custom<ContinueOnError>(['continue_on_error'], 'choice', 'none', parseContinueOnError, {
+    help: 'none|read|write|io|verify|all: count errors and go on', fio: 'str',
+  }),
+
+  // Reporting and logs.
+  writeLatLog: logPrefix(['write_lat_log'], 'prefix for slat/clat/lat logs (bare: the job\'s name)'),
+  writeBwLog: logPrefix(['write_bw_log'], 'prefix for the bandwidth log (bare: the job\'s name)'),
+  writeIopsLog: logPrefix(['write_iops_log'], 'prefix for the IOPS log (bare: the job\'s name)'),
+  writeHistLog: logPrefix(['write_hist_log'], 'prefix for the latency histogram log (bare: the job\'s name)'),
+  logAvgMsec: int(['log_avg_msec'], 0, [0, 1 << 30], { help: 'average log entries over this many ms', fio: 'int' }),
+  logHistMsec: int(['log_hist_msec'], 0, [0, 1 << 30], { help: 'histogram log interval in ms', fio: 'int' }),
+  diskUtil: bool(['disk_util'], true, { help: 'report block device utilization', fio: 'bool' }),
+
+  // libblkio engine.
+  preConnectProps: custom<Array<[string, string]>>(['libblkio_pre_connect_props'], 'list', [], (t) => parsePropList('libblkio_pre_connect_props', t), {
+    help: 'properties before connect: a=b:c=d', fio: 'str',
+  }),
+  preStartProps: custom<Array<[string, string]>>(['libblkio_pre_start_props'], 'list', [], (t) => parsePropList('libblkio_pre_start_props', t), {
+    help: 'properties before start', fio: 'str',
+  }),
+  hipri: bool(['hipri'], false, { help: 'poll queues', fio: 'bool' }),
+  waitMode: choice(['libblkio_wait_mode'], 'block', WAIT_MODES, { help: 'block|eventfd|loop', fio: 'str' }),
+  jobLoop: choice(['blkbench_loop'], 'native', JOB_LOOP_KINDS, {
+    help: 'native: the job loop in C++ (where it supports the job); js: the JS loop over the mirror API',
+    fio: 'blkbench only',
+  }),
+  numEntries: optInt(['libblkio_num_entries'], [1, 32768], { help: 'io_uring ring size', fio: 'int' }),
+  queueSize: optInt(['libblkio_queue_size'], [1, 32768], { help: 'virtqueue size', fio: 'int' }),
+  vectored: bool(['libblkio_vectored'], false, { help: 'readv/writev', fio: 'bool' }),
+  writeZeroesOnTrim: bool(['libblkio_write_zeroes_on_trim'], false, { help: 'trims as write-zeroes', fio: 'bool' }),
+};
+
+export type OptionKey = keyof typeof OPTIONS;
+export type OptionValues = { -readonly [K in OptionKey]: (typeof OPTIONS)[K] extends OptionDef<infer T> ? T : never };
+
+/** Every written name (aliases included, lower case, underscores) → table key. */
+export const OPTION_BY_NAME = new Map<string, OptionKey>();
+for (const key of Object.keys(OPTIONS) as OptionKey[]) {
+  for (const n of OPTIONS[key].names) OPTION_BY_NAME.set(n, key);
+}
+
+/**
+ * fio options blkbench knows of but does not do, with the reason: a clear refusal rather than
+ * "unknown option".
+ */
+export const UNSUPPORTED: Record<string, string> = {
+  fsync: 'fsync after writes is not supported',
+  fdatasync: 'fdatasync after writes is not supported',
+  end_fsync: 'end_fsync is not supported',
+  fsync_on_close: 'fsync_on_close is not supported',
+  sync: 'O_SYNC writes are not supported',
+  file_service_type: 'one file per job: file_service_type does not apply',
+  zonemode: 'zoned I/O is not supported',
+  cpus_allowed: 'CPU pinning is not supported',
+  cpumask: 'CPU pinning is not supported',
+  nice: 'job priorities are not supported',
+  prio: 'I/O priorities are not supported',
+  prioclass: 'I/O priorities are not supported',
+  write_iolog: 'I/O logs are not supported',
+  read_iolog: 'I/O replay is not supported',
+  lockmem: 'lockmem is not supported',
+  mem: 'buffer memory types are not supported (buffers are mapped memory regions)',
+  iomem: 'buffer memory types are not supported (buffers are mapped memory regions)',
+  exec_prerun: 'running commands is not supported',
+  exec_postrun: 'running commands is not supported',
+  verify_pattern: 'verify patterns are not supported (use verify=crc32c or md5)',
+  trim_percentage: 'trim_percentage is not supported',
+  gtod_reduce: 'gtod_reduce is not supported: blkbench reads the clock once per batch',
+  latency_target: 'the latency-target queue depth search is not supported',
+  latency_window: 'the latency-target queue depth search is not supported',
+  latency_percentile: 'the latency-target queue depth search is not supported',
+  fill_device: 'fill_device is not supported (give size)',
+  fill_fs: 'fill_device is not supported (give size)',
+  do_verify: 'do_verify is not supported (verify runs after a write job; a read job checks what it reads)',
+  verify_interval: 'verify_interval is not supported (one header per block)',
+  exit_what: 'exit_what is not supported (exitall ends every job)',
+  random_sequence_stride: 'random_distribution=sequence is not supported',
+};
+
+/** Help lines generated from the table. */
+export function optionHelp(): string {
+  return (Object.keys(OPTIONS) as OptionKey[])
+    .map((k) => {
+      const d = OPTIONS[k] as OptionDef<unknown>;
+      const names = d.names.join('|');
+      const range = d.range ? ` [${d.range[0]}..${d.range[1]}]` : '';
+      return `  --${names}${d.flag ? '[=0|1]' : '=' + d.kind.toUpperCase()}${range}  ${d.help}${d.note ? ` (accepted: ${d.note})` : ''}`;
+    })
+    .join('\n');
+}
