@@ -11,17 +11,25 @@ import type { BoolProperty, DriverName, IntProperty, StrProperty, Uint64Property
  * it are zero-copy request buffers. It is detached when the region is freed.
  */
 export interface MemRegion {
+  /** Address of the region's memory in this process. */
   readonly addr: bigint;
+  /** Length in bytes. */
   readonly len: number;
+  /** I/O virtual address the device uses for it (0 where the driver picks). */
   readonly iova: bigint;
+  /** Offset of the region in fd. */
   readonly fdOffset: number;
+  /** The memfd behind the region (-1 if none); shared with the device where it needs one. */
   readonly fd: number;
+  /** libblkio's region flags (none defined yet: 0). */
   readonly flags: number;
+  /** The region's memory, zero-copy; detached when the region is freed. */
   readonly buffer: ArrayBuffer;
 }
 
 /** Passes a started Blkio to a worker thread (structured-cloneable); see attach(). */
 export interface BlkioHandle {
+  /** Identifies the shared device inside this process (meaningless elsewhere). */
   readonly sharedBlkioId: bigint;
 }
 
@@ -59,10 +67,12 @@ export class Blkio {
     return this.#native;
   }
 
+  /** Connects to the device (created → connected): opens the path or socket and reads the device's limits; idempotent. */
   connect(): void {
     this.#live.connect();
   }
 
+  /** Starts the device (connected → started): creates num-queues and num-poll-queues queues; idempotent. */
   start(): void {
     this.#live.start();
   }
@@ -117,16 +127,19 @@ export class Blkio {
     else native.start();
   }
 
+  /** Reads a bool property (ENOENT: unknown; ENOTTY: not a bool). */
   getBool(name: BoolProperty): boolean {
     checkName(name);
     return this.#live.get(name, PropertyType.Bool) as boolean;
   }
 
+  /** Reads an int property (ENOENT: unknown; ENOTTY: not an int). */
   getInt(name: IntProperty): number {
     checkName(name);
     return this.#live.get(name, PropertyType.Int) as number;
   }
 
+  /** Reads a uint64 property as a bigint (ENOENT: unknown; ENOTTY: not a uint64). */
   getUint64(name: Uint64Property): bigint {
     checkName(name);
     return this.#live.get(name, PropertyType.Uint64) as bigint;
@@ -138,12 +151,14 @@ export class Blkio {
     return this.#live.get(name, PropertyType.Str) as string;
   }
 
+  /** Sets a bool property where its state allows (EBUSY/ENODEV otherwise, EACCES if read-only). */
   setBool(name: BoolProperty, value: boolean): void {
     checkName(name);
     if (typeof value !== 'boolean') invalidArgument(`value of '${name}' must be a boolean`);
     this.#live.set(name, PropertyType.Bool, value);
   }
 
+  /** Sets an int property (a 32-bit integer) where its state allows. */
   setInt(name: IntProperty, value: number): void {
     checkName(name);
     if (!Number.isInteger(value) || value < -(2 ** 31) || value >= 2 ** 31)
@@ -238,14 +253,17 @@ export class Blkio {
     return this.#live.addQueue(false);
   }
 
+  /** Adds a poll queue to a started instance and returns its index (where supports-poll-queues). */
   addPollQueue(): number {
     return this.#live.addQueue(true);
   }
 
+  /** Removes queue i (EBUSY while another thread is inside its doIo); its JS object then gives ENODEV. */
   removeQueue(index: number): void {
     this.#remove(false, index);
   }
 
+  /** Removes poll queue i, as removeQueue does. */
   removePollQueue(index: number): void {
     this.#remove(true, index);
   }

@@ -43,6 +43,7 @@ export interface CompletionWatcher {
   ref(): void;
   /** Let the process exit even though the watcher is active (the default). */
   unref(): void;
+  /** Stops watching; the callback is not called again. */
   close(): void;
 }
 
@@ -161,30 +162,37 @@ export class Queue {
     return this.#userData.length - this.#freeSlots.length;
   }
 
+  /** Reads buf.byteLength bytes at start into buf (blkioq_read); the result comes back from doIo. */
   read(start: number | bigint, buf: Uint8Array, userData?: unknown, flags = 0): void {
     this.#single(Op.Read, start, buf, userData, flags);
   }
 
+  /** Writes buf at start (blkioq_write); flags: REQ_FUA. */
   write(start: number | bigint, buf: Uint8Array, userData?: unknown, flags = 0): void {
     this.#single(Op.Write, start, buf, userData, flags);
   }
 
+  /** Reads into each buffer in turn, from start, as one request (blkioq_readv). */
   readv(start: number | bigint, bufs: Uint8Array[], userData?: unknown, flags = 0): void {
     this.#vectored(Op.Readv, start, bufs, userData, flags);
   }
 
+  /** Writes each buffer in turn, from start, as one request (blkioq_writev); flags: REQ_FUA. */
   writev(start: number | bigint, bufs: Uint8Array[], userData?: unknown, flags = 0): void {
     this.#vectored(Op.Writev, start, bufs, userData, flags);
   }
 
+  /** Zeroes len bytes at start (blkioq_write_zeroes); flags: REQ_FUA, REQ_NO_UNMAP, REQ_NO_FALLBACK. */
   writeZeroes(start: number | bigint, len: number | bigint, userData?: unknown, flags = 0): void {
     this.#ranged(Op.WriteZeroes, start, len, userData, flags);
   }
 
+  /** Discards len bytes at start (blkioq_discard): their contents become unspecified. */
   discard(start: number | bigint, len: number | bigint, userData?: unknown, flags = 0): void {
     this.#ranged(Op.Discard, start, len, userData, flags);
   }
 
+  /** Makes writes completed before it persistent (blkioq_flush). */
   flush(userData?: unknown, flags = 0): void {
     this.#startLo = this.#startHi = 0;
     const w = this.#next(Op.Flush, flags, userData, null);
@@ -247,6 +255,7 @@ export class Queue {
     return this.#native.completionFd();
   }
 
+  /** Enables or disables the completion fd's wake-ups (off by default, as in libblkio). */
   setCompletionFdEnabled(on: boolean): void {
     this.#checkAlive();
     this.#native.setCompletionFdEnabled(on);
