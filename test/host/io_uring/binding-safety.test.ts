@@ -7,6 +7,8 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Blkio, BlkioError, create, createCompletions, MemRegion, Queue } from '../../../src/lib';
 import { randomFile, readFileRange, tempDir } from '../../support/files';
+import { expectCode } from '../../shared/behaviour';
+import { startedFileEachTest } from '../../support/started-file';
 
 function expectEinval(fn: () => unknown, what: RegExp | string = /./): void {
   assert.throws(fn, (e: unknown) => {
@@ -17,9 +19,6 @@ function expectEinval(fn: () => unknown, what: RegExp | string = /./): void {
   });
 }
 
-function expectCode(fn: () => unknown, code: string): void {
-  assert.throws(fn, (e: unknown) => e instanceof BlkioError && e.code === code);
-}
 
 describe('io_uring binding safety', () => {
   let dir: string;
@@ -27,19 +26,8 @@ describe('io_uring binding safety', () => {
   let b: Blkio;
   let q: Queue;
   const c = createCompletions(8);
-  beforeEach(() => {
-    dir = tempDir();
-    file = randomFile(1 << 20, dir);
-    b = create('io_uring');
-    b.setStr('path', file);
-    b.connect();
-    b.start();
-    q = b.getQueue(0)!;
-  });
-  afterEach(() => {
-    b.destroy();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const started = startedFileEachTest();
+  beforeEach(() => ({ dir, file, b, q } = started));
 
   function readOk(start: number, view: Uint8Array, tag: unknown = 'r'): void {
     q.read(start, view, tag);
@@ -473,21 +461,9 @@ describe('io_uring binding safety', () => {
 });
 
 describe('io_uring completions that cannot be written (item 17)', () => {
-  let dir: string;
-  let b: Blkio;
   let q: Queue;
-  beforeEach(() => {
-    dir = tempDir();
-    b = create('io_uring');
-    b.setStr('path', randomFile(1 << 16, dir));
-    b.connect();
-    b.start();
-    q = b.getQueue(0)!;
-  });
-  afterEach(() => {
-    b.destroy();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const started = startedFileEachTest(1 << 16);
+  beforeEach(() => ({ q } = started));
 
   it('a frozen entry is EINVAL and the completions not delivered come with the next doIo', () => {
     for (let i = 0; i < 3; i++) q.read(512 * i, new Uint8Array(512), i);

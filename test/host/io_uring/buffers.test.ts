@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { Blkio, create, createCompletions, Queue } from '../../../src/lib';
 import { randomFile, readFileRange, tempDir } from '../../support/files';
+import { startedFileEachTest } from '../../support/started-file';
 
 describe('io_uring request buffers', () => {
   let dir: string;
@@ -9,19 +10,8 @@ describe('io_uring request buffers', () => {
   let b: Blkio;
   let q: Queue;
   const c = createCompletions(4);
-  beforeEach(() => {
-    dir = tempDir();
-    file = randomFile(1 << 20, dir);
-    b = create('io_uring');
-    b.setStr('path', file);
-    b.connect();
-    b.start();
-    q = b.getQueue(0)!;
-  });
-  afterEach(() => {
-    b.destroy();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const started = startedFileEachTest();
+  beforeEach(() => ({ dir, file, b, q } = started));
 
   it('a view of a SharedArrayBuffer is read into', () => {
     const view = new Uint8Array(new SharedArrayBuffer(8192), 4096, 4096);
