@@ -1,0 +1,36 @@
+// The layers stay visible: blkbench is a consumer of the library's public
+// entry, and the library never reaches into blkbench or the tests.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { REPO_ROOT } from '../support/paths';
+
+function importsOf(dir: string): Array<{ file: string; spec: string }> {
+  const out: Array<{ file: string; spec: string }> = [];
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const full = path.join(d, e.name);
+      if (e.isDirectory()) walk(full);
+      else if (e.name.endsWith('.ts')) {
+        for (const m of fs.readFileSync(full, 'utf8').matchAll(/(?:from|import|require\()\s*['"]([^'"]+)['"]/g))
+          out.push({ file: path.relative(REPO_ROOT, full), spec: m[1] });
+      }
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+describe('layering', () => {
+  it('blkbench imports the library only through its public entry (src/lib/index.ts)', () => {
+    const reaching = importsOf(path.join(REPO_ROOT, 'src', 'blkbench')).filter(
+      ({ spec }) => spec.startsWith('../') && spec !== '../lib',
+    );
+    assert.deepEqual(reaching, []);
+  });
+
+  it('the library imports nothing from blkbench, the tests or the benchmarks', () => {
+    const reaching = importsOf(path.join(REPO_ROOT, 'src', 'lib')).filter(({ spec }) => /blkbench|\/test\/|\/bench\//.test(spec));
+    assert.deepEqual(reaching, []);
+  });
+});
