@@ -43,7 +43,7 @@ export function isUint8Array(value: unknown): value is Uint8Array {
   return viewTag(value) === 'Uint8Array';
 }
 
-/** @internal Where a mapped region's memory is, and its slot in the native table (-1 once unmapped). */
+/** Where a mapped region's memory is, and its slot in the native table (-1 once unmapped). */
 export interface MappedBuffer {
   base: number;
   slot: number;
