@@ -45,20 +45,43 @@ Napi::Value message_text_of(const Napi::CallbackInfo& info) {
 // For the libblkio driver (src/libblkio.ts), whose queues and regions live in
 // a shared library loaded with koffi: the same completion watcher on a bare
 // fd, and detaching the ArrayBuffers it made over region memory it frees.
+// The handle JS holds for a bare-fd watcher: type-tagged, so no other
+// External passes for it, and emptied by unwatchFd (the watcher frees itself
+// once closed), so a stale handle is an error, never a dangling pointer.
+struct FdWatchHandle {
+  CompletionWatcher* watcher;
+};
+constexpr napi_type_tag kFdWatchTag = {0x626c6b696f2d6664ull, 0x2d77617463682121ull};
+
+CompletionWatcher* watched(const Napi::CallbackInfo& info, bool take) {
+  bool ours = false;
+  if (info[0].IsExternal()) napi_check_object_type_tag(info.Env(), info[0], &kFdWatchTag, &ours);
+  if (!ours) throw_blkio_error(info.Env(), -EINVAL, "expected a handle from watchFd");
+  FdWatchHandle* handle = info[0].As<Napi::External<FdWatchHandle>>().Data();
+  if (!handle->watcher) throw_blkio_error(info.Env(), -EINVAL, "the watcher was closed already");
+  CompletionWatcher* w = handle->watcher;
+  if (take) handle->watcher = nullptr;
+  return w;
+}
+
 Napi::Value watch_fd(const Napi::CallbackInfo& info) {
+  if (!info[0].IsNumber() || !info[1].IsFunction()) throw_blkio_error(info.Env(), -EINVAL, "watchFd(fd, callback)");
   int fd = info[0].As<Napi::Number>().Int32Value();
   CompletionWatcher* w = CompletionWatcher::start(info.Env(), fd, info[1].As<Napi::Function>());
-  return Napi::External<CompletionWatcher>::New(info.Env(), w);
+  auto handle = Napi::External<FdWatchHandle>::New(info.Env(), new FdWatchHandle{w},
+                                                   [](Napi::Env, FdWatchHandle* h) { delete h; });
+  napi_type_tag_object(info.Env(), handle, &kFdWatchTag);
+  return handle;
 }
 
 Napi::Value watch_fd_ref(const Napi::CallbackInfo& info) {
-  info[0].As<Napi::External<CompletionWatcher>>().Data()->set_ref(info[1].ToBoolean());
+  watched(info, false)->set_ref(info[1].ToBoolean());
   return info.Env().Undefined();
 }
 
 // The JS side calls this once; the watcher frees itself.
 Napi::Value unwatch_fd(const Napi::CallbackInfo& info) {
-  info[0].As<Napi::External<CompletionWatcher>>().Data()->close();
+  watched(info, true)->close();
   return info.Env().Undefined();
 }
 
