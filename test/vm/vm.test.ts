@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { NVME_MARKER_OFFSET } from '../support/nvme-target';
+import { buildQemu, QEMU_BIN_VARIABLE } from '../support/qemu-blkio';
 import { VFIO_MARKER_OFFSET } from '../support/vfio-target';
 import { DIST_TEST, REPO_ROOT } from '../support/paths';
 
@@ -96,6 +97,7 @@ if (process.env.BLKIO_IN_VM !== '1') {
     this.timeout(40 * 60_000);
     const stream = process.env.BLKIO_VM_STREAM === '1';
     let kernelPath: string | undefined;
+    let qemuBin: string | undefined;
 
     it('has qemu, qemu-storage-daemon, vdpa and the kernel source on the host', function () {
       const missing = REQUIRED_TOOLS.filter(([tool]) => !onPath(tool)).map(
@@ -119,8 +121,14 @@ if (process.env.BLKIO_IN_VM !== '1') {
       assert.ok(kernelPath && fs.existsSync(kernelPath), `no kernel image at ${kernelPath}`);
     });
 
+    // The guest suite test/vm/qemu-blkio runs these over the 9p root (about 70 s to build once).
+    it('builds or finds QEMU\'s tools with the blkio driver', async function () {
+      qemuBin = await buildQemu();
+    });
+
     it('runs the guest test suites in the VM and they pass', async function () {
       assert.ok(kernelPath, 'the kernel was not built (see the previous test)');
+      assert.ok(qemuBin, 'QEMU\'s tools were not built (see the previous test)');
       const files = guestTestFiles();
       assert.ok(files.length > 0, 'no compiled guest tests in dist-test/test/vm (run npm run build:test first)');
 
@@ -145,7 +153,8 @@ if (process.env.BLKIO_IN_VM !== '1') {
         BLKIO_VM_KERNEL: kernelPath,
         BLKIO_VM_NVME_IMAGE: disks[0].image,
         BLKIO_VM_VFIO_IMAGE: disks[1].image,
-        BLKIO_VM_PASS_ENV: [process.env.BLKIO_VM_PASS_ENV ?? '', ...disks.map((d) => d.variable)].join(' ').trim(),
+        [QEMU_BIN_VARIABLE]: qemuBin,
+        BLKIO_VM_PASS_ENV: [process.env.BLKIO_VM_PASS_ENV ?? '', QEMU_BIN_VARIABLE, ...disks.map((d) => d.variable)].join(' ').trim(),
       };
       for (const d of disks) env[d.variable] = d.marker.toString('hex');
       let result: RunResult;
