@@ -22,6 +22,11 @@ need_cmd cpio cpio
 need_cmd python3 python3                          # the vfio fault test resets a device through its BAR
 need_cmd setpriv util-linux                       # vfio memlock tests drop CAP_IPC_LOCK
 need_pkg libelf-dev
+need_cmd dpkg-source dpkg-dev                     # QEMU's tools with its blkio driver (test/host/qemu-blkio): apt-get source qemu
+need_cmd patch patch                              #   the completion-fd patch for QEMU < 8.1
+need_cmd meson meson                              #   QEMU's build system
+need_cmd ninja ninja-build
+need_pkg libglib2.0-dev                           #   QEMU's one required library
 need_pkg libssl-dev
 need_pkg python3-pandas                           # fio's fiologparser_hist.py reads blkbench's histogram logs
 [ -f /usr/src/linux-source-6.1.tar.xz ] || missing+=(linux-source-6.1)
