@@ -12,7 +12,8 @@
 #          --disable-system --disable-user --disable-docs, against blkio.h and
 #          libblkio.so.1 installed by `npm run install-capi` into the entry.
 # Cache:   ${BLKIO_QEMU_CACHE:-${XDG_CACHE_HOME:-~/.cache}/blkio-qemu}/qemu-<key>/
-#          {bin/,blkio/,build.log,version}; key = sha256(recipe revision, QEMU
+#          {bin/,blkio/,build.log,version} (blkio/: install-capi's prefix, the
+#          tools' RUNPATH); key = sha256(recipe revision, QEMU
 #          source version, blkio.h, blkio.pc). The binaries link libblkio.so.1 by
 #          soname: tests run them with LD_LIBRARY_PATH=build/Release, so a
 #          changed addon/ needs no rebuild of QEMU (only a changed header does).
@@ -22,7 +23,7 @@
 set -euo pipefail
 
 # Bump when the build steps below change in a way that changes the output.
-readonly RECIPE_REVISION=2
+readonly RECIPE_REVISION=3
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo_root=$(cd "$script_dir/../../.." && pwd)
@@ -152,15 +153,17 @@ if ! grep -q blkioq_set_completion_fd_enabled "$src/block/blkio.c"; then
     die "enable-completion-fd.patch does not apply to qemu $source_version"
 fi
 
-# The entry's own copy of the C library: blkio.h and the .pc QEMU is built with.
-out="$work/out"
-mkdir -p "$out/bin"
-node "$repo_root/addon/tools/install-capi.js" "--prefix=$out/blkio" >>"$build_log" 2>&1
+# The entry's own copy of the C library, where the tools' RUNPATH points (so
+# they also start without LD_LIBRARY_PATH). Only the lock holder writes the
+# entry; it is complete once bin/ appears (one rename, at the end).
+rm -rf "$entry"
+prefix="$entry/blkio"
+node "$repo_root/addon/tools/install-capi.js" "--prefix=$prefix" >>"$build_log" 2>&1
 
 mkdir "$src/build"
 (
   cd "$src/build"
-  export PKG_CONFIG_PATH="$out/blkio/lib/pkgconfig"
+  export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
   # Debian's python3 and meson, whatever python3 comes first on PATH.
   export PATH="/usr/bin:$PATH"
   ../configure --meson=/usr/bin/meson \
@@ -174,12 +177,11 @@ grep -qE 'blkio support +: YES' "$build_log" || die "configure did not find blki
 log "compiling qemu-img, qemu-io, qemu-storage-daemon"
 run_step ninja -C "$src/build" -j"$jobs" qemu-img qemu-io storage-daemon/qemu-storage-daemon >>"$build_log" 2>&1
 
-cp "$src/build/qemu-img" "$src/build/qemu-io" "$src/build/storage-daemon/qemu-storage-daemon" "$out/bin/"
-printf '%s\n' "$source_version" >"$out/version"
-cp "$build_log" "$out/build.log"
-chmod -R a+rX "$out"
-if ! mv -T "$out" "$entry" 2>/dev/null; then
-  [[ -x $entry/bin/qemu-io ]] || die "could not move the build result to $entry"
-fi
+mkdir "$work/bin"
+cp "$src/build/qemu-img" "$src/build/qemu-io" "$src/build/storage-daemon/qemu-storage-daemon" "$work/bin/"
+printf '%s\n' "$source_version" >"$entry/version"
+cp "$build_log" "$entry/build.log"
+chmod -R a+rX "$entry" "$work/bin"
+mv -T "$work/bin" "$entry/bin"
 log "built $entry/bin in $(($(date +%s) - start)) s"
 printf '%s\n' "$entry/bin"

@@ -168,6 +168,17 @@ describe('QEMU blkio block driver on libblkio.so.1', function () {
       assert.ok(fs.readFileSync(copy).equals(fs.readFileSync(qsd.image)));
     });
 
+    it('a read-only export opens with -r and reads, and refuses a read-write open with EROFS', async () => {
+      qsd = await Qsd.start({ size: 8 * MiB, writable: false });
+      const head = fs.readFileSync(qsd.image).subarray(0, 512);
+      const r = qemuIo(bin, opts(), ['read -v 0 512'], true);
+      ok(r, 'qemu-io -r');
+      assert.ok(parseHexDump(r.stdout).equals(head));
+      const rw = qemuIo(bin, opts(), ['read 0 4k']);
+      assert.notEqual(rw.status, 0, describeRun(rw));
+      assert.match(rw.stderr, /blkio_start failed: .*Read-only file system/);
+    });
+
     it('cache.direct=off is refused by QEMU (the virtio drivers bypass any cache)', async () => {
       qsd = await Qsd.start({ size: 8 * MiB });
       const r = qemuIo(bin, { ...opts(), 'cache.direct': 'off' }, ['read 0 4k']);
