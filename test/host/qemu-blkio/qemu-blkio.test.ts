@@ -50,16 +50,16 @@ describe('QEMU blkio block driver on libblkio.so.1', function () {
 
   describe('io_uring on a file', () => {
     let file: string;
-    let before: Buffer;
+    let original: Buffer;
     beforeEach(() => {
       file = createRawImage(path.join(dir, `disk-${crypto.randomUUID()}.raw`), 4 * MiB);
-      before = fs.readFileSync(file);
+      original = fs.readFileSync(file);
     });
     const opts = (extra: Record<string, string> = {}) => ({ driver: 'io_uring', filename: file, ...extra });
 
     it('a pattern written is read back and lands in the file, neighbours untouched', () => {
       ok(qemuIo(bin, opts(), ['write -P 0x5a 64k 64k', 'read -P 0x5a 64k 64k', 'flush']), 'qemu-io');
-      const expected = Buffer.from(before);
+      const expected = Buffer.from(original);
       expected.fill(0x5a, 64 * KiB, 128 * KiB);
       assert.ok(fs.readFileSync(file).equals(expected));
     });
@@ -67,7 +67,7 @@ describe('QEMU blkio block driver on libblkio.so.1', function () {
     it('reads what the file holds (hex dump of read -v)', () => {
       const r = qemuIo(bin, opts(), ['read -v 1m 512']);
       ok(r, 'qemu-io');
-      assert.deepEqual(parseHexDump(r.stdout), before.subarray(MiB, MiB + 512));
+      assert.deepEqual(parseHexDump(r.stdout), original.subarray(MiB, MiB + 512));
     });
 
     it('with cache.direct=on (O_DIRECT) too', () => {
@@ -81,8 +81,8 @@ describe('QEMU blkio block driver on libblkio.so.1', function () {
       const got = readFileRange(file, 0, 132 * KiB);
       assert.ok(got.subarray(0, 128 * KiB).equals(Buffer.alloc(128 * KiB)), 'zeroed ranges');
       assert.ok(got.subarray(128 * KiB).equals(Buffer.alloc(4 * KiB, 0x11)), 'FUA write');
-      assert.ok(readFileRange(file, 132 * KiB, MiB - 132 * KiB).equals(before.subarray(132 * KiB, MiB)), 'neighbours before');
-      assert.ok(readFileRange(file, MiB + 64 * KiB, MiB).equals(before.subarray(MiB + 64 * KiB, 2 * MiB + 64 * KiB)), 'neighbours after');
+      assert.ok(readFileRange(file, 132 * KiB, MiB - 132 * KiB).equals(original.subarray(132 * KiB, MiB)), 'neighbours before');
+      assert.ok(readFileRange(file, MiB + 64 * KiB, MiB).equals(original.subarray(MiB + 64 * KiB, 2 * MiB + 64 * KiB)), 'neighbours after');
     });
 
     it('vectored writes and reads (writev/readv) of several buffers', () => {
@@ -99,7 +99,7 @@ describe('QEMU blkio block driver on libblkio.so.1', function () {
     it('read-only (-r): a write fails and the file is unchanged', () => {
       const r = qemuIo(bin, opts(), ['write -P 0x77 0 4k'], true);
       assert.notEqual(r.status, 0, describeRun(r));
-      assert.ok(fs.readFileSync(file).equals(before));
+      assert.ok(fs.readFileSync(file).equals(original));
     });
 
     it('qemu-img convert writes an image through it, and reads it back through it', () => {
@@ -115,10 +115,10 @@ describe('QEMU blkio block driver on libblkio.so.1', function () {
 
     it('qemu-img compare through it tells equal from different images', () => {
       const same = path.join(dir, 'same.raw');
-      fs.writeFileSync(same, before);
+      fs.writeFileSync(same, original);
       const eq = runTool(bin, 'qemu-img', ['compare', '--image-opts', imageOpts(opts()), `driver=file,filename=${same}`]);
       assert.equal(eq.status, 0, describeRun(eq));
-      const other = Buffer.from(before);
+      const other = Buffer.from(original);
       other[3 * MiB] ^= 0xff;
       fs.writeFileSync(same, other);
       const ne = runTool(bin, 'qemu-img', ['compare', '--image-opts', imageOpts(opts()), `driver=file,filename=${same}`]);
