@@ -78,7 +78,12 @@ EOF
   # Refresh at most once a day: the version names the cache entry.
   if [[ -z $(find "$apt_dir/lists" -maxdepth 1 -name '*Sources*' -mtime -1 2>/dev/null) ]]; then
     log "updating the deb-src lists in $apt_dir"
-    apt-get "${apt_opts[@]}" -qq update >&2 || die "apt-get update of the deb-src lists failed"
+    if ! apt-get "${apt_opts[@]}" -qq update >&2; then
+      # Offline with lists from an earlier run: their version still names a cache entry.
+      [[ -n $(find "$apt_dir/lists" -maxdepth 1 -name '*Sources*' 2>/dev/null) ]] ||
+        die "apt-get update of the deb-src lists failed"
+      log "warning: apt-get update failed; using the deb-src lists of an earlier run"
+    fi
   fi
 }
 
