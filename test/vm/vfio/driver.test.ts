@@ -122,15 +122,19 @@ if (process.env.BLKIO_IN_VM === '1') {
     });
 
     describe('requests, Promise layer and blkbench', () => {
-      it('a large write and read (8 MiB) land intact', () => {
-        const s = startWithRegion(connect(), 16 << 20);
-        const data = crypto.randomBytes(8 << 20);
+      // QEMU's emulated device maps a request's buffers through the vIOMMU page by page and refuses a
+      // request that comes to more than 1024 host iovecs ("too many write descriptors"): with the
+      // region's guest pages scattered, 8 MiB (2048 pages) failed now and then. 2 MiB (512 pages) always
+      // fits; hardware DMAs and has no such limit.
+      it('a large write and read (2 MiB) land intact', () => {
+        const s = startWithRegion(connect(), 8 << 20);
+        const data = crypto.randomBytes(2 << 20);
         s.view(0, data.length).set(data);
         s.q.write(4 << 20, s.view(0, data.length));
         assert.equal(s.complete(1)[0].ret, 0);
-        s.q.read(4 << 20, s.view(8 << 20, data.length));
+        s.q.read(4 << 20, s.view(4 << 20, data.length));
         assert.equal(s.complete(1)[0].ret, 0);
-        assert.ok(Buffer.from(s.view(8 << 20, data.length)).equals(data));
+        assert.ok(Buffer.from(s.view(4 << 20, data.length)).equals(data));
       });
 
       it('open() reads what it wrote', async () => {
