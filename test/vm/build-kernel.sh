@@ -53,27 +53,8 @@ if [[ -f $entry/bzImage ]]; then
   exit 0
 fi
 
-# Long steps run in the background with `wait`: bash runs a signal trap only
-# between commands, and `wait` is the one it interrupts. The EXIT trap then
-# stops the step and removes the work dir.
-child=""
-work=""
-run_step() {
-  local rc=0
-  "$@" &
-  child=$!
-  wait "$child" || rc=$?
-  child=""
-  return "$rc"
-}
-cleanup() {
-  [[ -z $child ]] || kill "$child" 2>/dev/null || true
-  [[ -z $work ]] || rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+# shellcheck source=/dev/null
+source "$script_dir/../support/build-steps.sh"
 
 mkdir -p "$cache_root"
 exec 9>"$cache_root/.lock-$key"

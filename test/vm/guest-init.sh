@@ -62,6 +62,7 @@ mount_fs tmpfs tmpfs /dev/shm mode=1777,nosuid,nodev
 mount_fs devpts devpts /dev/pts mode=0620,ptmxmode=0666
 mount_fs hugetlbfs hugetlbfs /dev/hugepages mode=1770
 mount_fs 9p out "$OUT" trans=virtio,version=9p2000.L,msize=262144
+: >"$OUT/booted" # for run-in-vm.sh's boot watchdog
 
 # The console is a tty: keep "\n" as is so host logs have no "\r".
 stty -F /dev/console -onlcr 2>/dev/null

@@ -106,24 +106,8 @@ if [[ -x $entry/bin/qemu-io ]]; then
   exit 0
 fi
 
-child=""
-work=""
-run_step() {
-  local rc=0
-  "$@" &
-  child=$!
-  wait "$child" || rc=$?
-  child=""
-  return "$rc"
-}
-cleanup() {
-  [[ -z $child ]] || kill "$child" 2>/dev/null || true
-  [[ -z $work ]] || rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+# shellcheck source=/dev/null
+source "$script_dir/../../support/build-steps.sh"
 
 exec 9>"$cache_root/.lock-$key"
 if ! flock -n 9; then
