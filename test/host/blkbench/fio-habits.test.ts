@@ -122,7 +122,7 @@ describe('blkbench with fio habits', function () {
   describe('reports', () => {
     it('prints fio\'s terse v3 line with as many fields as fio 3.33 for the same job', function () {
       const fio = spawnSync('fio', ['--name=t', '--filename=terse.img', '--size=256k', '--rw=randrw', '--output-format=terse'], { cwd: dir, encoding: 'utf8' });
-      if (fio.status !== 0) this.skip(); // needs Debian's fio
+      assert.equal(fio.status, 0, `fio failed (test/prerequisites.sh installs it): ${fio.stderr}`);
       const r = blkbench(['--name=t', '--filename=terse.img', '--size=256k', '--rw=randrw', '--output-format=terse'], dir);
       assert.equal(r.code, 0, r.stderr);
       const ours = r.stdout.trim().split(';');
@@ -138,7 +138,7 @@ describe('blkbench with fio habits', function () {
       const img = path.join(dir, 'loop.img');
       fs.writeFileSync(img, Buffer.alloc(8 << 20));
       const losetup = spawnSync('losetup', ['-f', '--show', img], { encoding: 'utf8' });
-      if (losetup.status !== 0) this.skip(); // needs root and loop devices
+      assert.equal(losetup.status, 0, `losetup failed (the host tests need root and loop devices): ${losetup.stderr}`);
       const dev = losetup.stdout.trim();
       try {
         const r = blkbench(['--name=blk', `--filename=${dev}`, '--rw=randread', '--direct=1', '--size=4m', '--output-format=json'], dir);

@@ -82,7 +82,7 @@ describe('blkbench and fio 3.33 on the same job files', function () {
   let root: string;
 
   before(function () {
-    if (!fioAvailable()) this.skip(); // needs Debian's fio (installed by .ci/run)
+    assert.ok(fioAvailable(), 'fio 3.33 is missing: test/prerequisites.sh installs it (apt-get install fio)');
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'fio-parity-'));
   });
 

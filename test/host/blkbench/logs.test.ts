@@ -88,9 +88,9 @@ describe('blkbench log files in fio formats', function () {
 
   it('is read by fio\'s fiologparser_hist.py', function () {
     const python = '/usr/bin/python3';
-    if (!fs.existsSync(HIST_TOOL_GZ) || spawnSync(python, ['-c', 'import pandas, numpy']).status !== 0) {
-      this.skip(); // needs Debian's fio and python3-pandas
-    }
+    // Both come from test/prerequisites.sh (Debian's fio and python3-pandas).
+    assert.ok(fs.existsSync(HIST_TOOL_GZ), `${HIST_TOOL_GZ} is missing: apt-get install fio`);
+    assert.equal(spawnSync(python, ['-c', 'import pandas, numpy']).status, 0, 'python3-pandas is missing: apt-get install python3-pandas');
     const tool = path.join(dir, 'fiologparser_hist.py');
     fs.writeFileSync(tool, gunzipSync(fs.readFileSync(HIST_TOOL_GZ)));
     const r = spawnSync(python, [tool, '--interval', '100000', path.join(dir, 'avg_clat_hist.1.log')], { encoding: 'utf8' });
