@@ -4,20 +4,16 @@
 // libblkio.so.1 (koffi calls its blkio_set_str) and through the addon.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { create, CreateOptions } from '../../../src/lib';
+import { create } from '../../../src/lib';
 import { expectCode } from '../../shared/behaviour';
 import { randomFile, tempDir } from '../../support/files';
-import { LIBRARY } from './support';
+import { ADDON_AND_LIBRARY } from './support';
 
-const ways: { name: string; options: CreateOptions }[] = [
-  { name: 'libblkio.so.1', options: { library: LIBRARY } },
-  { name: 'the addon', options: {} },
-];
 
 const NOT_PLAIN_DECIMAL = [' 2', '+2', '0x2', '2 ', '', '2\n', '\t2', '2.0', '1e1', '--2', '-', '٢'];
 const NOT_BOOL = ['1', '0', 'TRUE', 'True', ' true', 'false ', 'yes', ''];
 
-for (const { name, options } of ways) {
+for (const { name, options } of ADDON_AND_LIBRARY) {
   describe(`setStr parsing and path checks (${name})`, () => {
     let dir: string;
     let file: string;

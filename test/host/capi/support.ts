@@ -5,6 +5,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { Target } from '../../support/target';
 import { BUILD_DIR as GYP_BUILD_DIR, REPO_ROOT } from '../../support/paths';
+import type { CreateOptions } from '../../../src/lib';
 
 export const ROOT = REPO_ROOT;
 /**
@@ -14,6 +15,12 @@ export const ROOT = REPO_ROOT;
 export const BUILD_DIR = process.env.BLKIO_TEST_LIBBLKIO_DIR || GYP_BUILD_DIR;
 /** The shared library the koffi tests load. */
 export const LIBRARY = path.join(BUILD_DIR, 'libblkio.so.1');
+
+/** The two ways into the same core: the N-API addon, and libblkio.so.1 through koffi. */
+export const ADDON_AND_LIBRARY: { name: string; options: CreateOptions }[] = [
+  { name: 'the addon', options: {} },
+  { name: 'libblkio.so.1 through koffi', options: { library: LIBRARY } },
+];
 /** Holds blkio.pc (next to blkio.h). */
 export const PKG_CONFIG_DIR = path.join(ROOT, 'addon', 'capi');
 

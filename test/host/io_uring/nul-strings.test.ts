@@ -4,17 +4,13 @@
 // through the addon and through the libblkio driver (koffi over libblkio.so.1).
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { create, CreateOptions } from '../../../src/lib';
+import { create } from '../../../src/lib';
 import { expectCode } from '../../shared/behaviour';
-import { LIBRARY } from '../capi/support';
+import { ADDON_AND_LIBRARY } from '../capi/support';
 import { randomFile, tempDir } from '../../support/files';
 
-const ways: { name: string; options: CreateOptions }[] = [
-  { name: 'the addon', options: {} },
-  { name: 'libblkio.so.1 through koffi', options: { library: LIBRARY } },
-];
 
-for (const { name, options } of ways) {
+for (const { name, options } of ADDON_AND_LIBRARY) {
   describe(`NUL inside strings is EINVAL (${name})`, () => {
     let dir: string;
     let file: string;
