@@ -1,18 +1,10 @@
 // Where things are, from compiled test code (dist-test/test/...): the
 // checkout's root and the builds in it.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-
-function findRoot(from: string): string {
-  for (let dir = from; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
-    const manifest = path.join(dir, 'package.json');
-    if (fs.existsSync(manifest) && JSON.parse(fs.readFileSync(manifest, 'utf8')).name === 'blkio') return dir;
-  }
-  throw new Error(`no blkio checkout above ${from}`);
-}
+import { packageRoot } from '../../src/lib/native/loader';
 
 /** The checkout's root directory. */
-export const REPO_ROOT = findRoot(__dirname);
+export const REPO_ROOT = packageRoot(__dirname);
 /** The compiled tests and benchmarks, with the library sources they import. */
 export const DIST_TEST = path.join(REPO_ROOT, 'dist-test');
 /** The library as tests load it (dist-test/src/lib), for child processes. */
