@@ -1,6 +1,6 @@
 /**
  * The Promise layer against Node's own file API: 4 KiB random reads at queue depth 32 on the same
- * page-cached file, `Device.read(offset, buffer)` (open({ driver: 'io_uring' })) vs fs/promises
+ * page-cached file, `Device.read(buffer, 0, length, position)` (open({ driver: 'io_uring' })) vs fs/promises
  * `FileHandle.read(buffer, 0, 4096, offset)`, each with 32 reads kept in flight and reusing its buffers.
  * Alternating rounds in one run; medians of IOPS and of the process's CPU per request.
  *
@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   try {
     const sides: Record<'device' | 'fs', Result[]> = { device: [], fs: [] };
     const ratios: number[] = [];
-    const runDevice = () => closedLoop((b, off) => dev.read(off, b), seconds, depth);
+    const runDevice = () => closedLoop((b, off) => dev.read(b, 0, BLOCK, off), seconds, depth);
     const runFs = () => closedLoop((b, off) => fh.read(b, 0, BLOCK, off), seconds, depth);
     console.log(`Promise layer vs fs/promises: 4 KiB random reads, QD${depth}, 256 MiB page-cached file, ${seconds}s x ${rounds} alternating rounds`);
     for (let r = 0; r < rounds; r++) {

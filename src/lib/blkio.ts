@@ -90,6 +90,11 @@ export class Blkio {
     this.#native = null;
   }
 
+  /** destroy(), for `using b = create(…)`. */
+  [Symbol.dispose](): void {
+    this.destroy();
+  }
+
   /**
    * @internal destroy() with its waiting (for requests the device still
    * holds: seconds on a stalled device) done off the event loop, for the

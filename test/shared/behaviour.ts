@@ -427,9 +427,9 @@ export function describeBehaviour(target: Target): void {
       it('reads what it wrote and the target holds it', async () => {
         const d = await open(opts());
         const data = crypto.randomBytes(8192);
-        await d.write(4096, data);
+        await d.write(data, { position: 4096 });
         await d.flush();
-        assert.deepEqual(Buffer.from(await d.read(4096, 8192)), data);
+        assert.deepEqual((await d.read({ buffer: Buffer.alloc(8192), position: 4096 })).buffer, data);
         await d.close();
         if (t.readOutside) assert.deepEqual(await t.readOutside(4096, 8192), data);
       });
@@ -438,22 +438,22 @@ export function describeBehaviour(target: Target): void {
         const d = await open(opts());
         const blocks = 2048;
         const expected = t.readOutside ? await t.readOutside(0, blocks * 4096) : null;
-        const reads = Array.from({ length: blocks * 2 }, (_, i) => d.read((i % blocks) * 4096, 4096));
+        const reads = Array.from({ length: blocks * 2 }, (_, i) => d.read({ buffer: Buffer.alloc(4096), position: (i % blocks) * 4096 }));
         const results = await Promise.all(reads);
         if (expected)
-          results.forEach((r, i) => assert.ok(Buffer.from(r).equals(expected.subarray((i % blocks) * 4096, (i % blocks + 1) * 4096))));
+          results.forEach((r, i) => assert.ok(r.buffer.equals(expected.subarray((i % blocks) * 4096, (i % blocks + 1) * 4096))));
         await d.close();
       });
 
       it('rejects a failing request with a BlkioError', async () => {
         const d = await open({ ...opts(), readOnly: true });
-        await assert.rejects(d.write(0, new Uint8Array(4096)), (e: BlkioError) => e.code === 'EBADF');
+        await assert.rejects(d.write(new Uint8Array(4096), { position: 0 }), (e: BlkioError) => e.code === 'EBADF');
         await d.close();
       });
 
       it('close waits for requests in flight', async () => {
         const d = await open(opts());
-        const reads = Array.from({ length: 256 }, (_, i) => d.read(i * 4096, 4096));
+        const reads = Array.from({ length: 256 }, (_, i) => d.read({ buffer: Buffer.alloc(4096), position: i * 4096 }));
         await d.close();
         assert.equal((await Promise.all(reads)).length, 256);
       });

@@ -1,14 +1,27 @@
-// The idiomatic layer: `await open({ driver, path })` and Promise methods.
-// Requests issued in the same tick go to the device in one submission;
-// completions arrive through the queue's completion fd on the event loop
-// (no polling, no blocked loop), drained in batches.
+// The idiomatic layer: `await open({ driver, path })` and Promise methods
+// shaped like fs/promises' FileHandle. Requests issued in the same tick go
+// to the device in one submission; completions arrive through the queue's
+// completion fd on the event loop (no polling, no blocked loop), drained in
+// batches. Every request goes through #submit, the one dispatch point.
 import { Mutex } from 'async-mutex';
+import type { Readable, Writable } from 'node:stream';
+import type { ReadableStream } from 'node:stream/web';
 import { Blkio, create } from '../blkio';
 import { BlkioError, invalidArgument } from '../errors';
+import { REQ_FUA } from '../constants';
 import { BouncePool } from './bounce-pool';
 import { bufferAddress } from '../buffers';
 import { Completion, CompletionWatcher, createCompletions, Queue } from '../queue';
 import type { DriverName } from '../names';
+import { AbortError, onAbort, throwIfAborted } from './abort';
+import { AlignedBuffers } from './aligned-buffers';
+import {
+  checkPosition, DataRequest, DeviceStats, Position, ReadParams, ReadResult, ReadvResult, readArgs,
+  RequestOptions, requestOptions, vectoredArgs, WriteOptions, WriteParams, WriteResult, WritevResult, writeArgs,
+} from './shapes';
+import {
+  createReadStream, createWriteStream, readableWebStream, ReadStreamOptions, WriteStreamOptions,
+} from './streams';
 
 /** What open() connects to and how: the driver, its path, and properties to set before connect and start. */
 export interface OpenOptions {
@@ -60,25 +73,16 @@ function rejectThrown(e: unknown): Promise<never> {
   return Promise.reject(asBlkioError(e));
 }
 
-function checkOffset(offset: unknown): void {
-  if (typeof offset === 'bigint' ? offset < 0n : !Number.isSafeInteger(offset) || (offset as number) < 0)
-    invalidArgument(`offset must be a non-negative integer or bigint, got ${String(offset)}`);
-}
-
-function checkBuffer(buf: unknown, what: string): void {
-  if (!(buf instanceof Uint8Array)) invalidArgument(`${what} must be a Uint8Array`);
-}
-
-function checkBuffers(buffers: unknown): void {
-  if (!Array.isArray(buffers)) invalidArgument('buffers must be an array of Uint8Array');
-  for (const b of buffers) checkBuffer(b, 'every buffer');
-}
-
 function requestError(ret: number, errorMsg: string | null, what: string): BlkioError {
   return new BlkioError(errorMsg ? `${what}: ${errorMsg}` : `${what} failed`, ret);
 }
 
-/** An open block device with Promise methods. Create it with open(). */
+/**
+ * An open block device with Promise methods shaped like fs/promises'
+ * FileHandle (read, write, readv, writev, stat, streams), plus the block
+ * requests flush, discard and writeZeroes. Create it with open(); close it
+ * with close() or `await using`.
+ */
 export class Device {
   /** The libblkio instance underneath (started), for properties and advanced use. */
   readonly blkio: Blkio;
@@ -94,6 +98,7 @@ export class Device {
   readonly #control = new Mutex();
   readonly #watcher: CompletionWatcher;
   readonly #bounceSize: number;
+  readonly #aligned: AlignedBuffers;
   #bounce: BouncePool | null = null;
   // Requests waiting for bounce space, in order.
   readonly #waitingForBounce: (() => void)[] = [];
@@ -114,65 +119,188 @@ export class Device {
     this.bufAlignment = blkio.getInt('buf-alignment');
     this.#needsRegions = blkio.getBool('needs-mem-regions');
     this.#bounceSize = bounceSize;
+    this.#aligned = new AlignedBuffers(blkio);
     const q = blkio.getQueue(0);
     if (!q) throw new BlkioError('device has no queue 0', 19);
     this.#queue = q;
     this.#watcher = q.watchCompletions(() => this.#drain());
   }
 
-  /** Reads into buffer (filling it) or into a new Uint8Array of length bytes. */
-  read(offset: number | bigint, lengthOrBuffer: number | Uint8Array): Promise<Uint8Array> {
+  /**
+   * Reads `length` bytes at `position` into `buffer` from `offset`, as
+   * FileHandle.read. Forms: read(buffer, offset?, length?, position,
+   * options?), read(buffer, { offset, length, position }), read({ buffer,
+   * offset, length, position }). `position` is required; it, and the
+   * length, must be multiples of the logical block size. Resolves to
+   * `{ bytesRead, buffer }`; a block device never reads short.
+   */
+  read<T extends ArrayBufferView>(
+    buffer: T,
+    offset: number | null | undefined,
+    length: number | null | undefined,
+    position: Position,
+    options?: RequestOptions,
+  ): Promise<ReadResult<T>>;
+  read<T extends ArrayBufferView>(
+    buffer: T,
+    params: { offset?: number; length?: number; position: Position } & RequestOptions,
+  ): Promise<ReadResult<T>>;
+  read<T extends ArrayBufferView = Buffer>(params: ReadParams<T>, options?: RequestOptions): Promise<ReadResult<T>>;
+  read(...args: unknown[]): Promise<ReadResult<ArrayBufferView>> {
     try {
-      checkOffset(offset);
-      let target: Uint8Array;
-      if (typeof lengthOrBuffer === 'number') {
-        if (!Number.isSafeInteger(lengthOrBuffer) || lengthOrBuffer < 0)
-          invalidArgument(`length must be a non-negative integer, got ${lengthOrBuffer}`);
-        target = new Uint8Array(lengthOrBuffer);
-      } else {
-        checkBuffer(lengthOrBuffer, 'buffer');
-        target = lengthOrBuffer;
-      }
-      return this.#data(offset, target, false).then(() => target);
+      const r = readArgs(args);
+      return this.#data(r, false, { bytesRead: r.view.byteLength, buffer: r.buffer });
     } catch (e) {
       return rejectThrown(e);
     }
   }
 
-  /** Writes data at offset; resolves once the device completed it (not a flush: see flush()). */
-  write(offset: number | bigint, data: Uint8Array): Promise<void> {
+  /**
+   * Writes `length` bytes of `buffer` from `offset` at `position`, as
+   * FileHandle.write: write(buffer, offset?, length?, position, options?)
+   * or write(buffer, { offset, length, position }). Resolves to
+   * `{ bytesWritten, buffer }` once the device completed it; that is not
+   * persistence unless `options.fua` is set (or see flush()).
+   */
+  write<T extends ArrayBufferView>(
+    buffer: T,
+    offset: number | null | undefined,
+    length: number | null | undefined,
+    position: Position,
+    options?: WriteOptions,
+  ): Promise<WriteResult<T>>;
+  write<T extends ArrayBufferView>(buffer: T, params: WriteParams, options?: WriteOptions): Promise<WriteResult<T>>;
+  write(...args: unknown[]): Promise<WriteResult<ArrayBufferView>> {
     try {
-      checkOffset(offset);
-      checkBuffer(data, 'data');
-      return this.#data(offset, data, true);
+      const r = writeArgs(args);
+      return this.#data(r, true, { bytesWritten: r.view.byteLength, buffer: r.buffer });
     } catch (e) {
       return rejectThrown(e);
     }
   }
 
-  /** Reads into each buffer in turn, as one request. */
-  readv(offset: number | bigint, buffers: Uint8Array[]): Promise<void> {
-    return this.#vectored(offset, buffers, false);
+  /** Reads into each buffer in turn from position, as one request. Resolves to `{ bytesRead, buffers }`. */
+  readv<T extends ArrayBufferView>(buffers: T[], position: Position, options?: RequestOptions): Promise<ReadvResult<T>> {
+    try {
+      const r = vectoredArgs(buffers, position, options, false);
+      return this.#vectored(r.views, r.position, r.signal, false, false, { bytesRead: r.length, buffers: r.buffers });
+    } catch (e) {
+      return rejectThrown(e);
+    }
   }
 
-  /** Writes the buffers one after the other from offset, as one request. */
-  writev(offset: number | bigint, buffers: Uint8Array[]): Promise<void> {
-    return this.#vectored(offset, buffers, true);
+  /** Writes the buffers one after the other from position, as one request. Resolves to `{ bytesWritten, buffers }`. */
+  writev<T extends ArrayBufferView>(buffers: T[], position: Position, options?: WriteOptions): Promise<WritevResult<T>> {
+    try {
+      const r = vectoredArgs(buffers, position, options, true);
+      return this.#vectored(r.views, r.position, r.signal, true, r.fua, { bytesWritten: r.length, buffers: r.buffers });
+    } catch (e) {
+      return rejectThrown(e);
+    }
   }
 
   /** Makes completed writes persistent (where `flush-needed` says the device caches them). */
-  flush(): Promise<void> {
-    return this.#submit('flush', null, (ud) => this.#queue.flush(ud));
+  flush(options?: RequestOptions): Promise<void> {
+    try {
+      const { signal } = requestOptions(options);
+      return this.#submit('flush', null, signal, undefined, (ud) => this.#queue.flush(ud));
+    } catch (e) {
+      return rejectThrown(e);
+    }
   }
 
   /** Tells the device the range's data is no longer needed; reading it afterwards gives unspecified data. */
-  discard(offset: number | bigint, length: number | bigint): Promise<void> {
-    return this.#submit('discard', null, (ud) => this.#queue.discard(offset, length, ud));
+  discard(position: Position, length: number | bigint, options?: RequestOptions): Promise<void> {
+    try {
+      const pos = checkPosition(position);
+      const { signal } = requestOptions(options);
+      return this.#submit('discard', null, signal, undefined, (ud) => this.#queue.discard(pos, length, ud));
+    } catch (e) {
+      return rejectThrown(e);
+    }
   }
 
-  /** Zeroes the range; flags: REQ_NO_UNMAP (keep it allocated), REQ_NO_FALLBACK (fail rather than write zeros). */
-  writeZeroes(offset: number | bigint, length: number | bigint, flags = 0): Promise<void> {
-    return this.#submit('writeZeroes', null, (ud) => this.#queue.writeZeroes(offset, length, ud, flags));
+  /** Zeroes the range; flags: REQ_NO_UNMAP (keep it allocated), REQ_NO_FALLBACK (fail rather than write zeros), REQ_FUA. */
+  writeZeroes(position: Position, length: number | bigint, flags = 0, options?: RequestOptions): Promise<void> {
+    try {
+      const pos = checkPosition(position);
+      const { signal } = requestOptions(options);
+      return this.#submit('writeZeroes', null, signal, undefined, (ud) =>
+        this.#queue.writeZeroes(pos, length, ud, flags),
+      );
+    } catch (e) {
+      return rejectThrown(e);
+    }
+  }
+
+  /** The size and the limits requests are planned by (read now, from the device's properties). */
+  stat(): Promise<DeviceStats> {
+    try {
+      if (this.#closed) throw closedError();
+      const b = this.blkio;
+      const logical = b.getInt('request-alignment');
+      return Promise.resolve({
+        size: this.capacity,
+        logicalBlockSize: logical,
+        physicalBlockSize: Math.max(logical, b.getInt('optimal-io-alignment')),
+        bufAlignment: b.getInt('buf-alignment'),
+        optimalBufAlignment: b.getInt('optimal-buf-alignment'),
+        optimalIoSize: b.getInt('optimal-io-size'),
+        maxTransfer: b.getInt('max-transfer'),
+        maxSegments: b.getInt('max-segments'),
+        maxSegmentLen: b.getInt('max-segment-len'),
+        discardAlignment: b.getInt('discard-alignment'),
+        maxDiscardLen: b.getUint64('max-discard-len'),
+        maxWriteZeroesLen: b.getUint64('max-write-zeroes-len'),
+        flushNeeded: b.getBool('flush-needed'),
+        readOnly: b.getBool('read-only'),
+      });
+    } catch (e) {
+      return rejectThrown(e);
+    }
+  }
+
+  /**
+   * A Buffer of `size` bytes in a memory region of this device's own
+   * (allocated and mapped for it, aligned to `mem-region-alignment`):
+   * requests use it without the bounce copy. Allocate once and reuse: each
+   * call maps a region (a round trip to a vhost-user backend). Valid until
+   * freeBuffer() or close(); then its memory is detached (empty in JS) and
+   * a request with it is rejected with EFAULT.
+   */
+  allocBuffer(size: number): Buffer {
+    if (this.#closed) throw closedError();
+    return this.#aligned.alloc(size);
+  }
+
+  /** Releases an allocBuffer() buffer; EBUSY (and nothing freed) while a request still uses it. */
+  freeBuffer(buffer: Uint8Array): void {
+    if (this.#closed) throw closedError();
+    if (!(buffer instanceof Uint8Array)) invalidArgument('freeBuffer() needs a buffer from allocBuffer()');
+    this.#aligned.free(buffer);
+  }
+
+  /**
+   * A Readable of the bytes from `start` to `end` (inclusive, as in fs;
+   * default: the whole device), read `highWaterMark` bytes per request with
+   * several requests in flight.
+   */
+  createReadStream(options?: ReadStreamOptions): Readable {
+    return createReadStream(this, options);
+  }
+
+  /**
+   * A Writable that writes from `start` (default 0) in requests of
+   * `highWaterMark` bytes, several in flight; a tail that is not a whole
+   * block is merged with the device's data (read-modify-write).
+   */
+  createWriteStream(options?: WriteStreamOptions): Writable {
+    return createWriteStream(this, options);
+  }
+
+  /** A byte ReadableStream (WHATWG) of the device, as FileHandle.readableWebStream(). */
+  readableWebStream(options?: ReadStreamOptions): ReadableStream<Uint8Array> {
+    return readableWebStream(this, options);
   }
 
   /**
@@ -199,6 +327,11 @@ export class Device {
     }
   }
 
+  /** close(), for `await using dev = await open(…)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   async #shutDown(timeoutMs: number): Promise<void> {
     if (this.#inFlight > 0 || this.#waitingForBounce.length > 0) {
       let timer: NodeJS.Timeout | undefined;
@@ -212,6 +345,7 @@ export class Device {
       }
     }
     this.#watcher.close();
+    this.#aligned.forgetAll();
     // The device may hold requests still (a stalled backend): waiting for
     // them happens off the event loop.
     await this.blkio._destroyInBackground();
@@ -219,74 +353,100 @@ export class Device {
 
   // A data request: zero-copy when the device can use the buffer as is,
   // otherwise through the bounce pool.
-  #data(offset: number | bigint, buf: Uint8Array, writing: boolean): Promise<void> {
+  #data<R>(r: DataRequest<ArrayBufferView>, writing: boolean, result: R): Promise<R> {
+    const { view: buf, position: offset, signal } = r;
+    this.#aligned.checkNotFreed(buf);
+    const flags = r.fua ? REQ_FUA : 0;
+    if (buf.byteLength === 0) {
+      // As fs: nothing to transfer, no request.
+      throwIfAborted(signal);
+      return Promise.resolve(result);
+    }
     const what = writing ? 'write' : 'read';
     if (!this.#needsBounce(buf)) {
-      return this.#submit(what, null, (ud) =>
-        writing ? this.#queue.write(offset, buf, ud) : this.#queue.read(offset, buf, ud),
+      return this.#submit(what, null, signal, result, (ud) =>
+        writing ? this.#queue.write(offset, buf, ud, flags) : this.#queue.read(offset, buf, ud),
       );
     }
-    return this.#withBounce(buf.byteLength, (bounce) => {
+    return this.#withBounce(buf.byteLength, signal, (bounce) => {
       if (writing) bounce.set(buf);
-      return this.#submit(what, bounce, (ud) =>
-        writing ? this.#queue.write(offset, bounce, ud) : this.#queue.read(offset, bounce, ud),
-      ).then(() => {
+      return this.#submit(what, bounce, signal, result, (ud) =>
+        writing ? this.#queue.write(offset, bounce, ud, flags) : this.#queue.read(offset, bounce, ud),
+      ).then((res) => {
         if (!writing) buf.set(bounce);
+        return res;
       });
     });
   }
 
-  #vectored(offset: number | bigint, buffers: Uint8Array[], writing: boolean): Promise<void> {
-    try {
-      checkOffset(offset);
-      checkBuffers(buffers);
-    } catch (e) {
-      return rejectThrown(e);
-    }
+  #vectored<R>(
+    buffers: Uint8Array[],
+    offset: Position,
+    signal: AbortSignal | undefined,
+    writing: boolean,
+    fua: boolean,
+    result: R,
+  ): Promise<R> {
+    for (const b of buffers) this.#aligned.checkNotFreed(b);
+    const flags = fua ? REQ_FUA : 0;
     const what = writing ? 'writev' : 'readv';
     if (!buffers.some((b) => this.#needsBounce(b))) {
-      return this.#submit(what, null, (ud) =>
-        writing ? this.#queue.writev(offset, buffers, ud) : this.#queue.readv(offset, buffers, ud),
+      return this.#submit(what, null, signal, result, (ud) =>
+        writing ? this.#queue.writev(offset, buffers, ud, flags) : this.#queue.readv(offset, buffers, ud),
       );
     }
     // Gather into one bounce buffer: the device sees a single segment.
     const total = buffers.reduce((n, b) => n + b.byteLength, 0);
-    return this.#withBounce(total, (bounce) => {
+    return this.#withBounce(total, signal, (bounce) => {
       if (writing) {
         let at = 0;
         for (const b of buffers) (bounce.set(b, at), (at += b.byteLength));
       }
-      return this.#submit(what, bounce, (ud) =>
-        writing ? this.#queue.write(offset, bounce, ud) : this.#queue.read(offset, bounce, ud),
-      ).then(() => {
-        if (writing) return;
+      return this.#submit(what, bounce, signal, result, (ud) =>
+        writing ? this.#queue.write(offset, bounce, ud, flags) : this.#queue.read(offset, bounce, ud),
+      ).then((res) => {
+        if (writing) return res;
         let at = 0;
         for (const b of buffers) (b.set(bounce.subarray(at, at + b.byteLength)), (at += b.byteLength));
+        return res;
       });
     });
   }
 
   #needsBounce(buf: Uint8Array): boolean {
     if (this.#bounce && buf.buffer === this.#bounce.buffer) return false;
-    if (this.#needsRegions) return true;
+    const owned = this.#aligned.owns(buf);
+    if (this.#needsRegions && !owned) return true;
     const align = this.bufAlignment;
     return align > 1 && (buf.byteOffset % align !== 0 || buf.byteLength % align !== 0 || !isAlignedBase(buf, align));
   }
 
-  async #withBounce(length: number, use: (bounce: Uint8Array) => Promise<void>): Promise<void> {
+  async #withBounce<R>(length: number, signal: AbortSignal | undefined, use: (bounce: Uint8Array) => Promise<R>): Promise<R> {
     if (this.#failed) throw this.#failed;
     if (this.#closed) throw closedError();
+    throwIfAborted(signal);
     const pool = await this.#bouncePool();
     if (length > pool.size)
       throw new BlkioError(`request of ${length} bytes exceeds the bounce buffer (bounceBufferSize ${pool.size})`, 22);
     let bounce = pool.alloc(length);
     while (!bounce) {
-      await new Promise<void>((resolve) => this.#waitingForBounce.push(resolve));
+      // Aborted while waiting: it leaves the line, nothing was issued.
+      await new Promise<void>((resolve, reject) => {
+        const stop = onAbort(signal, () => {
+          const i = this.#waitingForBounce.indexOf(wake);
+          if (i >= 0) this.#waitingForBounce.splice(i, 1);
+          reject(new AbortError(signal!.reason));
+          this.#maybeIdle();
+        });
+        const wake = (): void => (stop(), resolve());
+        this.#waitingForBounce.push(wake);
+      });
       if (this.#failed) throw this.#failed;
+      throwIfAborted(signal);
       bounce = pool.alloc(length);
     }
     try {
-      await use(bounce);
+      return await use(bounce);
     } finally {
       pool.release(bounce);
       this.#waitingForBounce.shift()?.();
@@ -334,13 +494,27 @@ export class Device {
     if (this.#needsRegions) await this.#mapBouncePool(true);
   }
 
-  // A request with bounce space was admitted before close() (it waited for
-  // that space), so it still goes ahead.
-  #submit(what: string, bounce: Uint8Array | null, enqueue: (userData: Settle) => void): Promise<void> {
+  // The one dispatch point of every request. A request with bounce space
+  // was admitted before close() (it waited for that space), so it still
+  // goes ahead. Abort: before this point nothing is issued; after it, no
+  // driver can take a submitted request back, so the Promise rejects with
+  // AbortError when the completion says the buffer is free again.
+  #submit<R>(
+    what: string,
+    bounce: Uint8Array | null,
+    signal: AbortSignal | undefined,
+    result: R,
+    enqueue: (userData: Settle) => void,
+  ): Promise<R> {
     if (this.#failed) return Promise.reject(this.#failed);
     if (this.#closed && bounce === null) return Promise.reject(closedError());
-    return new Promise<void>((resolve, reject) => {
-      const settle: Settle = (ret, msg) => (ret < 0 ? reject(requestError(ret, msg, what)) : resolve());
+    if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
+    return new Promise<R>((resolve, reject) => {
+      const settle: Settle = (ret, msg) => {
+        if (signal?.aborted) reject(new AbortError(signal.reason));
+        else if (ret < 0) reject(requestError(ret, msg, what));
+        else resolve(result);
+      };
       enqueue(settle); // throws only for arguments of the wrong type
       this.#pending.add(settle);
       if (this.#inFlight++ === 0) this.#watcher.ref();
@@ -441,3 +615,4 @@ export async function open(options: OpenOptions): Promise<Device> {
     throw asBlkioError(e);
   }
 }
+

@@ -123,8 +123,8 @@ describe('libblkio driver (koffi)', function () {
     it('the Promise layer works over the library', async () => {
       const d = await open({ driver: 'libblkio:io_uring', path: file });
       const data = crypto.randomBytes(4096);
-      await d.write(0, data);
-      assert.deepEqual(Buffer.from(await d.read(0, 4096)), data);
+      await d.write(data, { position: 0 });
+      assert.deepEqual((await d.read({ buffer: Buffer.alloc(4096), position: 0 })).buffer, data);
       await d.close();
     });
 

@@ -31,8 +31,8 @@ describe('process and worker exit with devices left open', function () {
 
   const openAndRead = () => `
     const d = await open({ driver: 'io_uring', path: ${JSON.stringify(disk)} });
-    const data = await d.read(0, 4096);
-    if (data.length !== 4096) throw new Error('short read');
+    const data = await d.read({ buffer: Buffer.alloc(4096), position: 0 });
+    if (data.bytesRead !== 4096) throw new Error('short read');
     console.log('done');`;
 
   it('a CommonJS program that never closes a device from open() exits 0, every time', async () => {
@@ -49,7 +49,7 @@ describe('process and worker exit with devices left open', function () {
     const program = `const { open } = require(${lib});
       (async () => {
         const d = await open({ driver: 'libblkio:io_uring', path: ${JSON.stringify(disk)} });
-        if ((await d.read(0, 4096)).length !== 4096) throw new Error('short read');
+        if ((await d.read({ buffer: Buffer.alloc(4096), position: 0 })).bytesRead !== 4096) throw new Error('short read');
         console.log('done');
       })();`;
     fs.writeFileSync(workerFile, program.replace("'done'", "'worker done'"));
@@ -73,8 +73,8 @@ describe('process and worker exit with devices left open', function () {
       const source = `const { open } = require(${lib});
         (async () => {
           const d = await open({ driver: 'virtio-blk-vhost-user', path: ${JSON.stringify(qsd.socket)} });
-          for (let i = 0; i < 8; i++) d.read(i * 4096, 4096); // in flight at exit
-          await d.read(0, 4096);
+          for (let i = 0; i < 8; i++) d.read({ buffer: Buffer.alloc(4096), position: i * 4096 }); // in flight at exit
+          await d.read({ buffer: Buffer.alloc(4096), position: 0 });
           console.log('done');
         })();`;
       await expectCleanExit('vhost-user.js', source);
@@ -133,7 +133,7 @@ describe('process and worker exit with devices left open', function () {
       `const { open } = require(${lib});
       (async () => {
         const d = await open({ driver: 'io_uring', path: ${JSON.stringify(disk)} });
-        const reads = Array.from({ length: 16 }, (_, i) => d.read(i * 4096, 4096));
+        const reads = Array.from({ length: 16 }, (_, i) => d.read({ buffer: Buffer.alloc(4096), position: i * 4096 }));
         d.close();
         await Promise.allSettled(reads);
         console.log('done');
@@ -178,7 +178,7 @@ describe('process and worker exit with devices left open', function () {
       const { open } = require(${lib});
       (async () => {
         const d = await open({ driver: 'io_uring', path: ${JSON.stringify(disk)} });
-        for (let i = 0; i < 32; i++) d.read(i * 4096, 4096).catch(() => {});
+        for (let i = 0; i < 32; i++) d.read({ buffer: Buffer.alloc(4096), position: i * 4096 }).catch(() => {});
         d.close();
         parentPort.postMessage('closing');
         for (;;) await new Promise((resolve) => setImmediate(resolve));

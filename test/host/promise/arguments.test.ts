@@ -50,27 +50,38 @@ describe('Promise layer arguments', () => {
 
   describe('read()', () => {
     const read = (...args: unknown[]) => (dev.read as Loose).apply(dev, args);
-    it('rejects a negative offset', () => rejectsWithEinval(() => read(-1, 4096), /offset/));
-    it('rejects a fractional offset', () => rejectsWithEinval(() => read(0.5, 4096), /offset/));
-    it('rejects an offset that is a string', () => rejectsWithEinval(() => read('0', 4096), /offset/));
-    it('rejects a negative length', () => rejectsWithEinval(() => read(0, -1), /length/));
-    it('rejects a length too large to allocate', () => rejectsWithEinval(() => read(0, 2 ** 53), /length/));
-    it('rejects a buffer that is not a Uint8Array', () => rejectsWithEinval(() => read(0, 'x'), /buffer/));
+    const buf = () => new Uint8Array(4096);
+    it('rejects a missing position: a device has no file position', () => rejectsWithEinval(() => read(buf()), /position is required/));
+    it('rejects a null position', () => rejectsWithEinval(() => read(buf(), 0, 4096, null), /position is required/));
+    it('rejects a negative position', () => rejectsWithEinval(() => read(buf(), 0, 4096, -2), /position/));
+    it('rejects a fractional position', () => rejectsWithEinval(() => read(buf(), 0, 4096, 0.5), /position/));
+    it('rejects a position that is a string', () => rejectsWithEinval(() => read(buf(), 0, 4096, '0'), /position/));
+    it('rejects an offset beyond the buffer', () => rejectsWithEinval(() => read(buf(), 4097, 0, 0), /offset/));
+    it('rejects a length beyond the buffer', () => rejectsWithEinval(() => read(buf(), 512, 4096, 0), /length/));
+    it('rejects a negative length', () => rejectsWithEinval(() => read(buf(), 0, -1, 0), /length/));
+    it('rejects a buffer that is a string', () => rejectsWithEinval(() => read('x', 0, 1, 0), /buffer/));
+    it('rejects an options object whose buffer is not a view', () => rejectsWithEinval(() => read({ buffer: [1], position: 0 }), /buffer/));
+    it('rejects a signal that is not an AbortSignal', () =>
+      rejectsWithEinval(() => read(buf(), 0, 4096, 0, { signal: {} }), /signal/));
   });
 
   describe('write()', () => {
     const write = (...args: unknown[]) => (dev.write as Loose).apply(dev, args);
-    it("rejects an offset that is a string ('x')", () => rejectsWithEinval(() => write('x', new Uint8Array(512)), /offset/));
-    it('rejects data that is a string', () => rejectsWithEinval(() => write(0, 'x'), /data/));
-    it('rejects data that is an array of numbers', () => rejectsWithEinval(() => write(0, [1, 2, 3]), /data/));
+    it('rejects a missing position', () => rejectsWithEinval(() => write(new Uint8Array(512)), /position is required/));
+    it('rejects data that is a string', () => rejectsWithEinval(() => write('x', 0, 1, 0), /buffer/));
+    it('rejects data that is an array of numbers', () => rejectsWithEinval(() => write([1, 2, 3], 0, 3, 0), /buffer/));
+    it('rejects fua that is not a boolean', () =>
+      rejectsWithEinval(() => write(new Uint8Array(512), 0, 512, 0, { fua: 1 }), /fua/));
   });
 
   describe('readv() and writev()', () => {
     it('reject buffers that are not an array', () =>
-      rejectsWithEinval(() => (dev.readv as Loose).call(dev, 0, 'x'), /buffers/));
-    it('reject an array with something other than a Uint8Array in it', () =>
-      rejectsWithEinval(() => (dev.writev as Loose).call(dev, 0, [new Uint8Array(512), 1]), /buffer/));
-    it('reject a negative offset', () => rejectsWithEinval(() => dev.readv(-4096, [new Uint8Array(512)]), /offset/));
+      rejectsWithEinval(() => (dev.readv as Loose).call(dev, 'x', 0), /buffers/));
+    it('reject an array with something other than a view in it', () =>
+      rejectsWithEinval(() => (dev.writev as Loose).call(dev, [new Uint8Array(512), 1], 0), /buffer/));
+    it('reject a negative position', () => rejectsWithEinval(() => dev.readv([new Uint8Array(512)], -4096), /position/));
+    it('reject a missing position', () =>
+      rejectsWithEinval(() => (dev.readv as Loose).call(dev, [new Uint8Array(512)]), /position is required/));
   });
 
   describe('discard(), writeZeroes() and close()', () => {
@@ -79,7 +90,7 @@ describe('Promise layer arguments', () => {
     it('writeZeroes() rejects negative flags', () => rejectsWithEinval(() => dev.writeZeroes(0, 4096, -1), /flags/));
     it('close() rejects null options and leaves the device open', async () => {
       await rejectsWithEinval(() => (dev.close as Loose).call(dev, null), /options/);
-      assert.equal((await dev.read(0, 512)).length, 512);
+      assert.equal((await dev.read({ buffer: Buffer.alloc(512), position: 0 })).bytesRead, 512);
     });
     it('close() rejects a timeoutMs that is not a number', () =>
       rejectsWithEinval(() => (dev.close as Loose).call(dev, { timeoutMs: 'soon' }), /timeoutMs/));

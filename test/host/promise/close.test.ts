@@ -17,9 +17,9 @@ describe('Device.close()', function () {
 
     it('never blocks the event loop while the device is released', async () => {
       const dev = await open({ driver: 'virtio-blk-vhost-user', path: qsd.socket });
-      await dev.read(0, 4096); // the device works
+      await dev.read({ buffer: Buffer.alloc(4096), position: 0 }); // the device works
       await qsd.kill('SIGSTOP'); // alive but silent: nothing to notice
-      const reads = Promise.allSettled(Array.from({ length: 8 }, (_, i) => dev.read(i * 4096, 4096)));
+      const reads = Promise.allSettled(Array.from({ length: 8 }, (_, i) => dev.read({ buffer: Buffer.alloc(4096), position: i * 4096 })));
       const lag = new LoopLag();
       await dev.close({ timeoutMs: 500 });
       const maxLag = lag.stop();
@@ -30,9 +30,9 @@ describe('Device.close()', function () {
 
     it('makes the Blkio unusable as soon as the device is being released', async () => {
       const dev = await open({ driver: 'virtio-blk-vhost-user', path: qsd.socket });
-      await dev.read(0, 4096);
+      await dev.read({ buffer: Buffer.alloc(4096), position: 0 });
       await qsd.kill('SIGSTOP');
-      const read = dev.read(0, 4096).catch((e: unknown) => e);
+      const read = dev.read({ buffer: Buffer.alloc(4096), position: 0 }).catch((e: unknown) => e);
       const closing = dev.close({ timeoutMs: 100 });
       await read; // rejected at the timeout, right before the device is released
       await new Promise((resolve) => setImmediate(resolve));
@@ -53,11 +53,11 @@ describe('Device.close()', function () {
 
     it('rejects requests issued after close() in the same tick with ENODEV, and completes those issued before', async () => {
       const dev = await open({ driver: 'io_uring', path: disk });
-      const before = dev.read(0, 4096);
+      const before = dev.read({ buffer: Buffer.alloc(4096), position: 0 });
       const closing = dev.close();
-      const after = [dev.read(0, 4096), dev.write(0, new Uint8Array(4096)), dev.flush(), dev.discard(0, 4096)];
+      const after = [dev.read({ buffer: Buffer.alloc(4096), position: 0 }), dev.write(new Uint8Array(4096), { position: 0 }), dev.flush(), dev.discard(0, 4096)];
       for (const p of after) await assert.rejects(p, (e: BlkioError) => e instanceof BlkioError && e.code === 'ENODEV');
-      assert.equal((await before).length, 4096);
+      assert.equal((await before).bytesRead, 4096);
       await closing;
     });
 
@@ -65,7 +65,7 @@ describe('Device.close()', function () {
       const dev = await open({ driver: 'io_uring', path: disk, direct: true });
       const unaligned = new Uint8Array(new ArrayBuffer(8192), 1, 4096); // needs the bounce pool under O_DIRECT
       const closing = dev.close();
-      await assert.rejects(dev.read(0, unaligned), (e: BlkioError) => e instanceof BlkioError && e.code === 'ENODEV');
+      await assert.rejects(dev.read(unaligned, 0, 4096, 0), (e: BlkioError) => e instanceof BlkioError && e.code === 'ENODEV');
       await closing;
     });
 

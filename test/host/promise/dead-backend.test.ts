@@ -31,7 +31,7 @@ describe('Promise requests after the vhost-user backend died', function () {
     const regions = regionFds();
     const errors = new Set<string>();
     for (let i = 0; i < 64; i++) {
-      await assert.rejects(dev.read(0, 4096), (e: unknown) => {
+      await assert.rejects(dev.read({ buffer: Buffer.alloc(4096), position: 0 }), (e: unknown) => {
         assert.ok(e instanceof BlkioError, String(e));
         errors.add(e.code);
         return true;

@@ -10,9 +10,9 @@ describe('Promise layer close() on a device that stops answering', function () {
 
   it('rejects the requests still in flight with ETIME after the timeout, and returns', async () => {
     const dev = await open({ driver: 'virtio-blk-vhost-user', path: qsd.socket });
-    await dev.read(0, 4096); // the device works
+    await dev.read({ buffer: Buffer.alloc(4096), position: 0 }); // the device works
     await qsd.kill('SIGSTOP'); // alive but silent: no disconnect to notice
-    const reads = Array.from({ length: 8 }, (_, i) => dev.read(i * 4096, 4096));
+    const reads = Array.from({ length: 8 }, (_, i) => dev.read({ buffer: Buffer.alloc(4096), position: i * 4096 }));
     const settled = Promise.allSettled(reads);
     // That close() returns is enough here (the suite's timeout bounds it);
     // test/host/promise/close.test.ts measures that it never blocks the loop.

@@ -159,9 +159,9 @@ describe('virtio-blk-vhost-user faults', function () {
 
     it('under the Promise layer: pending requests reject, later ones too, close resolves', async () => {
       const d = await open({ driver: DRIVER, path: qsd.socket });
-      assert.equal((await d.read(0, 4096)).length, 4096);
+      assert.equal((await d.read({ buffer: Buffer.alloc(4096), position: 0 })).bytesRead, 4096);
       await qsd.kill('SIGSTOP');
-      const reads = Array.from({ length: 100 }, (_, i) => d.read(i * 4096, 4096));
+      const reads = Array.from({ length: 100 }, (_, i) => d.read({ buffer: Buffer.alloc(4096), position: i * 4096 }));
       const outcome = Promise.allSettled(reads);
       await new Promise((r) => setTimeout(r, 50));
       await qsd.kill('SIGKILL');
@@ -170,7 +170,7 @@ describe('virtio-blk-vhost-user faults', function () {
         assert.equal(s.status, 'rejected');
         assert.equal(((s as PromiseRejectedResult).reason as BlkioError).code, 'EIO');
       }
-      await assert.rejects(d.write(0, new Uint8Array(4096)), (e: BlkioError) => e.code === 'EIO');
+      await assert.rejects(d.write(new Uint8Array(4096), { position: 0 }), (e: BlkioError) => e.code === 'EIO');
       await d.close();
     });
   });

@@ -334,12 +334,12 @@ describe('virtio-blk-vhost-user against a misbehaving backend', function () {
     it('under the Promise layer: every request against a corrupt used ring rejects with EIO, close resolves', async () => {
       const s = await start('used-id-out-of-range');
       const dev = await open({ driver: DRIVER, path: s.socket });
-      const settled = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => dev.read(i * 4 * KiB, 4 * KiB)));
+      const settled = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => dev.read({ buffer: Buffer.alloc(4 * KiB), position: i * 4 * KiB })));
       for (const r of settled) {
         assert.equal(r.status, 'rejected');
         assert.equal(((r as PromiseRejectedResult).reason as BlkioError).code, 'EIO');
       }
-      await assert.rejects(dev.read(0, 4 * KiB), (e: BlkioError) => e.code === 'EIO');
+      await assert.rejects(dev.read({ buffer: Buffer.alloc(4 * KiB), position: 0 }), (e: BlkioError) => e.code === 'EIO');
       await dev.close();
     });
   });

@@ -239,8 +239,8 @@ if (sim || vduseRaw) {
         const fd = fs.openSync(device, 'r+');
         const d = await open({ driver: DRIVER, fd });
         const data = crypto.randomBytes(8192);
-        await d.write(8192, data);
-        assert.ok(Buffer.from(await d.read(8192, 8192)).equals(data));
+        await d.write(data, { position: 8192 });
+        assert.ok((await d.read({ buffer: Buffer.alloc(8192), position: 8192 })).buffer.equals(data));
         await d.close();
         assert.equal(fdTarget(fd), null, 'close closed the fd');
       });

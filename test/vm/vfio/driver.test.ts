@@ -140,8 +140,8 @@ if (process.env.BLKIO_IN_VM === '1') {
       it('open() reads what it wrote', async () => {
         const d = await open({ driver: VFIO_DRIVER, path: devicePath });
         const data = crypto.randomBytes(16384);
-        await d.write(8192, data);
-        assert.deepEqual(Buffer.from(await d.read(8192, 16384)), data);
+        await d.write(data, { position: 8192 });
+        assert.deepEqual((await d.read({ buffer: Buffer.alloc(16384), position: 8192 })).buffer, data);
         await d.close();
       });
 
