@@ -1,7 +1,8 @@
 // The package as a consumer gets it: `npm pack`, then `npm install` of the
 // tarball into an empty project. It holds only what a consumer needs, uses
 // the prebuilt addon (no compiler run), works, and a strict TypeScript
-// consumer sees only the public API.
+// consumer sees only the public API. Where the prebuilt addon cannot be used,
+// the tarball builds the addon from its own sources.
 import * as assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -27,9 +28,9 @@ describe('the npm package, installed by a consumer', function () {
     dir = tempDir('blkio-package-');
     const prebuilds = path.join(REPO_ROOT, 'prebuilds');
     madePrebuilds = !fs.existsSync(prebuilds);
-    execFileSync(process.execPath, [path.join(REPO_ROOT, 'addon', 'tools', 'prebuild.js')]);
-    // The tree is built already (npm test builds dist/); --ignore-scripts skips prepack's rebuild.
-    const packed = JSON.parse(npm(['pack', '--json', '--ignore-scripts', '--pack-destination', dir], REPO_ROOT));
+    // With its scripts, as a publisher runs it: prepack brings dist/ and the
+    // addon up to date (incrementally) and makes prebuilds/; stdout is JSON only.
+    const packed = JSON.parse(npm(['pack', '--json', '--pack-destination', dir], REPO_ROOT));
     tarball = path.join(dir, packed[0].filename);
     files = packed[0].files.map((f: { path: string }) => f.path);
     consumer = path.join(dir, 'consumer');
@@ -46,6 +47,19 @@ describe('the npm package, installed by a consumer', function () {
     for (const needed of ['dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/blkbench/cli.js', 'binding.gyp', 'README.md', 'LICENSE'])
       assert.ok(files.includes(needed), `${needed} is missing`);
     assert.ok(files.includes(`prebuilds/${process.platform}-${process.arch}/blkio.node`));
+  });
+
+  it('holds every source file binding.gyp compiles', () => {
+    const gyp = fs.readFileSync(path.join(REPO_ROOT, 'binding.gyp'), 'utf8');
+    const sources = [...gyp.matchAll(/"(addon\/[^"]+\.(?:cc|c|map))"/g)].map((m) => m[1]);
+    assert.ok(sources.length > 20, `found only ${sources.length} sources in binding.gyp`);
+    assert.deepEqual(sources.filter((f) => !files.includes(f)), []);
+  });
+
+  it('holds every header next to those sources', () => {
+    const headers = execFileSync('git', ['ls-files', 'addon/*.h'], { cwd: REPO_ROOT, encoding: 'utf8' }).split('\n').filter(Boolean);
+    assert.ok(headers.length > 10);
+    assert.deepEqual(headers.filter((f) => !files.includes(f) && !f.startsWith('addon/test')), []);
   });
 
   it('holds no tests, benchmarks, CI scripts, source maps or TypeScript sources', () => {
@@ -70,6 +84,35 @@ describe('the npm package, installed by a consumer', function () {
       const want = require('fs').readFileSync(${JSON.stringify(file)}).subarray(4096, 8192);
       process.exit(Buffer.compare(Buffer.from(buf), want) === 0 ? 0 : 3);`;
     const r = spawnSync(process.execPath, ['-e', script], { cwd: consumer, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  });
+
+  it('builds the addon from its own sources where the prebuilt one is not used, and reads a file with it', function () {
+    this.timeout(900_000); // a compile of the addon on a loaded 2-core machine
+    const fromSource = path.join(dir, 'from-source');
+    fs.mkdirSync(fromSource);
+    fs.writeFileSync(path.join(fromSource, 'package.json'), JSON.stringify({ name: 'from-source', private: true }));
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], {
+      cwd: fromSource,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, BLKIO_BUILD_FROM_SOURCE: '1', JOBS: '2' },
+    });
+    const installed = path.join(fromSource, 'node_modules', 'blkio');
+    assert.ok(fs.existsSync(path.join(installed, 'build', 'Release', 'blkio.node')), 'no addon was built from source');
+    // Only the source build is left to load.
+    fs.rmSync(path.join(installed, 'prebuilds'), { recursive: true, force: true });
+    const file = randomFile(1 << 16, fromSource);
+    const script = `
+      const { open } = require('blkio');
+      (async () => {
+        const dev = await open({ driver: 'io_uring', path: ${JSON.stringify(file)} });
+        const { bytesRead, buffer } = await dev.read(Buffer.alloc(4096), 0, 4096, 4096);
+        await dev.close();
+        const want = require('fs').readFileSync(${JSON.stringify(file)}).subarray(4096, 8192);
+        process.exit(bytesRead === 4096 && buffer.equals(want) ? 0 : 3);
+      })();`;
+    const r = spawnSync(process.execPath, ['-e', script], { cwd: fromSource, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
   });
 
