@@ -99,6 +99,7 @@ export class Device {
   readonly #watcher: CompletionWatcher;
   readonly #bounceSize: number;
   readonly #aligned: AlignedBuffers;
+  readonly #checkView = (view: Uint8Array): void => this.#aligned.checkNotFreed(view);
   #bounce: BouncePool | null = null;
   // Requests waiting for bounce space, in order.
   readonly #waitingForBounce: (() => void)[] = [];
@@ -148,7 +149,7 @@ export class Device {
   read<T extends ArrayBufferView = Buffer>(params: ReadParams<T>, options?: RequestOptions): Promise<ReadResult<T>>;
   read(...args: unknown[]): Promise<ReadResult<ArrayBufferView>> {
     try {
-      const r = readArgs(args);
+      const r = readArgs(args, this.#checkView);
       return this.#data(r, false, { bytesRead: r.view.byteLength, buffer: r.buffer });
     } catch (e) {
       return rejectThrown(e);
@@ -172,7 +173,7 @@ export class Device {
   write<T extends ArrayBufferView>(buffer: T, params: WriteParams, options?: WriteOptions): Promise<WriteResult<T>>;
   write(...args: unknown[]): Promise<WriteResult<ArrayBufferView>> {
     try {
-      const r = writeArgs(args);
+      const r = writeArgs(args, this.#checkView);
       return this.#data(r, true, { bytesWritten: r.view.byteLength, buffer: r.buffer });
     } catch (e) {
       return rejectThrown(e);
@@ -182,7 +183,7 @@ export class Device {
   /** Reads into each buffer in turn from position, as one request. Resolves to `{ bytesRead, buffers }`. */
   readv<T extends ArrayBufferView>(buffers: T[], position: Position, options?: RequestOptions): Promise<ReadvResult<T>> {
     try {
-      const r = vectoredArgs(buffers, position, options, false);
+      const r = vectoredArgs(buffers, position, options, false, this.#checkView);
       return this.#vectored(r.views, r.position, r.signal, false, false, { bytesRead: r.length, buffers: r.buffers });
     } catch (e) {
       return rejectThrown(e);
@@ -192,7 +193,7 @@ export class Device {
   /** Writes the buffers one after the other from position, as one request. Resolves to `{ bytesWritten, buffers }`. */
   writev<T extends ArrayBufferView>(buffers: T[], position: Position, options?: WriteOptions): Promise<WritevResult<T>> {
     try {
-      const r = vectoredArgs(buffers, position, options, true);
+      const r = vectoredArgs(buffers, position, options, true, this.#checkView);
       return this.#vectored(r.views, r.position, r.signal, true, r.fua, { bytesWritten: r.length, buffers: r.buffers });
     } catch (e) {
       return rejectThrown(e);
@@ -355,7 +356,6 @@ export class Device {
   // otherwise through the bounce pool.
   #data<R>(r: DataRequest<ArrayBufferView>, writing: boolean, result: R): Promise<R> {
     const { view: buf, position: offset, signal } = r;
-    this.#aligned.checkNotFreed(buf);
     const flags = r.fua ? REQ_FUA : 0;
     if (buf.byteLength === 0) {
       // As fs: nothing to transfer, no request.
@@ -387,7 +387,6 @@ export class Device {
     fua: boolean,
     result: R,
   ): Promise<R> {
-    for (const b of buffers) this.#aligned.checkNotFreed(b);
     const flags = fua ? REQ_FUA : 0;
     const what = writing ? 'writev' : 'readv';
     if (!buffers.some((b) => this.#needsBounce(b))) {

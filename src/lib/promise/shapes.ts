@@ -151,8 +151,10 @@ function positional<T extends ArrayBufferView>(
   position: unknown,
   options: Record<string, unknown>,
   writing: boolean,
+  checkView: (view: Uint8Array) => void,
 ): DataRequest<T> {
   const bytes = bytesOf(buffer, 'buffer');
+  checkView(bytes);
   const off = offset === undefined || offset === null ? 0 : checkInteger(offset, 'offset', 0, bytes.byteLength);
   const len =
     length === undefined || length === null
@@ -168,33 +170,34 @@ function positional<T extends ArrayBufferView>(
 const DEFAULT_READ_BUFFER = 16384;
 
 /** read(buffer, offset?, length?, position, options?), read(buffer, params) or read(params, options?). */
-export function readArgs(args: unknown[]): DataRequest<ArrayBufferView> {
+/** checkView sees the buffer before anything else is checked (a freed buffer is reported as such). */
+export function readArgs(args: unknown[], checkView: (view: Uint8Array) => void): DataRequest<ArrayBufferView> {
   const [first, second] = args;
   if (ArrayBuffer.isView(first)) {
     if (typeof second === 'object' && second !== null) {
       const p = second as Record<string, unknown>;
-      return positional(first, p.offset, p.length, p.position, { ...p, ...checkObject(args[2], 'options') }, false);
+      return positional(first, p.offset, p.length, p.position, { ...p, ...checkObject(args[2], 'options') }, false, checkView);
     }
-    return positional(first, second, args[2], args[3], checkObject(args[4], 'options'), false);
+    return positional(first, second, args[2], args[3], checkObject(args[4], 'options'), false, checkView);
   }
   if (typeof first === 'object' && first !== null) {
     const p = first as Record<string, unknown>;
     const buffer = p.buffer === undefined ? Buffer.alloc(DEFAULT_READ_BUFFER) : (p.buffer as ArrayBufferView);
     if (!ArrayBuffer.isView(buffer)) invalidArgument('buffer must be a Buffer, TypedArray or DataView');
-    return positional(buffer, p.offset, p.length, p.position, { ...p, ...checkObject(second, 'options') }, false);
+    return positional(buffer, p.offset, p.length, p.position, { ...p, ...checkObject(second, 'options') }, false, checkView);
   }
   return invalidArgument('read() needs a buffer or an object with position (and optionally buffer, offset, length)');
 }
 
 /** write(buffer, offset?, length?, position, options?) or write(buffer, params, options?). */
-export function writeArgs(args: unknown[]): DataRequest<ArrayBufferView> {
+export function writeArgs(args: unknown[], checkView: (view: Uint8Array) => void): DataRequest<ArrayBufferView> {
   const [buffer, second] = args;
   if (!ArrayBuffer.isView(buffer)) invalidArgument('buffer must be a Buffer, TypedArray or DataView');
   if (typeof second === 'object' && second !== null) {
     const p = second as Record<string, unknown>;
-    return positional(buffer, p.offset, p.length, p.position, { ...p, ...checkObject(args[2], 'options') }, true);
+    return positional(buffer, p.offset, p.length, p.position, { ...p, ...checkObject(args[2], 'options') }, true, checkView);
   }
-  return positional(buffer, second, args[2], args[3], checkObject(args[4], 'options'), true);
+  return positional(buffer, second, args[2], args[3], checkObject(args[4], 'options'), true, checkView);
 }
 
 /** A vectored request normalized. */
@@ -213,9 +216,11 @@ export function vectoredArgs<T extends ArrayBufferView>(
   position: unknown,
   options: unknown,
   writing: boolean,
+  checkView: (view: Uint8Array) => void,
 ): VectoredRequest<T> {
   if (!Array.isArray(buffers)) invalidArgument('buffers must be an array of ArrayBufferViews');
   const views = buffers.map((b) => bytesOf(b, 'every buffer'));
+  views.forEach(checkView);
   const pos = checkPosition(position);
   const o = checkObject(options, 'options');
   const signal = checkSignal(o.signal);
