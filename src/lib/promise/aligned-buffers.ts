@@ -14,6 +14,7 @@ export class AlignedBuffers {
   readonly #blkio: Blkio;
   readonly #live = new Map<ArrayBufferLike, MemRegion>();
   readonly #freed = new WeakSet<ArrayBufferLike>();
+  #anyFreed = false;
 
   constructor(blkio: Blkio) {
     this.#blkio = blkio;
@@ -26,7 +27,7 @@ export class AlignedBuffers {
 
   /** Throws if the view's memory was an allocBuffer() buffer that is freed now. */
   checkNotFreed(view: Uint8Array): void {
-    if (this.#freed.has(viewBuffer(view)))
+    if (this.#anyFreed && this.#freed.has(viewBuffer(view)))
       throw new BlkioError('buffer was freed (freeBuffer() or close()) and must not be used for requests', 14 /* EFAULT */);
   }
 
@@ -56,12 +57,14 @@ export class AlignedBuffers {
     this.#blkio.unmapMemRegion(region);
     this.#live.delete(buffer);
     this.#freed.add(buffer);
+    this.#anyFreed = true;
     this.#blkio.freeMemRegion(region);
   }
 
   /** At close: the regions go with the Blkio (destroy detaches them). */
   forgetAll(): void {
     for (const buffer of this.#live.keys()) this.#freed.add(buffer);
+    this.#anyFreed = this.#live.size > 0 || this.#anyFreed;
     this.#live.clear();
   }
 }

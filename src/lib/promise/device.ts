@@ -16,7 +16,7 @@ import type { DriverName } from '../names';
 import { AbortError, onAbort, throwIfAborted } from './abort';
 import { AlignedBuffers } from './aligned-buffers';
 import {
-  checkPosition, DataRequest, DeviceStats, Position, ReadParams, ReadResult, ReadvResult, readArgs,
+  checkPosition, DeviceStats, Position, ReadParams, ReadResult, ReadvResult, readArgs,
   RequestOptions, requestOptions, vectoredArgs, WriteOptions, WriteParams, WriteResult, WritevResult, writeArgs,
 } from './shapes';
 import {
@@ -149,8 +149,15 @@ export class Device {
   read<T extends ArrayBufferView = Buffer>(params: ReadParams<T>, options?: RequestOptions): Promise<ReadResult<T>>;
   read(...args: unknown[]): Promise<ReadResult<ArrayBufferView>> {
     try {
+      const [buffer, offset, length, position, options] = args;
+      // The common positional form, checked inline (the hot path).
+      if (options === undefined && buffer instanceof Uint8Array && isSmallInt(offset) && isSmallInt(length) && isSmallInt(position)) {
+        this.#checkView(buffer);
+        const view = plainRange(buffer, offset, length);
+        return this.#data(view, position, false, 0, undefined, { bytesRead: length, buffer });
+      }
       const r = readArgs(args, this.#checkView);
-      return this.#data(r, false, { bytesRead: r.view.byteLength, buffer: r.buffer });
+      return this.#data(r.view, r.position, false, 0, r.signal, { bytesRead: r.view.byteLength, buffer: r.buffer });
     } catch (e) {
       return rejectThrown(e);
     }
@@ -173,8 +180,14 @@ export class Device {
   write<T extends ArrayBufferView>(buffer: T, params: WriteParams, options?: WriteOptions): Promise<WriteResult<T>>;
   write(...args: unknown[]): Promise<WriteResult<ArrayBufferView>> {
     try {
+      const [buffer, offset, length, position, options] = args;
+      if (options === undefined && buffer instanceof Uint8Array && isSmallInt(offset) && isSmallInt(length) && isSmallInt(position)) {
+        this.#checkView(buffer);
+        const view = plainRange(buffer, offset, length);
+        return this.#data(view, position, true, 0, undefined, { bytesWritten: length, buffer });
+      }
       const r = writeArgs(args, this.#checkView);
-      return this.#data(r, true, { bytesWritten: r.view.byteLength, buffer: r.buffer });
+      return this.#data(r.view, r.position, true, r.fua ? REQ_FUA : 0, r.signal, { bytesWritten: r.view.byteLength, buffer: r.buffer });
     } catch (e) {
       return rejectThrown(e);
     }
@@ -354,9 +367,7 @@ export class Device {
 
   // A data request: zero-copy when the device can use the buffer as is,
   // otherwise through the bounce pool.
-  #data<R>(r: DataRequest<ArrayBufferView>, writing: boolean, result: R): Promise<R> {
-    const { view: buf, position: offset, signal } = r;
-    const flags = r.fua ? REQ_FUA : 0;
+  #data<R>(buf: Uint8Array, offset: Position, writing: boolean, flags: number, signal: AbortSignal | undefined, result: R): Promise<R> {
     if (buf.byteLength === 0) {
       // As fs: nothing to transfer, no request.
       throwIfAborted(signal);
@@ -414,8 +425,7 @@ export class Device {
 
   #needsBounce(buf: Uint8Array): boolean {
     if (this.#bounce && buf.buffer === this.#bounce.buffer) return false;
-    const owned = this.#aligned.owns(buf);
-    if (this.#needsRegions && !owned) return true;
+    if (this.#needsRegions && !this.#aligned.owns(buf)) return true;
     const align = this.bufAlignment;
     return align > 1 && (buf.byteOffset % align !== 0 || buf.byteLength % align !== 0 || !isAlignedBase(buf, align));
   }
@@ -579,6 +589,19 @@ export class Device {
     for (const wake of this.#waitingForBounce.splice(0)) wake();
     this.#maybeIdle();
   }
+}
+
+function isSmallInt(n: unknown): n is number {
+  return typeof n === 'number' && n >= 0 && n <= Number.MAX_SAFE_INTEGER && Number.isInteger(n);
+}
+
+// buffer[offset, offset + length) as a view (the buffer itself when whole),
+// or EINVAL as the general path reports it.
+function plainRange(buffer: Uint8Array, offset: number, length: number): Uint8Array {
+  const size = buffer.byteLength;
+  if (offset > size) invalidArgument(`offset must be an integer from 0 to ${size}, got ${offset}`);
+  if (length > size - offset) invalidArgument(`length must be an integer from 0 to ${size - offset}, got ${length}`);
+  return offset === 0 && length === size ? buffer : buffer.subarray(offset, offset + length);
 }
 
 function isAlignedBase(buf: Uint8Array, align: number): boolean {
