@@ -66,6 +66,24 @@ describe('Device streams', function () {
       stream.destroy();
     });
 
+    it('createReadStream({ signal }) is destroyed with an AbortError when the signal aborts', async () => {
+      const c = new AbortController();
+      const stream = dev.createReadStream({ highWaterMark: 4096, signal: c.signal });
+      let chunks = 0;
+      const done = pipeline(stream, async function* (source) {
+        for await (const chunk of source) if (++chunks === 2) c.abort();
+        yield* [];
+      });
+      await assert.rejects(done, (e: Error) => e.name === 'AbortError');
+      assert.ok(chunks < (4 * MiB) / 4096, 'the stream went on to the end');
+    });
+
+    it('createWriteStream({ signal }) is destroyed with an AbortError when the signal aborts', async () => {
+      const c = new AbortController();
+      c.abort();
+      await assert.rejects(pipeline(Readable.from([Buffer.alloc(65536)]), dev.createWriteStream({ signal: c.signal })), (e: Error) => e.name === 'AbortError');
+    });
+
     it('readableWebStream() gives the device bytes as a WHATWG ReadableStream', async () => {
       const web = dev.readableWebStream();
       const got = await collect(web as unknown as AsyncIterable<Uint8Array>);
