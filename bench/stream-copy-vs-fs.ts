@@ -3,12 +3,14 @@
  * `fs.createReadStream()`, each piped with stream.pipeline into fs.createWriteStream() of a new file,
  * from the same page-cached file, with the same highWaterMark. One unmeasured copy each first (page
  * cache and writeback settle), then alternating rounds in one run; medians of throughput and of the
- * process's CPU time per GiB (libuv's thread pool included).
+ * process's CPU time per GiB (libuv's thread pool included). Then the same with the bytes dropped
+ * instead of written (a Writable that discards them), which leaves the read streams' own cost.
  *
  *   node dist-test/bench/stream-copy-vs-fs.js [rounds=5] [highWaterMark=1048576] [size MiB=1024]
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { open } from '../src/lib';
 import { median, pageCachedFile } from './support';
@@ -35,18 +37,17 @@ async function main(): Promise<void> {
   const { file, remove } = pageCachedFile(bytes);
   const out = path.join(path.dirname(file), 'copy.bin');
   const dev = await open({ driver: 'io_uring', path: file });
-  const sides: Record<'device' | 'fs', Result[]> = { device: [], fs: [] };
-  const ratios: number[] = [];
-  const copyDevice = () => pipeline(dev.createReadStream({ highWaterMark }), fs.createWriteStream(out, { highWaterMark }));
-  const copyFs = () => pipeline(fs.createReadStream(file, { highWaterMark }), fs.createWriteStream(out, { highWaterMark }));
+  const discard = () => new Writable({ highWaterMark, write: (_chunk, _encoding, callback) => callback() });
   const run = async (copy: () => Promise<void>) => {
     fs.rmSync(out, { force: true });
     return timed(copy, bytes);
   };
-  try {
+  const compare = async (what: string, copyDevice: () => Promise<void>, copyFs: () => Promise<void>) => {
+    const sides: Record<'device' | 'fs', Result[]> = { device: [], fs: [] };
+    const ratios: number[] = [];
     await run(copyDevice);
     await run(copyFs);
-    console.log(`Stream copy of ${bytes / 2 ** 20} MiB (page-cached file -> new file), highWaterMark ${highWaterMark}, ${rounds} alternating rounds`);
+    console.log(`${what}: ${bytes / 2 ** 20} MiB, highWaterMark ${highWaterMark}, ${rounds} alternating rounds`);
     for (let r = 0; r < rounds; r++) {
       const first = r % 2 === 0;
       const a = first ? await run(copyDevice) : await run(copyFs);
@@ -63,11 +64,23 @@ async function main(): Promise<void> {
     }
     const m = (xs: Result[], k: keyof Result) => median(xs.map((x) => x[k]));
     console.log(
-      `medians: Device.createReadStream ${m(sides.device, 'mibPerSec').toFixed(0)} MiB/s, ${m(sides.device, 'cpuMsPerGib').toFixed(0)} ms CPU/GiB; ` +
+      `  medians: Device.createReadStream ${m(sides.device, 'mibPerSec').toFixed(0)} MiB/s, ${m(sides.device, 'cpuMsPerGib').toFixed(0)} ms CPU/GiB; ` +
         `fs.createReadStream ${m(sides.fs, 'mibPerSec').toFixed(0)} MiB/s, ${m(sides.fs, 'cpuMsPerGib').toFixed(0)} ms CPU/GiB`,
     );
     console.log(
-      `throughput ratio device/fs: ${median(ratios).toFixed(2)}; CPU per GiB ratio: ${(m(sides.device, 'cpuMsPerGib') / m(sides.fs, 'cpuMsPerGib')).toFixed(2)}`,
+      `  throughput ratio device/fs: ${median(ratios).toFixed(2)}; CPU per GiB ratio: ${(m(sides.device, 'cpuMsPerGib') / m(sides.fs, 'cpuMsPerGib')).toFixed(2)}`,
+    );
+  };
+  try {
+    await compare(
+      'Copy (page-cached file -> new file)',
+      () => pipeline(dev.createReadStream({ highWaterMark }), fs.createWriteStream(out, { highWaterMark })),
+      () => pipeline(fs.createReadStream(file, { highWaterMark }), fs.createWriteStream(out, { highWaterMark })),
+    );
+    await compare(
+      'Read only (page-cached file -> discarded)',
+      () => pipeline(dev.createReadStream({ highWaterMark }), discard()),
+      () => pipeline(fs.createReadStream(file, { highWaterMark }), discard()),
     );
   } finally {
     await dev.close();
