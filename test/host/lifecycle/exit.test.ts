@@ -120,7 +120,7 @@ describe('process and worker exit with devices left open', function () {
       `const { open } = require(${lib});
       (async () => {
         const d = await open({ driver: 'io_uring', path: ${JSON.stringify(disk)} });
-        for (let i = 0; i < 32; i++) d.read((i % 256) * 4096, 4096);
+        for (let i = 0; i < 32; i++) d.read(Buffer.alloc(4096), 0, 4096, (i % 256) * 4096);
         console.log('done');
         process.exit(0);
       })();`,
