@@ -53,6 +53,7 @@ const TWO_32 = 2 ** 32;
 const INT_MAX = 2 ** 31 - 1;
 const MAX_IOVECS = 1 << 16;
 const EFAULT = 14;
+const ECANCELED = 125;
 
 const messageCache: (string | null)[] = [null];
 function messageText(id: number): string | null {
@@ -416,10 +417,26 @@ export class Queue {
     }
   }
 
-  #failAtSubmit(w: number): void {
+  /**
+   * @internal For the Promise layer's AbortSignal: a request still in the
+   * batch (enqueued, not yet handed to the native side by doIo) is turned
+   * into one that completes with ECANCELED without reaching the device.
+   * False if it was handed over already (or is not in this queue).
+   */
+  _cancelQueued(userData: unknown): boolean {
+    const words = this.#words;
+    for (let w = 0, end = this.#descCount * DESC_WORDS; w < end; w += DESC_WORDS) {
+      if (words[w] === Op.Fail || this.#userData[words[w + 2]] !== userData) continue;
+      this.#failAtSubmit(w, ECANCELED);
+      return true;
+    }
+    return false;
+  }
+
+  #failAtSubmit(w: number, errno = EFAULT): void {
     this.#words[w] = Op.Fail;
     this.#words[w + 1] = 0;
-    this.#doubles[(w >> 1) + 3] = EFAULT;
+    this.#doubles[(w >> 1) + 3] = errno;
     this.#doubles[(w >> 1) + 4] = 0;
   }
 

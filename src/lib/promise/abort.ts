@@ -33,14 +33,40 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new AbortError(signal.reason);
 }
 
+// One 'abort' listener per signal, whatever the number of requests using
+// it (many listeners on one AbortSignal make Node warn of a leak); removed
+// when the last of them settles.
+interface Watch {
+  readonly callbacks: Set<() => void>;
+  readonly listener: () => void;
+}
+const watched = new Map<AbortSignal, Watch>();
+
 /**
  * Calls onAbort once if the signal aborts; returns the function that stops
- * listening (call it when the request settles).
+ * watching (call it when the request settles).
  */
 export function onAbort(signal: AbortSignal | undefined, onAbort: () => void): () => void {
   if (!signal) return noop;
-  signal.addEventListener('abort', onAbort, { once: true });
-  return () => signal.removeEventListener('abort', onAbort);
+  let watch = watched.get(signal);
+  if (!watch) {
+    const callbacks = new Set<() => void>();
+    const listener = (): void => {
+      watched.delete(signal);
+      for (const callback of callbacks) callback();
+    };
+    watch = { callbacks, listener };
+    watched.set(signal, watch);
+    signal.addEventListener('abort', listener, { once: true });
+  }
+  const current = watch;
+  current.callbacks.add(onAbort);
+  return () => {
+    current.callbacks.delete(onAbort);
+    if (current.callbacks.size > 0 || watched.get(signal) !== current) return;
+    watched.delete(signal);
+    signal.removeEventListener('abort', current.listener);
+  };
 }
 
 function noop(): void {}

@@ -505,7 +505,8 @@ export class Device {
 
   // The one dispatch point of every request. A request with bounce space
   // was admitted before close() (it waited for that space), so it still
-  // goes ahead. Abort: before this point nothing is issued; after it, no
+  // goes ahead. Abort: before this point nothing is issued; until the
+  // tick's submission the request is taken out of the batch; after it, no
   // driver can take a submitted request back, so the Promise rejects with
   // AbortError when the completion says the buffer is free again.
   #submit<R>(
@@ -519,7 +520,10 @@ export class Device {
     if (this.#closed && bounce === null) return Promise.reject(closedError());
     if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
     return new Promise<R>((resolve, reject) => {
+      // Aborted while still in this tick's batch: the device never sees it.
+      const stop = signal ? onAbort(signal, () => this.#queue._cancelQueued(settle)) : undefined;
       const settle: Settle = (ret, msg) => {
+        stop?.();
         if (signal?.aborted) reject(new AbortError(signal.reason));
         else if (ret < 0) reject(requestError(ret, msg, what));
         else resolve(result);

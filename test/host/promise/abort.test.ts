@@ -55,6 +55,32 @@ describe('AbortSignal on Device requests', function () {
       assert.ok(fs.readFileSync(file).equals(before), 'an aborted request changed the file');
     });
 
+    it('a request aborted in the tick it was issued never reaches the device', async () => {
+      const before = fs.readFileSync(file);
+      const c = new AbortController();
+      const writes = Array.from({ length: 8 }, (_, i) => dev.write(crypto.randomBytes(4096), 0, 4096, i * 4096, { signal: c.signal }));
+      c.abort(); // before this tick's submission
+      for (const w of writes) await assert.rejects(w, (e) => isAbortError(e));
+      assert.ok(fs.readFileSync(file).equals(before), 'an aborted write reached the file');
+    });
+
+    it('many requests on one signal add one listener to it (no leak warning)', async () => {
+      const warnings: Error[] = [];
+      const onWarning = (w: Error) => warnings.push(w);
+      process.on('warning', onWarning);
+      try {
+        const c = new AbortController();
+        await Promise.all(Array.from({ length: 64 }, (_, i) => dev.read(Buffer.alloc(4096), 0, 4096, i * 4096, { signal: c.signal })));
+        const aborted = Array.from({ length: 64 }, (_, i) => dev.read(Buffer.alloc(4096), 0, 4096, i * 4096, { signal: c.signal }));
+        c.abort();
+        for (const r of await Promise.allSettled(aborted)) assert.equal(r.status, 'rejected');
+        await new Promise((resolve) => setImmediate(resolve));
+      } finally {
+        process.off('warning', onWarning);
+      }
+      assert.deepEqual(warnings.map((w) => w.name), []);
+    });
+
     it('requests aborted in flight reject with AbortError once their buffers are filled', async () => {
       const c = new AbortController();
       const buffers = Array.from({ length: 32 }, () => Buffer.alloc(256 * 1024));
