@@ -90,6 +90,38 @@ describe('virtio-blk-vhost-user reconnect', function () {
     dev.b.destroy();
   });
 
+  it('with two queues, the requests in flight on each are re-offered on its own virtqueue', async () => {
+    await qsd.dispose();
+    qsd = await Qsd.start({ size: 1 << 20, random: false, numQueues: 2 });
+    const dev = startDevice(connectTo(qsd, { 'reconnect-timeout-ms': 20000 }, { 'num-queues': 2 }));
+    for (let i = 0; i < 32; i++) dev.view(i * BLOCK, BLOCK).set(blockData(i, 3));
+    await qsd.kill('SIGSTOP');
+    for (let i = 0; i < 32; i++) dev.queue(i % 2).write(i * BLOCK, dev.view(i * BLOCK, BLOCK), i);
+    for (const q of [0, 1]) dev.queue(q).doIo([], 0, 0);
+    await qsd.kill('SIGKILL');
+    await qsd.restart({ numQueues: 2 });
+    for (const q of [0, 1]) assert.equal(completeOk(dev.queue(q), 16).length, 16);
+    const image = fs.readFileSync(qsd.image);
+    for (let i = 0; i < 32; i++) assert.equal(versionOf(i, image.subarray(i * BLOCK, (i + 1) * BLOCK)), 3, `block ${i}`);
+    dev.b.destroy();
+  });
+
+  it('a memory region mapped while the daemon is down is given to the restarted one', async () => {
+    const dev = startDevice(connectTo(qsd, { 'reconnect-timeout-ms': 20000 }));
+    const q = dev.queue(0);
+    await qsd.kill('SIGKILL');
+    await sleep(50); // the driver notices the hang-up and starts reconnecting
+    const region = dev.b.allocMemRegion(64 * KiB);
+    dev.b.mapMemRegion(region);
+    const buf = new Uint8Array(region.buffer, 0, BLOCK);
+    buf.set(blockData(5, 9));
+    q.write(5 * BLOCK, buf, 'from the new region');
+    await qsd.restart();
+    completeOk(q, 1);
+    assert.equal(versionOf(5, fs.readFileSync(qsd.image).subarray(5 * BLOCK, 6 * BLOCK)), 9);
+    dev.b.destroy();
+  });
+
   it('QD32 writes and reads with verification through 20 kill -9 and restarts: nothing lost, nothing stale', async () => {
     const BLOCKS = 48; // few blocks: overlapping writes in flight are common
     const dev = await open({ driver: DRIVER, path: qsd.socket, reconnect: { timeoutMs: 20000 } });
