@@ -400,7 +400,13 @@ bool VhostUserTransport::reconnect() {
   reconnecting_.store(true);
   int64_t deadline = monotonic_ns() + int64_t(reconnect_ms_) * 1000000;
   for (;;) {
-    if (try_reconnect() == 0) return !abandoned_.load();
+    if (try_reconnect() == 0) {
+      if (!abandoned_.load()) return true;
+      // The device was found broken meanwhile: cut the new backend off too.
+      std::lock_guard<std::mutex> lock(sock_mu_);
+      shutdown(channel_->fd(), SHUT_RDWR);
+      return false;
+    }
     int64_t left_ms = (deadline - monotonic_ns()) / 1000000;
     if (left_ms <= 0) return false;
     // Sleeps on the stop fd, so destroy does not wait for the timeout.
