@@ -57,6 +57,20 @@ describe('virtio-blk-vhost-user reconnect', function () {
     b.destroy();
   });
 
+  it('open() refuses a bad reconnect option, and one on a driver that cannot reconnect', async () => {
+    const refused = async (options: Parameters<typeof open>[0], code: string, message: RegExp): Promise<void> => {
+      await assert.rejects(open(options), (e: unknown) => {
+        assert.ok(e instanceof BlkioError, String(e));
+        assert.equal(e.code, code, e.message);
+        assert.match(e.message, message);
+        return true;
+      });
+    };
+    await refused({ driver: DRIVER, path: qsd.socket, reconnect: { timeoutMs: -5 } }, 'EINVAL', /must not be negative/);
+    await refused({ driver: DRIVER, path: qsd.socket, reconnect: { timeoutMs: 1.5 } }, 'EINVAL', /32-bit integer/);
+    await refused({ driver: 'io_uring', path: qsd.image, reconnect: { timeoutMs: 1000 } }, 'ENOENT', /reconnect-timeout-ms/);
+  });
+
   it('without it, a restarted daemon is not used: in-flight and later requests fail with EIO', async () => {
     const dev = startDevice(connectTo(qsd));
     const q = dev.queue(0);
