@@ -222,6 +222,16 @@ describe('virtio-blk-vhost-user reconnect', function () {
     await dev.close();
   });
 
+  it('close() while the driver is still trying to reconnect ends the attempts at once', async function () {
+    this.timeout(20000); // far below the reconnect timeout: close must not wait for it
+    const dev = await open({ driver: DRIVER, path: qsd.socket, reconnect: { timeoutMs: 600000 } });
+    await dev.write(0, blockData(0, 1));
+    await qsd.kill('SIGKILL');
+    await sleep(100); // the driver is between attempts
+    await dev.close();
+    await assert.rejects(dev.write(0, blockData(0, 2)), (e: unknown) => e instanceof BlkioError && e.code === 'ENODEV');
+  });
+
   it('a daemon that never comes back: outstanding and later requests fail with EIO, no hang, Node exits', async () => {
     // In a child node: it must exit by itself once the device is closed.
     const script = `
