@@ -181,7 +181,7 @@ int VhostUserTransport::handshake(Channel& ch, bool again) {
     if ((r = ch.get_u64(kGetMaxMemSlots, &slots)) < 0) return r;
   if (again) {
     if (queues < vrings_.size()) return fail(ENOTSUP, "the restarted backend has fewer queues (%u)", queues);
-    if (slots < regions_.size()) return fail(ENOTSUP, "the restarted backend has fewer memory slots");
+    reconnect_slots_ = slots;  // checked against regions_ under mu_
     return 0;
   }
   queue_num_ = queues;
@@ -432,6 +432,9 @@ int VhostUserTransport::try_reconnect() {
     return fail(ENODEV, "the restarted backend has another capacity or block size");
   if ((r = set(*ch, kSetFeatures, &acked_features_, sizeof acked_features_)) < 0) return r;
   std::lock_guard<std::mutex> lock(mu_);
+  if (reconnect_slots_ < regions_.size())
+    return fail(ENOTSUP, "the restarted backend has fewer memory slots (%llu) than regions mapped",
+                (unsigned long long)reconnect_slots_);
   if ((r = send_all_regions(*ch)) < 0) return r;
   for (const VringSetup& v : vrings_) {
     // The queue puts what the dead backend left unfinished on the ring

@@ -95,6 +95,7 @@ class VhostUserTransport : public VirtioTransport {
   std::vector<Region> regions_;
   std::vector<VringSetup> vrings_;  // as set up, for a reconnect
   int32_t reconnect_ms_ = 0;
+  uint64_t reconnect_slots_ = 0;    // what the backend of a reconnect attempt offers (watcher only)
   ResumeHook resume_;
   std::atomic<bool> watching_{false};
   std::atomic<bool> reconnecting_{false};
