@@ -96,6 +96,10 @@ export class FleetServer {
 class Session {
   private readonly reader = new CommandReader(MAX_COMMAND_BYTES);
   private specs: JobSpec[] | undefined;
+  /** Command-line options the client sent before its job file. */
+  private lineArgs: string[] = [];
+  /** Whether the client prints fio's normal output (else job headers and progress text are not sent). */
+  private human = true;
   private readonly stop = new Int32Array(new SharedArrayBuffer(4));
   private running = false;
   private progress: Float64Array | undefined;
@@ -170,12 +174,28 @@ class Session {
       case OP.PROBE:
         this.send(OP.PROBE, this.probeReply(), c.tag);
         return;
-      case OP.JOB:
-        this.load(() => parseCommandLine(['remote.fio'], () => decodeJob(c.payload)).jobs);
+      case OP.JOB: {
+        const text = decodeJob(c.payload);
+        const name = '<job file from client>';
+        this.load(() => parseCommandLine([...this.lineArgs, name], (p) => (p === name ? text : fs.readFileSync(p, 'utf8'))).jobs);
         return;
-      case OP.JOBLINE:
-        this.load(() => parseCommandLine(decodeJobLine(c.payload).slice(1)).jobs);
+      }
+      case OP.JOBLINE: {
+        // fio's client sends its remote arguments first; without a job among them they are options
+        // (such as --output-format) for the job file that follows.
+        let args: string[];
+        let cmd: ReturnType<typeof parseCommandLine>;
+        try {
+          args = decodeJobLine(c.payload).slice(1);
+          cmd = parseCommandLine(args);
+        } catch (e) {
+          return this.refuse(`job refused: ${(e as Error).message.split('\n').join('; ')}`, EINVAL);
+        }
+        this.human = cmd.formats.includes('normal');
+        if (cmd.defaultJob) this.lineArgs = args;
+        else this.load(() => cmd.jobs);
         return;
+      }
       case OP.LOAD_FILE: {
         const len = c.payload.length >= 4 ? c.payload.readUInt16LE(0) : 0;
         const file = c.payload.subarray(4, 4 + len).toString('utf8');
@@ -233,10 +253,10 @@ class Session {
     for (const s of specs) {
       if (seen.has(s.name)) continue;
       seen.add(s.name);
-      this.text(`${jobHeaderLine(s)}\n`);
+      if (this.human) this.text(`${jobHeaderLine(s)}\n`);
     }
     this.send(OP.START, START.encode({ jobs: clones, statOutputs: statOutputs(specs) }));
-    this.text(`Starting ${clones} thread${clones === 1 ? '' : 's'}\n`);
+    if (this.human) this.text(`Starting ${clones} thread${clones === 1 ? '' : 's'}\n`);
   }
 
   private async run(specs: JobSpec[]): Promise<void> {
@@ -250,7 +270,7 @@ class Session {
       const disks = startDiskUtil(specs);
       const { runJobs } = await import('./runner');
       const all = await runJobs(specs, {
-        log: (line) => this.text(`${line}\n`),
+        log: (line) => (this.human ? this.text(`${line}\n`) : undefined),
         onProgress: (p) => (this.progress = p),
         stop: this.stop,
       });
