@@ -159,6 +159,7 @@ function runOnHost(h: Host, jobTexts: string[], remoteArgs: string[], formats: O
     };
     const send = (op: number, payload?: Buffer, tag = 0n) => sock.write(encodeCommand(op, payload, tag));
     sock.on('connect', () => {
+      connected = true;
       send(OP.PROBE, CLIENT_PROBE.encode({ flags: 0, server: h.arg }), 1n);
       // The output format and other remote options first, as fio's client sends them.
       const args = [...remoteArgs, ...formats.filter((f) => f !== 'normal').map((f) => `--output-format=${f}`)];
@@ -170,7 +171,8 @@ function runOnHost(h: Host, jobTexts: string[], remoteArgs: string[], formats: O
         else if (running) send(OP.SEND_ETA, undefined, 2n);
       }, ETA_INTERVAL_MS);
     });
-    sock.on('error', (e) => finish(`connection failed: ${e.message}`));
+    let connected = false;
+    sock.on('error', (e) => finish(connected ? `the server went away before it finished (${e.message})` : `connection failed: ${e.message}`));
     sock.on('close', () => finish('the server went away before it finished (disconnected)'));
     sock.on('data', (chunk: Buffer) => {
       lastHeard = Date.now();
