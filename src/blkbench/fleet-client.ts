@@ -27,6 +27,7 @@ import { diskUtilJson, diskUtilText } from './disk-util';
 import { DiskLine } from './report-terse';
 import { BLKBENCH_VERSION, ctime, fioJsonReport } from './report-json';
 import { normalReport } from './report-normal';
+import { DIRECTIONS } from './options';
 import { JobResult, mergeResults } from './results';
 import { OptionError } from './units';
 
@@ -90,7 +91,7 @@ export async function runFleetClient(argv: string[], io: Io): Promise<number> {
   );
   for (const h of active) if (h.failure) io.stderr.write(`blkbench: client ${h.arg}: ${h.failure}\n`);
   const reports = active.flatMap((h) => h.results);
-  const merged = reports.length > 1 ? { ...mergeResults(reports), name: 'All clients' } : undefined;
+  const merged = reports.length > 1 ? allClients(reports) : undefined;
   for (const f of formats) {
     if (f === 'normal') {
       for (const h of active) if (h.results.length > 0) out.push(normalReport(h.results, h.results) + diskUtilText(h.disks));
@@ -103,6 +104,21 @@ export async function runFleetClient(argv: string[], io: Io): Promise<number> {
   if (output !== undefined) fs.writeFileSync(output, text);
   else io.stdout.write(text);
   return active.some((h) => h.failure !== undefined || h.error !== 0 || h.results.some((r) => r.error !== 0)) ? 1 : 0;
+}
+
+/**
+ * fio's "All clients": the reports summed, histograms merged. Total-latency histograms and slat only
+ * where every report has them (fio servers send lat percentiles only when asked), so the merge never
+ * mixes one host's total latency with another's completion latency.
+ */
+function allClients(reports: JobResult[]): JobResult {
+  const merged = { ...mergeResults(reports), name: 'All clients' };
+  for (const d of DIRECTIONS) {
+    const active = reports.filter((r) => r.dirs[d].ios > 0);
+    if (active.some((r) => !r.dirs[d].totalHist)) delete merged.dirs[d].totalHist;
+    if (active.some((r) => !r.dirs[d].slat)) delete merged.dirs[d].slat;
+  }
+  return merged;
 }
 
 function portOf(a: FleetAddress): number {

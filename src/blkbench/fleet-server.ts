@@ -165,7 +165,13 @@ class Session {
     }
     for (const c of cmds) {
       if (this.closed || !this.sock.writable) return;
-      this.handle(c);
+      try {
+        this.handle(c);
+      } catch (e) {
+        // A payload too short for its structure, or otherwise malformed.
+        this.refuse(`malformed ${opName(c.opcode)}: ${(e as Error).message}`, EINVAL);
+        return;
+      }
     }
   }
 

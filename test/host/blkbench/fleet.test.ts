@@ -1,7 +1,8 @@
 /**
  * blkbench in fio's client/server fleets, against the real fio 3.33 on the other side: a fio client
  * runs jobs on a blkbench server, a blkbench client drives fio servers, several servers at once, and
- * the faults a server must survive. Hosts are distinct loopback addresses (127.0.0.x) on free ports.
+ * the faults a server must survive. Hosts are distinct loopback addresses (127.0.0.x) on free ports,
+ * and, in the last suite, network namespaces linked by veth pairs.
  */
 import * as assert from 'node:assert/strict';
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -52,6 +53,17 @@ async function waitListening(host: string, port: number, child: ChildProcess, wh
   throw new Error(`${what} does not listen on ${host},${port}`);
 }
 
+/** Waits until a TCP socket listens on `port` inside namespace `ns` (iproute2's ss). */
+async function waitListeningIn(ns: string, port: number, child: ChildProcess, what: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`${what} exited (${child.exitCode}) before listening`);
+    const r = spawnSync('ip', ['netns', 'exec', ns, 'ss', '-Hltn', `sport = :${port}`], { encoding: 'utf8' });
+    if (r.stdout.trim() !== '') return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${what} does not listen on port ${port}`);
+}
+
 interface Server {
   host: string;
   port: number;
@@ -61,19 +73,23 @@ interface Server {
 
 const servers: Server[] = [];
 
-async function startServer(kind: 'blkbench' | 'fio', host: string): Promise<Server> {
-  const port = await freePort(host);
+/** Runs `cmd` in the network namespace `ns` (the test's own when undefined). */
+function inNs(ns: string | undefined, cmd: string, args: string[]): [string, string[]] {
+  return ns ? ['ip', ['netns', 'exec', ns, cmd, ...args]] : [cmd, args];
+}
+
+async function startServer(kind: 'blkbench' | 'fio', host: string, ns?: string, fixedPort?: number): Promise<Server> {
+  const port = fixedPort ?? (await freePort(host));
   const arg = `--server=ip:${host},${port}`;
-  // A process group of its own: fio's server forks a process per connection, and killing the server
-  // means killing those too.
   const opts = { stdio: ['ignore', 'pipe', 'pipe'] as Array<'ignore' | 'pipe'>, detached: true };
-  const child = kind === 'fio' ? spawn('fio', [arg], opts) : spawn(process.execPath, [CLI, arg], opts);
+  const child = spawn(...inNs(ns, kind === 'fio' ? 'fio' : process.execPath, kind === 'fio' ? [arg] : [CLI, arg]), opts);
   let log = '';
   child.stdout!.on('data', (b: Buffer) => (log += b.toString()));
   child.stderr!.on('data', (b: Buffer) => (log += b.toString()));
   const s = { host, port, child, log: () => log };
   servers.push(s);
-  await waitListening(host, port, child, `${kind} --server`);
+  if (ns) await waitListeningIn(ns, port, child, `${kind} --server in ${ns}`);
+  else await waitListening(host, port, child, `${kind} --server`);
   return s;
 }
 
@@ -255,6 +271,13 @@ describe('blkbench in fio client/server fleets (real fio 3.33)', function () {
       assert.equal((await fio([`--client=${where(server)}`, job], dir)).code, 0);
     });
 
+    it('refuses a command whose payload is too short for its structure, and keeps serving', async () => {
+      const got = await rawSession(server, encodeCommand(OP.JOB, Buffer.from([1, 2, 3])));
+      assert.match(decodeText(got[0].payload).text, /malformed JOB/);
+      assert.equal(got[1].payload.readUInt32LE(0), 22); // EINVAL
+      assert.equal((await fio([`--client=${where(server)}`, job], dir)).code, 0);
+    });
+
     it('listens only on the address it was given', async () => {
       assert.equal(await canConnect('127.0.0.1', server.port), true);
       assert.equal(await canConnect('127.0.0.2', server.port), false);
@@ -320,5 +343,76 @@ describe('blkbench in fio client/server fleets (real fio 3.33)', function () {
       assert.equal(stats[0].hostname, '127.0.0.9');
       assert.equal(stats[0].read.total_ios, 512);
     });
+  });
+});
+
+describe('blkbench fleets across network namespaces (one host each, veth links)', function () {
+  this.timeout(120000);
+  const tag = `bf${process.pid}`;
+  const clientNs = `${tag}c`;
+  const serverNs = [1, 2, 3].map((i) => `${tag}s${i}`);
+  const addr = (i: number) => `10.77.${i + 1}.2`;
+  // Each namespace is a host of its own; a port from this run's pid keeps parallel runs apart.
+  const port = 20000 + (process.pid % 20000);
+  let dir: string;
+  let job: string;
+  const nsServers: Server[] = [];
+
+  const ipCmd = (args: string[]) => {
+    const r = spawnSync('ip', args, { encoding: 'utf8' });
+    assert.equal(r.status, 0, `ip ${args.join(' ')}: ${r.stderr} (network namespaces need root and iproute2: test/prerequisites.sh)`);
+  };
+
+  before(async function () {
+    assert.ok(fioAvailable(), 'fio 3.33 is missing: test/prerequisites.sh installs it (apt-get install fio)');
+    assert.equal(process.getuid?.(), 0, 'network namespaces need root (CI runs the tests as root)');
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blkbench-fleet-ns-'));
+    job = path.join(dir, 'read.fio');
+    fs.writeFileSync(job, `[nsjob]\nfilename=${path.join(dir, 'data.img')}\nsize=2m\nbs=4k\nrw=randread\n`);
+    ipCmd(['netns', 'add', clientNs]);
+    serverNs.forEach((ns, i) => {
+      ipCmd(['netns', 'add', ns]);
+      ipCmd(['link', 'add', `${tag}c${i}`, 'netns', clientNs, 'type', 'veth', 'peer', 'name', `${tag}s${i}`, 'netns', ns]);
+      ipCmd(['-n', clientNs, 'addr', 'add', `10.77.${i + 1}.1/24`, 'dev', `${tag}c${i}`]);
+      ipCmd(['-n', ns, 'addr', 'add', `${addr(i)}/24`, 'dev', `${tag}s${i}`]);
+      ipCmd(['-n', clientNs, 'link', 'set', `${tag}c${i}`, 'up']);
+      ipCmd(['-n', ns, 'link', 'set', `${tag}s${i}`, 'up']);
+    });
+    nsServers.push(await startServer('fio', addr(0), serverNs[0], port));
+    nsServers.push(await startServer('blkbench', addr(1), serverNs[1], port));
+    nsServers.push(await startServer('blkbench', addr(2), serverNs[2], port));
+  });
+
+  after(() => {
+    for (const s of nsServers) killServer(s);
+    for (const ns of [clientNs, ...serverNs]) spawnSync('ip', ['netns', 'del', ns]);
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const clients = () => serverNs.flatMap((_, i) => [`--client=ip:${addr(i)},${port}`, job]);
+
+  it('fio --client in a namespace of its own merges a fio and two blkbench servers, each in its own', async () => {
+    const r = await run(...inNs(clientNs, 'fio', [...clients(), '--output-format=json']), dir);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const stats = jsonOf(r.stdout).client_stats as Array<Record<string, any>>;
+    const hosts = stats.filter((s) => s.jobname === 'nsjob');
+    assert.deepEqual(hosts.map((h) => h.hostname).sort(), [addr(0), addr(1), addr(2)]);
+    for (const h of hosts) assert.equal(h.read.total_ios, 512, h.hostname);
+    const all = stats.find((s) => s.jobname === 'All clients')!;
+    assert.equal(all.read.total_ios, 3 * 512);
+    assert.equal(all.read.clat_ns.N, 3 * 512);
+  });
+
+  it('blkbench --client in a namespace of its own drives the same three hosts', async () => {
+    const r = await run(...inNs(clientNs, process.execPath, [CLI, ...clients(), '--output-format=json']), dir);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const stats = jsonOf(r.stdout).client_stats as Array<Record<string, any>>;
+    const hosts = stats.filter((s) => s.jobname === 'nsjob');
+    assert.deepEqual(hosts.map((h) => h.hostname).sort(), [addr(0), addr(1), addr(2)]);
+    for (const h of hosts) assert.equal(h.read.total_ios, 512, h.hostname);
+    const all = stats.find((s) => s.jobname === 'All clients')!;
+    assert.equal(all.read.total_ios, 3 * 512);
+    assert.equal(all.read.clat_ns.N, 3 * 512);
+    assert.equal(all.read.io_bytes, 3 * 2 * 1024 * 1024);
   });
 });
