@@ -311,7 +311,7 @@ export function encodeEta(e: JobsEta): Buffer {
   // fio sizes the run string at five bytes per thread.
   const run = Buffer.alloc(Math.max(1, e.nrThreads * 5));
   run.write(e.runStr.slice(0, run.length - 1), 'latin1');
-  const head = JOBS_ETA.encode({ ...e, filesOpen: e.nrRunning, unitBase: 8, isPow2: 1, sigFigs: 4 });
+  const head = JOBS_ETA.encode({ ...e, filesOpen: e.nrRunning, unitBase: 4 /* bytes per second */, isPow2: 1, sigFigs: 4 });
   return Buffer.concat([head, run]);
 }
 

@@ -38,6 +38,16 @@ import { BLKBENCH_VERSION } from './report-json';
 import { mergeResults } from './results';
 import { OptionError } from './units';
 
+/**
+ * fio's options of the fio process rather than of a job, which fio's client passes on with the
+ * remote arguments: they govern the client's display, so the server ignores them.
+ */
+const FIO_PROCESS_OPTIONS = new Set([
+  'eta', 'eta-newline', 'eta-interval', 'status-interval', 'debug', 'warnings-fatal', 'max-jobs', 'terse-version',
+  'minimal', 'append-terse', 'bandwidth-log', 'inflate-log', 'trigger', 'trigger-file', 'trigger-timeout',
+  'trigger-remote', 'aux-path', 'output',
+]);
+
 const EINVAL = 22;
 const EPROTO = 71;
 /** A job file or command line larger than this is refused (fio allows 2 GiB; no job file is near). */
@@ -192,7 +202,7 @@ class Session {
         let args: string[];
         let cmd: ReturnType<typeof parseCommandLine>;
         try {
-          args = decodeJobLine(c.payload).slice(1);
+          args = decodeJobLine(c.payload).slice(1).filter((a) => !FIO_PROCESS_OPTIONS.has(a.replace(/^--?/, '').split('=')[0]));
           cmd = parseCommandLine(args);
         } catch (e) {
           return this.refuse(`job refused: ${(e as Error).message.split('\n').join('; ')}`, EINVAL);
@@ -322,9 +332,11 @@ class Session {
     const ios = [0, 0, 0];
     let runStr = '';
     let nrRunning = 0;
+    let fraction = 1;
     for (let i = 0; i < clones; i++) {
       const phase = p ? p[i * PROGRESS_FIELDS] : 0;
       if (this.running && phase !== PHASE.done) nrRunning++;
+      if (p) fraction = Math.min(fraction, p[i * PROGRESS_FIELDS + 1]);
       runStr += !this.running ? 'P' : phase === PHASE.done ? '_' : phase === PHASE.verify ? 'V' : 'R';
       for (let d = 0; d < 3; d++) {
         bytes[d] += p ? p[i * PROGRESS_FIELDS + 2 + d] : 0;
@@ -332,14 +344,17 @@ class Session {
       }
     }
     const secs = Math.max(1e-3, (now - this.lastEta.at) / 1000);
-    const rate = bytes.map((b, d) => Math.max(0, b - this.lastEta.bytes[d]) / secs);
+    // fio's ETA rates are in KiB/s.
+    const rate = bytes.map((b, d) => Math.max(0, b - this.lastEta.bytes[d]) / 1024 / secs);
     const iops = ios.map((n, d) => Math.max(0, n - this.lastEta.ios[d]) / secs);
     this.lastEta = { at: now, bytes, ios };
+    const elapsed = this.running ? (now - this.started) / 1000 : 0;
     return encodeEta({
       nrRunning,
       nrThreads: clones,
-      elapsedSec: this.running ? Math.floor((now - this.started) / 1000) : 0,
-      etaSec: 0,
+      elapsedSec: Math.floor(elapsed),
+      // From the slowest job's fraction done (time or bytes, whichever ends it).
+      etaSec: fraction > 0 && fraction < 1 ? Math.round((elapsed * (1 - fraction)) / fraction) : 0,
       rate,
       iops,
       runStr,
