@@ -80,7 +80,7 @@ function inNs(ns: string | undefined, cmd: string, args: string[]): [string, str
 
 async function startServer(kind: 'blkbench' | 'fio', host: string, ns?: string, fixedPort?: number): Promise<Server> {
   const port = fixedPort ?? (await freePort(host));
-  const arg = `--server=ip:${host},${port}`;
+  const arg = host.includes(':') ? `--server=ip6:${host},${port}` : `--server=ip:${host},${port}`;
   const opts = { stdio: ['ignore', 'pipe', 'pipe'] as Array<'ignore' | 'pipe'>, detached: true };
   const child = spawn(...inNs(ns, kind === 'fio' ? 'fio' : process.execPath, kind === 'fio' ? [arg] : [CLI, arg]), opts);
   let log = '';
@@ -216,6 +216,36 @@ describe('blkbench in fio client/server fleets (real fio 3.33)', function () {
       assert.deepEqual(Object.keys(r.read.clat_ns.percentile), Object.keys(l.read.clat_ns.percentile));
     });
 
+    it("answers fio's ETA requests while the job runs, in the units fio prints", async () => {
+      const timed = path.join(dir, 'timed.fio');
+      fs.writeFileSync(timed, `[timed]\nfilename=${path.join(dir, 'data.img')}\nsize=2m\nbs=4k\nrw=randread\ntime_based\nruntime=3\n`);
+      const r = await fio([`--client=${where(server)}`, timed, '--eta=always'], dir);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      assert.match(r.stdout, /Jobs: 1 \(f=1\): \[R\]\[\d+\.\d%\]\[r=[\d.]+[KMG]?\]\[r=[\d.]+k? IOPS\]\[eta 00m:0\ds\]/);
+      assert.doesNotMatch(r.stdout + r.stderr, /timeout/);
+    });
+
+    it("prints in fio's text the same numbers as in fio's JSON of the same run", async () => {
+      const r = await fio([`--client=${where(server)}`, job, '--output-format=normal,json'], dir);
+      assert.equal(r.code, 0, r.stderr);
+      const j = jsonOf(r.stdout.slice(r.stdout.indexOf('\n{'))).client_stats[0];
+      const io = /read: IOPS=[^,]+, BW=[^(]+\([^)]+\)\((\d+)KiB\/(\d+)msec\)/.exec(r.stdout)!;
+      assert.ok(io, r.stdout);
+      assert.equal(Number(io[1]), j.read.io_kbytes);
+      assert.equal(Number(io[2]), j.read.runtime);
+      assert.match(r.stdout, new RegExp(`issued rwts: total=${j.read.total_ios},0,0,0`));
+      assert.match(r.stdout, new RegExp(`cpu +: usr=[\\d.]+%, sys=[\\d.]+%, ctx=${j.ctx}, majf=${j.majf}, minf=${j.minf}`));
+      assert.match(r.stdout, /latency +: target=0, window=0, percentile=100.00%, depth=4/);
+    });
+
+    it('serves two clients at once', async () => {
+      const [a, b] = await Promise.all([fio([`--client=${where(server)}`, job], dir), fio([`--client=${where(server)}`, job], dir)]);
+      assert.equal(a.code, 0, a.stderr);
+      assert.equal(b.code, 0, b.stderr);
+      assert.match(a.stdout, /issued rwts: total=512,0,0,0/);
+      assert.match(b.stdout, /issued rwts: total=512,0,0,0/);
+    });
+
     it('refuses a job file it cannot run: the error reaches fio, which exits non-zero, and the server keeps serving', async () => {
       const bad = path.join(dir, 'bad.fio');
       fs.writeFileSync(bad, '[bad]\nrw=sideways\nsize=1m\n');
@@ -281,6 +311,25 @@ describe('blkbench in fio client/server fleets (real fio 3.33)', function () {
     it('listens only on the address it was given', async () => {
       assert.equal(await canConnect('127.0.0.1', server.port), true);
       assert.equal(await canConnect('127.0.0.2', server.port), false);
+    });
+  });
+
+  describe('other address families', () => {
+    it('serves fio on a Unix socket (sock:PATH)', async () => {
+      const sockPath = path.join(dir, 'bb.sock');
+      const child = spawn(process.execPath, [CLI, `--server=sock:${sockPath}`], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      servers.push({ host: 'sock', port: 0, child, log: () => '' });
+      for (let i = 0; i < 200 && !fs.existsSync(sockPath); i++) await new Promise((r) => setTimeout(r, 50));
+      const r = await fio([`--client=sock:${sockPath}`, job], dir);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      assert.match(r.stdout, /issued rwts: total=512,0,0,0/);
+    });
+
+    it('serves fio over IPv6 (ip6:::1,PORT)', async () => {
+      const s = await startServer('blkbench', '::1');
+      const r = await fio([`--client=ip6:::1,${s.port}`, job], dir);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      assert.match(r.stdout, /issued rwts: total=512,0,0,0/);
     });
   });
 
