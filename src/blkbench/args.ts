@@ -244,6 +244,8 @@ export function mergeRaw(base: RawOptions, over: RawOptions): RawOptions {
 
 export const USAGE = `usage: blkbench [--option=value ...] [job.fio ...]
        blkbench compare [--option=value ...] [job.fio] --target=[LABEL@]DRIVER:PATH[,opt=val...] ... [--plot=FILE]
+       blkbench --server[=ADDRESS]                          (serve fio's and blkbench's clients)
+       blkbench --client=ADDRESS job.fio [--client=ADDRESS job.fio ...]   (run on fio/blkbench servers)
 
 Runs fio-style jobs on the blkio library. Without arguments, runs a short 4 KiB random-read job
 on a temporary file. As in fio, --name=X starts a job; options before the first --name are defaults
@@ -255,4 +257,6 @@ ${optionHelp()}
 Output and control:
   --output-format=normal|json|json+|terse   --output=FILE   --plot=FILE (compare: SVG chart)
   --parse-only (check the jobs, run nothing)   --showcmd (print each job file as a command line)
+
+Fleet ADDRESS (fio's syntax): [ip:|ip4:|ip6:]HOST[,PORT], :PORT or sock:PATH; the default port is 8765.
 `;

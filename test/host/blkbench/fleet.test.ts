@@ -333,7 +333,7 @@ describe('blkbench in fio client/server fleets (real fio 3.33)', function () {
     });
   });
 
-  describe('blkbench --client with fio servers', () => {
+  describe('blkbench --client', () => {
     it("drives a fio server and reports the same counts as fio's local run of the job", async () => {
       const s = await startServer('fio', '127.0.0.3');
       const r = await blkbench([`--client=${where(s)}`, job, '--output-format=json'], dir);
@@ -374,6 +374,29 @@ describe('blkbench in fio client/server fleets (real fio 3.33)', function () {
       const all = stats.find((s) => s.jobname === 'All clients')!;
       assert.equal(all.read.total_ios, 1024);
       assert.equal(all.read.clat_ns.N, 1024);
+    });
+
+    it('reports a job file the blkbench server refuses, with its reason, and exits 1', async () => {
+      const b = await startServer('blkbench', '127.0.0.10');
+      const bad = path.join(dir, 'bad2.fio');
+      fs.writeFileSync(bad, '[bad]\nrw=sideways\nsize=1m\n');
+      const r = await blkbench([`--client=${where(b)}`, bad], dir);
+      assert.equal(r.code, 1);
+      assert.match(r.stdout, /job refused: .*sideways/);
+      assert.match(r.stderr, /exited with error 22/);
+    });
+
+    it('reports a port that answers garbage as a protocol error, without hanging', async () => {
+      const garbage = net.createServer((c) => c.end(Buffer.alloc(64, 0x5a)));
+      await new Promise<void>((r) => garbage.listen(0, '127.0.0.11', r));
+      const port = (garbage.address() as net.AddressInfo).port;
+      try {
+        const r = await blkbench([`--client=ip:127.0.0.11,${port}`, job], dir);
+        assert.equal(r.code, 1);
+        assert.match(r.stderr, /protocol error: bad CRC on command header/);
+      } finally {
+        garbage.close();
+      }
     });
 
     it('reports the other servers and the failure when a server is killed mid-run', async () => {
