@@ -238,6 +238,22 @@ describe('blkbench in fio client/server fleets (real fio 3.33)', function () {
       assert.match(r.stdout, /latency +: target=0, window=0, percentile=100.00%, depth=4/);
     });
 
+    it("prints the job header and the group's io= as blkbench prints them for the job run locally", async () => {
+      const remote = await fio([`--client=${where(server)}`, job], dir);
+      const local = await blkbench([job], dir);
+      assert.equal(local.code, 0, local.stderr);
+      const header = /^readjob: \(g=0\): .*$/m.exec(local.stdout)![0];
+      assert.ok(remote.stdout.includes(`> ${header}\n`), `${header} not in\n${remote.stdout}`);
+      const io = (t: string) => /READ: bw=.*, (io=\S+ \(\S+\))/.exec(t)![1];
+      assert.equal(io(remote.stdout), io(local.stdout));
+    });
+
+    it('runs a job file that is on the server (fio --remote-config)', async () => {
+      const r = await fio([`--client=${where(server)}`, '--remote-config', job], dir);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      assert.match(r.stdout, /issued rwts: total=512,0,0,0/);
+    });
+
     it('serves two clients at once', async () => {
       const [a, b] = await Promise.all([fio([`--client=${where(server)}`, job], dir), fio([`--client=${where(server)}`, job], dir)]);
       assert.equal(a.code, 0, a.stderr);
@@ -363,6 +379,18 @@ describe('blkbench in fio client/server fleets (real fio 3.33)', function () {
       assert.equal(all.read.io_bytes, 2 * 2 * 1024 * 1024);
       assert.equal(all.read.clat_ns.N, hosts[0].read.clat_ns.N + hosts[1].read.clat_ns.N);
       assert.match(r.stdout, /All clients: \(groupid=0, jobs=2\)/);
+    });
+
+    it('merges the hosts\' latency histograms bucket by bucket into All clients (json+ bins)', async () => {
+      const f = await startServer('fio', '127.0.0.12');
+      const b = await startServer('blkbench', '127.0.0.13');
+      const r = await blkbench([`--client=${where(f)}`, job, `--client=${where(b)}`, job, '--output-format=json+'], dir);
+      assert.equal(r.code, 0, r.stderr);
+      const stats = jsonOf(r.stdout).client_stats as Array<Record<string, any>>;
+      const bins = (s: Record<string, any>) => s.read.clat_ns.bins as Record<string, number>;
+      const sum: Record<string, number> = {};
+      for (const h of stats.filter((s) => s.jobname === 'readjob')) for (const [k, v] of Object.entries(bins(h))) sum[k] = (sum[k] ?? 0) + v;
+      assert.deepEqual(bins(stats.find((s) => s.jobname === 'All clients')!), sum);
     });
 
     it('fio --client merges a fio and a blkbench server into its All clients group', async () => {
