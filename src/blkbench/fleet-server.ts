@@ -320,6 +320,8 @@ class Session {
       this.send(OP.STOP, STOP_PDU.encode({ error: errno, signal: 0 }));
       this.send(OP.QUIT);
       this.sock.end();
+      // A client that never closes its side is not waited for (fio's client closes on QUIT).
+      setTimeout(() => this.sock.destroy(), 5000).unref();
       if (this.closed) this.resolveFinished();
     }
   }

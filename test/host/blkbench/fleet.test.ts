@@ -254,6 +254,22 @@ describe('blkbench in fio client/server fleets (real fio 3.33)', function () {
       assert.match(r.stdout, /issued rwts: total=512,0,0,0/);
     });
 
+    it("stops the job on fio's QUIT (fio --client interrupted) and sends what was measured, group_reporting merged", async () => {
+      const long = path.join(dir, 'group.fio');
+      fs.writeFileSync(long, `[grp]\nfilename=${path.join(dir, 'data.img')}\nsize=2m\nbs=4k\nrw=randread\nnumjobs=2\ngroup_reporting\ntime_based\nruntime=60\n`);
+      const child = spawn('fio', [`--client=${where(server)}`, long], { cwd: dir });
+      let out = '';
+      child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      for (let i = 0; i < 400 && !/Starting 2 threads/.test(out); i++) await new Promise((r) => setTimeout(r, 25));
+      await new Promise((r) => setTimeout(r, 500));
+      child.kill('SIGINT');
+      const code = await new Promise((resolve) => child.on('exit', resolve));
+      assert.equal(code, 0, out);
+      assert.match(out, /grp: \(groupid=0, jobs=2\): err= 0/);
+      assert.match(out, /READ: bw=.*run=\d+-\d+msec/);
+      assert.equal((out.match(/\(groupid=/g) ?? []).length, 1); // one merged report
+    });
+
     it('serves two clients at once', async () => {
       const [a, b] = await Promise.all([fio([`--client=${where(server)}`, job], dir), fio([`--client=${where(server)}`, job], dir)]);
       assert.equal(a.code, 0, a.stderr);
