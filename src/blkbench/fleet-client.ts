@@ -82,13 +82,30 @@ export async function runFleetClient(argv: string[], io: Io): Promise<number> {
   const human = formats.includes('normal');
   const jobTexts = active.map((h) => h.jobFiles.map((f) => fs.readFileSync(f, 'utf8')));
   const out: string[] = [];
-  await Promise.all(
-    active.map((h, i) =>
-      runOnHost(h, jobTexts[i], remoteArgs, formats, (s) => {
-        if (human) io.stdout.write(s);
-      }),
-    ),
-  );
+  // Ctrl-C, as fio's client: ask every server to stop (QUIT) and print what they measured; a second
+  // signal exits at once.
+  const quitters: Array<() => void> = [];
+  let signalled = false;
+  const onSignal = () => {
+    if (signalled) process.exit(128);
+    signalled = true;
+    io.stderr.write('\nblkbench: stopping the jobs on every server\n');
+    for (const q of quitters) q();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await Promise.all(
+      active.map((h, i) =>
+        runOnHost(h, jobTexts[i], remoteArgs, formats, (s) => {
+          if (human) io.stdout.write(s);
+        }, (q) => quitters.push(q)),
+      ),
+    );
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
   for (const h of active) if (h.failure) io.stderr.write(`blkbench: client ${h.arg}: ${h.failure}\n`);
   const reports = active.flatMap((h) => h.results);
   const merged = reports.length > 1 ? allClients(reports) : undefined;
@@ -140,11 +157,14 @@ function clientJson(hosts: Host[], merged: JobResult | undefined, plus: boolean)
     delete j['job options'];
     stats.push({ ...j, hostname: first.address.kind === 'ip' ? first.address.host ?? '' : first.address.path, port: portOf(first.address) });
   }
+  // One set of global options, as fio's client keeps (the first host's).
+  const global = hosts.map((h) => h.jobOptions.get(-1)).find((o) => o !== undefined) ?? {};
   return {
     'fio version': BLKBENCH_VERSION,
     timestamp: Math.floor(now.getTime() / 1000),
     timestamp_ms: now.getTime(),
     time: ctime(now),
+    'global options': global,
     client_stats: stats,
     disk_util: disks,
   };
@@ -156,9 +176,14 @@ function connect(a: FleetAddress): net.Socket {
 }
 
 /** Runs the host's job files on it; resolves when the server quits, fails or goes away. */
-function runOnHost(h: Host, jobTexts: string[], remoteArgs: string[], formats: OutputFormat[], print: (s: string) => void): Promise<void> {
+function runOnHost(
+  h: Host, jobTexts: string[], remoteArgs: string[], formats: OutputFormat[], print: (s: string) => void, onQuit: (quit: () => void) => void,
+): Promise<void> {
   return new Promise((resolve) => {
     const sock = connect(h.address);
+    onQuit(() => {
+      if (!sock.destroyed) sock.write(encodeCommand(OP.QUIT));
+    });
     const reader = new CommandReader(64 * 1024 * 1024);
     let done = false;
     let running = false;

@@ -443,6 +443,26 @@ describe('blkbench in fio client/server fleets (real fio 3.33)', function () {
       }
     });
 
+    it('stops the jobs on every server on Ctrl-C (QUIT, as fio) and prints what they measured', async () => {
+      const f = await startServer('fio', '127.0.0.14');
+      const b = await startServer('blkbench', '127.0.0.15');
+      const long = path.join(dir, 'long3.fio');
+      fs.writeFileSync(long, `[long]\nfilename=${path.join(dir, 'data3.img')}\nsize=2m\nbs=4k\nrw=randread\ntime_based\nruntime=60\n`);
+      const child = spawn(process.execPath, [CLI, `--client=${where(f)}`, long, `--client=${where(b)}`, long], { cwd: dir });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      for (let i = 0; i < 400 && (out.match(/Starting 1 (process|thread)/g) ?? []).length < 2; i++) await new Promise((r) => setTimeout(r, 25));
+      await new Promise((r) => setTimeout(r, 1000));
+      child.kill('SIGINT');
+      const code = await new Promise((resolve) => child.on('exit', resolve));
+      assert.equal(code, 0, err + out);
+      assert.match(err, /stopping the jobs on every server/);
+      assert.equal((out.match(/long: \(groupid=0, jobs=1\): err= 0/g) ?? []).length, 2, out);
+      assert.match(out, /All clients: \(groupid=0, jobs=2\)/);
+    });
+
     it('reports the other servers and the failure when a server is killed mid-run', async () => {
       const f = await startServer('fio', '127.0.0.8');
       const b = await startServer('blkbench', '127.0.0.9');
