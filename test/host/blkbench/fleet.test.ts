@@ -248,6 +248,18 @@ describe('blkbench in fio client/server fleets (real fio 3.33)', function () {
       assert.equal(io(remote.stdout), io(local.stdout));
     });
 
+    it("runs fio's ioengine=libblkio job (libblkio_driver=io_uring) with verify on blkbench's driver", async () => {
+      const lib = path.join(dir, 'libblkio.fio');
+      fs.writeFileSync(lib, `[lib]\nioengine=libblkio\nlibblkio_driver=io_uring\nlibblkio_path=${path.join(dir, 'lib.img')}\nsize=1m\nbs=4k\nrw=write\nverify=crc32c\niodepth=4\n`);
+      fs.writeFileSync(path.join(dir, 'lib.img'), Buffer.alloc(1024 * 1024));
+      const r = await fio([`--client=${where(server)}`, lib, '--output-format=json'], dir);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      const j = jsonOf(r.stdout).client_stats[0];
+      assert.equal(j.error, 0);
+      assert.equal(j.write.total_ios, 256);
+      assert.equal(j['job options'].ioengine, 'libblkio');
+    });
+
     it('runs a job file that is on the server (fio --remote-config)', async () => {
       const r = await fio([`--client=${where(server)}`, '--remote-config', job], dir);
       assert.equal(r.code, 0, r.stderr + r.stdout);
