@@ -106,8 +106,13 @@ export class FleetServer {
 class Session {
   private readonly reader = new CommandReader(MAX_COMMAND_BYTES);
   private specs: JobSpec[] | undefined;
-  /** Command-line options the client sent before its job file. */
+  /** Command-line options the client sent before its job files. */
   private lineArgs: string[] = [];
+  /** Job files in the order sent: names of the ones sent (their text in `texts`) or server paths. */
+  private readonly sources: string[] = [];
+  private readonly texts = new Map<string, string>();
+  /** Reports announced to the client so far (START's stat_outputs add up). */
+  private announced = 0;
   /** Whether the client prints fio's normal output (else job headers and progress text are not sent). */
   private human = true;
   private readonly stop = new Int32Array(new SharedArrayBuffer(4));
@@ -191,31 +196,32 @@ class Session {
         this.send(OP.PROBE, this.probeReply(), c.tag);
         return;
       case OP.JOB: {
-        const text = decodeJob(c.payload);
-        const name = '<job file from client>';
-        this.load(() => parseCommandLine([...this.lineArgs, name], (p) => (p === name ? text : fs.readFileSync(p, 'utf8'))).jobs);
+        const name = `<job file ${this.sources.length + 1} from the client>`;
+        this.texts.set(name, decodeJob(c.payload));
+        this.sources.push(name);
+        this.load();
         return;
       }
       case OP.JOBLINE: {
-        // fio's client sends its remote arguments first; without a job among them they are options
-        // (such as --output-format) for the job file that follows.
-        let args: string[];
+        // fio's client sends its remote arguments before its job files; they may define jobs
+        // themselves (--name=…) or only set options (such as --output-format) for the files.
         let cmd: ReturnType<typeof parseCommandLine>;
         try {
-          args = decodeJobLine(c.payload).slice(1).filter((a) => !FIO_PROCESS_OPTIONS.has(a.replace(/^--?/, '').split('=')[0]));
-          cmd = parseCommandLine(args);
+          this.lineArgs = decodeJobLine(c.payload).slice(1).filter((a) => !FIO_PROCESS_OPTIONS.has(a.replace(/^--?/, '').split('=')[0]));
+          cmd = parseCommandLine(this.lineArgs);
         } catch (e) {
           return this.refuse(`job refused: ${(e as Error).message.split('\n').join('; ')}`, EINVAL);
         }
         this.human = cmd.formats.includes('normal');
-        if (cmd.defaultJob) this.lineArgs = args;
-        else this.load(() => cmd.jobs);
+        if (!cmd.defaultJob) this.load();
         return;
       }
       case OP.LOAD_FILE: {
-        const len = c.payload.length >= 4 ? c.payload.readUInt16LE(0) : 0;
-        const file = c.payload.subarray(4, 4 + len).toString('utf8');
-        this.load(() => parseCommandLine([file]).jobs);
+        // A job file on this host (fio --client=HOST --remote-config=PATH).
+        if (c.payload.length < 4) throw new RangeError(`LOAD_FILE payload of ${c.payload.length} bytes has no header`);
+        const len = c.payload.readUInt16LE(0);
+        this.sources.push(c.payload.subarray(4, 4 + len).toString('utf8').replace(/\0.*$/s, ''));
+        this.load();
         return;
       }
       case OP.RUN:
@@ -252,27 +258,34 @@ class Session {
     });
   }
 
-  /** Parses a job (file or command line); on success announces it as fio does (header lines, START). */
-  private load(parse: () => JobSpec[]): void {
+  /**
+   * Parses everything the client sent so far (remote arguments, then job files in order, as blkbench
+   * parses a local command line), announces the jobs not announced yet as fio does (their header
+   * lines), and sends START with all jobs and the reports added.
+   */
+  private load(): void {
     let specs: JobSpec[];
     try {
-      specs = parse();
+      const read = (p: string) => this.texts.get(p) ?? fs.readFileSync(p, 'utf8');
+      const cmd = parseCommandLine([...this.lineArgs, ...this.sources], read);
+      specs = cmd.defaultJob ? [] : cmd.jobs;
       if (specs.length === 0) throw new OptionError('the job file defines no job');
     } catch (e) {
-      const msg = e instanceof OptionError || e instanceof RangeError ? e.message : `cannot parse the job: ${(e as Error).message}`;
+      const msg = e instanceof OptionError || e instanceof RangeError ? e.message : `cannot read the job: ${(e as Error).message}`;
       this.refuse(`job refused: ${msg.split('\n').join('; ')}`, EINVAL);
       return;
     }
-    this.specs = specs;
-    const clones = specs.reduce((a, s) => a + s.numjobs, 0);
-    const seen = new Set<string>();
-    for (const s of specs) {
+    const seen = new Set((this.specs ?? []).map((s) => s.name));
+    for (const s of specs.slice(this.specs?.length ?? 0)) {
       if (seen.has(s.name)) continue;
       seen.add(s.name);
       if (this.human) this.text(`${jobHeaderLine(s)}\n`);
     }
-    this.send(OP.START, START.encode({ jobs: clones, statOutputs: statOutputs(specs) }));
-    if (this.human) this.text(`Starting ${clones} thread${clones === 1 ? '' : 's'}\n`);
+    this.specs = specs;
+    // fio's client adds up the reports announced by each START.
+    const reports = statOutputs(specs);
+    this.send(OP.START, START.encode({ jobs: specs.reduce((a, s) => a + s.numjobs, 0), statOutputs: reports - this.announced }));
+    this.announced = reports;
   }
 
   private async run(specs: JobSpec[]): Promise<void> {
@@ -280,6 +293,8 @@ class Session {
     this.started = Date.now();
     this.lastEta = { at: this.started, bytes: [0, 0, 0], ios: [0, 0, 0] };
     this.send(OP.SERVER_START);
+    const clones = specs.reduce((a, s) => a + s.numjobs, 0);
+    if (this.human) this.text(`Starting ${clones} thread${clones === 1 ? '' : 's'}\n`);
     this.log(`client ${this.peer}: running ${specs.length} job${specs.length === 1 ? '' : 's'}`);
     let errno = 0;
     try {

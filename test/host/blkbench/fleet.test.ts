@@ -260,6 +260,16 @@ describe('blkbench in fio client/server fleets (real fio 3.33)', function () {
       assert.equal(j['job options'].ioengine, 'libblkio');
     });
 
+    it('runs every job file the client sends, and fio merges their reports into All clients', async () => {
+      const second = path.join(dir, 'second.fio');
+      fs.writeFileSync(second, `[second]\nfilename=${path.join(dir, 'data.img')}\nsize=1m\nbs=4k\nrw=read\n`);
+      const r = await fio([`--client=${where(server)}`, job, second, '--output-format=json'], dir);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      const stats = jsonOf(r.stdout).client_stats as Array<Record<string, any>>;
+      assert.deepEqual(stats.map((s) => s.jobname), ['readjob', 'second', 'All clients']);
+      assert.equal(stats[2].read.total_ios, 512 + 256);
+    });
+
     it('runs a job file that is on the server (fio --remote-config)', async () => {
       const r = await fio([`--client=${where(server)}`, '--remote-config', job], dir);
       assert.equal(r.code, 0, r.stderr + r.stdout);
