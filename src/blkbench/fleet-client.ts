@@ -10,12 +10,11 @@ import * as net from 'node:net';
 import { OutputFormat } from './args';
 import { FleetAddress, parseFleetAddress } from './fleet-address';
 import { pduToDiskLine, threadStatToResult } from './fleet-convert';
-import { Command, CommandReader, OP, ProtocolError, encodeCommand } from './fleet-frame';
+import { Command, CommandReader, OP, ProtocolError, encodeCommand, opName } from './fleet-frame';
 import {
   CLIENT_PROBE,
   JOB_OPTION,
   PROBE_REPLY,
-  START,
   STOP as STOP_PDU,
   decodeDu,
   decodeText,
@@ -228,7 +227,7 @@ function runOnHost(
         try {
           handle(c);
         } catch (e) {
-          finish(`bad ${c.opcode} payload: ${(e as Error).message}`);
+          finish(`malformed ${opName(c.opcode)} from the server: ${(e as Error).message}`);
           return;
         }
       }
@@ -243,14 +242,11 @@ function runOnHost(
         }
         case OP.TEXT: {
           const t = decodeText(c.payload).text;
-          h.text += t;
+          h.text = (h.text + t).slice(-4096); // the last lines, to quote in an error
           print(`${lineStart ? `<${h.name}> ` : ''}${t}`);
           lineStart = t.endsWith('\n');
           return;
         }
-        case OP.START:
-          START.decode(c.payload);
-          return;
         case OP.SERVER_START:
           running = true;
           return;
@@ -280,7 +276,7 @@ function runOnHost(
           finish();
           return;
         default:
-          return; // GS (recomputed from the reports), ETA, ADD_JOB, IOLOG: nothing to print here
+          return; // START, GS (recomputed from the reports), ETA, ADD_JOB, IOLOG: nothing to print
       }
     };
   });

@@ -166,6 +166,7 @@ class Session {
     Atomics.notify(this.stop, 0);
     this.sock.end();
     this.sock.removeAllListeners('data');
+    setTimeout(() => this.sock.destroy(), 5000).unref(); // a peer that does not close is not waited for
   }
 
   private onData(chunk: Buffer): void {
