@@ -11,7 +11,7 @@ import { REPO_ROOT } from '../support/paths';
 
 const CPP_DIR = path.join(REPO_ROOT, 'test', 'cpp');
 // The units each test file exercises, beyond headers.
-const UNIT_SOURCES = ['addon/drivers/virtio/virtqueue.cc'];
+const UNIT_SOURCES = ['addon/drivers/virtio/virtqueue.cc', 'addon/drivers/virtio/vfio_iommu_info.cc'];
 
 const testFiles = fs.readdirSync(CPP_DIR).filter((f) => f.endsWith('_test.cc')).sort();
 

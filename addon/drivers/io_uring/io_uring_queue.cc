@@ -121,13 +121,7 @@ int UringQueue::enqueue(Request* req, const char** error_msg) {
 }
 
 void UringQueue::prepare(Request* req, io_uring_sqe* sqe) {
-  if (fixed_file_) {
-    sqe->fd = 0;
-    sqe->flags = IOSQE_FIXED_FILE;
-  } else {
-    sqe->fd = target_.fd;
-  }
-  sqe->user_data = reinterpret_cast<uint64_t>(req);
+  address_sqe(sqe, target_.fd, req);
   bool fua = (req->flags & REQ_FUA) != 0;
   switch (req->type) {
     case RequestType::Read:
