@@ -12,6 +12,17 @@
 
 namespace blkio {
 
+// What a zoned device tells its users (all zero on a device without zones).
+enum class ZonedModel : uint8_t { None, HostAware, HostManaged };
+struct ZonedInfo {
+  ZonedModel model = ZonedModel::None;
+  uint64_t zone_size = 0;        // bytes
+  uint64_t nr_zones = 0;
+  uint64_t max_open_zones = 0;   // 0: no limit
+  uint64_t max_active_zones = 0; // 0: no limit
+  uint64_t max_append_bytes = 0; // 0: no zone append through this driver
+};
+
 // The generic properties a driver fills in at connect (libblkio's names,
 // with '-' for '_').
 struct DeviceInfo {
@@ -38,6 +49,7 @@ struct DeviceInfo {
   int32_t discard_alignment = 512;
   int32_t discard_alignment_offset = 0;
   uint64_t max_discard_len = 0;
+  ZonedInfo zoned;  // report and manage zones only where model != None
 };
 
 // One queue's device side. Used by one thread at a time.

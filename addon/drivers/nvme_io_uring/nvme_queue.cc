@@ -50,6 +50,8 @@ uint64_t NvmeQueue::chunk(const Request* req) const {
 }
 
 int NvmeQueue::enqueue(Request* req, const char** error_msg) {
+  // The core sends zone requests only to a device that reports zones.
+  if (is_zone_request(req->type)) return *error_msg = "zone requests are not supported by nvme-io_uring", -ENOTSUP;
   switch (req->type) {
     case RequestType::Readv:
     case RequestType::Writev:
@@ -150,6 +152,7 @@ void NvmeQueue::prepare(Request* req, io_uring_sqe* sqe) {
       cmd->cdw11 = nvme::kDsmDeallocate;
       return;
     }
+    default: return;  // zone requests never get here (enqueue refuses them)
   }
 }
 
