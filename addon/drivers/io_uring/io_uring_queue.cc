@@ -201,31 +201,39 @@ void UringQueue::prepare(Request* req, io_uring_sqe* sqe) {
 // worker signals when it is done, so its completion arrives as a CQE.
 int UringQueue::enqueue_zone_request(Request* req, const char** error_msg) {
   if (target_.zone_size == 0) return *error_msg = "zone requests need a zoned block device", -ENOTSUP;
-  int done = eventfd(0, EFD_CLOEXEC);
-  if (done < 0) return *error_msg = "eventfd for a zone request failed", -errno;
   io_uring_sqe* sqe = claim_sqe();
-  if (!sqe) {
-    close(done);
-    return kFull;
-  }
-  zone_fds_.push_back(done);
+  if (!sqe) return kFull;
+  int done = eventfd(0, EFD_CLOEXEC);
   req->side_fd = done;
   req->side_result = -EIO;
   req->side_msg = "zone request did not run";
+  if (done < 0 || !zone_worker_.post(req)) {
+    // The SQE is claimed: it still completes the request, with the error.
+    req->side_msg = done < 0 ? "eventfd for a zone request failed" : "no helper thread for zone requests";
+    req->side_result = done < 0 ? -errno : -EAGAIN;
+    if (done >= 0) close(done);
+    req->side_fd = -1;
+    sqe->opcode = IORING_OP_NOP;
+    sqe->fd = -1;
+    sqe->user_data = reinterpret_cast<uint64_t>(req);
+    return kAccepted;
+  }
+  zone_fds_.push_back(done);
   sqe->opcode = IORING_OP_READ;
   sqe->fd = done;
   sqe->addr = reinterpret_cast<uint64_t>(&req->done);  // the eventfd's 8-byte count; unused otherwise
   sqe->len = sizeof req->done;
   sqe->off = uint64_t(-1);
   sqe->user_data = reinterpret_cast<uint64_t>(req);
-  zone_worker_.post(req);
   return kAccepted;
 }
 
 int UringQueue::finish_zone_request(Request* req, int res, const char** msg) {
-  zone_fds_.erase(std::remove(zone_fds_.begin(), zone_fds_.end(), req->side_fd), zone_fds_.end());
-  close(req->side_fd);
-  req->side_fd = -1;
+  if (req->side_fd >= 0) {
+    zone_fds_.erase(std::remove(zone_fds_.begin(), zone_fds_.end(), req->side_fd), zone_fds_.end());
+    close(req->side_fd);
+    req->side_fd = -1;
+  }
   if (res < 0) return *msg = errno_text(res), res;  // the read was cancelled
   *msg = req->side_msg;
   return req->side_result;

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 #include <vector>
 
 namespace blkio {
@@ -146,13 +147,20 @@ ZoneWorker::~ZoneWorker() {
   if (thread_.joinable()) thread_.join();
 }
 
-void ZoneWorker::post(Request* req) {
+bool ZoneWorker::post(Request* req) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    if (!thread_.joinable()) {
+      try {
+        thread_ = std::thread([this] { run(); });
+      } catch (const std::system_error&) {
+        return false;  // no thread to be had (resource limits)
+      }
+    }
     jobs_.push_back(req);
-    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
   }
   wake_.notify_one();
+  return true;
 }
 
 void ZoneWorker::stop_and_wait() {

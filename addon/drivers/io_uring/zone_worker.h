@@ -30,8 +30,9 @@ class ZoneWorker {
 
   // Runs req (a zone request) on the helper thread, which stores its outcome
   // in req->side_result/side_msg, then signals req->side_fd (an eventfd the
-  // caller owns and closes once the ring has read it).
-  void post(Request* req);
+  // caller owns and closes once the ring has read it). False when the
+  // helper thread cannot be started.
+  bool post(Request* req);
   // Returns once no request is running; those not started are dropped (the
   // caller cancels the ring's reads of their eventfds). No request's memory
   // is touched after this returns.
