@@ -3,6 +3,7 @@
 // backlogs, do_io. A driver only moves requests to and from its device.
 #pragma once
 
+#include <climits>
 #include <cstdint>
 #include <memory>
 
@@ -71,7 +72,9 @@ class QueueDriver {
   // Moves up to max finished requests to out. A driver that needs another
   // step for a request (short transfer, FUA flush) returns it with
   // ret == kResubmit; the core puts it at the front of its backlog.
-  static constexpr int kResubmit = 1;
+  // Not a count a completion can carry (zone reports return how many zones
+  // they filled; the core caps requests below this).
+  static constexpr int kResubmit = INT32_MAX;
   virtual int reap(Finished* out, int max) = 0;
 
   // The eventfd that becomes readable when reap may find something.

@@ -229,7 +229,9 @@ void Queue::flush(void* user_data, uint32_t flags) {
 void Queue::report_zones(uint64_t offset, Zone* zones, uint32_t nr_zones, void* user_data, uint32_t flags) {
   Request* r = acquire();
   r->type = RequestType::ReportZones;
-  r->start = offset, r->buf = zones, r->len = nr_zones, r->user_data = user_data, r->flags = flags;
+  // The completion's ret (an int) carries the count, and must never equal kResubmit.
+  uint32_t most = uint32_t(QueueDriver::kResubmit - 1);
+  r->start = offset, r->buf = zones, r->len = nr_zones < most ? nr_zones : most, r->user_data = user_data, r->flags = flags;
   submit_new(r, -1);
 }
 

@@ -24,7 +24,7 @@ export interface ZonedNullBlkSpec {
 
 export interface ZonedNullBlk {
   name: string;
-  /** /dev/nullbN */
+  /** /dev/<name> (or /dev/nullbN on kernels before 6.0) */
   path: string;
   remove(): void;
 }
@@ -52,8 +52,11 @@ export function createZonedNullBlk(name: string, spec: ZonedNullBlkSpec): ZonedN
   set('zone_max_open', spec.maxOpen);
   set('zone_max_active', spec.maxActive);
   set('power', 1);
+  // Linux 6.0 and later name the disk after the configfs directory; older
+  // kernels call it nullb<index>.
   const index = fs.readFileSync(path.join(dir, 'index'), 'utf8').trim();
-  const devicePath = `/dev/nullb${index}`;
+  const disk = fs.existsSync(`/sys/block/${name}`) ? name : `nullb${index}`;
+  const devicePath = `/dev/${disk}`;
   if (!fs.existsSync(devicePath)) throw new Error(`${devicePath} did not appear after powering on ${dir}`);
   return { name, path: devicePath, remove: () => removeDir(dir) };
 }
