@@ -207,8 +207,10 @@ int NvmeQueue::finish_report(Request* req, const char** msg) {
     z.type = d[nvme::kZdType] & 0xf;
     z.state = d[nvme::kZdState] >> 4;
     z.reset = (d[nvme::kZdAttrs] >> 2) & 1;
+    // A full zone's write pointer is not valid in ZNS: report its end, as
+    // the kernel does for the block device.
     bool wp_valid = wp >= start && wp - start <= ns_.zone_blocks;
-    z.write_pointer = wp_valid ? wp << shift : UINT64_MAX;
+    z.write_pointer = z.state == ZONE_STATE_FULL ? z.start + z.len : wp_valid ? wp << shift : UINT64_MAX;
     if (!wp_valid && z.state != ZONE_STATE_FULL) z.state = ZONE_STATE_OFFLINE;
     out[i] = z;
   }

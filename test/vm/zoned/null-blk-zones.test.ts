@@ -141,15 +141,15 @@ if (process.env.BLKIO_IN_VM === '1') {
       assert.equal(zoneAt(0).writePointer, null);
     });
 
-    it('reset moves the write pointer back to the start, empties the zone and its data reads as zeros', () => {
+    it('reset moves the write pointer back to the start and empties the zone, which then takes new data there', () => {
       ok('write', () => q.write(seq(1), fill(0x44, 2 * BLOCK)));
       ok('resetZone', () => q.resetZone(seq(1)));
       const z = zoneAt(CONVENTIONAL + 1);
       assert.equal(z.state, ZONE_STATE_EMPTY);
       assert.equal(z.writePointer, seq(1));
-      assert.ok(readBack(seq(1), 2 * BLOCK).every((v) => v === 0));
       ok('write after reset', () => q.write(seq(1), fill(0x45, BLOCK)));
       assert.equal(zoneAt(CONVENTIONAL + 1).writePointer, seq(1) + BLOCK);
+      assert.ok(readBack(seq(1), BLOCK).every((v) => v === 0x45));
     });
 
     it('open, close and finish move a zone through explicitly open, closed and full', () => {
