@@ -4,13 +4,14 @@
 // space; "capacity" re-reads it with VHOST_VDPA_GET_CONFIG), and
 // nvme-io_uring re-reading Identify Namespace on every read. Guest only.
 //
-// QEMU's emulated NVMe cannot be resized: its namespace size is fixed when
-// the device is realized (no resize callback, 7.2 and later), so the NVMe
-// case checks that each read issues a fresh Identify against the same size.
+// QEMU's emulated NVMe cannot be resized (its namespace size is fixed when
+// the device is realized), so the NVMe resize runs on the kernel's own NVMe
+// target over TCP on loopback, whose file-backed namespace can grow.
 import * as assert from 'node:assert/strict';
 import { create } from '../../../src/lib';
 import { completeOk, complete } from '../../support/completions';
 import { findNvmeNamespace, NVME_DRIVER } from '../../support/nvme-target';
+import { NvmetTcpNamespace } from '../../support/nvmet-target';
 import { qmpCommand } from '../../support/qmp-command';
 import { DRIVER, inVm, VduseExport } from '../../support/vdpa-targets';
 
@@ -49,7 +50,29 @@ if (inVm) {
       }
     });
 
-    it('nvme-io_uring: each capacity read asks the namespace again (Identify) and gets its size', () => {
+    it('nvme-io_uring on an NVMe/TCP namespace: a resize by the target is seen by the next capacity read', async () => {
+      const ns = await NvmetTcpNamespace.start({ nqn: 'nqn.2014-08.org.blkio:capacity', portId: 19, serviceId: 4519, size: 4 * MiB });
+      const b = create(NVME_DRIVER);
+      try {
+        b.setStr('path', ns.charDevice);
+        b.connect();
+        b.start();
+        assert.equal(b.getUint64('capacity'), BigInt(4 * MiB));
+        ns.resize(8 * MiB);
+        assert.equal(b.getUint64('capacity'), BigInt(8 * MiB));
+        const region = b.allocMemRegion(64 * 1024);
+        b.mapMemRegion(region);
+        const q = b.getQueue(0)!;
+        const buf = new Uint8Array(region.buffer, 0, 4096).fill(0x6b);
+        q.write(8 * MiB - 4096, buf);
+        completeOk(q, 1);
+      } finally {
+        b.destroy();
+        ns.dispose();
+      }
+    });
+
+    it("nvme-io_uring on QEMU's NVMe: each capacity read asks the namespace again (Identify) and gets its size", () => {
       const ns = findNvmeNamespace();
       assert.ok(ns, 'no NVMe controller with serial blkio-nvme0 in the guest');
       const b = create(NVME_DRIVER);
