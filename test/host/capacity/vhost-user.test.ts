@@ -4,7 +4,7 @@
 // have is refused (EIO), and the last good one stays. Through the addon,
 // libblkio.so.1 (koffi) and the Promise layer's size().
 import * as assert from 'node:assert/strict';
-import { Blkio, create, open } from '../../../src/lib';
+import { Blkio, BlkioError, create, open } from '../../../src/lib';
 import { expectCode } from '../../shared/behaviour';
 import { complete } from '../../support/completions';
 import { Qsd } from '../../support/qsd';
@@ -118,6 +118,28 @@ describe('capacity follows a qemu-storage-daemon image resized with block_resize
       assert.equal(dev.capacity, BigInt(4 * MiB));
     } finally {
       await dev.close();
+    }
+  });
+});
+
+describe('capacity reads and vhost-user reconnect', function () {
+  this.timeout(60000);
+
+  it('a daemon restarted with another block size is still refused after capacity was read', async () => {
+    const qsd = await Qsd.start({ size: MiB, random: false });
+    const dev = await open({ driver: 'virtio-blk-vhost-user', path: qsd.socket, reconnect: { timeoutMs: 1500 } });
+    try {
+      assert.equal(dev.size(), BigInt(MiB), 'a capacity read (the capacity field alone)');
+      await qsd.kill('SIGKILL');
+      await qsd.restart({ logicalBlockSize: 4096 });
+      await assert.rejects(dev.write(0, new Uint8Array(4096)), (e: unknown) => {
+        assert.ok(e instanceof BlkioError);
+        assert.equal(e.code, 'EIO');
+        return true;
+      });
+    } finally {
+      await dev.close();
+      await qsd.dispose();
     }
   });
 });
