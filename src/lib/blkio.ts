@@ -127,6 +127,16 @@ export class Blkio {
     else native.start();
   }
 
+  /**
+   * @internal The current capacity read off the event loop, for the Promise
+   * layer: the read asks the device (a stalled vhost-user backend holds it
+   * up to the reply timeout). Other users of the object must wait for it.
+   */
+  async _capacityInBackground(): Promise<bigint> {
+    const native = this.#live;
+    return native.capacityInBackground ? await native.capacityInBackground() : this.getUint64('capacity');
+  }
+
   /** Reads a bool property (ENOENT: unknown; ENOTTY: not a bool). */
   getBool(name: BoolProperty): boolean {
     checkName(name);

@@ -129,8 +129,12 @@ export class Device {
    * The device's size in bytes now, read from the device (a file grown or
    * truncated, a block device or backend image resized since open).
    */
-  size(): bigint {
-    return this.blkio.getUint64('capacity');
+  size(): Promise<bigint> {
+    if (this.#closed) return Promise.reject(closedError());
+    // Off the event loop (the device is asked), and apart from other control steps on the same device.
+    return this.#control.runExclusive(() => this.blkio._capacityInBackground()).catch((e: unknown) => {
+      throw asBlkioError(e);
+    });
   }
 
   /** Reads into buffer (filling it) or into a new Uint8Array of length bytes. */

@@ -116,11 +116,11 @@ describe('Device.size() follows the device (Promise layer, io_uring)', function 
     fs.writeFileSync(file, Buffer.alloc(64 * KiB));
     const dev = await open({ driver: 'io_uring', path: file });
     try {
-      assert.equal(dev.size(), BigInt(64 * KiB));
+      assert.equal(await dev.size(), BigInt(64 * KiB));
       await dev.write(128 * KiB, new Uint8Array(4 * KiB).fill(1));
-      assert.equal(dev.size(), BigInt(132 * KiB));
+      assert.equal(await dev.size(), BigInt(132 * KiB));
       fs.truncateSync(file, 4 * MiB);
-      assert.equal(dev.size(), BigInt(4 * MiB));
+      assert.equal(await dev.size(), BigInt(4 * MiB));
       assert.equal(dev.capacity, BigInt(64 * KiB), 'capacity stays the size at open');
     } finally {
       await dev.close();

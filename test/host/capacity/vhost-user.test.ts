@@ -114,7 +114,7 @@ describe('capacity follows a qemu-storage-daemon image resized with block_resize
     const dev = await open({ driver: 'virtio-blk-vhost-user', path: qsd.socket });
     try {
       await qsd.resize(6 * MiB);
-      assert.equal(dev.size(), BigInt(6 * MiB));
+      assert.equal(await dev.size(), BigInt(6 * MiB));
       assert.equal(dev.capacity, BigInt(4 * MiB));
     } finally {
       await dev.close();
@@ -129,7 +129,7 @@ describe('capacity reads and vhost-user reconnect', function () {
     const qsd = await Qsd.start({ size: MiB, random: false });
     const dev = await open({ driver: 'virtio-blk-vhost-user', path: qsd.socket, reconnect: { timeoutMs: 1500 } });
     try {
-      assert.equal(dev.size(), BigInt(MiB), 'a capacity read (the capacity field alone)');
+      assert.equal(await dev.size(), BigInt(MiB), 'a capacity read (the capacity field alone)');
       await qsd.kill('SIGKILL');
       await qsd.restart({ logicalBlockSize: 4096 });
       await assert.rejects(dev.write(0, new Uint8Array(4096)), (e: unknown) => {
