@@ -33,6 +33,18 @@ export interface QsdOptions {
   aio?: 'threads' | 'native' | 'io_uring';
   /** Directory for the socket and a created image (default: a new temp dir, deleted by dispose). */
   dir?: string;
+  /**
+   * Serve an NBD export instead of an image file: qsd's nbd block driver connects to it over TCP
+   * (size is then required: the export's size).
+   */
+  nbd?: NbdSource;
+}
+
+/** An NBD export on a TCP address, as qsd's nbd driver reaches it. */
+export interface NbdSource {
+  host: string;
+  port: number;
+  exportName: string;
 }
 
 const running = new Set<ChildProcess>();
@@ -86,6 +98,7 @@ export class Qsd {
   readonly size: number;
   readonly #ownsDir: boolean;
   readonly #ownsImage: boolean;
+  readonly #nbd: NbdSource | undefined;
   #proc: ChildProcess | null = null;
   #exited: Promise<void> = Promise.resolve();
   #stderr = '';
@@ -95,8 +108,13 @@ export class Qsd {
     this.dir = opts.dir ?? tempDir('blkio-qsd-');
     this.socket = path.join(this.dir, 'vhost-user-blk.sock');
     this.format = opts.format ?? 'raw';
-    this.#ownsImage = opts.image === undefined;
-    if (opts.image !== undefined) {
+    this.#ownsImage = opts.image === undefined && opts.nbd === undefined;
+    this.#nbd = opts.nbd;
+    if (opts.nbd !== undefined) {
+      if (opts.size === undefined) throw new Error('Qsd: an NBD source needs its size');
+      this.image = `nbd://${opts.nbd.host}:${opts.nbd.port}/${opts.nbd.exportName}`;
+      this.size = opts.size;
+    } else if (opts.image !== undefined) {
       this.image = opts.image;
       this.size = Number(JSON.parse(execFileSync('qemu-img', ['info', '-U', '--output=json', opts.image], { encoding: 'utf8' }))['virtual-size']);
     } else {
@@ -149,13 +167,13 @@ export class Qsd {
       ...(opts.logicalBlockSize ? [`logical-block-size=${opts.logicalBlockSize}`] : []),
       ...(opts.iothread ? ['iothread=iothread0'] : []),
     ];
+    const nbd = this.#nbd;
+    const nodes = nbd
+      ? ['--blockdev', `driver=nbd,node-name=fmt0,server.type=inet,server.host=${nbd.host},server.port=${nbd.port},export=${nbd.exportName},read-only=${ro}`]
+      : this.#fileNodes(opts, ro);
     const args = [
       ...(opts.iothread ? ['--object', 'iothread,id=iothread0'] : []),
-      '--blockdev',
-      `driver=file,node-name=file0,filename=${this.image},aio=${opts.aio ?? 'threads'},discard=unmap,read-only=${ro}`,
-      ...(opts.blkdebug ? ['--blockdev', `driver=blkdebug,node-name=debug0,image=file0,${opts.blkdebug}`] : []),
-      '--blockdev',
-      `driver=${this.format},node-name=fmt0,file=${opts.blkdebug ? 'debug0' : 'file0'},discard=unmap,read-only=${ro}`,
+      ...nodes,
       '--export',
       exportOpts.join(','),
       '--pidfile',
@@ -185,6 +203,17 @@ export class Qsd {
       }
       await sleep(10);
     }
+  }
+
+  /** The file, blkdebug and format nodes over the image, the last one named fmt0. */
+  #fileNodes(opts: QsdOptions, ro: string): string[] {
+    return [
+      '--blockdev',
+      `driver=file,node-name=file0,filename=${this.image},aio=${opts.aio ?? 'threads'},discard=unmap,read-only=${ro}`,
+      ...(opts.blkdebug ? ['--blockdev', `driver=blkdebug,node-name=debug0,image=file0,${opts.blkdebug}`] : []),
+      '--blockdev',
+      `driver=${this.format},node-name=fmt0,file=${opts.blkdebug ? 'debug0' : 'file0'},discard=unmap,read-only=${ro}`,
+    ];
   }
 
   /** Restarts a stopped daemon on the same image and socket. */
