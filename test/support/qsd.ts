@@ -38,6 +38,16 @@ export interface QsdOptions {
    * (size is then required: the export's size).
    */
   nbd?: NbdSource;
+  /** Serve a Ceph RBD image with qsd's rbd driver (qemu-block-extra); size is then required. */
+  rbd?: RbdSource;
+}
+
+/** A Ceph RBD image, as qsd's rbd driver reaches it. */
+export interface RbdSource {
+  pool: string;
+  image: string;
+  /** The cluster's ceph.conf. */
+  conf: string;
 }
 
 /** An NBD export on a TCP address, as qsd's nbd driver reaches it. */
@@ -99,6 +109,7 @@ export class Qsd {
   readonly #ownsDir: boolean;
   readonly #ownsImage: boolean;
   readonly #nbd: NbdSource | undefined;
+  readonly #rbd: RbdSource | undefined;
   #proc: ChildProcess | null = null;
   #exited: Promise<void> = Promise.resolve();
   #stderr = '';
@@ -108,11 +119,12 @@ export class Qsd {
     this.dir = opts.dir ?? tempDir('blkio-qsd-');
     this.socket = path.join(this.dir, 'vhost-user-blk.sock');
     this.format = opts.format ?? 'raw';
-    this.#ownsImage = opts.image === undefined && opts.nbd === undefined;
+    this.#ownsImage = opts.image === undefined && opts.nbd === undefined && opts.rbd === undefined;
     this.#nbd = opts.nbd;
-    if (opts.nbd !== undefined) {
-      if (opts.size === undefined) throw new Error('Qsd: an NBD source needs its size');
-      this.image = `nbd://${opts.nbd.host}:${opts.nbd.port}/${opts.nbd.exportName}`;
+    this.#rbd = opts.rbd;
+    if (opts.nbd !== undefined || opts.rbd !== undefined) {
+      if (opts.size === undefined) throw new Error('Qsd: a network source needs its size');
+      this.image = opts.nbd ? `nbd://${opts.nbd.host}:${opts.nbd.port}/${opts.nbd.exportName}` : `rbd:${opts.rbd!.pool}/${opts.rbd!.image}`;
       this.size = opts.size;
     } else if (opts.image !== undefined) {
       this.image = opts.image;
@@ -168,8 +180,11 @@ export class Qsd {
       ...(opts.iothread ? ['iothread=iothread0'] : []),
     ];
     const nbd = this.#nbd;
+    const rbd = this.#rbd;
     const nodes = nbd
       ? ['--blockdev', `driver=nbd,node-name=fmt0,server.type=inet,server.host=${nbd.host},server.port=${nbd.port},export=${nbd.exportName},read-only=${ro}`]
+      : rbd
+      ? ['--blockdev', `driver=rbd,node-name=fmt0,pool=${rbd.pool},image=${rbd.image},conf=${rbd.conf},read-only=${ro}`]
       : this.#fileNodes(opts, ro);
     const args = [
       ...(opts.iothread ? ['--object', 'iothread,id=iothread0'] : []),
