@@ -86,6 +86,11 @@ export class CephCluster {
     }
   }
 
+  /** The OSD daemon's pid (the data path of every RBD request), or -1. */
+  get osdPid(): number {
+    return this.#daemons.find((p) => p.spawnfile === 'ceph-osd')?.pid ?? -1;
+  }
+
   /** Runs a ceph tool with this cluster's configuration; resolves with its stdout. */
   async tool(command: string, args: string[], timeoutMs = 60000): Promise<string> {
     try {

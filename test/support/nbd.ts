@@ -1,8 +1,13 @@
-// Network block devices for tests and benches: qemu-nbd exporting an image over
-// TCP on a local address, and qemu-storage-daemon reaching that export with its
-// nbd block driver and exporting it over vhost-user to the library.
+// Network block devices for tests and benches: an NBD server (qemu-nbd or
+// nbdkit's file plugin) exporting an image over TCP on a local address, and
+// qemu-storage-daemon reaching that export with its nbd block driver and
+// exporting it over vhost-user to the library.
 //
-//   image file <- qemu-nbd (TCP 127.0.0.1:PORT) <- qsd nbd driver <- vhost-user socket <- library
+//   image file <- qemu-nbd | nbdkit (TCP 127.0.0.1:PORT) <- qsd nbd driver <- vhost-user socket <- library
+//
+// qemu-nbd before QEMU 8.1 leaves Nagle's algorithm on for its clients' sockets:
+// with several requests in flight its replies wait for delayed ACKs (about 40 ms
+// each), so it is slow at any queue depth above 1. nbdkit does not.
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -13,7 +18,11 @@ import { Target, TargetInstance } from './target';
 
 export const NBD_EXPORT = 'disk';
 
-export interface QemuNbdOptions {
+export type NbdServerKind = 'qemu-nbd' | 'nbdkit';
+
+export interface NbdServerOptions {
+  /** qemu-nbd (default) or nbdkit. */
+  kind?: NbdServerKind;
   /** The image to export (not deleted). */
   image: string;
   format?: ImageFormat;
@@ -46,29 +55,31 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
-/** qemu-nbd serving one image on a TCP address until stopped (persistent: clients may come and go). */
-export class QemuNbd {
+/** An NBD server serving one image on a TCP address until stopped (clients may come and go). */
+export class NbdServer {
   readonly image: string;
   readonly host: string;
   readonly port: number;
   readonly exportName = NBD_EXPORT;
+  readonly kind: NbdServerKind;
   readonly #dir: string;
   #proc: ChildProcess | null = null;
   #exited: Promise<void> = Promise.resolve();
   #stderr = '';
 
-  private constructor(image: string, host: string, port: number) {
+  private constructor(kind: NbdServerKind, image: string, host: string, port: number) {
+    this.kind = kind;
     this.image = image;
     this.host = host;
     this.port = port;
     this.#dir = tempDir('blkio-nbd-');
   }
 
-  /** Starts qemu-nbd and resolves once it listens. A port that was taken meanwhile is retried with another. */
-  static async start(opts: QemuNbdOptions): Promise<QemuNbd> {
+  /** Starts the server and resolves once it listens. A port that was taken meanwhile is retried with another. */
+  static async start(opts: NbdServerOptions): Promise<NbdServer> {
     const host = opts.host ?? '127.0.0.1';
     for (let attempt = 0; ; attempt++) {
-      const n = new QemuNbd(opts.image, host, opts.port ?? (await freePort(host)));
+      const n = new NbdServer(opts.kind ?? 'qemu-nbd', opts.image, host, opts.port ?? (await freePort(host)));
       try {
         await n.#spawn(opts);
         return n;
@@ -92,9 +103,8 @@ export class QemuNbd {
     return { host: this.host, port: this.port, exportName: this.exportName };
   }
 
-  async #spawn(opts: QemuNbdOptions): Promise<void> {
-    const pidfile = path.join(this.#dir, 'qemu-nbd.pid');
-    const args = [
+  #qemuNbdArgs(opts: NbdServerOptions, pidfile: string): string[] {
+    return [
       `--format=${opts.format ?? 'raw'}`,
       `--bind=${this.host}`,
       `--port=${this.port}`,
@@ -108,7 +118,26 @@ export class QemuNbd {
       ...(opts.writable === false ? ['--read-only'] : []),
       this.image,
     ];
-    const proc = spawn('qemu-nbd', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  }
+
+  #nbdkitArgs(opts: NbdServerOptions, pidfile: string): string[] {
+    if ((opts.format ?? 'raw') !== 'raw') throw new Error('nbdkit serves raw images only here');
+    return [
+      '--foreground',
+      `--ipaddr=${this.host}`,
+      `--port=${this.port}`,
+      `--exportname=${this.exportName}`,
+      `--pidfile=${pidfile}`, // written once it accepts connections
+      ...(opts.writable === false ? ['--readonly'] : []),
+      'file',
+      `file=${this.image}`,
+    ];
+  }
+
+  async #spawn(opts: NbdServerOptions): Promise<void> {
+    const pidfile = path.join(this.#dir, 'server.pid');
+    const args = this.kind === 'nbdkit' ? this.#nbdkitArgs(opts, pidfile) : this.#qemuNbdArgs(opts, pidfile);
+    const proc = spawn(this.kind, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.#proc = proc;
     running.add(proc);
     proc.stderr!.on('data', (d: Buffer) => (this.#stderr += d.toString()));
@@ -123,14 +152,15 @@ export class QemuNbd {
         resolve();
       });
     });
-    // qemu-nbd listens before it writes its pid file.
+    // Both listen before they write their pid file.
     const deadline = Date.now() + 15000;
+    const pkg = this.kind === 'nbdkit' ? 'nbdkit' : 'qemu-utils';
     while (!fs.existsSync(pidfile)) {
-      if (spawnError) throw new Error(`qemu-nbd could not be started (${spawnError.message}): install it with: apt-get install qemu-utils`);
-      if (exitCode !== null) throw new Error(`qemu-nbd exited (${exitCode}): ${this.#stderr}`);
+      if (spawnError) throw new Error(`${this.kind} could not be started (${spawnError.message}): install it with: apt-get install ${pkg}`);
+      if (exitCode !== null) throw new Error(`${this.kind} exited (${exitCode}): ${this.#stderr}`);
       if (Date.now() > deadline) {
         proc.kill('SIGKILL');
-        throw new Error(`qemu-nbd did not start within 15 s: ${this.#stderr}`);
+        throw new Error(`${this.kind} did not start within 15 s: ${this.#stderr}`);
       }
       await sleep(10);
     }
@@ -159,7 +189,7 @@ export class NbdChain {
     /** The raw file behind qemu-nbd. */
     readonly image: string,
     readonly size: number,
-    readonly nbd: QemuNbd,
+    readonly nbd: NbdServer,
     readonly qsd: Qsd,
     readonly ownsDir: boolean,
   ) {}
@@ -171,15 +201,18 @@ export class NbdChain {
 
   /**
    * Starts the chain on a new raw image of size bytes (random unless told otherwise), or on the
-   * given raw image. qsdOptions go to the daemon (queues, iothread...).
+   * given raw image, served by qemu-nbd unless told otherwise. qsd options go to the daemon
+   * (queues, iothread...).
    */
-  static async start(opts: { size?: number; random?: boolean; image?: string; writable?: boolean; qsd?: QsdOptions; dir?: string } = {}): Promise<NbdChain> {
+  static async start(
+    opts: { server?: NbdServerKind; size?: number; random?: boolean; image?: string; writable?: boolean; qsd?: QsdOptions; dir?: string } = {},
+  ): Promise<NbdChain> {
     const dir = opts.dir ?? tempDir('blkio-nbd-chain-');
     const size = opts.image ? fs.statSync(opts.image).size : opts.size ?? 16 << 20;
     const image = opts.image ?? createRawImage(path.join(dir, 'disk.raw'), size, opts.random ?? true);
-    let nbd: QemuNbd | undefined;
+    let nbd: NbdServer | undefined;
     try {
-      nbd = await QemuNbd.start({ image, writable: opts.writable });
+      nbd = await NbdServer.start({ kind: opts.server, image, writable: opts.writable });
       const qsd = await Qsd.start({ ...opts.qsd, dir, nbd: nbd.source, size, writable: opts.writable });
       return new NbdChain(dir, image, size, nbd, qsd, opts.dir === undefined);
     } catch (e) {
@@ -189,7 +222,7 @@ export class NbdChain {
     }
   }
 
-  /** Stops qsd, then qemu-nbd, and deletes what was created here. */
+  /** Stops qsd, then the NBD server, and deletes what was created here. */
   async dispose(): Promise<void> {
     await this.qsd.dispose();
     await this.nbd.dispose();
@@ -198,12 +231,12 @@ export class NbdChain {
 }
 
 /** The chain as a target of the shared behavioural suite (data read outside from the image file). */
-export function nbdTarget(): Target {
+export function nbdTarget(server: NbdServerKind = 'qemu-nbd'): Target {
   return {
     driver: 'virtio-blk-vhost-user',
-    description: 'an NBD export (qemu-nbd over TCP, qemu-storage-daemon nbd driver)',
+    description: `an NBD export (${server} over TCP, qemu-storage-daemon nbd driver)`,
     async setup(opts?: { readOnly?: boolean }): Promise<TargetInstance> {
-      const chain = await NbdChain.start({ writable: !opts?.readOnly });
+      const chain = await NbdChain.start({ server, writable: !opts?.readOnly });
       return {
         path: chain.socket,
         capacity: chain.size,

@@ -1,6 +1,6 @@
-// The library on an NBD export: qemu-nbd serves a raw image over TCP on
-// 127.0.0.1, qemu-storage-daemon's nbd driver reaches it and exports it over
-// vhost-user. Data is checked from outside, in the image file behind qemu-nbd.
+// The library on an NBD export: qemu-nbd or nbdkit serves a raw image over TCP
+// on 127.0.0.1, qemu-storage-daemon's nbd driver reaches it and exports it over
+// vhost-user. Data is checked from outside, in the image file behind the server.
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { BlkioError, Device, open } from '../../../src/lib';
 import { assertWellFormedXml } from '../../support/blkbench';
 import { readFileRange, tempDir } from '../../support/files';
-import { NbdChain } from '../../support/nbd';
+import { NbdChain, NbdServerKind } from '../../support/nbd';
 import { Qsd } from '../../support/qsd';
 import { BLKBENCH_CLI } from '../../support/paths';
 
@@ -28,13 +28,13 @@ interface JobDoc {
   write: { total_ios: number };
 }
 
-describe('NBD export through qemu-storage-daemon (virtio-blk-vhost-user)', function () {
+for (const server of ['qemu-nbd', 'nbdkit'] as NbdServerKind[]) describe(`NBD export of ${server} through qemu-storage-daemon (virtio-blk-vhost-user)`, function () {
   this.timeout(120000);
   let chain: NbdChain;
   let d: Device | undefined;
 
   beforeEach(async () => {
-    chain = await NbdChain.start({ size: 16 * MiB });
+    chain = await NbdChain.start({ server, size: 16 * MiB });
   });
   afterEach(async () => {
     await d?.close().catch(() => undefined);
@@ -44,7 +44,7 @@ describe('NBD export through qemu-storage-daemon (virtio-blk-vhost-user)', funct
 
   const connect = async (): Promise<Device> => (d = await open({ driver: DRIVER, path: chain.socket }));
 
-  it('capacity is the size of the image behind qemu-nbd', async () => {
+  it('capacity is the size of the image behind the server', async () => {
     const dev = await connect();
     assert.equal(dev.capacity, BigInt(16 * MiB));
   });
@@ -56,7 +56,7 @@ describe('NBD export through qemu-storage-daemon (virtio-blk-vhost-user)', funct
     }
   });
 
-  it('writes land in the image file behind qemu-nbd, and nowhere else', async () => {
+  it('writes land in the image file behind the server, and nowhere else', async () => {
     const before = fs.readFileSync(chain.image);
     const dev = await connect();
     const writes = [0, 12288, 3 * MiB + 512, 16 * MiB - 8192].map((offset) => ({ offset, data: crypto.randomBytes(8192) }));
@@ -93,7 +93,7 @@ describe('NBD export through qemu-storage-daemon (virtio-blk-vhost-user)', funct
     assert.equal(jobDoc.error, 0);
     assert.equal(jobDoc.write.total_ios, 1024);
     assert.equal(jobDoc.verified_blocks, 1024);
-    // The same blocks, read from the file behind qemu-nbd by another engine.
+    // The same blocks, read from the file behind the server by another engine.
     r = blkbench(['--name=outside', '--ioengine=io_uring', `--filename=${chain.image}`, '--rw=read', '--invalidate=0', ...job]);
     assert.equal(r.code, 0, r.stderr);
     jobDoc = (JSON.parse(r.stdout) as { jobs: JobDoc[] }).jobs[0];
@@ -110,7 +110,7 @@ describe('blkbench compare: local file, local qemu-storage-daemon and NBD', func
     const file = path.join(dir, 'local.raw');
     fs.writeFileSync(file, crypto.randomBytes(16 * MiB));
     const local = await Qsd.start({ image: file, dir });
-    const chain = await NbdChain.start({ size: 16 * MiB });
+    const chain = await NbdChain.start({ server: 'nbdkit', size: 16 * MiB });
     try {
       const plot = path.join(dir, 'compare.svg');
       const r = blkbench(['compare', '--rw=randread', '--bs=4k', '--iodepth=8', '--runtime=300ms', '--time_based', '--invalidate=0',

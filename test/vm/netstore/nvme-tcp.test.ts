@@ -3,7 +3,7 @@
 // and the library reads and writes the new namespace with nvme-io_uring on
 // /dev/ngXnY and io_uring on /dev/nvmeXnY. Data is checked in the backing
 // file. Then blkbench compare runs one job on a local file, an NBD export
-// (qemu-nbd, qemu-storage-daemon over vhost-user) and the NVMe/TCP namespace.
+// (nbdkit, qemu-storage-daemon over vhost-user) and the NVMe/TCP namespace.
 // Guest only.
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -119,7 +119,7 @@ if (process.env.BLKIO_IN_VM === '1') {
     it('blkbench compare runs one job on a local file, NBD and NVMe/TCP in one run, with the chart', async () => {
       const local = path.join(dir, 'local.raw');
       fs.writeFileSync(local, crypto.randomBytes(SIZE));
-      const chain = await NbdChain.start({ size: SIZE, dir: tempDir('blkio-nbd-guest-') });
+      const chain = await NbdChain.start({ server: 'nbdkit', size: SIZE, dir: tempDir('blkio-nbd-guest-') });
       try {
         const plot = path.join(dir, 'compare.svg');
         const r = blkbench(['compare', '--rw=randread', '--bs=4k', '--iodepth=8', '--runtime=500ms', '--time_based', '--invalidate=0',
