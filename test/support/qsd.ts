@@ -5,6 +5,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from './files';
+import { qmpCommand } from './qmp-command';
 
 export type ImageFormat = 'raw' | 'qcow2';
 
@@ -103,6 +104,8 @@ export function imagesEqual(a: string, aFormat: ImageFormat, b: string, bFormat:
 export class Qsd {
   readonly dir: string;
   readonly socket: string;
+  /** The daemon's QMP monitor socket. */
+  readonly monitor: string;
   readonly image: string;
   readonly format: ImageFormat;
   readonly size: number;
@@ -118,6 +121,7 @@ export class Qsd {
     this.#ownsDir = opts.dir === undefined;
     this.dir = opts.dir ?? tempDir('blkio-qsd-');
     this.socket = path.join(this.dir, 'vhost-user-blk.sock');
+    this.monitor = path.join(this.dir, 'qmp.sock');
     this.format = opts.format ?? 'raw';
     this.#ownsImage = opts.image === undefined && opts.nbd === undefined && opts.rbd === undefined;
     this.#nbd = opts.nbd;
@@ -168,6 +172,7 @@ export class Qsd {
     const pidfile = path.join(this.dir, 'qsd.pid');
     fs.rmSync(pidfile, { force: true });
     fs.rmSync(this.socket, { force: true });
+    fs.rmSync(this.monitor, { force: true });
     const exportOpts = [
       'type=vhost-user-blk',
       'id=export0',
@@ -191,6 +196,10 @@ export class Qsd {
       ...nodes,
       '--export',
       exportOpts.join(','),
+      '--chardev',
+      `socket,id=qmp0,path=${this.monitor},server=on,wait=off`,
+      '--monitor',
+      'chardev=qmp0,mode=control',
       '--pidfile',
       pidfile,
     ];
@@ -229,6 +238,11 @@ export class Qsd {
       '--blockdev',
       `driver=${this.format},node-name=fmt0,file=${opts.blkdebug ? 'debug0' : 'file0'},discard=unmap,read-only=${ro}`,
     ];
+  }
+
+  /** Resizes the exported image to size bytes (QMP block_resize); the export tells its client. */
+  async resize(size: number): Promise<void> {
+    await qmpCommand(this.monitor, 'block_resize', { 'node-name': 'fmt0', size });
   }
 
   /** Restarts a stopped daemon on the same image and socket. */
