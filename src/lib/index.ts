@@ -13,4 +13,6 @@ export type {
   DeviceStats, Position, ReadParams, ReadResult, ReadvResult, RequestOptions, WriteOptions, WriteParams, WriteResult, WritevResult,
 } from './promise/shapes';
 export type { ReadStreamOptions, WriteStreamOptions } from './promise/streams';
+export * from './zones';
+export { DeviceZones, ZonedGeometry } from './promise/zoned';
 export type { BoolProperty, DriverName, IntProperty, OtherName, StrProperty, Uint64Property } from './names';

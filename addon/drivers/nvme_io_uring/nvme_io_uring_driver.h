@@ -19,6 +19,7 @@ struct NvmeNamespace {
   bool write_zeroes = false;       // ONCS: Write Zeroes
   bool dsm = false;                // ONCS: Dataset Management
   const void* zeros = nullptr;     // max_chunk zero bytes for write-zeroes fallback
+  uint64_t zone_blocks = 0;        // a Zoned Namespace's zone size in blocks; 0: not zoned
 };
 
 class NvmeIoUringDriver : public Driver {
@@ -32,9 +33,12 @@ class NvmeIoUringDriver : public Driver {
   // Passthrough maps user memory per command: nothing to register.
   int map_region(int, const MemRegion&) override { return 0; }
   void unmap_region(int, const MemRegion&) override {}
+  // Identify Namespace again: NSZE in the LBA size seen at connect.
+  int current_capacity(uint64_t* capacity) override;
 
  private:
   int identify(DeviceInfo* info);
+  void describe_zones(unsigned format, uint64_t nsze, DeviceInfo* info);
 
   std::string path_;
   int32_t fd_ = -1;

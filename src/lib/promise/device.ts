@@ -22,6 +22,7 @@ import {
 import {
   createReadStream, createWriteStream, readableWebStream, ReadStreamOptions, WriteStreamOptions,
 } from './streams';
+import { DeviceZones } from './zoned';
 
 /** What open() connects to and how: the driver, its path, and properties to set before connect and start. */
 export interface OpenOptions {
@@ -91,7 +92,7 @@ function requestError(ret: number, errorMsg: string | null, what: string): Blkio
 export class Device {
   /** The libblkio instance underneath (started), for properties and advanced use. */
   readonly blkio: Blkio;
-  /** Size in bytes. */
+  /** Size in bytes when the device was opened; size() reads the current size. */
   readonly capacity: bigint;
   /** Offsets and lengths must be multiples of this (the device's `request-alignment`). */
   readonly requestAlignment: number;
@@ -116,6 +117,7 @@ export class Device {
   #failed: Error | null = null;
   readonly #pending = new Set<Settle>();
   #idle: (() => void) | null = null;
+  #zones: DeviceZones | null = null;
 
   /** @internal use open() */
   constructor(blkio: Blkio, bounceSize: number) {
@@ -130,6 +132,18 @@ export class Device {
     if (!q) throw new BlkioError('device has no queue 0', 19);
     this.#queue = q;
     this.#watcher = q.watchCompletions(() => this.#drain());
+  }
+
+  /**
+   * The device's size in bytes now, read from the device (a file grown or
+   * truncated, a block device or backend image resized since open).
+   */
+  size(): Promise<bigint> {
+    if (this.#closed) return Promise.reject(closedError());
+    // Off the event loop (the device is asked), and apart from other control steps on the same device.
+    return this.#control.runExclusive(() => this.blkio._capacityInBackground()).catch((e: unknown) => {
+      throw asBlkioError(e);
+    });
   }
 
   /**
@@ -320,6 +334,11 @@ export class Device {
   /** A byte ReadableStream (WHATWG) of the device, as FileHandle.readableWebStream(). */
   readableWebStream(options?: ReadStreamOptions): ReadableStream<Uint8Array> {
     return readableWebStream(this, options);
+  }
+
+  /** Zone reports and zone management on a zoned device (see DeviceZones). */
+  get zones(): DeviceZones {
+    return (this.#zones ??= new DeviceZones(this.blkio, (what, enqueue) => this.#counted(what, enqueue)));
   }
 
   /**
@@ -534,6 +553,23 @@ export class Device {
         else resolve(result);
       };
       enqueue(settle); // throws only for arguments of the wrong type
+      this.#pending.add(settle);
+      if (this.#inFlight++ === 0) this.#watcher.ref();
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        queueMicrotask(() => this.#flush());
+      }
+    });
+  }
+
+  // As #submit without bounce buffers, resolving with the completion's ret
+  // (how many zones a report filled).
+  #counted(what: string, enqueue: (queue: Queue, userData: Settle) => void): Promise<number> {
+    if (this.#failed) return Promise.reject(this.#failed);
+    if (this.#closed) return Promise.reject(closedError());
+    return new Promise<number>((resolve, reject) => {
+      const settle: Settle = (ret, msg) => (ret < 0 ? reject(requestError(ret, msg, what)) : resolve(ret));
+      enqueue(this.#queue, settle); // throws only for arguments of the wrong type
       this.#pending.add(settle);
       if (this.#inFlight++ === 0) this.#watcher.ref();
       if (!this.#flushScheduled) {
