@@ -85,6 +85,10 @@ void VirtioBlkDriver::add_properties(PropertyTable& t) {
     return 0;
   });
   t.add("max-queue-size", PropType::Int, Access::ConnectedRO, [](PropValue* v) { v->i = int32_t(kMaxQueueSize); });
+  if (type_.supports_reconnect)
+    t.bind("reconnect-timeout-ms", Access::CreatedRW, &reconnect_timeout_ms_, [](int32_t v) {
+      return v < 0 ? fail(EINVAL, "reconnect-timeout-ms must not be negative (0 turns reconnecting off)") : 0;
+    });
 }
 
 int VirtioBlkDriver::connect(DeviceInfo* info, bool*) {
@@ -109,6 +113,22 @@ int VirtioBlkDriver::connect(DeviceInfo* info, bool*) {
     return r;
   }
   transport_->own_adopted_fd();
+  return 0;
+}
+
+int VirtioBlkDriver::current_capacity(uint64_t* capacity) {
+  if (!transport_ || transport_->disconnected()) return 0;
+  namespace c = blk::config;
+  uint8_t config[c::kCapacity + sizeof(uint64_t)];
+  size_t got = 0;
+  int r = transport_->read_config(config, sizeof config, &got);
+  if (r < 0) return r;
+  if (got < sizeof config) return fail(EIO, "the device config is too short (%zu bytes) to hold its capacity", got);
+  uint64_t sectors = config_field<uint64_t>(config, c::kCapacity);
+  if (sectors > kMaxCapacitySectors)
+    return fail(EIO, "the device reports an invalid config: capacity of %llu sectors exceeds 2^63 bytes",
+                (unsigned long long)sectors);
+  *capacity = sectors * blk::kSectorSize;
   return 0;
 }
 
@@ -227,6 +247,17 @@ int VirtioBlkDriver::set_up_rings(unsigned count) {
     if ((r = transport_->setup_vring(v)) < 0) return r;
   }
   if ((r = transport_->driver_ok()) < 0) return r;
+  queues_.resize(count);
+  if (reconnect_timeout_ms_ > 0) {
+    auto resume = [this](unsigned vq) {
+      // A removed queue has nothing in flight: its ring stays where it stands.
+      const uint8_t* avail = rings_.base() + layout_.total * vq + layout_.avail;
+      uint16_t idx;
+      memcpy(&idx, avail + 2, sizeof idx);
+      return queues_.resume(vq, idx);
+    };
+    if ((r = transport_->enable_reconnect(reconnect_timeout_ms_, resume)) < 0) return r;
+  }
   fault_.set_wake_fds(call_fds);
   transport_->watch_disconnect(std::move(call_fds));
   return 0;
@@ -261,6 +292,9 @@ int VirtioBlkDriver::create_queue(bool poll, int index, std::unique_ptr<QueueDri
   s.index = uint16_t(vq);
   s.call_fd = eventfds_[vq].call;
   s.poll = poll;
+  s.reconnect = reconnect_timeout_ms_ > 0;
+  s.table = &queues_;
+  s.vq_index = vq;
   *out = std::make_unique<VirtioBlkQueue>(s);
   return 0;
 }

@@ -26,6 +26,10 @@ class VirtioBlkDriver : public Driver {
   int start(int num_queues, int num_poll_queues, bool read_only) override;
   int create_queue(bool poll, int index, std::unique_ptr<QueueDriver>* out) override;
   bool can_add_queues() const override { return false; }
+  // Reads the config space's capacity field again (vhost-user GET_CONFIG,
+  // VHOST_VDPA_GET_CONFIG, the PCI device config). After a disconnect the
+  // size seen last stays.
+  int current_capacity(uint64_t* capacity) override;
   int map_region(int slot, const MemRegion& region) override;
   void unmap_region(int slot, const MemRegion& region) override;
 
@@ -44,6 +48,7 @@ class VirtioBlkDriver : public Driver {
   std::string path_;
   int32_t fd_ = -1;
   int32_t queue_size_ = 256;
+  int32_t reconnect_timeout_ms_ = 0;  // 0: a vanished backend fails requests at once
 
   std::unique_ptr<VirtioTransport> transport_;
   uint64_t features_ = 0;  // negotiated
@@ -56,6 +61,7 @@ class VirtioBlkDriver : public Driver {
   uint64_t rings_device_ = 0;
   bool rings_mapped_ = false;
   std::vector<Eventfds> eventfds_;  // per virtqueue: regular queues, then poll queues
+  QueueTable queues_;                // for re-offering requests after a reconnect
   int num_queues_ = 0;
 };
 

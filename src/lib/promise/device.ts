@@ -26,10 +26,15 @@ export interface OpenOptions {
   properties?: Record<string, string | number | boolean | bigint>;
   /** Bytes of mapped memory for copying unaligned or unmapped buffers (default 8 MiB). */
   bounceBufferSize?: number;
+  /**
+   * virtio-blk-vhost-user: survive a restart of the backend on the same socket. Requests wait
+   * (up to timeoutMs for the backend to come back) instead of failing; see docs/reconnect.md.
+   */
+  reconnect?: { timeoutMs: number };
 }
 
 // Properties that must be set before connect.
-const CREATED_STATE = new Set(['path', 'fd', 'direct', 'read-only']);
+const CREATED_STATE = new Set(['path', 'fd', 'direct', 'read-only', 'reconnect-timeout-ms']);
 
 const COMPLETION_BATCH = 256;
 
@@ -82,7 +87,7 @@ function requestError(ret: number, errorMsg: string | null, what: string): Blkio
 export class Device {
   /** The libblkio instance underneath (started), for properties and advanced use. */
   readonly blkio: Blkio;
-  /** Size in bytes. */
+  /** Size in bytes when the device was opened; size() reads the current size. */
   readonly capacity: bigint;
   /** Offsets and lengths must be multiples of this (the device's `request-alignment`). */
   readonly requestAlignment: number;
@@ -118,6 +123,18 @@ export class Device {
     if (!q) throw new BlkioError('device has no queue 0', 19);
     this.#queue = q;
     this.#watcher = q.watchCompletions(() => this.#drain());
+  }
+
+  /**
+   * The device's size in bytes now, read from the device (a file grown or
+   * truncated, a block device or backend image resized since open).
+   */
+  size(): Promise<bigint> {
+    if (this.#closed) return Promise.reject(closedError());
+    // Off the event loop (the device is asked), and apart from other control steps on the same device.
+    return this.#control.runExclusive(() => this.blkio._capacityInBackground()).catch((e: unknown) => {
+      throw asBlkioError(e);
+    });
   }
 
   /** Reads into buffer (filling it) or into a new Uint8Array of length bytes. */
@@ -427,6 +444,7 @@ export async function open(options: OpenOptions): Promise<Device> {
     if (options.fd !== undefined) b.setInt('fd', options.fd);
     if (options.direct !== undefined) b.setBool('direct', options.direct);
     if (options.readOnly !== undefined) b.setBool('read-only', options.readOnly);
+    if (options.reconnect !== undefined) b.setInt('reconnect-timeout-ms', options.reconnect?.timeoutMs);
     const props = Object.entries(options.properties ?? {});
     for (const [name, value] of props) if (CREATED_STATE.has(name)) setProperty(b, name, value);
     // Both talk to the device (a vhost-user handshake, vDPA setup): off the event loop.
