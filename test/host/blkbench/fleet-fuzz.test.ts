@@ -260,7 +260,7 @@ describe('blkbench fleet server under attack (seeded fuzzer, real fio 3.33 clien
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('survives 300 seeded random and mutated frames: probes after each, fio --client every 60', async () => {
+  it('survives 200 seeded random and mutated frames: probes after each, fio --client every 50', async () => {
     const rnd = prng(SEED);
     const int = (n: number) => Math.floor(rnd() * n);
     const jobs = hostileJobs(dir);
@@ -268,7 +268,7 @@ describe('blkbench fleet server under attack (seeded fuzzer, real fio 3.33 clien
       'random-bytes', 'random-opcode', 'huge-len', 'zero-len-more', 'unfinished-fragments', 'mixed-fragments',
       'bad-header-crc', 'bad-payload-crc', 'truncated-header', 'other-version', 'hostile-job', 'hostile-jobline', 'junk-load-file',
     ];
-    for (let i = 0; i < 300; i++) {
+    for (let i = 0; i < 200; i++) {
       const kind = kinds[int(kinds.length)];
       let parts: Buffer[];
       switch (kind) {
@@ -328,7 +328,7 @@ describe('blkbench fleet server under attack (seeded fuzzer, real fio 3.33 clien
       const after = `case ${i} (${kind})`;
       await assertProbes(port, after);
       assertAliveAndBounded(after);
-      if (i % 60 === 59) await assertServesFio(after);
+      if (i % 50 === 49) await assertServesFio(after);
     }
   });
 
@@ -349,7 +349,7 @@ describe('blkbench fleet server under attack (seeded fuzzer, real fio 3.33 clien
     assert.ok(x.closedByServer);
   });
 
-  it('stops reading a peer that sends commands but never reads the replies, and closes it when idle', async () => {
+  it('stops reading a peer that sends commands but never reads the replies, and closes it when its timeout passes', async () => {
     const probe = encodeCommand(OP.PROBE, CLIENT_PROBE.encode({ flags: 0, server: 'x' }));
     // 8 MiB of probes ask for ~45 MiB of replies; the server queues about 1 MiB of them.
     const burst = Buffer.concat(Array.from({ length: Math.ceil((8 * 1024 * 1024) / probe.length) }, () => probe));
