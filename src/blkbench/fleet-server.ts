@@ -70,8 +70,12 @@ export class FleetServer {
   exitRequested: (() => void) | undefined;
   private readonly limits: FleetLimits;
 
-  constructor(private readonly opts: FleetServerOptions) {
+  constructor(private opts: FleetServerOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    // Lines quote what peers sent (option names, paths): their control characters are shown, not
+    // passed to the operator's terminal.
+    const log = opts.log;
+    this.opts = { ...opts, log: (line) => log(line.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)) };
   }
 
   listen(): Promise<void> {

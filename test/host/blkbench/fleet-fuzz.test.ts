@@ -437,6 +437,15 @@ describe('blkbench fleet server under attack (seeded fuzzer, real fio 3.33 clien
     assert.equal(fs.existsSync(path.join(dir, 'big')), false, 'the refused job laid out no file');
   });
 
+  it("shows control characters a peer sent in the server's log as escapes", async () => {
+    const before = log.length;
+    const x = await exchange(port, [encodeCommand(OP.JOB, encodeJob('[a]\n\x1b[2Jwipe\x07=1\n'))]);
+    assert.match(texts(x), /job refused/);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.match(log.slice(before), /\\x1b\[2Jwipe\\x07/);
+    assert.doesNotMatch(log.slice(before), /[\x07\x1b]/);
+  });
+
   it('listens on the one address it was told and nothing else', () => {
     const ss = spawnSync('ss', ['-Hlntup'], { encoding: 'utf8' });
     assert.equal(ss.status, 0, `ss (iproute2) failed: ${ss.stderr}`);
