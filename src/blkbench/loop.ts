@@ -4,10 +4,10 @@
  * No allocation and no Promise per request. Requests are enqueued without syscalls and submitted by
  * doIo in batches (iodepth_batch_submit); completions are reaped in batches too.
  *
- * Latency is per request, submission → completion, but the clock is read once per doIo call: every
- * request submitted by a doIo gets the time taken just before that call, every request it reaps the
- * time just after. Requests are only submitted and only observed complete inside doIo, so this loses
- * nothing, and costs two clock reads per batch instead of two per request.
+ * Clock points are fio's and the native loop's: slat runs from a request's preparation to the return
+ * of the doIo that submitted it, clat from there to the return of the doIo that reaped it. The clock
+ * is read once per doIo call, not per request: requests are only submitted and only observed complete
+ * inside doIo, so this loses nothing.
  *
  * Semantics follow fio: requests are enqueued until iodepth_batch_submit are pending, then submitted;
  * completions are waited for only when the queue is full (or nothing is left to issue), at least
@@ -411,16 +411,31 @@ export class JobLoop {
     return this.verifyCursor++ * len;
   }
 
-  /** Submits pending requests and reaps between min and max completions; returns how many. */
+  /**
+   * Submits pending requests, then reaps between min and max completions; returns how many. As fio
+   * and the native loop: a submission is a call of its own, and the clock read after it ends the
+   * submitted requests' slat and starts their clat; the clock read after the reap ends clat.
+   */
   private pump(min: number, max: number): number {
     const pending = this.pendingCount;
-    const t0 = performance.now();
     if (pending > 0) {
-      const starts = this.slotStart;
-      const slots = this.pendingSlots;
-      for (let i = 0; i < pending; i++) starts[slots[i]] = t0;
       this.pendingCount = 0;
       this.measured.submitted(pending, this.depth - this.freeCount);
+      try {
+        this.q.doIo(this.comps, 0, 0);
+      } catch (e) {
+        this.fail(e as Error);
+        return 0;
+      }
+      const t = performance.now();
+      this.lastClock = t;
+      const starts = this.slotStart;
+      const slots = this.pendingSlots;
+      for (let i = 0; i < pending; i++) starts[slots[i]] = t;
+      if (max === 0) {
+        if (t >= this.nextEvent) this.timeEvents(t);
+        return 0;
+      }
     }
     let n: number;
     try {
@@ -429,8 +444,7 @@ export class JobLoop {
       this.fail(e as Error);
       n = 0;
     }
-    // A submit-only call that reaped nothing needs no second clock read.
-    const t1 = n > 0 || min > 0 ? performance.now() : t0;
+    const t1 = performance.now();
     this.lastClock = t1;
     if (n > 0) {
       this.measured.reaped(n);

@@ -3,13 +3,13 @@
  * thread of its own over its own queue, so no JS runs per request; the main thread only draws the
  * progress line from the loops' live counters and turns their results into blkbench's JobResult.
  */
-import { JobLoop, JobLoopDirection, JobLoopResult, JobLoopSamples, startJobLoop } from '../lib';
+import { JobLoop, JobLoopDirection, JobLoopResult, JobLoopSamples, JobLoopSpec, startJobLoop } from '../lib';
 import { isBuiltInDriver, PreparedDevice } from './device';
 import { PROGRESS_FIELDS, STOP } from './loop';
-import { OPTIONS } from './option-table';
-import { JobSpec, isRandom, jobDirections } from './options';
+import { OPTIONS, OptionKey } from './option-table';
+import { Direction, JobSpec } from './options';
 import { Prng } from './random';
-import { DirectionResult, JobResult, emptyDirection } from './results';
+import { DirectionResult, JobResult } from './results';
 import { StatsSnapshot } from './stats';
 
 export interface NativeClone {
@@ -21,27 +21,19 @@ export interface NativeClone {
 
 const PROGRESS_INTERVAL_MS = 100;
 
-// Options only the JS loop implements: a job that sets one away from its default runs there.
-const JS_LOOP_ONLY = [
-  'loops', 'numberIos', 'startdelayNs', 'rate', 'rateMin', 'rateIops', 'thinktimeNs', 'randomDistribution', 'blockalign',
-  'bufferCompressPercentage', 'refillBuffers', 'zeroBuffers', 'dedupePercentage', 'continueOnError',
-  'writeLatLog', 'writeBwLog', 'writeIopsLog', 'writeHistLog',
-] as const;
-
 /** Why the native loop cannot run this job (the JS loop runs it instead), or null. */
 export function nativeLoopUnsupported(spec: JobSpec): string | null {
-  const dirs = jobDirections(spec.rw);
-  if (dirs.includes('trim')) return `rw=${spec.rw} (trim)`;
-  if (dirs.some((d) => spec.bs[d].sizes.length > 1)) return 'bssplit';
-  if (spec.verify !== 'none') return `verify=${spec.verify}`;
-  if (spec.waitMode === 'eventfd') return 'libblkio_wait_mode=eventfd';
-  if (spec.vectored) return 'libblkio_vectored';
   if (!isBuiltInDriver(spec.driver)) return `libblkio_driver=${spec.driver} (another libblkio library)`;
-  if (spec.seqAdd !== 0) return `rw=${spec.rw}:${spec.seqAdd}`;
-  for (const key of JS_LOOP_ONLY) {
-    if (JSON.stringify(spec[key]) !== JSON.stringify(OPTIONS[key].default)) return OPTIONS[key].names[0];
+  for (const key of Object.keys(OPTIONS) as OptionKey[]) {
+    if (OPTIONS[key].loop !== 'js' || !(key in spec)) continue;
+    const value = (spec as unknown as Record<string, unknown>)[key];
+    if (JSON.stringify(value, bigints) !== JSON.stringify(OPTIONS[key].default, bigints)) return OPTIONS[key].names[0];
   }
   return null;
+}
+
+function bigints(_key: string, v: unknown): unknown {
+  return typeof v === 'bigint' ? v.toString() : v;
 }
 
 /**
@@ -92,28 +84,59 @@ export async function runNativeClones(
   }
 }
 
-function loopSpec(c: NativeClone): Parameters<typeof startJobLoop>[1] {
+function loopSpec(c: NativeClone): JobLoopSpec {
   const { spec, device } = c;
-  const dirs = jobDirections(spec.rw);
-  const mixed = dirs.length > 1;
+  return jobLoopSpec(spec, {
+    regionStart: device.regionStart + c.queueIndex * spec.offsetIncrement, // fio's offset_increment
+    regionLength: device.regionLen,
+    ioLimit: device.ioLimit,
+    jobIndex: c.jobIndex,
+  });
+}
+
+/**
+ * The job as both job loops take it (the addon's JobLoopSpec): blkbench's options plus where this
+ * clone works. The seed is drawn here when randrepeat is off, so the caller may run the same spec twice.
+ */
+export function jobLoopSpec(
+  spec: JobSpec, where: { regionStart: number; regionLength: number; ioLimit: number; jobIndex: number; traceLimit?: number },
+): JobLoopSpec {
+  const bssplit = (d: Direction) => ({ sizes: spec.bs[d].sizes, weights: spec.bs[d].weights });
   return {
-    rw: mixed ? (isRandom(spec.rw) ? 'randrw' : 'readwrite') : (spec.rw as 'read' | 'write' | 'randread' | 'randwrite'),
+    rw: spec.rw,
     rwmixread: spec.rwmixread,
-    blockSize: { read: spec.bs.read.sizes[0], write: spec.bs.write.sizes[0] },
+    bssplit: { read: bssplit('read'), write: bssplit('write'), trim: bssplit('trim') },
+    blockalign: spec.blockalign ?? 0,
+    seqAdd: spec.seqAdd,
+    randomDistribution: spec.randomDistribution,
     iodepth: spec.iodepth,
     iodepthBatchSubmit: spec.iodepthBatchSubmit,
     iodepthBatchCompleteMin: spec.iodepthBatchCompleteMin,
     iodepthBatchCompleteMax: spec.iodepthBatchCompleteMax,
-    regionStart: device.regionStart + c.queueIndex * spec.offsetIncrement, // fio's offset_increment
-    regionLength: device.regionLen,
-    ioLimit: device.ioLimit,
+    ...where,
+    loops: spec.loops,
+    numberIos: spec.numberIos ?? 0,
     runtimeNs: spec.runtimeNs,
     timeBased: spec.timeBased,
     rampTimeNs: spec.rampTimeNs,
+    startdelayNs: spec.startdelayNs,
     norandommap: spec.norandommap,
     seed: spec.randrepeat ? spec.randseed : Prng.randomSeed(),
-    jobIndex: c.jobIndex,
-    waitMode: spec.waitMode === 'loop' ? 'loop' : 'block',
+    waitMode: spec.waitMode,
+    verify: spec.verify,
+    writeData: {
+      zero: spec.zeroBuffers, refill: spec.refillBuffers, compressPercentage: spec.bufferCompressPercentage,
+      compressChunk: spec.bufferCompressChunk, dedupePercentage: spec.dedupePercentage,
+    },
+    rate: spec.rate,
+    rateIops: spec.rateIops,
+    rateMin: spec.rateMin,
+    thinktimeNs: spec.thinktimeNs,
+    thinktimeSpinNs: spec.thinktimeSpinNs,
+    thinktimeBlocks: spec.thinktimeBlocks,
+    continueOnError: spec.continueOnError,
+    vectored: spec.vectored,
+    writeZeroesOnTrim: spec.writeZeroesOnTrim,
   };
 }
 
@@ -147,12 +170,13 @@ function jobResult(spec: JobSpec, r: JobLoopResult, cpu: JobLoopResult['cpu']): 
     spec,
     runtimeNs: r.runtimeNs,
     elapsedNs: r.elapsedNs,
-    dirs: { read: direction(r.read), write: direction(r.write), trim: emptyDirection() },
+    dirs: { read: direction(r.read), write: direction(r.write), trim: direction(r.trim) },
     cpu,
     depth: r.depth,
     error: r.error,
     errorMessage: r.errorMessage,
-    verifiedBlocks: 0,
+    verifiedBlocks: r.verifiedBlocks,
+    ignoredErrors: r.ignoredErrors,
     loop: 'native',
   };
 }

@@ -8,7 +8,7 @@ export { Queue, Completion, CompletionWatcher, createCompletions } from './queue
 export { Device, OpenOptions, open } from './promise/device';
 export type { BoolProperty, DriverName, IntProperty, OtherName, StrProperty, Uint64Property } from './names';
 export {
-  JobLoop, JobLoopSpec, JobLoopRw, JobLoopResult, JobLoopDirection, JobLoopLatency, JobLoopSamples, JobLoopCpu, JOB_LOOP_PROGRESS_FIELDS,
+  JobLoop, JobLoopSpec, JobLoopRw, JobLoopPerDirection, JobLoopBlockSizeSplit, JobLoopTraceEntry, JobLoopResult, JobLoopDirection, JobLoopLatency, JobLoopSamples, JobLoopCpu, JOB_LOOP_PROGRESS_FIELDS,
   startJobLoop, runJobLoop,
 } from './job-loop';
 export * as vdpa from './vdpa';
