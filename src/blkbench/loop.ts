@@ -66,6 +66,8 @@ export interface LoopSetup {
   onTick?: () => void;
   /** Shared stop word (STOP), checked about every 100 ms: exitall and signals end every job early. */
   stop?: Int32Array;
+  /** Test mode: record the first traceLimit requests issued (JobLoop.trace), as the native loop's traceLimit. */
+  traceLimit?: number;
 }
 
 export class JobLoop {
@@ -119,6 +121,9 @@ export class JobLoop {
   private readonly logs: JobLogs | undefined;
 
   private readonly measured = new Measurements();
+  /** With traceLimit: [offset, length, direction, phase] of each request issued, as the native loop's result.trace. */
+  readonly trace: Array<[number, number, number, number]> = [];
+  private readonly traceLimit: number;
 
   // Time, in performance.now() milliseconds.
   private phase: number = PHASE.run;
@@ -164,6 +169,7 @@ export class JobLoop {
     this.ioLimit = setup.ioLimit;
     this.progress = setup.progress;
     this.onTick = setup.onTick;
+    this.traceLimit = setup.traceLimit ?? 0;
 
     const depth = this.depth;
     this.slotOffset = new Float64Array(depth);
@@ -294,6 +300,7 @@ export class JobLoop {
     this.startedAt = now;
     this.lastCompletion = now;
     this.lastClock = now;
+    this.pacer.begin(now);
     if (this.spec.rampTimeNs > 0) {
       this.phase = PHASE.ramp;
       this.rampEnd = now + this.spec.rampTimeNs / 1e6;
@@ -356,6 +363,7 @@ export class JobLoop {
       this.slotLen[slot] = len;
       this.slotDir[slot] = dir;
       this.slotIssued[slot] = tIssue;
+      if (this.trace.length < this.traceLimit) this.trace.push([off, len, dir, this.phase]);
       const vi = slot * this.sizeCount + this.pickerToView[dir][sizeIndex];
       if (dir === READ) {
         if (this.spec.vectored) q.readv(off, this.iovecs[vi], slot);
