@@ -2,7 +2,7 @@
  * blkbench against fio on the same jobs, alternating the sides in one run so all see the same machine.
  *
  *   node dist-test/bench/vs-fio.js [--rounds=5] [--runtime=5] [--size=256m] [--file=PATH] [--only=qd1,qd32]
- *                                  [--loops=native,js]
+ *                                  [--loops=native,js] [--t-io_uring=PATH]
  *
  * Jobs (io_uring on a page-cached file, invalidate=0):
  *   qd1            4 KiB randread, iodepth=1
@@ -16,6 +16,9 @@
  *   bssplit        randread, bssplit=4k/50:16k/30:64k/20, iodepth=32
  *   rate           4 KiB randread, iodepth=8, rate_iops=20000 (capped: the CPU per request is what differs)
  *   zipf           4 KiB randread, iodepth=32, random_distribution=zipf:1.2
+ * With --t-io_uring=PATH (fio's t/io_uring, built from fio's source outside this repository), the
+ * qd32-batched job also runs it as a reference: registered ring, files and buffers, depth 32, batches
+ * of 32, no polling, no O_DIRECT; its IOPS is the median of its per-second lines, CPU not reported.
  * Both sides get exactly the same options: fio's defaults plus the job's (no reporting extras on
  * either side), so neither does work the other skips.
  * Every side runs as a child process with JSON output; IOPS and CPU come from its own report, summed
@@ -99,9 +102,17 @@ function common(file: string, size: string, runtime: string): string[] {
   return ['--name=vsfio', `--filename=${file}`, `--size=${size}`, '--ioengine=io_uring', '--invalidate=0', `--runtime=${runtime}`, '--time_based', '--output-format=json'];
 }
 
-type SideName = 'fio' | 'native' | 'js';
+type SideName = 'fio' | 'native' | 'js' | 't/io_uring';
+
+/** fio's t/io_uring at qd32-batched's settings: the practical limit of one io_uring thread. */
+function runTioUring(bin: string, file: string, runtime: string): Side {
+  const out = execFileSync(bin, ['-d32', '-s32', '-c32', '-b4096', '-p0', '-B1', '-F1', '-X1', '-O0', '-n1', `-r${runtime}`, file], { encoding: 'utf8' });
+  const perSecond = [...out.matchAll(/^IOPS=([\d.]+)([KM]?)/gm)].map((m) => Number(m[1]) * (m[2] === 'M' ? 1e6 : m[2] === 'K' ? 1e3 : 1));
+  return { iops: median(perSecond.length > 1 ? perSecond.slice(1) : perSecond), cpuPerIoNs: 0, p50: 0, p99: 0 };
+}
 
 function run(side: SideName, cfg: Config, file: string, size: string, runtime: string): Side {
+  if (side === 't/io_uring') return runTioUring(arg('t-io_uring', ''), file, runtime);
   const args = [...common(file, size, runtime), ...cfg.options];
   const out =
     side === 'fio'
@@ -124,7 +135,7 @@ function main(): void {
   const loops = arg('loops', 'native').split(',') as SideName[];
   const file = arg('file', path.join(os.tmpdir(), `blkbench-vs-fio-${process.pid}.dat`));
   const created = !fs.existsSync(file);
-  const sides: SideName[] = ['fio', ...loops];
+  const tio = arg('t-io_uring', '') !== '';
   const summary: string[] = [];
   try {
     execFileSync('fio', ['--name=layout', `--filename=${file}`, `--size=${size}`, '--rw=read', '--bs=1m', '--invalidate=0', '--output-format=terse'], { stdio: 'ignore' });
@@ -134,8 +145,10 @@ function main(): void {
     // Other work on the machine skews IOPS far more than CPU per request: say how busy it was.
     console.log(`load average before: ${os.loadavg()[0].toFixed(2)}\n`);
     for (const cfg of CONFIGS.filter((c) => only === '' || only.split(',').includes(c.name))) {
+      const sides: SideName[] = ['fio', ...loops, ...(tio && cfg.name === 'qd32-batched' ? ['t/io_uring' as const] : [])];
       const got = new Map<SideName, Side[]>(sides.map((s) => [s, []]));
       const ratios = new Map<SideName, number[]>(loops.map((s) => [s, []]));
+      const tioRatios: number[] = [];
       for (let r = 0; r < rounds; r++) {
         // Rotate who goes first, so drift in the machine's speed does not favour one side.
         const order = sides.map((_, i) => sides[(i + r) % sides.length]);
@@ -144,12 +157,18 @@ function main(): void {
         for (const s of sides) got.get(s)!.push(round.get(s)!);
         const f = round.get('fio')!;
         for (const s of loops) ratios.get(s)!.push(round.get(s)!.iops / f.iops);
+        if (round.has('t/io_uring')) tioRatios.push(round.get(loops[0])!.iops / round.get('t/io_uring')!.iops);
         console.log(
           `  ${cfg.name} round ${r + 1}: ` +
             sides.map((s) => `${s} ${k(round.get(s)!.iops)} IOPS ${us(round.get(s)!.cpuPerIoNs)} us CPU/IO`).join(', '),
         );
       }
       const m = (s: SideName, key: keyof Side) => median(got.get(s)!.map((x) => x[key]));
+      if (tioRatios.length > 0) {
+        const r = median(tioRatios);
+        console.log(`  ${loops[0]}/t-io_uring: IOPS ${r.toFixed(3)} (rounds ${tioRatios.map((x) => x.toFixed(2)).join(' ')}), t/io_uring ${k(m('t/io_uring', 'iops'))} IOPS`);
+        summary.push(`| ${cfg.name} | ${loops[0]} vs t/io_uring | ${k(m('t/io_uring', 'iops'))} / - | ${k(m(loops[0], 'iops'))} / ${us(m(loops[0], 'cpuPerIoNs'))} | ${r.toFixed(2)} | - |`);
+      }
       console.log(`${cfg.name} (${cfg.options.join(' ')}), medians of ${rounds} (load average ${os.loadavg()[0].toFixed(2)}):`);
       for (const s of sides) {
         console.log(

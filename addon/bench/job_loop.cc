@@ -113,6 +113,7 @@ JobLoop::JobLoop(Queue& queue, const JobLoopSpec& spec, double* progress)
   pending_.reserve(size_t(depth_));
   comps_.resize(size_t(std::max(complete_max_, depth_)));
   if (spec.trace_limit > 0) result_.trace.reserve(spec.trace_limit);
+  if (spec.log_samples) result_.log.reserve(size_t(1) << 16);
 }
 
 void JobLoop::fill_write_buffers() {
@@ -199,6 +200,7 @@ void JobLoop::start_measuring(int64_t now) {
   next_sample_ = now + kSampleIntervalNs;
   issued_bytes_ = issued_ios_ = 0;
   pacer_.begin(now);
+  result_.log.clear();
   for (DirectionResult& d : result_.dir) {
     d.ios = d.bytes = 0;
     d.slat.reset();
@@ -416,6 +418,8 @@ void JobLoop::complete(int n, int64_t now) {
         d.lat.add(uint64_t(now - s.start_ns));
         sample_ios_[s.dir]++;
         sample_bytes_[s.dir] += s.len;
+        if (spec_.log_samples)
+          result_.log.push_back({now - measure_start_, uint64_t(s.submitted_ns - s.start_ns), uint64_t(now - s.submitted_ns), s.offset, s.len, s.dir});
       }
       if (verify_reads_ && s.dir == kRead) check_read(s, slot_buffer(index));
     }

@@ -70,6 +70,9 @@ struct JobLoopSpec {
   bool stamp_writes = false;
   // Record the first trace_limit requests issued (test mode).
   size_t trace_limit = 0;
+  // Keep every measured completion for fio's per-job logs (write_lat_log and
+  // the others; blkbench writes the files from them).
+  bool log_samples = false;
   // Request buffers: iodepth slots of slot_stride bytes in a mapped region.
   uint8_t* buffers = nullptr;
   size_t slot_stride = 0;
@@ -98,6 +101,15 @@ struct TraceEntry {
   uint8_t phase;
 };
 
+// One measured completion for the logs: when (ns after the measured start),
+// what, and its latencies.
+struct LogSample {
+  int64_t t_ns;
+  uint64_t slat_ns, clat_ns, offset;
+  uint32_t len;
+  uint8_t dir;
+};
+
 struct JobLoopResult {
   DirectionResult dir[3];
   uint64_t depth_level[7] = {}, depth_submit[7] = {}, depth_complete[7] = {};
@@ -109,6 +121,7 @@ struct JobLoopResult {
   uint64_t verified_blocks = 0;
   uint64_t ignored_errors = 0;
   std::vector<TraceEntry> trace;
+  std::vector<LogSample> log;
   // Requests still held by the queue when the loop ended (after a failure or
   // a shutdown): their buffers must stay mapped.
   size_t left_in_flight = 0;

@@ -153,6 +153,21 @@ Napi::Object result_object(Napi::Env env, const bench::JobLoopResult& r) {
     }
     o.Set("trace", trace);
   }
+  if (!r.log.empty()) {
+    // Rows of [ms after the measured start, direction, slat ns, clat ns, length, offset].
+    auto log = Napi::Float64Array::New(env, r.log.size() * 6);
+    for (size_t i = 0; i < r.log.size(); i++) {
+      const bench::LogSample& l = r.log[i];
+      double* row = log.Data() + i * 6;
+      row[0] = double(l.t_ns) / 1e6;
+      row[1] = l.dir;
+      row[2] = double(l.slat_ns);
+      row[3] = double(l.clat_ns);
+      row[4] = l.len;
+      row[5] = double(l.offset);
+    }
+    o.Set("log", log);
+  }
   o.Set("leftInFlight", double(r.left_in_flight));
   return o;
 }

@@ -8,6 +8,7 @@ import { isBuiltInDriver, PreparedDevice } from './device';
 import { PROGRESS_FIELDS, STOP } from './loop';
 import { OPTIONS, OptionKey } from './option-table';
 import { Direction, JobSpec } from './options';
+import { JobLogs } from './logs';
 import { Prng } from './random';
 import { DirectionResult, JobResult } from './results';
 import { StatsSnapshot } from './stats';
@@ -78,6 +79,7 @@ export async function runNativeClones(
     );
     // Each job's CPU is its loop thread's, as fio counts a job's (getrusage RUSAGE_THREAD in every mode):
     // io_uring's io-wq workers (buffered writes) and the idle main thread are not in it.
+    results.forEach((r, i) => writeLogs(clones[i], r));
     return results.map((r, i) => jobResult(clones[i].spec, r, r.cpu));
   } finally {
     clearInterval(timer);
@@ -137,7 +139,17 @@ export function jobLoopSpec(
     continueOnError: spec.continueOnError,
     vectored: spec.vectored,
     writeZeroesOnTrim: spec.writeZeroesOnTrim,
+    logSamples: JobLogs.forJob(spec, 0) !== undefined,
   };
+}
+
+/** fio's per-job log files from the loop's measured completions (JobLogs writes them, as for the JS loop). */
+function writeLogs(c: NativeClone, r: JobLoopResult): void {
+  const logs = JobLogs.forJob(c.spec, c.jobIndex);
+  if (!logs) return;
+  const rows = r.log ?? new Float64Array(0);
+  for (let i = 0; i < rows.length; i += 6) logs.add(rows[i], rows[i + 1], rows[i + 2], rows[i + 3], rows[i + 4], rows[i + 5]);
+  logs.write(r.runtimeNs / 1e6);
 }
 
 function snapshot(s: StatsSnapshot): StatsSnapshot {

@@ -242,12 +242,12 @@ export const OPTIONS = {
   }),
 
   // Reporting and logs.
-  writeLatLog: logPrefix(['write_lat_log'], 'prefix for slat/clat/lat logs (bare: the job\'s name)', 'js'),
-  writeBwLog: logPrefix(['write_bw_log'], 'prefix for the bandwidth log (bare: the job\'s name)', 'js'),
-  writeIopsLog: logPrefix(['write_iops_log'], 'prefix for the IOPS log (bare: the job\'s name)', 'js'),
-  writeHistLog: logPrefix(['write_hist_log'], 'prefix for the latency histogram log (bare: the job\'s name)', 'js'),
-  logAvgMsec: int(['log_avg_msec'], 0, [0, 1 << 30], { loop: 'js', help: 'average log entries over this many ms', fio: 'int' }),
-  logHistMsec: int(['log_hist_msec'], 0, [0, 1 << 30], { loop: 'js', help: 'histogram log interval in ms', fio: 'int' }),
+  writeLatLog: logPrefix(['write_lat_log'], 'prefix for slat/clat/lat logs (bare: the job\'s name)', 'both'),
+  writeBwLog: logPrefix(['write_bw_log'], 'prefix for the bandwidth log (bare: the job\'s name)', 'both'),
+  writeIopsLog: logPrefix(['write_iops_log'], 'prefix for the IOPS log (bare: the job\'s name)', 'both'),
+  writeHistLog: logPrefix(['write_hist_log'], 'prefix for the latency histogram log (bare: the job\'s name)', 'both'),
+  logAvgMsec: int(['log_avg_msec'], 0, [0, 1 << 30], { loop: 'both', help: 'average log entries over this many ms', fio: 'int' }),
+  logHistMsec: int(['log_hist_msec'], 0, [0, 1 << 30], { loop: 'both', help: 'histogram log interval in ms', fio: 'int' }),
   diskUtil: bool(['disk_util'], true, { loop: 'both', help: 'report block device utilization', fio: 'bool' }),
 
   // libblkio engine.

@@ -102,6 +102,8 @@ export interface JobLoopSpec {
   stampWrites?: boolean;
   /** Test mode: record the first traceLimit requests issued (result.trace). */
   traceLimit?: number;
+  /** Keep every measured completion (result.log), for fio's per-job log files. */
+  logSamples?: boolean;
 }
 
 /** One latency kind in ns: count, mean, Welford's m2, min, max and fio's histogram counts. */
@@ -160,6 +162,8 @@ export interface JobLoopResult {
   ignoredErrors: number;
   /** With traceLimit: the requests in the order issued. */
   trace?: JobLoopTraceEntry[];
+  /** With logSamples: rows of 6 numbers per completion: ms after the measured start, direction, slat ns, clat ns, length, offset. */
+  log?: Float64Array;
   /** fio's depth tables (7 buckets each): in-flight level per request, submit and complete batch sizes. */
   depth: { level: number[]; submit: number[]; complete: number[] };
   /** CPU time of the loop's own thread during the measured phase. */

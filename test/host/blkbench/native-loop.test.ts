@@ -278,12 +278,6 @@ describe('blkbench on the native job loop', function () {
     assert.equal(job.read.total_ios, 256);
   });
 
-  it('a job that sets an option only the JS loop runs goes there, with a note naming the option', () => {
-    const job = json(['--name=s', '--rw=randread', '--size=1m', '--log_avg_msec=100']);
-    assert.equal(job.blkbench_loop, 'js');
-    assert.match(job.blkbench_loop_note, /log_avg_msec/);
-  });
-
   it('numjobs=2 runs one native loop per queue, each doing the whole job', () => {
     const job = json(['--name=m', '--rw=randread', '--size=1m', '--numjobs=2', '--group_reporting']);
     assert.equal(job.blkbench_loop, 'native');
