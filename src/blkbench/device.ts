@@ -28,7 +28,7 @@ export interface PreparedDevice {
 
 /** Drivers of this package's addon; any other name is looked up in another libblkio. */
 export function isBuiltInDriver(driver: string): boolean {
-  return (DRIVERS as readonly string[]).includes(driver);
+  return DRIVERS.includes(driver);
 }
 
 function isReadOnlyJob(spec: JobSpec): boolean {

@@ -257,6 +257,8 @@ int VirtioBlkDriver::create_queue(bool poll, int index, std::unique_ptr<QueueDri
   s.size = unsigned(queue_size_);
   s.event_idx = (features_ & bit(f::kRingEventIdx)) != 0;
   s.kick_fd = eventfds_[vq].kick;
+  s.doorbell = transport_->doorbell(vq);
+  s.index = uint16_t(vq);
   s.call_fd = eventfds_[vq].call;
   s.poll = poll;
   *out = std::make_unique<VirtioBlkQueue>(s);

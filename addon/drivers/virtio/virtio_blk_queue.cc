@@ -68,6 +68,8 @@ VirtioBlkQueue::VirtioBlkQueue(const BlkQueueSetup& s)
       slots_(reinterpret_cast<RequestSlot*>(s.mem + s.layout.extra)),
       slots_device_(s.mem_device + s.layout.extra),
       kick_fd_(s.kick_fd),
+      doorbell_(s.doorbell),
+      index_(s.index),
       call_fd_(s.call_fd),
       poll_(s.poll),
       in_flight_by_head_(s.size, nullptr),
@@ -208,6 +210,11 @@ int VirtioBlkQueue::submit(unsigned wait_for, const Deadline& deadline) {
 }
 
 void VirtioBlkQueue::kick() {
+  if (doorbell_) {
+    // publish() ended with a full fence: the avail index is visible before this store.
+    *doorbell_ = index_;
+    return;
+  }
   uint64_t one = 1;
   ssize_t n = write(kick_fd_, &one, sizeof one);
   (void)n;

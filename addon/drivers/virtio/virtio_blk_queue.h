@@ -65,6 +65,8 @@ struct BlkQueueSetup {
   unsigned size = 0;
   bool event_idx = false;
   int kick_fd = -1;
+  volatile uint16_t* doorbell = nullptr;  // where the transport has one: kicks are a store of index
+  uint16_t index = 0;                     // the virtqueue's index
   int call_fd = -1;
   bool poll = false;
 };
@@ -127,6 +129,8 @@ class VirtioBlkQueue : public QueueDriver {
   RequestSlot* slots_;
   uint64_t slots_device_;
   int kick_fd_;
+  volatile uint16_t* doorbell_;
+  uint16_t index_;
   int call_fd_;
   bool poll_;
   bool fd_enabled_ = false;

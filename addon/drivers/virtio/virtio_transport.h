@@ -65,6 +65,13 @@ class VirtioTransport {
 
   // Size, base index 0, ring addresses, kick and call fds, then enable.
   virtual int setup_vring(const VringSetup& vring) = 0;
+  // Where the driver may notify queue `index` by storing its index (16 bits)
+  // from the queue's thread, with no syscall (a mapped PCI doorbell); null
+  // when kicks go through the queue's kick eventfd. Valid after setup_vring.
+  virtual volatile uint16_t* doorbell(unsigned index) const {
+    (void)index;
+    return nullptr;
+  }
   // All queues are set up: the device may start processing.
   virtual int driver_ok() = 0;
 

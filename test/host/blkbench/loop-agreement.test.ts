@@ -5,7 +5,8 @@
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { Blkio, JobLoopResult, create, createCompletions, runJobLoop } from '../../../src/lib';
+import { Blkio, create, createCompletions } from '../../../src/lib';
+import { JobLoopResult, runJobLoop } from '../../../src/lib/bench';
 import { parseCommandLine } from '../../../src/blkbench/args';
 import { allocJobMemory } from '../../../src/blkbench/device';
 import { JobLoop } from '../../../src/blkbench/loop';

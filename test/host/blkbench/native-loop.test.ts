@@ -7,10 +7,12 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Blkio, BlkioError, JobLoopLatency, createCompletions, create, runJobLoop, startJobLoop } from '../../../src/lib';
+import { Blkio, BlkioError, createCompletions, create } from '../../../src/lib';
+import { JobLoopLatency, runJobLoop, startJobLoop } from '../../../src/lib/bench';
 import { randomFile, tempDir } from '../../support/files';
 import { BLKBENCH_CLI, BUILD_DIR, LIB_DIR } from '../../support/paths';
 import { Qsd } from '../../support/qsd';
+import { requirePrerequisite } from '../../support/prerequisites';
 
 const MiB = 1 << 20;
 const BLOCK = 4096;
@@ -171,7 +173,8 @@ describe('native job loop (io_uring on files)', function () {
   it('a process that exits while a loop runs exits cleanly (the loop is abandoned, not waited for)', () => {
     const lib = LIB_DIR;
     const script = `
-      const { create, startJobLoop } = require(${JSON.stringify(lib)});
+      const { create } = require(${JSON.stringify(lib)});
+      const { startJobLoop } = require(${JSON.stringify(lib + '/bench')});
       const b = create('io_uring'); b.setStr('path', ${JSON.stringify(file)}); b.connect(); b.start();
       startJobLoop(b.getQueue(0), { rw: 'randread', regionLength: ${MiB}, iodepth: 8, timeBased: true, runtimeNs: 60e9 });
       setTimeout(() => process.exit(7), 200);`;
@@ -185,7 +188,8 @@ describe('native job loop (io_uring on files)', function () {
     const script = `
       const { Worker } = require('node:worker_threads');
       const w = new Worker(\`
-        const { create, startJobLoop } = require(${JSON.stringify(lib)});
+        const { create } = require(${JSON.stringify(lib)});
+        const { startJobLoop } = require(${JSON.stringify(lib + '/bench')});
         const b = create('io_uring'); b.setStr('path', ${JSON.stringify(file)}); b.connect(); b.start();
         startJobLoop(b.getQueue(0), { rw: 'randread', regionLength: ${MiB}, iodepth: 8, timeBased: true, runtimeNs: 60e9 });
         require('node:worker_threads').parentPort.postMessage('running');\`, { eval: true });
@@ -229,7 +233,7 @@ describe('native job loop (io_uring on files)', function () {
 
   it('queues of the libblkio (koffi) driver are refused with ENOTSUP', function () {
     const lib = path.join(BUILD_DIR, 'libblkio.so.1');
-    assert.ok(fs.existsSync(lib), `${lib} is missing: a checkout's npm install builds it`);
+    requirePrerequisite(fs.existsSync(lib), lib, "a checkout's npm install builds it");
     const k = create('io_uring', { library: lib });
     try {
       k.setStr('path', file);
