@@ -7,11 +7,13 @@ import { JobLoop, JobLoopDirection, JobLoopResult, JobLoopSamples, JobLoopSpec, 
 import { isBuiltInDriver, PreparedDevice } from './device';
 import { PROGRESS_FIELDS, STOP } from './loop';
 import { OPTIONS, OptionKey } from './option-table';
-import { Direction, JobSpec } from './options';
+import { JobSpec } from './options';
+import { jobLoopSpec } from './loop-spec';
 import { JobLogs } from './logs';
-import { Prng } from './random';
 import { DirectionResult, JobResult } from './results';
 import { StatsSnapshot } from './stats';
+
+export { jobLoopSpec } from './loop-spec';
 
 export interface NativeClone {
   spec: JobSpec;
@@ -94,53 +96,6 @@ function loopSpec(c: NativeClone): JobLoopSpec {
     ioLimit: device.ioLimit,
     jobIndex: c.jobIndex,
   });
-}
-
-/**
- * The job as both job loops take it (the addon's JobLoopSpec): blkbench's options plus where this
- * clone works. The seed is drawn here when randrepeat is off, so the caller may run the same spec twice.
- */
-export function jobLoopSpec(
-  spec: JobSpec, where: { regionStart: number; regionLength: number; ioLimit: number; jobIndex: number; traceLimit?: number },
-): JobLoopSpec {
-  const bssplit = (d: Direction) => ({ sizes: spec.bs[d].sizes, weights: spec.bs[d].weights });
-  return {
-    rw: spec.rw,
-    rwmixread: spec.rwmixread,
-    bssplit: { read: bssplit('read'), write: bssplit('write'), trim: bssplit('trim') },
-    blockalign: spec.blockalign ?? 0,
-    seqAdd: spec.seqAdd,
-    randomDistribution: spec.randomDistribution,
-    iodepth: spec.iodepth,
-    iodepthBatchSubmit: spec.iodepthBatchSubmit,
-    iodepthBatchCompleteMin: spec.iodepthBatchCompleteMin,
-    iodepthBatchCompleteMax: spec.iodepthBatchCompleteMax,
-    ...where,
-    loops: spec.loops,
-    numberIos: spec.numberIos ?? 0,
-    runtimeNs: spec.runtimeNs,
-    timeBased: spec.timeBased,
-    rampTimeNs: spec.rampTimeNs,
-    startdelayNs: spec.startdelayNs,
-    norandommap: spec.norandommap,
-    seed: spec.randrepeat ? spec.randseed : Prng.randomSeed(),
-    waitMode: spec.waitMode,
-    verify: spec.verify,
-    writeData: {
-      zero: spec.zeroBuffers, refill: spec.refillBuffers, compressPercentage: spec.bufferCompressPercentage,
-      compressChunk: spec.bufferCompressChunk, dedupePercentage: spec.dedupePercentage,
-    },
-    rate: spec.rate,
-    rateIops: spec.rateIops,
-    rateMin: spec.rateMin,
-    thinktimeNs: spec.thinktimeNs,
-    thinktimeSpinNs: spec.thinktimeSpinNs,
-    thinktimeBlocks: spec.thinktimeBlocks,
-    continueOnError: spec.continueOnError,
-    vectored: spec.vectored,
-    writeZeroesOnTrim: spec.writeZeroesOnTrim,
-    logSamples: JobLogs.forJob(spec, 0) !== undefined,
-  };
 }
 
 /** fio's per-job log files from the loop's measured completions (JobLogs writes them, as for the JS loop). */

@@ -1,12 +1,13 @@
 /**
- * The two job loops are one engine: the same job with a fixed seed issues the same requests (offsets,
- * sizes, directions, in order) on the native loop and on the JS loop, and verification agrees, also
- * across loops (blocks one loop writes, the other checks). Both run on io_uring over a real file.
+ * The two job loops are one engine: the same job (one JobLoopSpec object, given to both) with a fixed
+ * seed issues the same requests (offsets, sizes, directions, in order) on the native loop and on the
+ * JS loop, and verification agrees, also across loops (blocks one loop writes, the other checks).
+ * Both run on io_uring over a real file.
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { Blkio, create, createCompletions } from '../../../src/lib';
-import { JobLoopResult, runJobLoop } from '../../../src/lib/bench';
+import { JobLoopResult, JobLoopSpec, runJobLoop } from '../../../src/lib/bench';
 import { parseCommandLine } from '../../../src/blkbench/args';
 import { allocJobMemory } from '../../../src/blkbench/device';
 import { JobLoop } from '../../../src/blkbench/loop';
@@ -32,13 +33,18 @@ function jobSpec(file: string, args: string[]): JobSpec {
   return parseCommandLine([`--filename=${file}`, '--name=agree', '--randseed=12345', ...args]).jobs[0];
 }
 
+/** The one job definition both loops take. */
+function loopSpecOf(spec: JobSpec, regionLen: number): JobLoopSpec {
+  return jobLoopSpec(spec, { regionStart: 0, regionLength: regionLen, ioLimit: regionLen, jobIndex: 0, traceLimit: TRACE_ALL });
+}
+
 async function runJs(b: Blkio, spec: JobSpec, regionLen: number): Promise<{ trace: Trace; result: JobResult }> {
   const slotStride = Math.ceil(maxBlockSize(spec) / 4096) * 4096;
   const memory = allocJobMemory(b, slotStride * spec.iodepth);
   try {
     const loop = new JobLoop({
-      spec, jobIndex: 0, queue: b.getQueue(0)!, completions: createCompletions(spec.iodepth), memory: memory.buffer, memoryOffset: 0,
-      slotStride, regionStart: 0, regionLen, ioLimit: regionLen, traceLimit: TRACE_ALL,
+      spec, loopSpec: loopSpecOf(spec, regionLen), queue: b.getQueue(0)!, completions: createCompletions(spec.iodepth),
+      memory: memory.buffer, memoryOffset: 0, slotStride, traceLimit: TRACE_ALL,
     });
     const result = spec.waitMode === 'eventfd' ? await loop.runEvented() : loop.runSync();
     return { trace: loop.trace, result };
@@ -48,7 +54,7 @@ async function runJs(b: Blkio, spec: JobSpec, regionLen: number): Promise<{ trac
 }
 
 async function runNative(b: Blkio, spec: JobSpec, regionLen: number): Promise<{ trace: Trace; result: JobLoopResult }> {
-  const result = await runJobLoop(b.getQueue(0)!, jobLoopSpec(spec, { regionStart: 0, regionLength: regionLen, ioLimit: regionLen, jobIndex: 0, traceLimit: TRACE_ALL }));
+  const result = await runJobLoop(b.getQueue(0)!, loopSpecOf(spec, regionLen));
   return { trace: (result.trace ?? []) as Trace, result };
 }
 
