@@ -13,7 +13,8 @@
  *   randwrite      4 KiB randwrite, iodepth=32, to the page-cached file
  *   seqread-128k   128 KiB sequential read, iodepth=32
  *   verify         4 KiB randwrite, iodepth=32, verify=crc32c (the write phase is measured; both then read back)
- *   bssplit        randread, bssplit=4k/50:16k/30:64k/20, iodepth=32
+ *   bssplit        randread, bssplit=4k/50:16k/30:64k/20, iodepth=32 (fio trims a request to the free part of
+ *                  its random map, blkbench moves it: their mean request sizes differ, compare bandwidth)
  *   rate           4 KiB randread, iodepth=8, rate_iops=20000 (capped: the CPU per request is what differs)
  *   zipf           4 KiB randread, iodepth=32, random_distribution=zipf:1.2
  * With --t-io_uring=PATH (fio's t/io_uring, built from fio's source outside this repository), the
@@ -37,6 +38,8 @@ import { BLKBENCH_CLI } from '../test/support/paths';
 
 interface Side {
   iops: number;
+  /** Bytes per second: what to compare where the two tools cut requests differently (bssplit). */
+  bw: number;
   cpuPerIoNs: number;
   p50: number;
   p99: number;
@@ -76,6 +79,7 @@ function median(xs: number[]): number {
 
 interface FioDir {
   iops: number;
+  bw_bytes: number;
   total_ios: number;
   lat_ns: { percentile?: Record<string, number> };
   clat_ns: { percentile?: Record<string, number> };
@@ -85,17 +89,19 @@ type FioJob = { job_runtime: number; usr_cpu: number; sys_cpu: number; read: Fio
 /** Sums a report's jobs: IOPS and requests over both directions, CPU time over jobs. */
 function sideFrom(jobs: FioJob[]): Side {
   let iops = 0;
+  let bw = 0;
   let ios = 0;
   let cpuNs = 0;
   for (const j of jobs) {
     iops += j.read.iops + j.write.iops;
+    bw += j.read.bw_bytes + j.write.bw_bytes;
     ios += j.read.total_ios + j.write.total_ios;
     cpuNs += ((j.usr_cpu + j.sys_cpu) / 100) * j.job_runtime * 1e6;
   }
   const first = jobs[0];
   const dir = first.read.total_ios > 0 ? first.read : first.write;
   const pct = dir.lat_ns.percentile ?? dir.clat_ns.percentile ?? {};
-  return { iops, cpuPerIoNs: ios > 0 ? cpuNs / ios : 0, p50: pct['50.000000'] ?? 0, p99: pct['99.000000'] ?? 0 };
+  return { iops, bw, cpuPerIoNs: ios > 0 ? cpuNs / ios : 0, p50: pct['50.000000'] ?? 0, p99: pct['99.000000'] ?? 0 };
 }
 
 function common(file: string, size: string, runtime: string): string[] {
@@ -108,7 +114,7 @@ type SideName = 'fio' | 'native' | 'js' | 't/io_uring';
 function runTioUring(bin: string, file: string, runtime: string): Side {
   const out = execFileSync(bin, ['-d32', '-s32', '-c32', '-b4096', '-p0', '-B1', '-F1', '-X1', '-O0', '-n1', `-r${runtime}`, file], { encoding: 'utf8' });
   const perSecond = [...out.matchAll(/^IOPS=([\d.]+)([KM]?)/gm)].map((m) => Number(m[1]) * (m[2] === 'M' ? 1e6 : m[2] === 'K' ? 1e3 : 1));
-  return { iops: median(perSecond.length > 1 ? perSecond.slice(1) : perSecond), cpuPerIoNs: 0, p50: 0, p99: 0 };
+  return { iops: median(perSecond.length > 1 ? perSecond.slice(1) : perSecond), bw: 0, cpuPerIoNs: 0, p50: 0, p99: 0 };
 }
 
 function run(side: SideName, cfg: Config, file: string, size: string, runtime: string): Side {
@@ -148,6 +154,7 @@ function main(): void {
       const sides: SideName[] = ['fio', ...loops, ...(tio && cfg.name === 'qd32-batched' ? ['t/io_uring' as const] : [])];
       const got = new Map<SideName, Side[]>(sides.map((s) => [s, []]));
       const ratios = new Map<SideName, number[]>(loops.map((s) => [s, []]));
+      const bwRatios = new Map<SideName, number[]>(loops.map((s) => [s, []]));
       const tioRatios: number[] = [];
       for (let r = 0; r < rounds; r++) {
         // Rotate who goes first, so drift in the machine's speed does not favour one side.
@@ -157,6 +164,7 @@ function main(): void {
         for (const s of sides) got.get(s)!.push(round.get(s)!);
         const f = round.get('fio')!;
         for (const s of loops) ratios.get(s)!.push(round.get(s)!.iops / f.iops);
+        for (const s of loops) bwRatios.get(s)!.push(round.get(s)!.bw / f.bw);
         if (round.has('t/io_uring')) tioRatios.push(round.get(loops[0])!.iops / round.get('t/io_uring')!.iops);
         console.log(
           `  ${cfg.name} round ${r + 1}: ` +
@@ -167,7 +175,7 @@ function main(): void {
       if (tioRatios.length > 0) {
         const r = median(tioRatios);
         console.log(`  ${loops[0]}/t-io_uring: IOPS ${r.toFixed(3)} (rounds ${tioRatios.map((x) => x.toFixed(2)).join(' ')}), t/io_uring ${k(m('t/io_uring', 'iops'))} IOPS`);
-        summary.push(`| ${cfg.name} | ${loops[0]} vs t/io_uring | ${k(m('t/io_uring', 'iops'))} / - | ${k(m(loops[0], 'iops'))} / ${us(m(loops[0], 'cpuPerIoNs'))} | ${r.toFixed(2)} | - |`);
+        summary.push(`| ${cfg.name} | ${loops[0]} vs t/io_uring | ${k(m('t/io_uring', 'iops'))} / - | ${k(m(loops[0], 'iops'))} / ${us(m(loops[0], 'cpuPerIoNs'))} | ${r.toFixed(2)} | - | - |`);
       }
       console.log(`${cfg.name} (${cfg.options.join(' ')}), medians of ${rounds} (load average ${os.loadavg()[0].toFixed(2)}):`);
       for (const s of sides) {
@@ -178,13 +186,14 @@ function main(): void {
       for (const s of loops) {
         const iopsRatio = median(ratios.get(s)!);
         const cpuRatio = m(s, 'cpuPerIoNs') / m('fio', 'cpuPerIoNs');
-        console.log(`  ${s}/fio: IOPS ${iopsRatio.toFixed(3)} (rounds ${ratios.get(s)!.map((x) => x.toFixed(2)).join(' ')}), CPU per request ${cpuRatio.toFixed(3)}`);
-        summary.push(`| ${cfg.name} | ${s} | ${k(m('fio', 'iops'))} / ${us(m('fio', 'cpuPerIoNs'))} | ${k(m(s, 'iops'))} / ${us(m(s, 'cpuPerIoNs'))} | ${iopsRatio.toFixed(2)} | ${cpuRatio.toFixed(2)} |`);
+        const bwRatio = median(bwRatios.get(s)!);
+        console.log(`  ${s}/fio: IOPS ${iopsRatio.toFixed(3)} (rounds ${ratios.get(s)!.map((x) => x.toFixed(2)).join(' ')}), bandwidth ${bwRatio.toFixed(3)}, CPU per request ${cpuRatio.toFixed(3)}`);
+        summary.push(`| ${cfg.name} | ${s} | ${k(m('fio', 'iops'))} / ${us(m('fio', 'cpuPerIoNs'))} | ${k(m(s, 'iops'))} / ${us(m(s, 'cpuPerIoNs'))} | ${iopsRatio.toFixed(2)} | ${bwRatio.toFixed(2)} | ${cpuRatio.toFixed(2)} |`);
       }
       console.log('');
     }
-    console.log('| job | blkbench loop | fio IOPS / µs CPU per IO | blkbench IOPS / µs CPU per IO | IOPS ratio | CPU ratio |');
-    console.log('|---|---|---|---|---|---|');
+    console.log('| job | blkbench loop | fio IOPS / µs CPU per IO | blkbench IOPS / µs CPU per IO | IOPS ratio | bandwidth ratio | CPU ratio |');
+    console.log('|---|---|---|---|---|---|---|');
     for (const line of summary) console.log(line);
   } finally {
     if (created) fs.rmSync(file, { force: true });
