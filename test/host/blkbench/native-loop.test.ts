@@ -86,6 +86,28 @@ describe('native job loop (io_uring on files)', function () {
     assert.ok(after.subarray(regionStart + MiB).equals(before.subarray(regionStart + MiB)), 'bytes after the region changed');
   });
 
+  it('vectored writes (readv/writev of one element) land where plain ones do', async () => {
+    const r = await runJobLoop(b.getQueue(0)!, { rw: 'randwrite', regionLength: MiB, iodepth: 8, vectored: true, stampWrites: true });
+    assert.equal(r.error, 0, r.errorMessage ?? '');
+    assert.equal(r.write.ios, MiB / BLOCK);
+    const after = fs.readFileSync(file);
+    for (let off = 0; off < MiB; off += BLOCK) assert.equal(after.readBigUInt64LE(off), BigInt(off), `block at ${off}`);
+  });
+
+  it('trims as write-zeroes leave the region reading zeroes, counted as trims', async () => {
+    const r = await runJobLoop(b.getQueue(0)!, { rw: 'randtrim', blockSize: 8192, regionLength: MiB, iodepth: 4, writeZeroesOnTrim: true });
+    assert.equal(r.error, 0, r.errorMessage ?? '');
+    assert.equal(r.trim.ios, MiB / 8192);
+    assert.equal(r.trim.bytes, MiB);
+    assert.ok(fs.readFileSync(file).subarray(0, MiB).every((x) => x === 0), 'the region reads zeroes');
+  });
+
+  it('rate_iops paces the run: its requests take at least their share of a second', async () => {
+    const r = await runJobLoop(b.getQueue(0)!, { rw: 'randread', regionLength: MiB, iodepth: 4, numberIos: 50, rateIops: { read: 500 } });
+    assert.equal(r.read.ios, 50);
+    assert.ok(r.runtimeNs >= 49 / 500 * 1e9, `50 requests at 500/s took ${r.runtimeNs} ns`);
+  });
+
   it('randrw splits one pass between reads and writes by rwmixread', async () => {
     const r = await runJobLoop(b.getQueue(0)!, { rw: 'randrw', rwmixread: 70, regionLength: MiB, iodepth: 4 });
     assert.equal(r.read.ios + r.write.ios, MiB / BLOCK);
