@@ -117,15 +117,19 @@ function runTioUring(bin: string, file: string, runtime: string): Side {
   return { iops: median(perSecond.length > 1 ? perSecond.slice(1) : perSecond), bw: 0, cpuPerIoNs: 0, p50: 0, p99: 0 };
 }
 
+// Both sides run in a scratch directory: fio leaves a verify state file behind after a verify job.
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'blkbench-vs-fio-'));
+
 function run(side: SideName, cfg: Config, file: string, size: string, runtime: string): Side {
   if (side === 't/io_uring') return runTioUring(arg('t-io_uring', ''), file, runtime);
   const args = [...common(file, size, runtime), ...cfg.options];
   const out =
     side === 'fio'
-      ? execFileSync('fio', [...args, ...(cfg.fioOnly ?? [])], { encoding: 'utf8', maxBuffer: 64 << 20 })
+      ? execFileSync('fio', [...args, ...(cfg.fioOnly ?? [])], { encoding: 'utf8', maxBuffer: 64 << 20, cwd: scratch })
       : execFileSync(process.execPath, [BLKBENCH_CLI, ...args, `--blkbench_loop=${side}`], {
           encoding: 'utf8',
           maxBuffer: 64 << 20,
+          cwd: scratch,
         });
   return sideFrom(JSON.parse(out.slice(out.indexOf('{'))).jobs as FioJob[]);
 }
@@ -197,6 +201,7 @@ function main(): void {
     for (const line of summary) console.log(line);
   } finally {
     if (created) fs.rmSync(file, { force: true });
+    fs.rmSync(scratch, { recursive: true, force: true });
   }
 }
 
