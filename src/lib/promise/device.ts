@@ -87,7 +87,7 @@ function requestError(ret: number, errorMsg: string | null, what: string): Blkio
 export class Device {
   /** The libblkio instance underneath (started), for properties and advanced use. */
   readonly blkio: Blkio;
-  /** Size in bytes. */
+  /** Size in bytes when the device was opened; size() reads the current size. */
   readonly capacity: bigint;
   /** Offsets and lengths must be multiples of this (the device's `request-alignment`). */
   readonly requestAlignment: number;
@@ -123,6 +123,18 @@ export class Device {
     if (!q) throw new BlkioError('device has no queue 0', 19);
     this.#queue = q;
     this.#watcher = q.watchCompletions(() => this.#drain());
+  }
+
+  /**
+   * The device's size in bytes now, read from the device (a file grown or
+   * truncated, a block device or backend image resized since open).
+   */
+  size(): Promise<bigint> {
+    if (this.#closed) return Promise.reject(closedError());
+    // Off the event loop (the device is asked), and apart from other control steps on the same device.
+    return this.#control.runExclusive(() => this.blkio._capacityInBackground()).catch((e: unknown) => {
+      throw asBlkioError(e);
+    });
   }
 
   /** Reads into buffer (filling it) or into a new Uint8Array of length bytes. */
