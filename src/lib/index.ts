@@ -8,4 +8,6 @@ export { defaultLibraryPath } from './libblkio';
 export { builtinDrivers } from './drivers';
 export { Queue, Completion, CompletionWatcher, createCompletions } from './queue';
 export { Device, OpenOptions, open } from './promise/device';
+export * from './zones';
+export { DeviceZones, ZonedGeometry } from './promise/zoned';
 export type { BoolProperty, DriverName, IntProperty, OtherName, StrProperty, Uint64Property } from './names';

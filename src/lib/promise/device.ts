@@ -9,6 +9,7 @@ import { BouncePool } from './bounce-pool';
 import { bufferAddress } from '../buffers';
 import { Completion, CompletionWatcher, createCompletions, Queue } from '../queue';
 import type { DriverName } from '../names';
+import { DeviceZones } from './zoned';
 
 /** What open() connects to and how: the driver, its path, and properties to set before connect and start. */
 export interface OpenOptions {
@@ -110,6 +111,7 @@ export class Device {
   #failed: Error | null = null;
   readonly #pending = new Set<Settle>();
   #idle: (() => void) | null = null;
+  #zones: DeviceZones | null = null;
 
   /** @internal use open() */
   constructor(blkio: Blkio, bounceSize: number) {
@@ -190,6 +192,11 @@ export class Device {
   /** Zeroes the range; flags: REQ_NO_UNMAP (keep it allocated), REQ_NO_FALLBACK (fail rather than write zeros). */
   writeZeroes(offset: number | bigint, length: number | bigint, flags = 0): Promise<void> {
     return this.#submit('writeZeroes', null, (ud) => this.#queue.writeZeroes(offset, length, ud, flags));
+  }
+
+  /** Zone reports and zone management on a zoned device (see DeviceZones). */
+  get zones(): DeviceZones {
+    return (this.#zones ??= new DeviceZones(this.blkio, (what, enqueue) => this.#counted(what, enqueue)));
   }
 
   /**
@@ -359,6 +366,23 @@ export class Device {
     return new Promise<void>((resolve, reject) => {
       const settle: Settle = (ret, msg) => (ret < 0 ? reject(requestError(ret, msg, what)) : resolve());
       enqueue(settle); // throws only for arguments of the wrong type
+      this.#pending.add(settle);
+      if (this.#inFlight++ === 0) this.#watcher.ref();
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        queueMicrotask(() => this.#flush());
+      }
+    });
+  }
+
+  // As #submit without bounce buffers, resolving with the completion's ret
+  // (how many zones a report filled).
+  #counted(what: string, enqueue: (queue: Queue, userData: Settle) => void): Promise<number> {
+    if (this.#failed) return Promise.reject(this.#failed);
+    if (this.#closed) return Promise.reject(closedError());
+    return new Promise<number>((resolve, reject) => {
+      const settle: Settle = (ret, msg) => (ret < 0 ? reject(requestError(ret, msg, what)) : resolve(ret));
+      enqueue(this.#queue, settle); // throws only for arguments of the wrong type
       this.#pending.add(settle);
       if (this.#inFlight++ === 0) this.#watcher.ref();
       if (!this.#flushScheduled) {
