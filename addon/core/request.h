@@ -63,6 +63,7 @@ struct Request {
   uint64_t done = 0;         // bytes completed so far (short transfers are resumed)
   uint32_t stage = 0;        // multi-step requests (e.g. write then flush for FUA)
   uint32_t pool_index = 0;   // owned by the queue's pool
+  bool started = false;      // the driver accepted it once (it may have reached the device)
 };
 
 // A request the driver has finished with: ret is 0 or -errno, error_msg a

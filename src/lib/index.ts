@@ -6,6 +6,7 @@ export { Blkio, BlkioHandle, CreateOptions, MemRegion, create, attach } from './
 export { defaultLibraryPath } from './libblkio';
 export { Queue, Completion, CompletionWatcher, createCompletions } from './queue';
 export { Device, OpenOptions, open } from './promise/device';
+export type { SwitchReport } from './promise/switching';
 export type { BoolProperty, DriverName, IntProperty, OtherName, StrProperty, Uint64Property } from './names';
 export {
   JobLoop, JobLoopSpec, JobLoopRw, JobLoopResult, JobLoopDirection, JobLoopLatency, JobLoopSamples, JobLoopCpu, JOB_LOOP_PROGRESS_FIELDS,
