@@ -7,6 +7,9 @@ export { defaultLibraryPath } from './libblkio';
 export { Queue, Completion, CompletionWatcher, createCompletions } from './queue';
 export { Device, OpenOptions, open } from './promise/device';
 export type { SwitchReport } from './promise/switching';
+export { SlowPath, SlowPathOptions, SlowPathReport, ThrottleLimits } from './promise/slow-path';
+export { QmpClient, QmpEvent } from './qmp/client';
+export { StorageDaemon, StorageDaemonOptions } from './qmp/storage-daemon';
 export type { BoolProperty, DriverName, IntProperty, OtherName, StrProperty, Uint64Property } from './names';
 export {
   JobLoop, JobLoopSpec, JobLoopRw, JobLoopResult, JobLoopDirection, JobLoopLatency, JobLoopSamples, JobLoopCpu, JOB_LOOP_PROGRESS_FIELDS,
