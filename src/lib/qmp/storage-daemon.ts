@@ -33,6 +33,7 @@ export class StorageDaemon {
   readonly socket: string;
   readonly qmpSocket: string;
   readonly image: string;
+  readonly #pidfile: string;
   readonly #dir: string;
   readonly #ownsDir: boolean;
   readonly #proc: ChildProcess;
@@ -46,7 +47,8 @@ export class StorageDaemon {
     this.#dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'blkio-qsd-'));
     this.socket = path.join(this.#dir, 'slow-path.sock');
     this.qmpSocket = path.join(this.#dir, 'qmp.sock');
-    for (const f of [this.socket, this.qmpSocket]) fs.rmSync(f, { force: true });
+    this.#pidfile = path.join(this.#dir, 'qsd.pid');
+    for (const f of [this.socket, this.qmpSocket, this.#pidfile]) fs.rmSync(f, { force: true });
     const args = [
       '--object', `throttle-group,id=${NODES.throttleGroup}`,
       '--blockdev', `driver=file,node-name=${NODES.file},filename=${opts.image},aio=threads,discard=unmap`,
@@ -55,6 +57,7 @@ export class StorageDaemon {
       '--export', `type=vhost-user-blk,id=${NODES.export},node-name=${NODES.throttle},addr.type=unix,addr.path=${this.socket},writable=on`,
       '--chardev', `socket,id=qmp0,path=${this.qmpSocket},server=on,wait=off`,
       '--monitor', 'chardev=qmp0',
+      '--pidfile', this.#pidfile,
     ];
     this.#proc = spawn(opts.binary ?? 'qemu-storage-daemon', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.#proc.stderr!.on('data', (d: Buffer) => (this.#stderr += d.toString()));
@@ -76,8 +79,8 @@ export class StorageDaemon {
     spawnError.catch(() => undefined);
     try {
       const deadline = Date.now() + (opts.startTimeoutMs ?? 15_000);
-      // The monitor socket appears once the exports exist.
-      while (!fs.existsSync(d.qmpSocket) || !fs.existsSync(d.socket)) {
+      // The daemon writes its pid file once its exports and monitor listen.
+      while (!fs.existsSync(d.#pidfile)) {
         if (Date.now() > deadline) throw new BlkioError(`qemu-storage-daemon did not start in time: ${d.#stderr.trim()}`, ETIME);
         await Promise.race([new Promise((resolve) => setTimeout(resolve, 10)), spawnError]);
       }
