@@ -101,14 +101,30 @@ export class QmpClient {
   async waitJob(id: string, status: 'concluded' | 'ready' = 'concluded', timeoutMs = 600_000): Promise<void> {
     const reached = (s: string) => s === status || s === 'concluded';
     let seen = '';
-    const event = this.waitEvent('JOB_STATUS_CHANGE', (e) => e.data.id === id && reached((seen = String(e.data.status))), timeoutMs);
-    // The job may be there already: ask after subscribing, so no change is missed.
-    const jobs = await this.execute<{ id: string; status: string; error?: string }[]>('query-jobs');
-    const job = jobs.find((j) => j.id === id);
-    if (!job) throw new BlkioError(`QMP: no job ${id}`, EIO);
-    if (reached(job.status)) seen = job.status;
-    else await event;
-    if (seen === 'ready' && status === 'ready') return;
+    let wake: (() => void) | null = null;
+    // Subscribed before asking, so that no change is missed.
+    const stop = this.onEvent((e) => {
+      if (e.event !== 'JOB_STATUS_CHANGE' || e.data.id !== id || !reached(String(e.data.status))) return;
+      seen = String(e.data.status);
+      wake?.();
+    });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const jobs = await this.execute<{ id: string; status: string }[]>('query-jobs');
+      const job = jobs.find((j) => j.id === id);
+      if (!job) throw new BlkioError(`QMP: no job ${id}`, EIO);
+      if (!seen && reached(job.status)) seen = job.status;
+      if (!seen) {
+        await new Promise<void>((resolve, reject) => {
+          wake = resolve;
+          timer = setTimeout(() => reject(new BlkioError(`QMP: job ${id} not ${status} within ${timeoutMs} ms`, ETIME)), timeoutMs);
+        });
+      }
+    } finally {
+      stop();
+      clearTimeout(timer);
+    }
+    if (seen === 'ready') return;
     const [done] = (await this.execute<{ id: string; error?: string }[]>('query-jobs')).filter((j) => j.id === id);
     await this.execute('job-dismiss', { id });
     if (done?.error) throw new BlkioError(`QMP job ${id} failed: ${done.error}`, EIO);
