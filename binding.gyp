@@ -30,6 +30,8 @@
         "addon/drivers/virtio/vhost_user_channel.cc",
         "addon/drivers/virtio/vhost_user.cc",
         "addon/drivers/virtio/vhost_vdpa.cc",
+        "addon/drivers/virtio/vfio_device.cc",
+        "addon/drivers/virtio/vfio_iommu_info.cc",
         "addon/drivers/virtio/vfio_pci.cc",
         "addon/drivers/virtio/virtio_blk_queue.cc",
         "addon/drivers/virtio/virtio_blk.cc"

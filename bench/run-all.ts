@@ -12,6 +12,7 @@ const benches: { file: string; args: string[]; node?: string[] }[] = [
   { file: 'vhost-user-vs-io_uring.js', args: quick ? ['1', '1'] : [], node: ['--expose-gc'] },
   { file: 'vs-fio.js', args: quick ? ['--rounds=1', '--runtime=1'] : ['--rounds=5', '--runtime=3', '--loops=native,js'] },
   { file: 'promise-vs-fs.js', args: quick ? ['1', '1'] : [] },
+  { file: 'reconnect.js', args: quick ? ['1', '1', '3'] : ['3', '6', '20'] },
 ];
 
 let failed = 0;

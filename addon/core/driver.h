@@ -98,4 +98,8 @@ class Driver {
 // Creates the driver called name, or fails with ENOENT.
 int create_driver(const char* name, std::unique_ptr<Driver>* out);
 
+// The drivers create_driver knows, by index (nullptr past the end).
+size_t driver_count();
+const char* driver_name(size_t i);
+
 }  // namespace blkio

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstddef>
 
+#include "../core/driver.h"
 #include "addon_data.h"
 #include "blkio_object.h"
 #include "completion_watcher.h"
@@ -123,6 +124,13 @@ Napi::Object descriptor_layout(Napi::Env env) {
   return layout;
 }
 
+// The names create_driver accepts, from the driver registry.
+Napi::Array driver_names(Napi::Env env) {
+  Napi::Array names = Napi::Array::New(env, driver_count());
+  for (size_t i = 0; i < driver_count(); i++) names.Set(uint32_t(i), Napi::String::New(env, driver_name(i)));
+  return names;
+}
+
 }  // namespace
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
@@ -143,6 +151,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("unwatchFd", Napi::Function::New(env, unwatch_fd));
   exports.Set("detachArrayBuffer", Napi::Function::New(env, detach_array_buffer));
   exports.Set("descriptorLayout", descriptor_layout(env));
+  exports.Set("driverNames", driver_names(env));
   register_job_loop(env, exports);
   return exports;
 }

@@ -66,18 +66,42 @@ export function parseCommandLine(argv: string[], readFile: (p: string) => string
     cmd.kind = 'compare';
     args.shift();
   }
-  const global: RawOptions = new Map();
   const errors: string[] = [];
-  const cliJobs: Array<{ name: string; options: RawOptions }> = [];
-  const files: string[] = [];
-  let anyJobOption = false;
+  const scanned = scanArguments(args, cmd, errors);
+  if (cmd.kind === 'help' || cmd.kind === 'version') return cmd;
+  checkCommand(cmd);
 
+  const sections: RawJob[] = cmd.rawJobs;
+  // Command-line jobs first, as fio orders them.
+  for (const j of scanned.cliJobs) sections.push({ name: j.name, options: mergeRaw(scanned.global, j.options) });
+  sections.push(...readJobFiles(scanned.files, scanned.global, readFile, cmd, errors));
+  if (cmd.kind === 'showcmd') {
+    if (errors.length > 0) throw new OptionError(errors.join('\n'));
+    return cmd;
+  }
+  if (sections.length === 0 && errors.length === 0) sections.push(defaultSection(cmd, scanned));
+  resolveJobs(sections, cmd, errors);
+  if (errors.length > 0) throw new OptionError(errors.join('\n'));
+  return cmd;
+}
+
+interface ScannedArguments {
+  /** Job options before the first --name: defaults for every job. */
+  global: RawOptions;
+  cliJobs: Array<{ name: string; options: RawOptions }>;
+  files: string[];
+  anyJobOption: boolean;
+}
+
+/** Sorts the arguments into blkbench's own options (applied to cmd), command-line jobs and job files. */
+function scanArguments(args: string[], cmd: Command, errors: string[]): ScannedArguments {
+  const out: ScannedArguments = { global: new Map(), cliJobs: [], files: [], anyJobOption: false };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === '-h') { cmd.kind = 'help'; continue; }
     if (!arg.startsWith('--')) {
       if (arg.startsWith('-') && arg !== '-') throw new OptionError(`unknown option '${arg}'`);
-      files.push(arg);
+      out.files.push(arg);
       continue;
     }
     const eq = arg.indexOf('=');
@@ -98,28 +122,32 @@ export function parseCommandLine(argv: string[], readFile: (p: string) => string
     }
     if (key === 'name') {
       if (value === undefined || value.trim() === '') throw new OptionError(`option '--name' needs a value`);
-      cliJobs.push({ name: value, options: new Map() });
+      out.cliJobs.push({ name: value, options: new Map() });
       continue;
     }
-    anyJobOption = true;
+    out.anyJobOption = true;
     try {
-      setRawOption(cliJobs.length > 0 ? cliJobs[cliJobs.length - 1].options : global, key, value);
+      setRawOption(out.cliJobs.length > 0 ? out.cliJobs[out.cliJobs.length - 1].options : out.global, key, value);
     } catch (e) {
       if (!(e instanceof OptionError)) throw e;
       errors.push(e.message);
     }
   }
-  if (cmd.kind === 'help' || cmd.kind === 'version') return cmd;
+  return out;
+}
+
+/** Combinations of blkbench's own options that make no sense. */
+function checkCommand(cmd: Command): void {
   if (cmd.kind === 'compare' && cmd.targets.length === 0) {
     throw new OptionError(`compare needs at least one '--target=DRIVER:PATH'`);
   }
   if (cmd.kind === 'run' && cmd.plot !== undefined) throw new OptionError(`option '--plot' only applies to 'blkbench compare'`);
   if (cmd.kind === 'compare' && cmd.formats.includes('terse')) throw new OptionError(`'blkbench compare' has no terse output: use normal or json`);
+}
 
-  const sections: RawJob[] = cmd.rawJobs;
-  // Command-line jobs first, as fio orders them.
-  for (const j of cliJobs) sections.push({ name: j.name, options: mergeRaw(global, j.options) });
-  const fileSections: JobSection[] = [];
+/** The jobs of each job file, with the command line's defaults under them; records --showcmd lines. */
+function readJobFiles(files: string[], global: RawOptions, readFile: (p: string) => string, cmd: Command, errors: string[]): RawJob[] {
+  const sections: RawJob[] = [];
   for (const f of files) {
     let text: string;
     try {
@@ -129,25 +157,26 @@ export function parseCommandLine(argv: string[], readFile: (p: string) => string
       continue;
     }
     const parsed = parseJobFileCollecting(text, f, { env: process.env, readFile, errors });
-    fileSections.push(...parsed);
     // The job file wins over command-line defaults, as in fio: `--runtime=1 job.fio` only fills in
     // a runtime the file does not set.
     // fio: `name=` in a job's own section renames it; in [global] it names nothing.
     for (const s of parsed) sections.push({ name: s.own.get('name') ?? s.name, options: mergeRaw(global, s.options) });
     cmd.showcmd.push(showcmdLine(parsed));
   }
-  if (cmd.kind === 'showcmd') {
-    if (errors.length > 0) throw new OptionError(errors.join('\n'));
-    return cmd;
-  }
+  return sections;
+}
 
-  if (sections.length === 0 && errors.length === 0) {
-    const base: RawOptions = new Map();
-    const useDefault = !anyJobOption;
-    if (useDefault) for (const [k, v] of DEFAULT_JOB_OPTIONS) setRawOption(base, k, v);
-    cmd.defaultJob = useDefault && cmd.kind === 'run';
-    sections.push({ name: useDefault ? 'blkbench' : 'job1', options: mergeRaw(base, global) });
-  }
+/** No job given: blkbench's default job, or one job of the options given. */
+function defaultSection(cmd: Command, scanned: ScannedArguments): RawJob {
+  const base: RawOptions = new Map();
+  const useDefault = !scanned.anyJobOption;
+  if (useDefault) for (const [k, v] of DEFAULT_JOB_OPTIONS) setRawOption(base, k, v);
+  cmd.defaultJob = useDefault && cmd.kind === 'run';
+  return { name: useDefault ? 'blkbench' : 'job1', options: mergeRaw(base, scanned.global) };
+}
+
+/** Turns each section into a JobSpec (collecting every error) and assigns the job groups. */
+function resolveJobs(sections: RawJob[], cmd: Command, errors: string[]): void {
   const names = new Set<string>();
   for (const s of sections) {
     if (names.has(s.name)) {
@@ -168,8 +197,6 @@ export function parseCommandLine(argv: string[], readFile: (p: string) => string
     if (!(e instanceof OptionError)) throw e;
     errors.push(e.message);
   }
-  if (errors.length > 0) throw new OptionError(errors.join('\n'));
-  return cmd;
 }
 
 /** fio's --showcmd line for one job file: [global] options, then each job's --name and own options. */
@@ -244,6 +271,8 @@ export function mergeRaw(base: RawOptions, over: RawOptions): RawOptions {
 
 export const USAGE = `usage: blkbench [--option=value ...] [job.fio ...]
        blkbench compare [--option=value ...] [job.fio] --target=[LABEL@]DRIVER:PATH[,opt=val...] ... [--plot=FILE]
+       blkbench --server[=ADDRESS]                          (serve fio's and blkbench's clients)
+       blkbench --client=ADDRESS job.fio [--client=ADDRESS job.fio ...]   (run on fio/blkbench servers)
 
 Runs fio-style jobs on the blkio library. Without arguments, runs a short 4 KiB random-read job
 on a temporary file. As in fio, --name=X starts a job; options before the first --name are defaults
@@ -255,4 +284,6 @@ ${optionHelp()}
 Output and control:
   --output-format=normal|json|json+|terse   --output=FILE   --plot=FILE (compare: SVG chart)
   --parse-only (check the jobs, run nothing)   --showcmd (print each job file as a command line)
+
+Fleet ADDRESS (fio's syntax): [ip:|ip4:|ip6:]HOST[,PORT], :PORT or sock:PATH; the default port is 8765.
 `;

@@ -18,6 +18,7 @@ import { OptionError, fioSize } from './units';
 import { reportedResults } from './groups';
 import { STOP } from './loop';
 import { terseReport } from './report-terse';
+import { fleetMode, runClient, runServer } from './fleet-cli';
 import { diskUtilJson, diskUtilText, finishDiskUtil, startDiskUtil } from './disk-util';
 
 interface Io {
@@ -28,6 +29,9 @@ interface Io {
 export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   let cmd: Command;
   try {
+    const fleet = fleetMode(argv);
+    if (fleet === 'server') return await runServer(argv, io);
+    if (fleet === 'client') return await runClient(argv, io);
     cmd = parseCommandLine(argv);
   } catch (e) {
     if (e instanceof OptionError) {

@@ -28,7 +28,7 @@ export interface PreparedDevice {
 
 /** Drivers of this package's addon; any other name is looked up in another libblkio. */
 export function isBuiltInDriver(driver: string): boolean {
-  return (DRIVERS as readonly string[]).includes(driver);
+  return DRIVERS.includes(driver);
 }
 
 function isReadOnlyJob(spec: JobSpec): boolean {
@@ -43,9 +43,11 @@ function setProp(b: Blkio, name: string, value: string, spec: JobSpec, option: s
   }
 }
 
-/** Creates, connects and starts the job's Blkio with one queue per job clone. */
-export function openDevice(spec: JobSpec): PreparedDevice {
-  const step = (what: string, f: () => void) => {
+type Step = (what: string, f: () => void) => void;
+
+/** Runs one setup step; a failure becomes a SetupError naming the job and the step. */
+function stepsOf(spec: JobSpec): Step {
+  return (what, f) => {
     try {
       f();
     } catch (e) {
@@ -53,63 +55,20 @@ export function openDevice(spec: JobSpec): PreparedDevice {
       throw new SetupError(`${spec.name}: ${what} failed: ${(e as Error).message}`);
     }
   };
+}
+
+/** Creates, connects and starts the job's Blkio with one queue per job clone. */
+export function openDevice(spec: JobSpec): PreparedDevice {
+  const step = stepsOf(spec);
   let b!: Blkio;
   // Drivers the addon does not have come from another libblkio ($BLKIO_LIBRARY) through the koffi loader.
   const name = isBuiltInDriver(spec.driver) || spec.driver.startsWith('libblkio:') ? spec.driver : `libblkio:${spec.driver}`;
   step(`creating driver '${spec.driver}'`, () => (b = create(name)));
   try {
-    step(`setting path '${spec.path}'`, () => b.setStr('path', spec.path!));
-    if (spec.driver === 'io_uring') step('setting direct', () => b.setBool('direct', spec.direct));
-    step('setting read-only', () => b.setBool('read-only', isReadOnlyJob(spec)));
-    for (const [k, v] of spec.preConnectProps) setProp(b, k, v, spec, 'libblkio_pre_connect_props');
-    step(`connecting to '${spec.path}'`, () => b.connect());
-
+    connect(b, spec, step);
     const capacity = Number(b.getUint64('capacity'));
-    const requestAlign = b.getInt('request-alignment');
-    const offset = resolveSizeOrPercent(spec.offset, capacity, requestAlign);
-    if (offset >= capacity) {
-      throw new SetupError(`${spec.name}: offset ${offset} is past the end of '${spec.path}' (capacity ${capacity} bytes)`);
-    }
-    // offset_increment: the last clone's region starts furthest in.
-    const lastShift = (spec.numjobs - 1) * spec.offsetIncrement;
-    const size = spec.size === undefined ? capacity - offset - lastShift : resolveSizeOrPercent(spec.size, capacity, requestAlign);
-    if (lastShift > 0 && offset + lastShift + size > capacity) {
-      throw new SetupError(
-        `${spec.name}: clone ${spec.numjobs - 1} at offset ${offset + lastShift} (offset_increment) goes past the end of '${spec.path}' (capacity ${capacity} bytes)`,
-      );
-    }
-    if (offset + size > capacity) {
-      throw new SetupError(
-        `${spec.name}: size ${size} at offset ${offset} goes past the end of '${spec.path}' (capacity ${capacity} bytes)`,
-      );
-    }
-    if (size < minBlockSize(spec)) {
-      throw new SetupError(`${spec.name}: size ${size} is smaller than the block size ${minBlockSize(spec)}`);
-    }
-    for (const d of DIRECTIONS) {
-      for (const bs of spec.bs[d].sizes) {
-        if (bs % requestAlign !== 0) {
-          throw new SetupError(`${spec.name}: block size ${bs} is not a multiple of the device's request-alignment ${requestAlign}`);
-        }
-      }
-    }
-    if (offset % requestAlign !== 0) {
-      throw new SetupError(`${spec.name}: offset ${offset} is not a multiple of the device's request-alignment ${requestAlign}`);
-    }
-
-    if (spec.hipri) {
-      step('setting num-poll-queues', () => b.setInt('num-poll-queues', spec.numjobs));
-      step('setting num-queues', () => b.setInt('num-queues', 0));
-    } else {
-      step('setting num-queues', () => b.setInt('num-queues', spec.numjobs));
-    }
-    const uring = spec.driver === 'io_uring' || spec.driver === 'nvme-io_uring';
-    const ringSize = uring ? spec.numEntries : spec.queueSize;
-    const ringProp = uring ? 'num-entries' : 'queue-size';
-    if (ringSize !== undefined) step(`setting ${ringProp}`, () => b.setInt(ringProp, ringSize));
-    else if (spec.iodepth > 128) step(`setting ${ringProp}`, () => b.setInt(ringProp, nextPowerOfTwo(spec.iodepth)));
-    for (const [k, v] of spec.preStartProps) setProp(b, k, v, spec, 'libblkio_pre_start_props');
-    step('starting the device', () => b.start());
+    const region = jobRegion(spec, capacity, b.getInt('request-alignment'));
+    start(b, spec, step);
 
     const bufAlign = Math.max(1, b.getInt('buf-alignment'));
     const memAlign = Math.max(1, Number(b.getUint64('mem-region-alignment')));
@@ -118,12 +77,71 @@ export function openDevice(spec: JobSpec): PreparedDevice {
 
     if (spec.invalidate && spec.driver === 'io_uring' && !spec.direct) dropPageCache(spec);
     // fio's io_size: how much I/O to do over the region (more than one pass when larger).
-    const ioLimit = spec.ioSize ?? size;
-    return { blkio: b, regionStart: offset, regionLen: size, ioLimit, capacity, slotStride, memoryLen };
+    const ioLimit = spec.ioSize ?? region.size;
+    return { blkio: b, regionStart: region.offset, regionLen: region.size, ioLimit, capacity, slotStride, memoryLen };
   } catch (e) {
     b.destroy();
     throw e;
   }
+}
+
+/** The properties a job sets before connect, then connect. */
+function connect(b: Blkio, spec: JobSpec, step: Step): void {
+  step(`setting path '${spec.path}'`, () => b.setStr('path', spec.path!));
+  if (spec.driver === 'io_uring') step('setting direct', () => b.setBool('direct', spec.direct));
+  step('setting read-only', () => b.setBool('read-only', isReadOnlyJob(spec)));
+  for (const [k, v] of spec.preConnectProps) setProp(b, k, v, spec, 'libblkio_pre_connect_props');
+  step(`connecting to '${spec.path}'`, () => b.connect());
+}
+
+/** The part of the device the job works on, checked against its capacity and request-alignment. */
+function jobRegion(spec: JobSpec, capacity: number, requestAlign: number): { offset: number; size: number } {
+  const offset = resolveSizeOrPercent(spec.offset, capacity, requestAlign);
+  if (offset >= capacity) {
+    throw new SetupError(`${spec.name}: offset ${offset} is past the end of '${spec.path}' (capacity ${capacity} bytes)`);
+  }
+  // offset_increment: the last clone's region starts furthest in.
+  const lastShift = (spec.numjobs - 1) * spec.offsetIncrement;
+  const size = spec.size === undefined ? capacity - offset - lastShift : resolveSizeOrPercent(spec.size, capacity, requestAlign);
+  if (lastShift > 0 && offset + lastShift + size > capacity) {
+    throw new SetupError(
+      `${spec.name}: clone ${spec.numjobs - 1} at offset ${offset + lastShift} (offset_increment) goes past the end of '${spec.path}' (capacity ${capacity} bytes)`,
+    );
+  }
+  if (offset + size > capacity) {
+    throw new SetupError(`${spec.name}: size ${size} at offset ${offset} goes past the end of '${spec.path}' (capacity ${capacity} bytes)`);
+  }
+  if (size < minBlockSize(spec)) {
+    throw new SetupError(`${spec.name}: size ${size} is smaller than the block size ${minBlockSize(spec)}`);
+  }
+  for (const d of DIRECTIONS) {
+    for (const bs of spec.bs[d].sizes) {
+      if (bs % requestAlign !== 0) {
+        throw new SetupError(`${spec.name}: block size ${bs} is not a multiple of the device's request-alignment ${requestAlign}`);
+      }
+    }
+  }
+  if (offset % requestAlign !== 0) {
+    throw new SetupError(`${spec.name}: offset ${offset} is not a multiple of the device's request-alignment ${requestAlign}`);
+  }
+  return { offset, size };
+}
+
+/** Queues (one per clone, polled with hipri), the ring size, the properties set before start, then start. */
+function start(b: Blkio, spec: JobSpec, step: Step): void {
+  if (spec.hipri) {
+    step('setting num-poll-queues', () => b.setInt('num-poll-queues', spec.numjobs));
+    step('setting num-queues', () => b.setInt('num-queues', 0));
+  } else {
+    step('setting num-queues', () => b.setInt('num-queues', spec.numjobs));
+  }
+  const uring = spec.driver === 'io_uring' || spec.driver === 'nvme-io_uring';
+  const ringSize = uring ? spec.numEntries : spec.queueSize;
+  const ringProp = uring ? 'num-entries' : 'queue-size';
+  if (ringSize !== undefined) step(`setting ${ringProp}`, () => b.setInt(ringProp, ringSize));
+  else if (spec.iodepth > 128) step(`setting ${ringProp}`, () => b.setInt(ringProp, nextPowerOfTwo(spec.iodepth)));
+  for (const [k, v] of spec.preStartProps) setProp(b, k, v, spec, 'libblkio_pre_start_props');
+  step('starting the device', () => b.start());
 }
 
 function roundUp(n: number, align: number): number {

@@ -3,7 +3,7 @@
  * thread of its own over its own queue, so no JS runs per request; the main thread only draws the
  * progress line from the loops' live counters and turns their results into blkbench's JobResult.
  */
-import { JobLoop, JobLoopDirection, JobLoopResult, JobLoopSamples, startJobLoop } from '../lib';
+import { JobLoop, JobLoopDirection, JobLoopResult, JobLoopSamples, startJobLoop } from '../lib/bench';
 import { isBuiltInDriver, PreparedDevice } from './device';
 import { PROGRESS_FIELDS, STOP } from './loop';
 import { OPTIONS } from './option-table';

@@ -3,6 +3,7 @@
  * bssplit, bsrange, rw with an offset modifier, random_distribution, property lists, per-direction
  * rates. Each throws an OptionError naming the option and what was expected.
  */
+import { builtinDrivers } from '../lib';
 import { OptionError, badValue, parseIntOption, parseSize } from './units';
 
 export const RW_MODES = ['read', 'write', 'randread', 'randwrite', 'randrw', 'readwrite', 'trim', 'randtrim'] as const;
@@ -225,8 +226,8 @@ export function parseContinueOnError(text: string): ContinueOnError {
   throw badValue('continue_on_error', text, 'one of none, read, write, io, verify, all, 0, 1');
 }
 
-/** Drivers built into the addon. Any other libblkio driver name goes through the koffi loader. */
-export const DRIVERS = ['io_uring', 'nvme-io_uring', 'virtio-blk-vfio-pci', 'virtio-blk-vhost-user', 'virtio-blk-vhost-vdpa'] as const;
+/** Drivers built into the addon (its registry). Any other libblkio driver name goes through the koffi loader. */
+export const DRIVERS: readonly string[] = builtinDrivers();
 
 /** fio engines that only change how fio talks to the kernel: here they all run on io_uring. */
 export const KERNEL_ENGINES = ['libaio', 'psync', 'sync', 'pvsync', 'pvsync2', 'posixaio', 'vsync'] as const;
@@ -234,7 +235,7 @@ export const KERNEL_ENGINES = ['libaio', 'psync', 'sync', 'pvsync', 'pvsync2', '
 /** ioengine: a driver, libblkio, or a kernel engine; others (falloc, null, net, …) are refused. */
 export function parseEngine(text: string): string {
   const t = text.trim();
-  const known: readonly string[] = [...DRIVERS, 'libblkio', ...KERNEL_ENGINES];
+  const known = [...DRIVERS, 'libblkio', ...KERNEL_ENGINES];
   if (!known.includes(t)) throw badValue('ioengine', text, `one of ${known.join(', ')}`);
   return t;
 }

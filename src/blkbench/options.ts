@@ -136,7 +136,7 @@ function resolveEngine(engine: string, libblkioDriver: string | undefined, engin
     if (libblkioDriver === undefined || libblkioDriver.trim() === '') throw new OptionError(`option 'ioengine=libblkio' needs 'libblkio_driver'`);
     return { driver: libblkioDriver.trim() };
   }
-  if ((DRIVERS as readonly string[]).includes(engine)) {
+  if (DRIVERS.includes(engine)) {
     if (libblkioDriver !== undefined && !engineGiven) return { driver: libblkioDriver.trim() };
     return { driver: engine };
   }

@@ -116,60 +116,22 @@ async function runOnMainThread(clone: Clone, progress: Float64Array, hooks: RunH
 const BARRIER_GO = 1;
 const BARRIER_ABORT = 2;
 
+interface StartedWorker {
+  worker: Worker;
+  ready: Promise<void>;
+  result: Promise<JobResult>;
+  exited: Promise<void>;
+}
+
+/** Each clone on a worker thread of its own: all get ready, then start at once behind a barrier. */
 async function runOnWorkers(clones: Clone[], progress: Float64Array, hooks: RunHooks, stop: Int32Array): Promise<JobResult[]> {
   const barrier = new Int32Array(new SharedArrayBuffer(4));
-  const workers: Worker[] = [];
-  const exited: Array<Promise<void>> = [];
+  const started = clones.map((clone) => startWorker(clone, progress, barrier, stop));
   let succeeded = false;
-  const ready: Array<Promise<void>> = [];
-  const done: Array<Promise<JobResult>> = [];
-  for (const clone of clones) {
-    const input: WorkerInput = {
-      handle: clone.device.blkio.share(),
-      spec: clone.spec,
-      queueIndex: clone.queueIndex,
-      jobIndex: clone.jobIndex,
-      device: {
-        regionStart: clone.device.regionStart + clone.queueIndex * clone.spec.offsetIncrement, // fio's offset_increment
-        regionLen: clone.device.regionLen,
-        ioLimit: clone.device.ioLimit,
-        slotStride: clone.device.slotStride,
-        memoryLen: clone.device.memoryLen,
-      },
-      progress: progress.buffer as SharedArrayBuffer,
-      barrier: barrier.buffer as SharedArrayBuffer,
-      stop: stop.buffer as SharedArrayBuffer,
-    };
-    const w = new Worker(path.join(__dirname, 'worker.js'), { workerData: input });
-    workers.push(w);
-    const ready1 = deferred<void>();
-    const result = deferred<JobResult>();
-    const fail = (e: Error) => {
-      ready1.reject(e);
-      result.reject(e);
-    };
-    ready.push(ready1.promise);
-    done.push(result.promise);
-    w.on('message', (m: WorkerMessage) => {
-      if (m.type === 'ready') ready1.resolve();
-      else if (m.type === 'result') {
-        // exitall: the first job to finish ends every other one.
-        if (clone.spec.exitall) {
-          Atomics.store(stop, 0, STOP.stop);
-          Atomics.notify(stop, 0);
-        }
-        result.resolve(m.result);
-      }
-      else fail(new Error(m.message));
-    });
-    w.on('error', fail);
-    exited.push(new Promise<void>((resolve) => w.once('exit', () => resolve())));
-    w.on('exit', (code) => fail(new Error(`job '${clone.spec.name}' worker exited (code ${code}) without a result`)));
-  }
   const timer = hooks.onProgress ? setInterval(() => hooks.onProgress!(progress), 200) : undefined;
   try {
     try {
-      await Promise.all(ready);
+      await Promise.all(started.map((w) => w.ready));
     } catch (e) {
       Atomics.store(barrier, 0, BARRIER_ABORT);
       Atomics.notify(barrier, 0);
@@ -177,7 +139,7 @@ async function runOnWorkers(clones: Clone[], progress: Float64Array, hooks: RunH
     }
     Atomics.store(barrier, 0, BARRIER_GO);
     Atomics.notify(barrier, 0);
-    const results = await Promise.all(done);
+    const results = await Promise.all(started.map((w) => w.result));
     succeeded = true;
     return results;
   } finally {
@@ -185,9 +147,51 @@ async function runOnWorkers(clones: Clone[], progress: Float64Array, hooks: RunH
     // After a result, a worker still frees its buffers and destroys its handle: let it exit by itself.
     // terminate() in the middle of that aborted Node now and then ("terminate called after throwing
     // an instance of 'Napi::Error'"); it is only for workers that failed or never got to run.
-    if (succeeded) await Promise.all(exited);
-    else await Promise.all(workers.map((w) => w.terminate()));
+    if (succeeded) await Promise.all(started.map((w) => w.exited));
+    else await Promise.all(started.map((w) => w.worker.terminate()));
   }
+}
+
+/** Starts one clone's worker on its share of the device; its promises settle from the worker's messages. */
+function startWorker(clone: Clone, progress: Float64Array, barrier: Int32Array, stop: Int32Array): StartedWorker {
+  const input: WorkerInput = {
+    handle: clone.device.blkio.share(),
+    spec: clone.spec,
+    queueIndex: clone.queueIndex,
+    jobIndex: clone.jobIndex,
+    device: {
+      regionStart: clone.device.regionStart + clone.queueIndex * clone.spec.offsetIncrement, // fio's offset_increment
+      regionLen: clone.device.regionLen,
+      ioLimit: clone.device.ioLimit,
+      slotStride: clone.device.slotStride,
+      memoryLen: clone.device.memoryLen,
+    },
+    progress: progress.buffer as SharedArrayBuffer,
+    barrier: barrier.buffer as SharedArrayBuffer,
+    stop: stop.buffer as SharedArrayBuffer,
+  };
+  const worker = new Worker(path.join(__dirname, 'worker.js'), { workerData: input });
+  const ready = deferred<void>();
+  const result = deferred<JobResult>();
+  const fail = (e: Error) => {
+    ready.reject(e);
+    result.reject(e);
+  };
+  worker.on('message', (m: WorkerMessage) => {
+    if (m.type === 'ready') ready.resolve();
+    else if (m.type === 'result') {
+      // exitall: the first job to finish ends every other one.
+      if (clone.spec.exitall) {
+        Atomics.store(stop, 0, STOP.stop);
+        Atomics.notify(stop, 0);
+      }
+      result.resolve(m.result);
+    } else fail(new Error(m.message));
+  });
+  worker.on('error', fail);
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  worker.on('exit', (code) => fail(new Error(`job '${clone.spec.name}' worker exited (code ${code}) without a result`)));
+  return { worker, ready: ready.promise, result: result.promise, exited };
 }
 
 interface Deferred<T> {

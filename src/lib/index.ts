@@ -1,9 +1,11 @@
-// blkio for Node: libblkio's API over io_uring, vhost-user and vhost-vdpa,
-// plus a Promise layer (open) for ordinary Node code.
+// blkio for Node: libblkio's API (create, properties, queues, requests,
+// completions) over its five drivers, plus a Promise layer (open) for ordinary
+// Node code. Device provisioning is `blkio/admin`, the job loop `blkio/bench`.
 export { BlkioError, errnoName } from './errors';
 export { REQ_FUA, REQ_NO_UNMAP, REQ_NO_FALLBACK } from './constants';
 export { Blkio, BlkioHandle, CreateOptions, MemRegion, create, attach } from './blkio';
 export { defaultLibraryPath } from './libblkio';
+export { builtinDrivers } from './drivers';
 export { Queue, Completion, CompletionWatcher, createCompletions } from './queue';
 export { Device, OpenOptions, open } from './promise/device';
 export type { SwitchReport } from './promise/switching';
@@ -11,9 +13,3 @@ export { SlowPath, SlowPathOptions, SlowPathReport, ThrottleLimits } from './pro
 export { QmpClient, QmpEvent } from './qmp/client';
 export { StorageDaemon, StorageDaemonOptions } from './qmp/storage-daemon';
 export type { BoolProperty, DriverName, IntProperty, OtherName, StrProperty, Uint64Property } from './names';
-export {
-  JobLoop, JobLoopSpec, JobLoopRw, JobLoopResult, JobLoopDirection, JobLoopLatency, JobLoopSamples, JobLoopCpu, JOB_LOOP_PROGRESS_FIELDS,
-  startJobLoop, runJobLoop,
-} from './job-loop';
-export * as vdpa from './vdpa';
-export { bindPciDriver, getPciDriver, pciDevicePath, vfioGroupPath } from './pci';

@@ -38,6 +38,7 @@ export type IntProperty =
   | 'num-entries'
   | 'queue-size'
   | 'max-queue-size'
+  | 'reconnect-timeout-ms'
   | 'max-queues'
   | 'num-queues'
   | 'num-poll-queues'

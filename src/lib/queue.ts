@@ -150,14 +150,24 @@ export class Queue {
     this.#native.setBuffers(this.#desc, this.#iov.buffer as ArrayBuffer, this.#comp.buffer as ArrayBuffer);
   }
 
-  /** @internal Called when the queue is removed or its Blkio destroyed. */
+  /**
+   * @internal Called when the queue is removed or its Blkio destroyed, after
+   * the native side stopped touching the requests' memory. As in libblkio,
+   * the requests not yet returned by doIo are abandoned: they never complete,
+   * and the queue lets go of their userData and buffers.
+   */
   _kill(): void {
     liveQueues.delete(this.#self);
     this.#dead = true;
     this.#watcher = null;
+    this.#userData.length = 0;
+    this.#buffers.length = 0;
+    this.#freeSlots.length = 0;
+    this.#descCount = 0;
+    this.#iovCount = 0;
   }
 
-  /** Requests enqueued and not yet returned by doIo. */
+  /** Requests enqueued and not yet returned by doIo (0 once the queue is removed or its Blkio destroyed). */
   get pending(): number {
     return this.#userData.length - this.#freeSlots.length;
   }

@@ -22,11 +22,26 @@ function importsOf(dir: string): Array<{ file: string; spec: string }> {
 }
 
 describe('layering', () => {
-  it('blkbench imports the library only through its public entry (src/lib/index.ts)', () => {
+  it('blkbench imports the library only through its public entries (blkio, blkio/bench)', () => {
     const reaching = importsOf(path.join(REPO_ROOT, 'src', 'blkbench')).filter(
-      ({ spec }) => spec.startsWith('../') && spec !== '../lib',
+      ({ spec }) => spec.startsWith('../') && spec !== '../lib' && spec !== '../lib/bench',
     );
     assert.deepEqual(reaching, []);
+  });
+
+  it('the block I/O entry exports no provisioning and no job loop', () => {
+    const entry = fs.readFileSync(path.join(REPO_ROOT, 'src', 'lib', 'index.ts'), 'utf8');
+    for (const name of ['vdpa', 'bindPciDriver', 'getPciDriver', 'startJobLoop', 'runJobLoop', 'job-loop', './pci'])
+      assert.ok(!entry.includes(name), `src/lib/index.ts mentions ${name}`);
+  });
+
+  it('every entry the package exports has a source file', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8'));
+    for (const [subpath, target] of Object.entries<{ default?: string } | string>(pkg.exports)) {
+      if (typeof target === 'string') continue;
+      const source = target.default!.replace('./dist/', 'src/').replace(/\.js$/, '.ts');
+      assert.ok(fs.existsSync(path.join(REPO_ROOT, source)), `${subpath} → ${source} is missing`);
+    }
   });
 
   it('the library imports nothing from blkbench, the tests or the benchmarks', () => {

@@ -1,7 +1,8 @@
 // bindPciDriver's argument checks (src/pci.ts); binding itself is tested in
 // the guest (test/vm/vfio).
 import * as assert from 'node:assert/strict';
-import { BlkioError, bindPciDriver, pciDevicePath } from '../../src/lib';
+import { BlkioError } from '../../src/lib';
+import { bindPciDriver, pciDevicePath } from '../../src/lib/admin';
 
 async function rejectsWith(p: Promise<unknown>, code: string, message: RegExp): Promise<void> {
   await assert.rejects(p, (e: unknown) => {

@@ -1,4 +1,4 @@
-// supports-poll-queues in the guest (issue 9, item 15): /dev/vda really
+// supports-poll-queues in the guest: /dev/vda really
 // polls (a virtio-blk poll queue, queue/io_poll 1) and reports true, while an
 // O_DIRECT loop device over a file on it does not poll and reports false.
 // Guest only.

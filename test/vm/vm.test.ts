@@ -1,6 +1,6 @@
 // Host side of the vhost-vdpa VM tests: builds (or reuses) the guest kernel,
 // boots a QEMU TCG guest with test/vm/run-in-vm.sh, and runs the guest test
-// suites (dist/test/vm/guest-*.test.js, dist/test/vdpa/**/*.test.js) inside it.
+// suites (every dist-test/test/vm/**/*.test.js but this one) inside it.
 // Never skips: missing tools fail with the Debian package to install.
 //
 // BLKIO_VM_STREAM=1 copies the guest console to stderr while it runs.
@@ -14,6 +14,7 @@ import { NVME_MARKER_OFFSET } from '../support/nvme-target';
 import { buildQemu, QEMU_BIN_VARIABLE } from '../support/qemu-blkio';
 import { VFIO_MARKER_OFFSET } from '../support/vfio-target';
 import { DIST_TEST, REPO_ROOT } from '../support/paths';
+import { requirePrerequisite } from '../support/prerequisites';
 
 const REPO_DIR = REPO_ROOT;
 const VM_DIR = path.join(REPO_DIR, 'test/vm');
@@ -107,7 +108,7 @@ if (process.env.BLKIO_IN_VM !== '1') {
       if (!fs.existsSync(KERNEL_SOURCE) && !(cachedKernel && fs.existsSync(cachedKernel))) {
         missing.push(`${KERNEL_SOURCE} (apt-get install linux-source-6.1 flex bison bc libelf-dev libssl-dev cpio)`);
       }
-      assert.deepEqual(missing, [], `missing on the host: ${missing.join('; ')}`);
+      requirePrerequisite(missing.length === 0, missing.join('; '), 'test/prerequisites.sh installs them as root');
     });
 
     it('builds or finds the guest kernel', async function () {

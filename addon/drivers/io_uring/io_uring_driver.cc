@@ -9,6 +9,7 @@
 
 #include "../../core/errors.h"
 #include "io_uring_queue.h"
+#include "target_fd.h"
 
 namespace blkio {
 
@@ -30,26 +31,17 @@ void IoUringDriver::add_properties(PropertyTable& t) {
 }
 
 int IoUringDriver::connect(DeviceInfo* info, bool* read_only) {
-  if (!path_.empty() && fd_ >= 0) return fail(EINVAL, "path and fd cannot be set at the same time");
-  if (path_.empty() && fd_ < 0) return fail(EINVAL, "One of path and fd must be set");
-  int fd = fd_;
-  if (fd < 0) {
-    int flags = (*read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | (direct_ ? O_DIRECT : 0);
-    fd = open(path_.c_str(), flags);
-    // libblkio: a target that is neither a regular file nor a block device is EINVAL.
-    if (fd < 0 && errno == EISDIR)
-      return fail(EINVAL, "'%s' is a directory; io_uring needs a regular file or a block device", path_.c_str());
-    if (fd < 0) return fail(errno, "Failed to open '%s': %s", path_.c_str(), strerror(errno));
-  } else {
-    // A given fd decides direct and read-only itself.
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0) return fail(EBADF, "fd %d is not an open file descriptor", fd);
+  int fd = -1, fl = 0;
+  int r = open_path_or_fd(path_, fd_, (*read_only ? O_RDONLY : O_RDWR) | (direct_ ? O_DIRECT : 0), "io_uring",
+                          "a regular file or a block device", &fd, &fl);
+  if (r < 0) return r;
+  if (fd_ >= 0) {  // a given fd decides direct and read-only itself
     *read_only = (fl & O_ACCMODE) == O_RDONLY;
     direct_ = (fl & O_DIRECT) != 0;
   }
   target_.fd = fd;
   target_.direct = direct_;
-  int r = describe_target(&target_, info);
+  r = describe_target(&target_, info);
   if (r < 0) {
     if (fd_ < 0) close(fd);
     target_.fd = -1;

@@ -19,7 +19,13 @@ namespace blkio {
 namespace {
 
 // Request stages beyond the first SQE.
-enum Stage : uint32_t { kPrimary = 0, kZeroFill = 1, kFuaFlush = 2 };
+enum Stage : uint32_t { kPrimary = 0, kZeroFill = 1, kFuaFlush = 2, kDiscardFallocate = 3 };
+
+// io_uring's own discard for block devices (Linux 6.12+, include/uapi/linux/fs.h):
+// _IO(0x12, 0), start in addr, length in addr3. Newer kernels no longer
+// discard through fallocate(PUNCH_HOLE | NO_HIDE_STALE); older ones have no
+// command. The driver tries the command and falls back to fallocate once.
+constexpr uint32_t kBlockUringCmdDiscard = (0x12u << 8) | 0u;
 
 constexpr uint64_t kMaxChunk = 1ull << 30;  // below the kernel's MAX_RW_COUNT
 constexpr size_t kZeroBufferSize = 1 << 20;
@@ -115,13 +121,7 @@ int UringQueue::enqueue(Request* req, const char** error_msg) {
 }
 
 void UringQueue::prepare(Request* req, io_uring_sqe* sqe) {
-  if (fixed_file_) {
-    sqe->fd = 0;
-    sqe->flags = IOSQE_FIXED_FILE;
-  } else {
-    sqe->fd = target_.fd;
-  }
-  sqe->user_data = reinterpret_cast<uint64_t>(req);
+  address_sqe(sqe, target_.fd, req);
   bool fua = (req->flags & REQ_FUA) != 0;
   switch (req->type) {
     case RequestType::Read:
@@ -153,6 +153,13 @@ void UringQueue::prepare(Request* req, io_uring_sqe* sqe) {
       sqe->fsync_flags = IORING_FSYNC_DATASYNC;
       return;
     case RequestType::Discard:
+      if (target_.is_block_device && req->stage == kPrimary && block_discard_cmd_) {
+        sqe->opcode = IORING_OP_URING_CMD;
+        sqe->cmd_op = kBlockUringCmdDiscard;
+        sqe->addr = req->start;
+        sqe->addr3 = req->len;
+        return;
+      }
       sqe->opcode = IORING_OP_FALLOCATE;
       sqe->off = req->start;
       sqe->addr = req->len;  // fallocate's length travels in addr
@@ -209,6 +216,12 @@ int UringQueue::finish(Request* req, int res, const char** msg) {
       if (res < 0) *msg = errno_text(res);
       return res;
     case RequestType::Discard:
+      if (target_.is_block_device && req->stage == kPrimary && block_discard_cmd_ && res == -EOPNOTSUPP) {
+        // A kernel without the command (or a device without discard): fallocate decides.
+        block_discard_cmd_ = false;
+        req->stage = kDiscardFallocate;
+        return QueueDriver::kResubmit;
+      }
       if (res == -EOPNOTSUPP) return *msg = "discard is not supported by this file or device", -ENOTSUP;
       if (res < 0) *msg = errno_text(res);
       return res;

@@ -31,6 +31,7 @@ class UringQueue : public RingQueue {
   IoUringDriver* owner_;
   UringTarget target_;
   std::vector<bool> fixed_buffer_;  // slot registered in this ring
+  bool block_discard_cmd_ = true;    // until the kernel refuses io_uring's block discard command
 };
 
 }  // namespace blkio

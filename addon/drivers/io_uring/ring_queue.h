@@ -28,6 +28,17 @@ class RingQueue : public QueueDriver {
   int attach_eventfd_and_file(int fd);
   // An SQE for one more request, or nullptr while the ring or the CQ is full.
   io_uring_sqe* claim_sqe();
+  // The part of every request's SQE that names the target and the request:
+  // fixed file 0 where registered, else fd.
+  void address_sqe(io_uring_sqe* sqe, int fd, const Request* req) const {
+    if (fixed_file_) {
+      sqe->fd = 0;
+      sqe->flags = IOSQE_FIXED_FILE;
+    } else {
+      sqe->fd = fd;
+    }
+    sqe->user_data = reinterpret_cast<uint64_t>(req);
+  }
   // Waits (bounded) until every SQE handed out has its CQE, so no request
   // touches its buffer after the caller frees it.
   void drain();

@@ -16,6 +16,7 @@
 #include <fstream>
 
 #include "../../core/errors.h"
+#include "../io_uring/target_fd.h"
 #include "nvme_queue.h"
 #include "nvme_spec.h"
 
@@ -70,19 +71,13 @@ void NvmeIoUringDriver::add_properties(PropertyTable& t) {
 }
 
 int NvmeIoUringDriver::connect(DeviceInfo* info, bool* read_only) {
-  if (!path_.empty() && fd_ >= 0) return fail(EINVAL, "path and fd cannot be set at the same time");
-  if (path_.empty() && fd_ < 0) return fail(EINVAL, "One of path and fd must be set");
-  int fd = fd_;
-  if (fd < 0) {
-    fd = open(path_.c_str(), (*read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-    if (fd < 0) return fail(errno, "Failed to open '%s': %s", path_.c_str(), strerror(errno));
-  } else {
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0) return fail(EBADF, "fd %d is not an open file descriptor", fd);
-    if ((fl & O_ACCMODE) == O_RDONLY) *read_only = true;
-  }
+  int fd = -1, fl = 0;
+  int r = open_path_or_fd(path_, fd_, *read_only ? O_RDONLY : O_RDWR, "nvme-io_uring",
+                          "an NVMe namespace's generic char device (/dev/ngXnY)", &fd, &fl);
+  if (r < 0) return r;
+  if ((fl & O_ACCMODE) == O_RDONLY) *read_only = true;
   ns_.fd = fd;
-  int r = identify(info);
+  r = identify(info);
   if (r < 0) {
     if (fd_ < 0) close(fd);
     ns_.fd = -1;

@@ -84,15 +84,9 @@ int NvmeQueue::enqueue(Request* req, const char** error_msg) {
 }
 
 void NvmeQueue::prepare(Request* req, io_uring_sqe* sqe) {
-  if (fixed_file_) {
-    sqe->fd = 0;
-    sqe->flags = IOSQE_FIXED_FILE;
-  } else {
-    sqe->fd = ns_.fd;
-  }
+  address_sqe(sqe, ns_.fd, req);
   sqe->opcode = IORING_OP_URING_CMD;
   sqe->cmd_op = is_vectored(req->type) ? NVME_URING_CMD_IO_VEC : NVME_URING_CMD_IO;
-  sqe->user_data = reinterpret_cast<uint64_t>(req);
   auto* cmd = reinterpret_cast<nvme_uring_cmd*>(sqe->cmd);  // zeroed by next_sqe
   cmd->nsid = ns_.nsid;
 

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,6 +37,7 @@ class VhostUserTransport : public VirtioTransport {
   void unmap_memory(void* addr, size_t len, uint64_t device_addr) override;
   int setup_vring(const VringSetup& vring) override;
   int driver_ok() override { return 0; }  // the rings run once their kick fd is set
+  int enable_reconnect(int32_t timeout_ms, ResumeHook resume) override;
   void watch_disconnect(std::vector<int> wake_fds) override;
   bool disconnected() const override { return gone_.load(std::memory_order_acquire); }
   void abandon() override;
@@ -49,22 +51,55 @@ class VhostUserTransport : public VirtioTransport {
     int fd;  // our dup: REM_MEM_REG and SET_MEM_TABLE send it again later
   };
 
-  explicit VhostUserTransport(int sock);
-  int handshake();
+  VhostUserTransport(int sock, std::string path);
+  // Owner, features, protocol features, queue and slot counts. again: on a
+  // reconnect, where the backend must offer at least what we use.
+  int handshake(vhost_user::Channel& ch, bool again);
+  int get_config(vhost_user::Channel& ch, uint8_t* buf, size_t len, size_t* got);
   // A SET_* message, acknowledged when REPLY_ACK was negotiated.
-  int set(uint32_t request, const void* payload, size_t size, const int* fds = nullptr, size_t nfds = 0);
-  int send_vring_fd(uint32_t request, unsigned index, int fd);
-  int send_mem_table();
+  int set(vhost_user::Channel& ch, uint32_t request, const void* payload, size_t size, const int* fds = nullptr,
+          size_t nfds = 0);
+  int set(uint32_t request, const void* payload, size_t size, const int* fds = nullptr, size_t nfds = 0) {
+    return set(*channel_, request, payload, size, fds, nfds);
+  }
+  int send_vring(vhost_user::Channel& ch, const VringSetup& v, uint16_t base);
+  int send_vring_fd(vhost_user::Channel& ch, uint32_t request, unsigned index, int fd);
+  int send_mem_table(vhost_user::Channel& ch);
+  int send_all_regions(vhost_user::Channel& ch);
+  // The channel failed (peer gone, timeout, garbage).
+  void on_channel_broken(int sock);
+  // Whether a region change can wait for the reconnect in progress (mu_ held).
+  bool deferring() const;
+  // Watcher thread: reconnects within the timeout; false when it gave up
+  // (or destroy asked it to stop).
+  bool reconnect();
+  int try_reconnect();
   void mark_disconnected();
   void wake_waiters();
   void stop_watch();
 
-  vhost_user::Channel channel_;
+  // mu_ guards channel_ and regions_ (control calls, and the watcher while
+  // it swaps in a new connection). sock_mu_ guards only the swap, for
+  // abandon(), which queue threads call.
+  std::mutex mu_;
+  std::mutex sock_mu_;
+  std::unique_ptr<vhost_user::Channel> channel_;
+  std::string path_;
   uint64_t features_ = 0;           // as offered, including PROTOCOL_FEATURES
+  uint64_t acked_features_ = 0;     // what SET_FEATURES sent
   uint64_t protocol_features_ = 0;  // negotiated
   unsigned queue_num_ = 0;
   uint64_t max_regions_ = 8;
+  uint8_t config_[24] = {};         // config as first read (capacity, blk_size): a restarted backend must match
+  size_t config_len_ = 0;
   std::vector<Region> regions_;
+  std::vector<VringSetup> vrings_;  // as set up, for a reconnect
+  int32_t reconnect_ms_ = 0;
+  uint64_t reconnect_slots_ = 0;    // what the backend of a reconnect attempt offers (watcher only)
+  ResumeHook resume_;
+  std::atomic<bool> watching_{false};
+  std::atomic<bool> reconnecting_{false};
+  std::atomic<bool> abandoned_{false};
   std::atomic<bool> gone_{false};
   std::vector<int> wake_fds_;
   std::thread watcher_;

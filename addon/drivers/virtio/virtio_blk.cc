@@ -85,6 +85,10 @@ void VirtioBlkDriver::add_properties(PropertyTable& t) {
     return 0;
   });
   t.add("max-queue-size", PropType::Int, Access::ConnectedRO, [](PropValue* v) { v->i = int32_t(kMaxQueueSize); });
+  if (type_.supports_reconnect)
+    t.bind("reconnect-timeout-ms", Access::CreatedRW, &reconnect_timeout_ms_, [](int32_t v) {
+      return v < 0 ? fail(EINVAL, "reconnect-timeout-ms must not be negative (0 turns reconnecting off)") : 0;
+    });
 }
 
 int VirtioBlkDriver::connect(DeviceInfo* info, bool*) {
@@ -227,6 +231,17 @@ int VirtioBlkDriver::set_up_rings(unsigned count) {
     if ((r = transport_->setup_vring(v)) < 0) return r;
   }
   if ((r = transport_->driver_ok()) < 0) return r;
+  queues_.resize(count);
+  if (reconnect_timeout_ms_ > 0) {
+    auto resume = [this](unsigned vq) {
+      // A removed queue has nothing in flight: its ring stays where it stands.
+      const uint8_t* avail = rings_.base() + layout_.total * vq + layout_.avail;
+      uint16_t idx;
+      memcpy(&idx, avail + 2, sizeof idx);
+      return queues_.resume(vq, idx);
+    };
+    if ((r = transport_->enable_reconnect(reconnect_timeout_ms_, resume)) < 0) return r;
+  }
   fault_.set_wake_fds(call_fds);
   transport_->watch_disconnect(std::move(call_fds));
   return 0;
@@ -257,8 +272,13 @@ int VirtioBlkDriver::create_queue(bool poll, int index, std::unique_ptr<QueueDri
   s.size = unsigned(queue_size_);
   s.event_idx = (features_ & bit(f::kRingEventIdx)) != 0;
   s.kick_fd = eventfds_[vq].kick;
+  s.doorbell = transport_->doorbell(vq);
+  s.index = uint16_t(vq);
   s.call_fd = eventfds_[vq].call;
   s.poll = poll;
+  s.reconnect = reconnect_timeout_ms_ > 0;
+  s.table = &queues_;
+  s.vq_index = vq;
   *out = std::make_unique<VirtioBlkQueue>(s);
   return 0;
 }

@@ -44,6 +44,7 @@ class VirtioBlkDriver : public Driver {
   std::string path_;
   int32_t fd_ = -1;
   int32_t queue_size_ = 256;
+  int32_t reconnect_timeout_ms_ = 0;  // 0: a vanished backend fails requests at once
 
   std::unique_ptr<VirtioTransport> transport_;
   uint64_t features_ = 0;  // negotiated
@@ -56,6 +57,7 @@ class VirtioBlkDriver : public Driver {
   uint64_t rings_device_ = 0;
   bool rings_mapped_ = false;
   std::vector<Eventfds> eventfds_;  // per virtqueue: regular queues, then poll queues
+  QueueTable queues_;                // for re-offering requests after a reconnect
   int num_queues_ = 0;
 };
 

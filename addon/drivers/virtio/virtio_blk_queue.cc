@@ -32,6 +32,8 @@ bool is_write(RequestType t) {
   return t == RequestType::Write || t == RequestType::Writev || t == RequestType::WriteZeroes;
 }
 
+bool changes_data(RequestType t) { return is_write(t) || t == RequestType::Discard; }
+
 // Messages of a device found broken (static: requests carry them).
 constexpr const char* kUsedIdOutOfRange = "virtio-blk device failed: a used ring entry names a descriptor out of range";
 constexpr const char* kUsedIdNotInFlight =
@@ -49,6 +51,21 @@ uint64_t reading_bytes(const Request& req) {
 }
 
 }  // namespace
+
+void QueueTable::add(unsigned vq, VirtioBlkQueue* q) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (vq < queues_.size()) queues_[vq] = q;
+}
+
+void QueueTable::remove(unsigned vq, VirtioBlkQueue* q) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (vq < queues_.size() && queues_[vq] == q) queues_[vq] = nullptr;
+}
+
+uint16_t QueueTable::resume(unsigned vq, uint16_t idle) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return vq < queues_.size() && queues_[vq] ? queues_[vq]->resume() : idle;
+}
 
 void DeviceFault::raise(const char* why) {
   const char* none = nullptr;
@@ -68,11 +85,23 @@ VirtioBlkQueue::VirtioBlkQueue(const BlkQueueSetup& s)
       slots_(reinterpret_cast<RequestSlot*>(s.mem + s.layout.extra)),
       slots_device_(s.mem_device + s.layout.extra),
       kick_fd_(s.kick_fd),
+      doorbell_(s.doorbell),
+      index_(s.index),
       call_fd_(s.call_fd),
       poll_(s.poll),
+      reconnect_(s.reconnect),
+      table_(s.table),
+      vq_index_(s.vq_index),
       in_flight_by_head_(s.size, nullptr),
-      writable_by_head_(s.size, 0) {
+      writable_by_head_(s.size, 0),
+      seq_by_head_(s.size, 0) {
   vq_.init(s.mem, s.layout, s.size, s.event_idx);
+  if (reconnect_) writes_in_flight_.reserve(s.size);
+  if (table_) table_->add(vq_index_, this);
+}
+
+VirtioBlkQueue::~VirtioBlkQueue() {
+  if (table_) table_->remove(vq_index_, this);
 }
 
 unsigned VirtioBlkQueue::segments(size_t len) const {
@@ -112,6 +141,7 @@ void VirtioBlkQueue::add_data(ChainWriter* chain, uint64_t addr, size_t len, boo
 }
 
 int VirtioBlkQueue::enqueue(Request* req, const char** error_msg) {
+  auto lock = ring_lock();
   if (gone()) {
     *error_msg = gone_message();
     return -EIO;
@@ -133,6 +163,11 @@ int VirtioBlkQueue::enqueue(Request* req, const char** error_msg) {
   if (needed > vq_.size())
     return *error_msg = "request needs more descriptors than queue-size provides", -EINVAL;
   if (needed > vq_.free_count()) return kFull;
+  // Overlapping writes on the ring together could, after a reconnect, be
+  // redone in an order other than the one they were acknowledged in: the
+  // later one waits in the core's backlog until the earlier one completes.
+  bool tracked = reconnect_ && shape != Shape::Flush && changes_data(t);
+  if (tracked && overlaps_write_in_flight(*req)) return kFull;
   // Translate before taking descriptors, so a failure leaves nothing behind.
   uint64_t buf_device = 0;
   if (shape == Shape::Data && !translate_buffers(*req, &buf_device))
@@ -142,6 +177,8 @@ int VirtioBlkQueue::enqueue(Request* req, const char** error_msg) {
   write_chain(*req, shape, head, needed, buf_device);
   vq_.make_available(head);
   in_flight_by_head_[head] = req;
+  seq_by_head_[head] = next_seq_++;
+  if (tracked) writes_in_flight_.push_back(head);
   // Data (reads only) and the status byte; the used length may not exceed it.
   writable_by_head_[head] = (shape == Shape::Data ? reading_bytes(*req) : 0) + 1;
   in_flight_++;
@@ -202,12 +239,20 @@ void VirtioBlkQueue::complete_at_once(Request* req) {
 }
 
 int VirtioBlkQueue::submit(unsigned wait_for, const Deadline& deadline) {
-  if (vq_.publish()) kick();  // one kick per batch, and only when the device asks
+  {
+    auto lock = ring_lock();
+    if (vq_.publish()) kick();  // one kick per batch, and only when the device asks
+  }
   if (wait_for == 0) return 0;
   return wait(wait_for, deadline);
 }
 
 void VirtioBlkQueue::kick() {
+  if (doorbell_) {
+    // publish() ended with a full fence: the avail index is visible before this store.
+    *doorbell_ = index_;
+    return;
+  }
   uint64_t one = 1;
   ssize_t n = write(kick_fd_, &one, sizeof one);
   (void)n;
@@ -304,6 +349,7 @@ int VirtioBlkQueue::finish(Request* req, uint8_t status, const char** msg) {
 }
 
 int VirtioBlkQueue::reap(Finished* out, int max) {
+  auto lock = ring_lock();
   int n = 0;
   while (n < max && !done_now_.empty()) {
     out[n++] = done_now_.pop_front();
@@ -322,6 +368,7 @@ int VirtioBlkQueue::reap(Finished* out, int max) {
     }
     Request* req = in_flight_by_head_[head];
     in_flight_by_head_[head] = nullptr;
+    forget_head(head);
     in_flight_--;
     uint8_t status = slots_[head].status;
     vq_.free_chain(head);
@@ -359,6 +406,7 @@ int VirtioBlkQueue::fail_in_flight(Finished* out, int max) {
     Request* req = in_flight_by_head_[head];
     if (!req) continue;
     in_flight_by_head_[head] = nullptr;
+    forget_head(uint16_t(head));
     in_flight_--;
     vq_.free_chain(uint16_t(head));
     out[n++] = Finished{req, -EIO, gone_message()};
@@ -371,19 +419,28 @@ void VirtioBlkQueue::quiesce(unsigned) {
   // not write into buffers that are about to be freed.
   done_now_.clear();
   Deadline give_up = Deadline::after(timespec{5, 0});
-  if (vq_.publish()) kick();
+  {
+    auto lock = ring_lock();
+    if (vq_.publish()) kick();
+  }
   uint16_t head;
   uint32_t len;
   for (;;) {
-    while (!fault_->failed() && vq_.pop_used(&head, &len)) {
-      if (const char* why = insane_used(head, len)) {
-        device_broken(why);
-        break;
+    bool busy;
+    {
+      // Not held across the wait below: resume() may need the ring meanwhile.
+      auto lock = ring_lock();
+      while (!fault_->failed() && vq_.pop_used(&head, &len)) {
+        if (const char* why = insane_used(head, len)) {
+          device_broken(why);
+          break;
+        }
+        in_flight_by_head_[head] = nullptr;
+        forget_head(head);
+        vq_.free_chain(head);
       }
-      in_flight_by_head_[head] = nullptr;
-      vq_.free_chain(head);
+      busy = std::any_of(in_flight_by_head_.begin(), in_flight_by_head_.end(), [](Request* r) { return r; });
     }
-    bool busy = std::any_of(in_flight_by_head_.begin(), in_flight_by_head_.end(), [](Request* r) { return r; });
     if (!busy || gone() || give_up.expired()) break;
     vq_.arm_interrupts(1);
     if (vq_.used_pending()) continue;
@@ -391,9 +448,55 @@ void VirtioBlkQueue::quiesce(unsigned) {
     timespec tick{0, 100 * 1000 * 1000};
     if (ppoll(&p, 1, &tick, nullptr) > 0) drain_call_fd();
   }
+  auto lock = ring_lock();
   vq_.disarm_interrupts();
   std::fill(in_flight_by_head_.begin(), in_flight_by_head_.end(), nullptr);
+  writes_in_flight_.clear();
   in_flight_ = 0;
+}
+
+bool VirtioBlkQueue::overlaps_write_in_flight(const Request& req) const {
+  uint64_t end = req.start + req.len;
+  for (uint16_t h : writes_in_flight_) {
+    const Request* w = in_flight_by_head_[h];
+    if (w && req.start < w->start + w->len && w->start < end) return true;
+  }
+  return false;
+}
+
+void VirtioBlkQueue::forget_head(uint16_t head) {
+  if (!reconnect_) return;
+  auto it = std::find(writes_in_flight_.begin(), writes_in_flight_.end(), head);
+  if (it == writes_in_flight_.end()) return;
+  *it = writes_in_flight_.back();
+  writes_in_flight_.pop_back();
+}
+
+uint16_t VirtioBlkQueue::resume() {
+  std::lock_guard<std::mutex> lock(ring_mu_);
+  unsigned size = vq_.size();
+  // Chains the old device finished whose used entries we have not popped
+  // yet are done: reap() still finds them. Everything else in flight goes
+  // out again. (A used index that ran too far is reap()'s to report.)
+  std::vector<bool> finished(size, false);
+  uint16_t unpopped = uint16_t(vq_.device_used_idx() - vq_.last_used());
+  for (uint16_t i = 0; i < std::min<unsigned>(unpopped, size); i++) {
+    uint32_t id = vq_.used_id_at(uint16_t(vq_.last_used() + i));
+    if (id < size) finished[id] = true;
+  }
+  std::vector<uint16_t> again;
+  for (unsigned h = 0; h < size; h++)
+    if (in_flight_by_head_[h] && !finished[h]) again.push_back(uint16_t(h));
+  std::sort(again.begin(), again.end(), [this](uint16_t a, uint16_t b) { return seq_by_head_[a] < seq_by_head_[b]; });
+  // The new device starts at base and sees only what follows: the old
+  // device's part of the ring is history.
+  uint16_t base = vq_.avail_shadow();
+  for (uint16_t h : again) {
+    slots_[h].status = kStatusUnset;
+    vq_.make_available(h);
+  }
+  vq_.publish();  // the device is not running yet: the transport kicks it once it is
+  return base;
 }
 
 }  // namespace blkio::virtio

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <vector>
 
 #include "../../core/driver.h"
@@ -54,6 +55,24 @@ struct RequestSlot {
 };
 static_assert(sizeof(RequestSlot) == 48, "keep slots small and 16-byte aligned");
 
+class VirtioBlkQueue;
+
+// The live queues by virtqueue index, for the transport's reconnect thread
+// (a queue may be removed at any time, so the table has a lock).
+class QueueTable {
+ public:
+  void resize(size_t n) { queues_.assign(n, nullptr); }
+  void add(unsigned vq, VirtioBlkQueue* q);
+  void remove(unsigned vq, VirtioBlkQueue* q);
+  // The base the new device starts virtqueue vq at, after the queue there
+  // (if any) re-offered its unfinished requests; `idle` when there is none.
+  uint16_t resume(unsigned vq, uint16_t idle);
+
+ private:
+  std::mutex mu_;
+  std::vector<VirtioBlkQueue*> queues_;
+};
+
 struct BlkQueueSetup {
   BlkQueueParams params;
   VirtioTransport* transport = nullptr;
@@ -65,13 +84,22 @@ struct BlkQueueSetup {
   unsigned size = 0;
   bool event_idx = false;
   int kick_fd = -1;
+  volatile uint16_t* doorbell = nullptr;  // where the transport has one: kicks are a store of index
+  uint16_t index = 0;                     // the virtqueue's index
   int call_fd = -1;
   bool poll = false;
+  // The transport reconnects to a restarted backend: requests may be
+  // re-offered from another thread (resume), and overlapping writes are
+  // kept off the ring together so a re-offered one never lands late.
+  bool reconnect = false;
+  QueueTable* table = nullptr;
+  unsigned vq_index = 0;
 };
 
 class VirtioBlkQueue : public QueueDriver {
  public:
   explicit VirtioBlkQueue(const BlkQueueSetup& setup);
+  ~VirtioBlkQueue() override;
 
   int enqueue(Request* req, const char** error_msg) override;
   int submit(unsigned wait_for, const Deadline& deadline) override;
@@ -79,6 +107,12 @@ class VirtioBlkQueue : public QueueDriver {
   int completion_fd() const override { return poll_ ? -1 : call_fd_; }
   void set_completion_fd_enabled(bool enabled) override;
   void quiesce(unsigned in_flight) override;
+
+  // Called from the transport's thread after a reconnect, before the new
+  // device's ring is set up: puts the requests the old device left
+  // unfinished on the avail ring again (in submission order) and returns
+  // the avail index the new device must start at.
+  uint16_t resume();
 
  private:
   enum class Shape { Data, Ranged, Flush };  // what follows the header
@@ -105,6 +139,12 @@ class VirtioBlkQueue : public QueueDriver {
   int finish(Request* req, uint8_t status, const char** msg);
   void complete_at_once(Request* req);
   int fail_in_flight(Finished* out, int max);
+  // A write overlapping a write on the ring waits (kFull) with reconnect_.
+  bool overlaps_write_in_flight(const Request& req) const;
+  void forget_head(uint16_t head);
+  std::unique_lock<std::mutex> ring_lock() {
+    return reconnect_ ? std::unique_lock<std::mutex>(ring_mu_) : std::unique_lock<std::mutex>();
+  }
   // The device is unusable: disconnected, or found broken by any queue.
   bool gone() const { return fault_->failed() || transport_->disconnected(); }
   const char* gone_message() const { return fault_->failed() ? fault_->message() : transport_->disconnect_message(); }
@@ -127,11 +167,22 @@ class VirtioBlkQueue : public QueueDriver {
   RequestSlot* slots_;
   uint64_t slots_device_;
   int kick_fd_;
+  volatile uint16_t* doorbell_;
+  uint16_t index_;
   int call_fd_;
   bool poll_;
+  bool reconnect_;
+  QueueTable* table_;
+  unsigned vq_index_;
+  // Held by this queue's thread around ring updates and by resume(); only
+  // taken when reconnect_ is set.
+  std::mutex ring_mu_;
   bool fd_enabled_ = false;
   std::vector<Request*> in_flight_by_head_;
   std::vector<uint64_t> writable_by_head_;  // bytes the device may write into the chain
+  std::vector<uint64_t> seq_by_head_;       // submission order, for resume()
+  uint64_t next_seq_ = 0;
+  std::vector<uint16_t> writes_in_flight_;  // heads of writes/discards (reconnect_ only)
   unsigned in_flight_ = 0;
   Fifo<Finished> done_now_;  // finished without the device (flush with no F_FLUSH)
 };

@@ -9,11 +9,15 @@
 // time after start. A failure returns -errno after fail(...).
 #pragma once
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "../../core/errors.h"
 
 namespace blkio::virtio {
 
@@ -65,6 +69,13 @@ class VirtioTransport {
 
   // Size, base index 0, ring addresses, kick and call fds, then enable.
   virtual int setup_vring(const VringSetup& vring) = 0;
+  // Where the driver may notify queue `index` by storing its index (16 bits)
+  // from the queue's thread, with no syscall (a mapped PCI doorbell); null
+  // when kicks go through the queue's kick eventfd. Valid after setup_vring.
+  virtual volatile uint16_t* doorbell(unsigned index) const {
+    (void)index;
+    return nullptr;
+  }
   // All queues are set up: the device may start processing.
   virtual int driver_ok() = 0;
 
@@ -74,6 +85,20 @@ class VirtioTransport {
   // stay open until the transport is destroyed.
   virtual void watch_disconnect(std::vector<int> wake_fds) = 0;
   virtual bool disconnected() const = 0;
+
+  // After a reconnect, before virtqueue vq runs on the new device: re-offers
+  // the queue's unfinished requests and returns the avail index the device
+  // must start at. Called on the transport's own thread.
+  using ResumeHook = std::function<uint16_t(unsigned vq)>;
+  // Survive a restart of the device (vhost-user: a backend that hangs up):
+  // try to reconnect for up to timeout_ms, then set features, memory and
+  // vrings up again (calling resume for each), so requests see latency, not
+  // errors. Only past timeout_ms does it count as disconnected. Call before
+  // watch_disconnect.
+  virtual int enable_reconnect(int32_t timeout_ms, ResumeHook resume) {
+    (void)timeout_ms, (void)resume;
+    return fail(ENOTSUP, "this transport cannot reconnect");
+  }
 
   // Connect succeeded: an fd the user handed in (libblkio's `fd` property)
   // belongs to the transport from now on. Until then a failure leaves it
@@ -95,6 +120,7 @@ struct VirtioTransportType {
   // Opens path (or adopts fd when >= 0) and performs the transport's
   // handshake up to feature negotiation.
   int (*open)(const std::string& path, int fd, std::unique_ptr<VirtioTransport>* out);
+  bool supports_reconnect = false;  // the "reconnect-timeout-ms" property exists (vhost-user)
 };
 
 }  // namespace blkio::virtio

@@ -71,6 +71,14 @@ class SplitVirtqueue {
   // Returns a popped chain's descriptors to the free list.
   void free_chain(uint16_t head);
 
+  // For re-offering chains to a new device after a reconnect: the next
+  // avail index we will fill, the next used entry we will pop, the device's
+  // used index and the head of used entry idx (the ring as it stands).
+  uint16_t avail_shadow() const { return avail_shadow_; }
+  uint16_t last_used() const { return last_used_; }
+  uint16_t device_used_idx() const { return __atomic_load_n(used_idx_, __ATOMIC_ACQUIRE); }
+  uint32_t used_id_at(uint16_t idx) const { return used_ring_[idx & mask_].id; }
+
   // Interrupts (call signals). arm(n): signal once n more entries are used
   // (n > 1 only with EVENT_IDX; without it any completion signals). Both
   // end with a full fence, so a used_pending() afterwards closes the race

@@ -78,6 +78,8 @@ interface Addon {
   watchFdRef(watch: FdWatch, ref: boolean): void;
   unwatchFd(watch: FdWatch): void;
   detachArrayBuffer(buffer: ArrayBuffer): void;
+  /** The drivers the addon has (addon/drivers/registry.cc). */
+  readonly driverNames: readonly string[];
   // The native job loop (src/job-loop.ts, addon/napi/job_loop_object.cc).
   startJobLoop(queue: NativeQueue, spec: object, progress: Float64Array | undefined, onDone: (result: unknown) => void): JobLoopHandle;
   stopJobLoop(handle: JobLoopHandle): void;

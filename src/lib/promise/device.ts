@@ -29,10 +29,15 @@ export interface OpenOptions {
   properties?: Record<string, string | number | boolean | bigint>;
   /** Bytes of mapped memory for copying unaligned or unmapped buffers (default 8 MiB). */
   bounceBufferSize?: number;
+  /**
+   * virtio-blk-vhost-user: survive a restart of the backend on the same socket. Requests wait
+   * (up to timeoutMs for the backend to come back) instead of failing; see docs/reconnect.md.
+   */
+  reconnect?: { timeoutMs: number };
 }
 
 // Properties that must be set before connect.
-const CREATED_STATE = new Set(['path', 'fd', 'direct', 'read-only']);
+const CREATED_STATE = new Set(['path', 'fd', 'direct', 'read-only', 'reconnect-timeout-ms']);
 
 const COMPLETION_BATCH = 256;
 
@@ -621,6 +626,7 @@ async function startBlkio(options: OpenOptions): Promise<Blkio> {
     if (options.fd !== undefined) b.setInt('fd', options.fd);
     if (options.direct !== undefined) b.setBool('direct', options.direct);
     if (options.readOnly !== undefined) b.setBool('read-only', options.readOnly);
+    if (options.reconnect !== undefined) b.setInt('reconnect-timeout-ms', options.reconnect?.timeoutMs);
     const props = Object.entries(options.properties ?? {});
     for (const [name, value] of props) if (CREATED_STATE.has(name)) setProperty(b, name, value);
     // Both talk to the device (a vhost-user handshake, vDPA setup): off the event loop.

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BLKBENCH_CLI, REPO_ROOT } from '../../support/paths';
+import { requirePrerequisite } from '../../support/prerequisites';
 
 const CLI = BLKBENCH_CLI;
 /** The job files live in the source tree (tsc does not copy them). */
@@ -82,7 +83,7 @@ describe('blkbench and fio 3.33 on the same job files', function () {
   let root: string;
 
   before(function () {
-    assert.ok(fioAvailable(), 'fio 3.33 is missing: test/prerequisites.sh installs it (apt-get install fio)');
+    requirePrerequisite(fioAvailable(), 'fio 3.33', 'test/prerequisites.sh installs it: apt-get install fio');
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'fio-parity-'));
   });
 

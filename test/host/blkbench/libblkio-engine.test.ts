@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { LIBRARY } from '../capi/support';
 import { BLKBENCH_CLI } from '../../support/paths';
+import { requirePrerequisite } from '../../support/prerequisites';
 
 const CLI = BLKBENCH_CLI;
 
@@ -37,14 +38,14 @@ describe('blkbench ioengine=libblkio', function () {
   });
 
   it('runs a driver of another libblkio through koffi (libblkio:NAME)', function () {
-    assert.ok(fs.existsSync(LIBRARY), `${LIBRARY} is missing: a checkout's npm install builds it`);
+    requirePrerequisite(fs.existsSync(LIBRARY), LIBRARY, "a checkout's npm install builds it");
     const r = run('libblkio:io_uring', LIBRARY);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).jobs[0].read.total_ios, 64);
   });
 
   it('asks the libblkio library for a driver name the addon does not have', function () {
-    assert.ok(fs.existsSync(LIBRARY), `${LIBRARY} is missing: a checkout's npm install builds it`);
+    requirePrerequisite(fs.existsSync(LIBRARY), LIBRARY, "a checkout's npm install builds it");
     const r = run('virtio-blk-vhost-fancy', LIBRARY);
     assert.equal(r.code, 1);
     assert.equal(r.stderr, "blkbench: job1: creating driver 'virtio-blk-vhost-fancy' failed: Unknown driver name 'virtio-blk-vhost-fancy'\n");

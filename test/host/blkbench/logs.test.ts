@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { BLKBENCH_CLI } from '../../support/paths';
+import { requirePrerequisite } from '../../support/prerequisites';
 
 const CLI = BLKBENCH_CLI;
 const HIST_TOOL_GZ = '/usr/share/doc/fio/fiologparser_hist.py.gz';
@@ -89,8 +90,8 @@ describe('blkbench log files in fio formats', function () {
   it('is read by fio\'s fiologparser_hist.py', function () {
     const python = '/usr/bin/python3';
     // Both come from test/prerequisites.sh (Debian's fio and python3-pandas).
-    assert.ok(fs.existsSync(HIST_TOOL_GZ), `${HIST_TOOL_GZ} is missing: apt-get install fio`);
-    assert.equal(spawnSync(python, ['-c', 'import pandas, numpy']).status, 0, 'python3-pandas is missing: apt-get install python3-pandas');
+    requirePrerequisite(fs.existsSync(HIST_TOOL_GZ), HIST_TOOL_GZ, 'apt-get install fio');
+    requirePrerequisite(spawnSync(python, ['-c', 'import pandas, numpy']).status === 0, 'python3-pandas', 'apt-get install python3-pandas');
     const tool = path.join(dir, 'fiologparser_hist.py');
     fs.writeFileSync(tool, gunzipSync(fs.readFileSync(HIST_TOOL_GZ)));
     const r = spawnSync(python, [tool, '--interval', '100000', path.join(dir, 'avg_clat_hist.1.log')], { encoding: 'utf8' });

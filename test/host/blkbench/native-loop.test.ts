@@ -7,10 +7,12 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Blkio, BlkioError, JobLoopLatency, createCompletions, create, runJobLoop, startJobLoop } from '../../../src/lib';
+import { Blkio, BlkioError, createCompletions, create } from '../../../src/lib';
+import { JobLoopLatency, runJobLoop, startJobLoop } from '../../../src/lib/bench';
 import { randomFile, tempDir } from '../../support/files';
 import { BLKBENCH_CLI, BUILD_DIR, LIB_DIR } from '../../support/paths';
 import { Qsd } from '../../support/qsd';
+import { requirePrerequisite } from '../../support/prerequisites';
 
 const MiB = 1 << 20;
 const BLOCK = 4096;
@@ -226,7 +228,7 @@ describe('native job loop (io_uring on files)', function () {
 
   it('queues of the libblkio (koffi) driver are refused with ENOTSUP', function () {
     const lib = path.join(BUILD_DIR, 'libblkio.so.1');
-    assert.ok(fs.existsSync(lib), `${lib} is missing: a checkout's npm install builds it`);
+    requirePrerequisite(fs.existsSync(lib), lib, "a checkout's npm install builds it");
     const k = create('io_uring', { library: lib });
     try {
       k.setStr('path', file);

@@ -1,5 +1,5 @@
 // fio's libblkio engine against libblkio.so.1 with iodepth above num-entries
-// (issue 9, item 14): one blkioq_do_io(min = all) must complete every request.
+//: one blkioq_do_io(min = all) must complete every request.
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';

@@ -1,4 +1,4 @@
-// Issue 9 item 4 through the koffi driver: a buffer detached after enqueue
+// Through the koffi driver: a buffer detached after enqueue
 // and before doIo fails its request instead of reaching the library.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';

@@ -1,5 +1,4 @@
-// blkio_set_str on int and bool properties parses as libblkio does (issue 9,
-// item 20): ints are plain decimal, bools exactly "true" or "false"; and a
+// blkio_set_str on int and bool properties parses as libblkio does: ints are plain decimal, bools exactly "true" or "false"; and a
 // directory as io_uring's path is EINVAL (libblkio), not EISDIR. Through
 // libblkio.so.1 (koffi calls its blkio_set_str) and through the addon.
 import * as assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// Strings through libblkio.so.1 from C (issue 9, items 16 and 20): names and
+// Strings through libblkio.so.1 from C: names and
 // values must be UTF-8 (as libblkio's &str), numbers plain decimal, and a
 // directory is no io_uring target. test/host/capi/strings.c does the checks.
 import * as assert from 'node:assert/strict';

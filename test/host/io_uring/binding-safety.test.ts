@@ -1,4 +1,4 @@
-// Issue 9, items 2-9, 17, 18: whatever a JS program passes, a request only
+// Whatever a JS program passes, a request only
 // ever touches memory its buffer owns, is described completely or not at
 // all, and every bad argument is a BlkioError EINVAL before any state changes.
 import * as assert from 'node:assert/strict';
@@ -36,7 +36,7 @@ describe('io_uring binding safety', () => {
     assert.equal(c[0].ret, 0, c[0].errorMsg ?? '');
   }
 
-  describe('buffer location comes from the engine (item 2)', () => {
+  describe('buffer location comes from the engine', () => {
     it('a subclass whose byteLength getter lies gets only its real bytes', () => {
       class Liar extends Uint8Array {
         override get byteLength(): number {
@@ -110,7 +110,7 @@ describe('io_uring binding safety', () => {
     });
   });
 
-  describe('a request is described completely or not at all (item 3)', () => {
+  describe('a request is described completely or not at all', () => {
     it('a Proxy over a Uint8Array is EINVAL and leaves no request behind', () => {
       const good = new Uint8Array(4096);
       readOk(0, good, 'first');
@@ -167,7 +167,7 @@ describe('io_uring binding safety', () => {
     });
   });
 
-  describe('a buffer detached after enqueue (item 4)', () => {
+  describe('a buffer detached after enqueue', () => {
     it('a transferred ArrayBuffer fails its read with EFAULT and the moved memory stays untouched', () => {
       const ab = new ArrayBuffer(4096);
       q.read(0, new Uint8Array(ab), 'moved');
@@ -408,7 +408,7 @@ describe('io_uring binding safety', () => {
     });
   });
 
-  it('a zero-length view over a mapped region completes with 0 (item 18)', () => {
+  it('a zero-length view over a mapped region completes with 0', () => {
     const r = b.allocMemRegion(4096);
     b.mapMemRegion(r);
     q.read(0, new Uint8Array(r.buffer, 4096, 0), 'empty read');
@@ -417,7 +417,7 @@ describe('io_uring binding safety', () => {
     assert.deepEqual(c.slice(0, 2).map((x) => x.ret), [0, 0]);
   });
 
-  describe('queue removal while a worker is inside doIo (item 9)', () => {
+  describe('queue removal while a worker is inside doIo', () => {
     it('removeQueue during a worker\'s doIo loop is EBUSY or succeeds; the worker then gets ENODEV, no crash', async function () {
       this.timeout(60000);
       // A ring as large as the worker's batches, so one doIo takes a while.
@@ -460,7 +460,7 @@ describe('io_uring binding safety', () => {
   });
 });
 
-describe('io_uring completions that cannot be written (item 17)', () => {
+describe('io_uring completions that cannot be written', () => {
   let q: Queue;
   const started = startedFileEachTest(1 << 16);
   beforeEach(() => ({ q } = started));

@@ -1,4 +1,4 @@
-// A seeded misuse fuzzer (issue 9): random sequences of valid and invalid
+// A seeded misuse fuzzer: random sequences of valid and invalid
 // calls on an io_uring device over a real file, against a model of the
 // file in JS. Every completion must arrive exactly once with the expected
 // ret, every byte read must match the model, every bad call must throw a

@@ -1,5 +1,5 @@
 // A NUL inside a driver name, property name or string value is EINVAL
-// (issue 9, item 16): the core and libblkio.so.1 take C strings, which would
+//: the core and libblkio.so.1 take C strings, which would
 // silently end at the NUL ('read-only\0x' would set read-only). Checked
 // through the addon and through the libblkio driver (koffi over libblkio.so.1).
 import * as assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 // supports-poll-queues follows the block device's real poll capability
-// (issue 9, item 15): polled I/O needs a device whose queue polls
+//: polled I/O needs a device whose queue polls
 // (sysfs queue/io_poll = 1). A zero-length IOPOLL read succeeds on any
 // O_DIRECT file, so it alone must not decide. Poll queues on a device that
 // cannot poll are refused at start() with EINVAL, as libblkio does.

@@ -1,5 +1,4 @@
-// do_io(min) when more requests are queued than the ring holds (issue 9,
-// item 14): the rest wait in the queue's backlog, so do_io must feed the ring
+// do_io(min) when more requests are queued than the ring holds: the rest wait in the queue's backlog, so do_io must feed the ring
 // while it waits and never ask the kernel for more completions than it has.
 // Every wait is bounded (20 s) so a regression fails with ETIME, not a hang.
 import * as assert from 'node:assert/strict';

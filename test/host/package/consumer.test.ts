@@ -83,6 +83,9 @@ describe('the npm package, installed by a consumer', function () {
     fs.writeFileSync(
       path.join(consumer, 'ok.ts'),
       `import { create, open, BlkioError, DriverName } from 'blkio';
+       import { vdpa, bindPciDriver } from 'blkio/admin';
+       import { startJobLoop } from 'blkio/bench';
+       export const tools = [vdpa.listDevices, bindPciDriver, startJobLoop];
        const driver: DriverName = 'io_uring';
        const b = create(driver);
        b.setBool('direct', false);
@@ -96,11 +99,22 @@ describe('the npm package, installed by a consumer', function () {
     assert.equal(r.status, 0, r.stdout);
   });
 
+  it('provisioning and the job loop are subpath entries: blkio/admin and blkio/bench', () => {
+    const script = `
+      const main = require('blkio'), admin = require('blkio/admin'), bench = require('blkio/bench');
+      const ok = typeof admin.vdpa.listDevices === 'function' && typeof admin.bindPciDriver === 'function'
+        && typeof bench.startJobLoop === 'function' && main.vdpa === undefined && main.startJobLoop === undefined;
+      process.exit(ok ? 0 : 4);`;
+    const r = spawnSync(process.execPath, ['-e', script], { cwd: consumer, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  });
+
   it('internals are not in the types: _kill, native classes and deep imports fail to compile', () => {
     fs.writeFileSync(
       path.join(consumer, 'bad.ts'),
       `import { create } from 'blkio';
        import { addon } from 'blkio/dist/lib/native/addon';
+       import { startJobLoop } from 'blkio';
        create('io_uring').getQueue(0)!._kill();\n`,
     );
     const r = spawnSync(process.execPath, [TSC, '--strict', '--noEmit', '--target', 'es2022', '--types', 'node', '--typeRoots', path.join(REPO_ROOT, 'node_modules', '@types'), '--module', 'node16', '--moduleResolution', 'node16', 'bad.ts'], {
@@ -110,5 +124,6 @@ describe('the npm package, installed by a consumer', function () {
     assert.notEqual(r.status, 0);
     assert.match(r.stdout, /_kill/);
     assert.match(r.stdout, /blkio\/dist\/lib\/native\/addon/);
+    assert.match(r.stdout, /startJobLoop/);
   });
 });

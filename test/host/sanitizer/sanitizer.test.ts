@@ -1,4 +1,4 @@
-// The sanitizer job (issue 9): the addon and libblkio.so.1 built with
+// The sanitizer job: the addon and libblkio.so.1 built with
 // -fsanitize=address,undefined (build-asan.sh, cached in ~/.cache/blkio-asan
 // by a hash of the sources), then the io_uring, vhost-user and C ABI suites
 // run in a child mocha whose node has gcc's libasan preloaded and loads the

@@ -1,4 +1,4 @@
-// Issue 9 item 18: a zero-length view over a mapped region completes with 0
+// A zero-length view over a mapped region completes with 0
 // on vhost-user, as on io_uring (it needs no memory, so no region check).
 import * as assert from 'node:assert/strict';
 import { Qsd } from '../../support/qsd';

@@ -1,4 +1,4 @@
-// Issue 9 item 9: removeQueue(i) on the owner while a worker thread is
+// RemoveQueue(i) on the owner while a worker thread is
 // inside doIo on queue i: refused with EBUSY (the queue is claimed for the
 // whole call), never freed under the worker.
 import * as assert from 'node:assert/strict';
