@@ -268,11 +268,21 @@ export class Device {
     // Opened and checked while requests still flow to the old backend.
     const next = await startBlkio(options);
     const to = backendName(next);
+    let settled = false;
     let old: Blkio | null = null;
     let report: SwitchReport;
     try {
       const contract = { capacity: this.capacity, requestAlignment: this.requestAlignment, readOnly: this.#readOnly, name: from };
       checkCompatible(contract, next);
+      // Before requests are held, to keep the pause short: the new backend's
+      // bounce pool, and a first flush of the old backend (the one in the
+      // pause then has little left to write back).
+      const pool = next.getBool('needs-mem-regions') ? await this.#mapBouncePool(true, next) : null;
+      if (!this.#closed && !this.#failed && !this.#held) {
+        const flushed = this.#enqueue('flush of the old backend', (ud) => this.#queue.flush(ud));
+        flushed.catch(() => undefined); // its failure is the switch's, or nobody's after a timeout
+        await this.#until(() => settled, Date.now() + timeoutMs, flushed.then(() => (settled = true)));
+      }
       report = await this.#control.runExclusive(async () => {
         if (this.#closed) throw new BlkioError('cannot switch: the device was closed meanwhile', ENODEV);
         if (this.#failed) throw new BlkioError(`cannot switch: the device failed (${this.#failed.message})`, 5 /* EIO */);
@@ -280,7 +290,7 @@ export class Device {
         let release!: () => void;
         this.#held = new Promise<void>((resolve) => (release = resolve));
         try {
-          const moved = await this.#handOver(next, timeoutMs);
+          const moved = await this.#handOver(next, pool, timeoutMs);
           old = moved.old;
           return { pauseMs: performance.now() - started, inflightMoved: moved.count, from, to };
         } finally {
@@ -300,7 +310,7 @@ export class Device {
   // With new requests held: lets the old backend finish (taking back what
   // never reached its device, where that can move), flushes it, and puts
   // the new backend in its place. On failure the old backend stays.
-  async #handOver(next: Blkio, timeoutMs: number): Promise<{ old: Blkio; count: number }> {
+  async #handOver(next: Blkio, pool: BouncePool | null, timeoutMs: number): Promise<{ old: Blkio; count: number }> {
     const oldQueue = this.#queue;
     const deadline = Date.now() + timeoutMs;
     let taken: Settle[] = [];
@@ -328,7 +338,6 @@ export class Device {
       if (taken.length) this.#flush();
       throw e;
     }
-    const pool = this.#needsRegionsOf(next) ? await this.#mapBouncePool(true, next) : null;
     const old = this.#blkio;
     this.#watcher.close();
     [this.#blkio, this.#requestAlignment, this.#bufAlignment, this.#needsRegions, this.#queue, this.#watcher] =
@@ -343,15 +352,18 @@ export class Device {
     return { old, count: taken.length };
   }
 
-  #needsRegionsOf(blkio: Blkio): boolean {
-    return blkio.getBool('needs-mem-regions');
-  }
-
   // Waits until done() (re-checked whenever requests progress) or the deadline.
-  async #until(done: () => boolean, deadline: number): Promise<void> {
+  async #until(done: () => boolean, deadline: number, failure?: Promise<unknown>): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
+    // A request whose failure ends the wait (its success wakes it through done()).
+    let failed: unknown = null;
+    failure?.then(
+      () => this.#progress?.(),
+      (e) => ((failed = e ?? new Error('failed')), this.#progress?.()),
+    );
     try {
       while (!done()) {
+        if (failed) throw failed;
         const left = deadline - Date.now();
         if (left <= 0)
           throw new BlkioError('cannot switch: the old backend did not complete its requests in time', 62 /* ETIME */);
