@@ -10,6 +10,13 @@ need_pkg() { dpkg -s "$1" >/dev/null 2>&1 || missing+=("$1"); }
 need_cmd qemu-storage-daemon qemu-system-common   # vhost-user and VDUSE peers
 need_cmd qemu-system-x86_64 qemu-system-x86       # the vhost-vdpa test guest
 need_cmd qemu-img qemu-utils
+need_cmd qemu-nbd qemu-utils                      # NBD exports for the network-storage tests
+need_cmd nbdkit nbdkit
+need_cmd ceph-mon ceph-mon                        # a one-node Ceph cluster for RBD (about 20 s to start)
+need_cmd ceph-mgr ceph-mgr
+need_cmd ceph-osd ceph-osd
+need_cmd rbd ceph-common
+need_pkg qemu-block-extra                         #   qemu-storage-daemon's rbd driver
 need_cmd vdpa iproute2
 need_cmd losetup mount
 need_cmd fio fio                                  # blkbench parity and benchmark references

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "byte_range.h"
 #include "errors.h"
 #include "mapped_ranges.h"
 #include "memfd.h"
@@ -63,7 +64,9 @@ void Blkio::add_generic_properties() {
   props_.bind("num-poll-queues", A::ConnectedRW, &num_poll_queues_, non_negative("num-poll-queues"));
 
   DeviceInfo* d = &info_;
-  props_.bind("capacity", A::ConnectedRO, &d->capacity);
+  // Read fresh from the device on every get (Blkio::get), as libblkio does.
+  props_.add("capacity", PropType::Uint64, A::ConnectedRO,
+             [this](PropValue* v) { v->u = capacity_.load(std::memory_order_relaxed); });
   props_.bind("max-queues", A::ConnectedRO, &d->max_queues);
   props_.bind("supports-poll-queues", A::ConnectedRO, &d->supports_poll_queues);
   props_.bind("max-mem-regions", A::ConnectedRO, &d->max_mem_regions);
@@ -91,7 +94,21 @@ void Blkio::add_generic_properties() {
 int Blkio::get(const char* name, PropType as, PropValue* out) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!driver_) return destroyed_error();
+  bool readable_as = as == PropType::Uint64 || as == PropType::Str;
+  if (state_ != State::Created && readable_as && strcmp(name, "capacity") == 0) {
+    int r = refresh_capacity();
+    if (r < 0) return r;
+  }
   return props_.get(state_, name, as, out);
+}
+
+int Blkio::refresh_capacity() {
+  uint64_t capacity = capacity_.load(std::memory_order_relaxed);
+  int r = driver_->current_capacity(&capacity);
+  if (r < 0) return r;
+  info_.capacity = capacity;
+  capacity_.store(capacity, std::memory_order_relaxed);
+  return 0;
 }
 
 int Blkio::set(const char* name, PropType as, const PropValue& value) {
@@ -109,6 +126,7 @@ int Blkio::connect() {
   int r = driver_->connect(&info, &read_only_);
   if (r < 0) return r;
   info_ = info;
+  capacity_.store(info.capacity, std::memory_order_relaxed);
   state_ = State::Connected;
   return 0;
 }
@@ -148,7 +166,7 @@ int Blkio::make_queue(bool poll, int index, std::shared_ptr<Queue>* out) {
   std::unique_ptr<QueueDriver> qd;
   int r = driver_->create_queue(poll, index, &qd);
   if (r < 0) return r;
-  *out = std::make_shared<Queue>(QueueContext{&info_, &read_only_, &regions_}, std::move(qd), poll);
+  *out = std::make_shared<Queue>(QueueContext{&info_, &capacity_, &read_only_, &regions_}, std::move(qd), poll);
   return 0;
 }
 
@@ -199,6 +217,7 @@ int Blkio::alloc_mem_region(MemRegion* out, size_t len) {
   if (!driver_) return destroyed_error();
   if (state_ == State::Created) return fail(ENODEV, "Device must be connected");
   if (len == 0) return fail(EINVAL, "len must be greater than 0");
+  if (len > size_t(INT64_MAX)) return fail(EINVAL, "len %zu exceeds the largest possible memory region (2^63 - 1)", len);
   if (len % info_.mem_region_alignment)
     return fail(EINVAL, "len %zu is not a multiple of mem-region-alignment (%llu)", len,
                 (unsigned long long)info_.mem_region_alignment);
@@ -242,6 +261,8 @@ int Blkio::map_mem_region(const MemRegion& region) {
   if (reinterpret_cast<uintptr_t>(region.addr) % align || region.len % align || region.len == 0)
     return fail(EINVAL, "memory region addr and len must be non-zero multiples of mem-region-alignment (%llu)",
                 (unsigned long long)align);
+  if (!range_fits(reinterpret_cast<uintptr_t>(region.addr), region.len))
+    return fail(EINVAL, "memory region wraps the address space (addr + len exceeds 2^64 - 1)");
   if (region.iova != 0 || region.flags != 0) return fail(EINVAL, "memory region iova and flags must be 0");
   if (info_.needs_mem_region_fd && region.fd < 0)
     return fail(EINVAL, "this driver needs memory regions backed by a file descriptor (needs-mem-region-fd)");

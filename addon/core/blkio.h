@@ -4,6 +4,7 @@
 // used by one thread at a time (libblkio's rule).
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -54,6 +55,7 @@ class Blkio {
   void add_generic_properties();
   static int destroyed_error();
   int make_queue(bool poll, int index, std::shared_ptr<Queue>* out);
+  int refresh_capacity();
   std::vector<std::shared_ptr<Queue>>& queues(bool poll) { return poll ? poll_queues_ : queues_; }
 
   std::mutex mutex_;
@@ -62,6 +64,7 @@ class Blkio {
   State state_ = State::Created;
   PropertyTable props_;
   DeviceInfo info_;
+  std::atomic<uint64_t> capacity_{0};  // info_.capacity as last read from the device
   bool read_only_ = false;
   bool can_add_queues_ = false;
   int32_t num_queues_ = 1;

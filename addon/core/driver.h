@@ -90,6 +90,16 @@ class Driver {
   virtual int create_queue(bool poll, int index, std::unique_ptr<QueueDriver>* out) = 0;
   virtual bool can_add_queues() const = 0;
 
+  // The device's size now, for a connected device: a file grown or
+  // truncated from outside, a block device or backend image resized. The
+  // default keeps the size seen at connect. Called with the instance lock
+  // held, from the thread reading "capacity"; must answer within a bound.
+  // A value the device reports that no device could have fails with EIO.
+  virtual int current_capacity(uint64_t* capacity) {
+    (void)capacity;
+    return 0;
+  }
+
   // Makes a region visible to the device (slot is stable while mapped).
   virtual int map_region(int slot, const MemRegion& region) = 0;
   virtual void unmap_region(int slot, const MemRegion& region) = 0;

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "byte_range.h"
 #include "request.h"
 
 namespace blkio {
@@ -78,7 +79,7 @@ class MappedRanges {
   bool overlaps_locked(const void* addr, size_t len) const {
     uintptr_t a = reinterpret_cast<uintptr_t>(addr);
     for (const auto& [s, l] : mapped_)
-      if (a < s + l && s < a + len) return true;
+      if (ranges_overlap(a, len, s, l)) return true;
     return false;
   }
 

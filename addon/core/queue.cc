@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 #include "errors.h"
@@ -96,11 +97,17 @@ const char* Queue::validate(const Request& req, int* err) const {
     return "device is read-only";
   }
   if (req.type == RequestType::Flush) return nullptr;
+  // Device offsets are signed 64-bit in the kernel and the virtio/NVMe
+  // checks: a range past 2^63 - 1 (or one whose end wraps) is never valid,
+  // also on a device that can grow.
+  if (req.len > uint64_t(INT64_MAX) || req.start > uint64_t(INT64_MAX) - req.len)
+    return "start + length exceeds 2^63 - 1";
   if (is_vectored(req.type) && info.max_segments > 0 && req.iov.size() > size_t(info.max_segments))
     return "iovcnt exceeds max-segments";
   if (misaligned(req.start, info.request_alignment) || misaligned(req.len, info.request_alignment))
     return "start and length must be multiples of request-alignment";
-  if (!info.can_grow && (req.start > info.capacity || req.len > info.capacity - req.start))
+  uint64_t capacity = ctx_.capacity->load(std::memory_order_relaxed);
+  if (!info.can_grow && (req.start > capacity || req.len > capacity - req.start))
     return "request extends beyond the end of the device";
   if (req.type == RequestType::Read || req.type == RequestType::Write) {
     if (misaligned(uintptr_t(req.buf), info.buf_alignment) || misaligned(req.len, info.buf_alignment))
@@ -172,7 +179,12 @@ void Queue::vectored(RequestType type, uint64_t start, const iovec* iov, int iov
   r->start = start, r->buf = nullptr, r->len = 0, r->user_data = user_data, r->flags = flags;
   if (iovcnt < 0) return complete_now(r, -EINVAL, "iovcnt must be non-negative and fit in a signed 32-bit integer");
   r->iov.assign(iov, iov + iovcnt);
-  for (const iovec& v : r->iov) r->len += v.iov_len;
+  for (const iovec& v : r->iov) {
+    // As the kernel: the iovecs together may not exceed SSIZE_MAX (the sum never wraps).
+    if (v.iov_len > size_t(SSIZE_MAX) - r->len)
+      return complete_now(r, -EINVAL, "the iovec lengths add up to more than SSIZE_MAX");
+    r->len += v.iov_len;
+  }
   submit_new(r, -1);
 }
 

@@ -20,6 +20,10 @@ namespace blkio {
 // What a queue needs to know about its device; owned by Blkio.
 struct QueueContext {
   const DeviceInfo* info;
+  // The current capacity (info->capacity is the one seen at connect): the
+  // control thread updates it when "capacity" is read while queues check
+  // requests against it.
+  const std::atomic<uint64_t>* capacity;
   const bool* read_only;
   const RegionTable* regions;
 };

@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "byte_range.h"
+
 namespace blkio {
 
 class RegionTable {
@@ -30,7 +32,7 @@ class RegionTable {
     for (int i = 0; i < top; i++) {
       uintptr_t s = slots_[i].start.load(std::memory_order_relaxed);
       size_t l = slots_[i].len.load(std::memory_order_acquire);
-      if (l && a < s + l && s < a + len) return true;
+      if (ranges_overlap(a, len, s, l)) return true;
     }
     return false;
   }

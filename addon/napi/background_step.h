@@ -6,6 +6,7 @@
 
 #include <napi.h>
 
+#include <cstdint>
 #include <functional>
 
 namespace blkio::napi {
@@ -14,5 +15,8 @@ namespace blkio::napi {
 // errno (with the core's thread-local message). The environment's teardown
 // waits for queued steps.
 Napi::Promise run_in_background(Napi::Env env, const char* name, std::function<int()> step);
+
+// The same for a step that produces a 64-bit value (0 or -errno): the Promise resolves to a BigInt.
+Napi::Promise run_in_background_u64(Napi::Env env, const char* name, std::function<int(uint64_t*)> step);
 
 }  // namespace blkio::napi

@@ -89,6 +89,7 @@ Napi::Function BlkioObject::define(Napi::Env env) {
                          InstanceMethod<&BlkioObject::connect_in_background>("connectInBackground"),
                          InstanceMethod<&BlkioObject::start_in_background>("startInBackground"),
                          InstanceMethod<&BlkioObject::map_mem_region_in_background>("mapMemRegionInBackground"),
+                         InstanceMethod<&BlkioObject::capacity_in_background>("capacityInBackground"),
                          InstanceMethod<&BlkioObject::get_property>("get"),
                          InstanceMethod<&BlkioObject::set_property>("set"),
                          InstanceMethod<&BlkioObject::alloc_mem_region>("allocMemRegion"),
@@ -219,6 +220,19 @@ Napi::Value BlkioObject::map_mem_region_in_background(const Napi::CallbackInfo& 
     int r = b->map_mem_region(region);
     if (r < 0) return r;
     return std::max(b->mapped_region_slot(region.addr, region.len), 0);  // a hint; checked when used
+  });
+}
+
+// capacityInBackground() -> Promise of the current capacity (a BigInt): the
+// read asks the device (a vhost-user GET_CONFIG waits up to its reply timeout).
+Napi::Value BlkioObject::capacity_in_background(const Napi::CallbackInfo& info) {
+  live(info.Env());
+  return run_in_background_u64(info.Env(), "blkio:capacity", [b = blkio_](uint64_t* out) {
+    PropValue v;
+    int r = b->get("capacity", PropType::Uint64, &v);
+    if (r < 0) return r;
+    *out = v.u;
+    return 0;
   });
 }
 

@@ -32,6 +32,7 @@ class BlkioObject : public Napi::ObjectWrap<BlkioObject> {
   Napi::Value connect_in_background(const Napi::CallbackInfo& info);
   Napi::Value start_in_background(const Napi::CallbackInfo& info);
   Napi::Value map_mem_region_in_background(const Napi::CallbackInfo& info);
+  Napi::Value capacity_in_background(const Napi::CallbackInfo& info);
   Napi::Value get_property(const Napi::CallbackInfo& info);
   Napi::Value set_property(const Napi::CallbackInfo& info);
   Napi::Value alloc_mem_region(const Napi::CallbackInfo& info);

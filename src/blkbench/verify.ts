@@ -74,7 +74,8 @@ export function checkBlock(block: Uint8Array, offset: number, kind: Exclude<Veri
   if (stored !== BigInt(offset)) return fail(`header says offset ${stored}: the block was written elsewhere`);
   const code = v.getUint32(20, true);
   if (code !== KIND_CODE[kind]) return fail(`written with verify kind ${code}, checking as ${kind}`);
-  const want = block.slice(24, 24 + (kind === 'md5' ? 16 : 4));
+  // A copy whatever the view's class (Buffer#slice would share the memory zeroed next).
+  const want = Uint8Array.prototype.slice.call(block, 24, 24 + (kind === 'md5' ? 16 : 4));
   block.fill(0, 24, VERIFY_HEADER_LEN);
   const got = checksum(kind, block);
   block.set(want, 24);

@@ -127,6 +127,16 @@ export class Blkio {
     else native.start();
   }
 
+  /**
+   * @internal The current capacity read off the event loop, for the Promise
+   * layer: the read asks the device (a stalled vhost-user backend holds it
+   * up to the reply timeout). Other users of the object must wait for it.
+   */
+  async _capacityInBackground(): Promise<bigint> {
+    const native = this.#live;
+    return native.capacityInBackground ? await native.capacityInBackground() : this.getUint64('capacity');
+  }
+
   /** Reads a bool property (ENOENT: unknown; ENOTTY: not a bool). */
   getBool(name: BoolProperty): boolean {
     checkName(name);
@@ -312,7 +322,7 @@ function checkRegion(region: MemRegion): NativeRegion {
     invalidArgument(`region.addr must be a bigint from 0 to 2^64-1, got ${String(addr)}`);
   if (typeof len !== 'number' || !Number.isSafeInteger(len) || len <= 0)
     invalidArgument(`region.len must be a positive integer, got ${String(len)}`);
-  if (addr + BigInt(len) > TWO_64) invalidArgument('region.addr + region.len must not exceed 2^64');
+  if (addr + BigInt(len) >= TWO_64) invalidArgument('region.addr + region.len must stay below 2^64 (the region must not wrap the address space)');
   if (typeof iova !== 'bigint' || iova < 0n || iova >= TWO_64)
     invalidArgument(`region.iova must be a bigint from 0 to 2^64-1, got ${String(iova)}`);
   if (typeof fdOffset !== 'number' || !Number.isSafeInteger(fdOffset) || fdOffset < 0)

@@ -5,6 +5,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from './files';
+import { qmpCommand } from './qmp-command';
 
 export type ImageFormat = 'raw' | 'qcow2';
 
@@ -33,6 +34,28 @@ export interface QsdOptions {
   aio?: 'threads' | 'native' | 'io_uring';
   /** Directory for the socket and a created image (default: a new temp dir, deleted by dispose). */
   dir?: string;
+  /**
+   * Serve an NBD export instead of an image file: qsd's nbd block driver connects to it over TCP
+   * (size is then required: the export's size).
+   */
+  nbd?: NbdSource;
+  /** Serve a Ceph RBD image with qsd's rbd driver (qemu-block-extra); size is then required. */
+  rbd?: RbdSource;
+}
+
+/** A Ceph RBD image, as qsd's rbd driver reaches it. */
+export interface RbdSource {
+  pool: string;
+  image: string;
+  /** The cluster's ceph.conf. */
+  conf: string;
+}
+
+/** An NBD export on a TCP address, as qsd's nbd driver reaches it. */
+export interface NbdSource {
+  host: string;
+  port: number;
+  exportName: string;
 }
 
 const running = new Set<ChildProcess>();
@@ -81,11 +104,15 @@ export function imagesEqual(a: string, aFormat: ImageFormat, b: string, bFormat:
 export class Qsd {
   readonly dir: string;
   readonly socket: string;
+  /** The daemon's QMP monitor socket. */
+  readonly monitor: string;
   readonly image: string;
   readonly format: ImageFormat;
   readonly size: number;
   readonly #ownsDir: boolean;
   readonly #ownsImage: boolean;
+  readonly #nbd: NbdSource | undefined;
+  readonly #rbd: RbdSource | undefined;
   #proc: ChildProcess | null = null;
   #exited: Promise<void> = Promise.resolve();
   #stderr = '';
@@ -94,9 +121,16 @@ export class Qsd {
     this.#ownsDir = opts.dir === undefined;
     this.dir = opts.dir ?? tempDir('blkio-qsd-');
     this.socket = path.join(this.dir, 'vhost-user-blk.sock');
+    this.monitor = path.join(this.dir, 'qmp.sock');
     this.format = opts.format ?? 'raw';
-    this.#ownsImage = opts.image === undefined;
-    if (opts.image !== undefined) {
+    this.#ownsImage = opts.image === undefined && opts.nbd === undefined && opts.rbd === undefined;
+    this.#nbd = opts.nbd;
+    this.#rbd = opts.rbd;
+    if (opts.nbd !== undefined || opts.rbd !== undefined) {
+      if (opts.size === undefined) throw new Error('Qsd: a network source needs its size');
+      this.image = opts.nbd ? `nbd://${opts.nbd.host}:${opts.nbd.port}/${opts.nbd.exportName}` : `rbd:${opts.rbd!.pool}/${opts.rbd!.image}`;
+      this.size = opts.size;
+    } else if (opts.image !== undefined) {
       this.image = opts.image;
       this.size = Number(JSON.parse(execFileSync('qemu-img', ['info', '-U', '--output=json', opts.image], { encoding: 'utf8' }))['virtual-size']);
     } else {
@@ -138,6 +172,7 @@ export class Qsd {
     const pidfile = path.join(this.dir, 'qsd.pid');
     fs.rmSync(pidfile, { force: true });
     fs.rmSync(this.socket, { force: true });
+    fs.rmSync(this.monitor, { force: true });
     const exportOpts = [
       'type=vhost-user-blk',
       'id=export0',
@@ -149,15 +184,22 @@ export class Qsd {
       ...(opts.logicalBlockSize ? [`logical-block-size=${opts.logicalBlockSize}`] : []),
       ...(opts.iothread ? ['iothread=iothread0'] : []),
     ];
+    const nbd = this.#nbd;
+    const rbd = this.#rbd;
+    const nodes = nbd
+      ? ['--blockdev', `driver=nbd,node-name=fmt0,server.type=inet,server.host=${nbd.host},server.port=${nbd.port},export=${nbd.exportName},read-only=${ro}`]
+      : rbd
+      ? ['--blockdev', `driver=rbd,node-name=fmt0,pool=${rbd.pool},image=${rbd.image},conf=${rbd.conf},read-only=${ro}`]
+      : this.#fileNodes(opts, ro);
     const args = [
       ...(opts.iothread ? ['--object', 'iothread,id=iothread0'] : []),
-      '--blockdev',
-      `driver=file,node-name=file0,filename=${this.image},aio=${opts.aio ?? 'threads'},discard=unmap,read-only=${ro}`,
-      ...(opts.blkdebug ? ['--blockdev', `driver=blkdebug,node-name=debug0,image=file0,${opts.blkdebug}`] : []),
-      '--blockdev',
-      `driver=${this.format},node-name=fmt0,file=${opts.blkdebug ? 'debug0' : 'file0'},discard=unmap,read-only=${ro}`,
+      ...nodes,
       '--export',
       exportOpts.join(','),
+      '--chardev',
+      `socket,id=qmp0,path=${this.monitor},server=on,wait=off`,
+      '--monitor',
+      'chardev=qmp0,mode=control',
       '--pidfile',
       pidfile,
     ];
@@ -185,6 +227,22 @@ export class Qsd {
       }
       await sleep(10);
     }
+  }
+
+  /** The file, blkdebug and format nodes over the image, the last one named fmt0. */
+  #fileNodes(opts: QsdOptions, ro: string): string[] {
+    return [
+      '--blockdev',
+      `driver=file,node-name=file0,filename=${this.image},aio=${opts.aio ?? 'threads'},discard=unmap,read-only=${ro}`,
+      ...(opts.blkdebug ? ['--blockdev', `driver=blkdebug,node-name=debug0,image=file0,${opts.blkdebug}`] : []),
+      '--blockdev',
+      `driver=${this.format},node-name=fmt0,file=${opts.blkdebug ? 'debug0' : 'file0'},discard=unmap,read-only=${ro}`,
+    ];
+  }
+
+  /** Resizes the exported image to size bytes (QMP block_resize); the export tells its client. */
+  async resize(size: number): Promise<void> {
+    await qmpCommand(this.monitor, 'block_resize', { 'node-name': 'fmt0', size });
   }
 
   /** Restarts a stopped daemon on the same image and socket. */

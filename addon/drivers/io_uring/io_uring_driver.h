@@ -22,6 +22,7 @@ class IoUringDriver : public Driver {
   int start(int num_queues, int num_poll_queues, bool read_only) override;
   int create_queue(bool poll, int index, std::unique_ptr<QueueDriver>* out) override;
   bool can_add_queues() const override { return true; }
+  int current_capacity(uint64_t* capacity) override { return target_size(target_, capacity); }
   int map_region(int slot, const MemRegion& region) override;
   void unmap_region(int slot, const MemRegion& region) override;
 

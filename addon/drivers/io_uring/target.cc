@@ -65,6 +65,20 @@ bool device_polls(dev_t dev) {
 
 }  // namespace
 
+int target_size(const UringTarget& t, uint64_t* bytes) {
+  if (t.is_block_device) {
+    uint64_t size = 0;
+    if (ioctl(t.fd, BLKGETSIZE64, &size) < 0) return fail(errno, "BLKGETSIZE64 failed: %s", strerror(errno));
+    *bytes = size;
+    return 0;
+  }
+  struct stat st;
+  if (fstat(t.fd, &st) < 0) return fail(errno, "fstat failed: %s", strerror(errno));
+  if (st.st_size < 0) return fail(EIO, "fstat reports a negative file size");
+  *bytes = uint64_t(st.st_size);
+  return 0;
+}
+
 int describe_target(UringTarget* t, DeviceInfo* info) {
   struct stat st;
   if (fstat(t->fd, &st) < 0) return fail(errno, "fstat failed: %s", strerror(errno));

@@ -18,4 +18,8 @@ struct UringTarget {
 // driver reports them. Returns 0 or fail(...).
 int describe_target(UringTarget* target, DeviceInfo* info);
 
+// The target's size now: a regular file's st_size (grown by writes past its
+// end or changed from outside), a block device's BLKGETSIZE64.
+int target_size(const UringTarget& target, uint64_t* bytes);
+
 }  // namespace blkio

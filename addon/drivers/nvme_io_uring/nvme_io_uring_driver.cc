@@ -87,6 +87,29 @@ int NvmeIoUringDriver::connect(DeviceInfo* info, bool* read_only) {
   return 0;
 }
 
+int NvmeIoUringDriver::current_capacity(uint64_t* capacity) {
+  void* mem = nullptr;
+  if (posix_memalign(&mem, 4096, nvme::kIdentifySize) != 0) return fail(ENOMEM, "no memory for Identify data");
+  std::unique_ptr<void, decltype(&free)> hold(mem, free);
+  auto* idns = static_cast<uint8_t*>(mem);
+  memset(idns, 0, nvme::kIdentifySize);
+  int r = admin_identify(ns_.fd, ns_.nsid, nvme::kCnsNamespace, idns);
+  if (r < 0) return fail(-r, "NVMe Identify Namespace failed: %s", strerror(-r));
+  uint8_t flbas = idns[nvme::kNsFlbas];
+  unsigned format = (flbas & 0xf) | ((flbas >> 1) & 0x30);
+  if (format > idns[nvme::kNsNlbaf] || format >= 64)
+    return fail(EIO, "NVMe namespace reports LBA format %u of %u", format, idns[nvme::kNsNlbaf] + 1u);
+  unsigned lbads = (nvme::field<uint32_t>(idns, nvme::kNsLbaf0 + 4 * format) >> 16) & 0xff;
+  if (lbads != ns_.lba_shift)
+    return fail(EIO, "NVMe namespace was reformatted (LBA size 2^%u bytes, was 2^%u): reconnect", lbads, ns_.lba_shift);
+  // A size is kept below 2^63 bytes: device offsets are signed 64-bit.
+  uint64_t nsze = nvme::field<uint64_t>(idns, nvme::kNsNsze);
+  if (nsze > (uint64_t(INT64_MAX) >> lbads)) return fail(EIO, "NVMe namespace reports an impossible size (%llu blocks)",
+                                                         (unsigned long long)nsze);
+  *capacity = nsze << lbads;
+  return 0;
+}
+
 int NvmeIoUringDriver::identify(DeviceInfo* info) {
   const char* what = path_.empty() ? "fd" : path_.c_str();
   struct stat st;

@@ -32,6 +32,8 @@ class NvmeIoUringDriver : public Driver {
   // Passthrough maps user memory per command: nothing to register.
   int map_region(int, const MemRegion&) override { return 0; }
   void unmap_region(int, const MemRegion&) override {}
+  // Identify Namespace again: NSZE in the LBA size seen at connect.
+  int current_capacity(uint64_t* capacity) override;
 
  private:
   int identify(DeviceInfo* info);

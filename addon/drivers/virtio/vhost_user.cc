@@ -211,8 +211,12 @@ int VhostUserTransport::read_config(uint8_t* buf, size_t len, size_t* got) {
   std::lock_guard<std::mutex> lock(mu_);
   int r = get_config(*channel_, buf, len, got);
   if (r < 0) return r;
-  config_len_ = std::min(*got, sizeof config_);
-  memcpy(config_, buf, config_len_);
+  // A later, shorter read (the capacity alone, when "capacity" is read)
+  // updates what it covers and keeps the rest: a restarted backend is
+  // compared with the size seen last and the block size seen at connect.
+  size_t n = std::min(*got, sizeof config_);
+  memcpy(config_, buf, n);
+  config_len_ = std::max(config_len_, n);
   return 0;
 }
 

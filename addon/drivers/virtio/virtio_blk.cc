@@ -116,6 +116,22 @@ int VirtioBlkDriver::connect(DeviceInfo* info, bool*) {
   return 0;
 }
 
+int VirtioBlkDriver::current_capacity(uint64_t* capacity) {
+  if (!transport_ || transport_->disconnected()) return 0;
+  namespace c = blk::config;
+  uint8_t config[c::kCapacity + sizeof(uint64_t)];
+  size_t got = 0;
+  int r = transport_->read_config(config, sizeof config, &got);
+  if (r < 0) return r;
+  if (got < sizeof config) return fail(EIO, "the device config is too short (%zu bytes) to hold its capacity", got);
+  uint64_t sectors = config_field<uint64_t>(config, c::kCapacity);
+  if (sectors > kMaxCapacitySectors)
+    return fail(EIO, "the device reports an invalid config: capacity of %llu sectors exceeds 2^63 bytes",
+                (unsigned long long)sectors);
+  *capacity = sectors * blk::kSectorSize;
+  return 0;
+}
+
 // libblkio's virtio-blk column of the property table (libblkio.md §3.2).
 // The device is another program: every field is range-checked, and one no
 // correct device reports fails connect with EIO naming it.

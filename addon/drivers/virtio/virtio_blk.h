@@ -26,6 +26,10 @@ class VirtioBlkDriver : public Driver {
   int start(int num_queues, int num_poll_queues, bool read_only) override;
   int create_queue(bool poll, int index, std::unique_ptr<QueueDriver>* out) override;
   bool can_add_queues() const override { return false; }
+  // Reads the config space's capacity field again (vhost-user GET_CONFIG,
+  // VHOST_VDPA_GET_CONFIG, the PCI device config). After a disconnect the
+  // size seen last stays.
+  int current_capacity(uint64_t* capacity) override;
   int map_region(int slot, const MemRegion& region) override;
   void unmap_region(int slot, const MemRegion& region) override;
 

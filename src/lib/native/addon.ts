@@ -55,6 +55,8 @@ export interface NativeBlkio {
   startInBackground?(): Promise<void>;
   /** mapMemRegion() on the thread pool: nothing else may use the object meanwhile. */
   mapMemRegionInBackground?(region: NativeRegion): Promise<number>;
+  /** The capacity property read on the thread pool (it asks the device). */
+  capacityInBackground?(): Promise<bigint>;
   get(name: string, type: PropertyType): boolean | number | bigint | string;
   set(name: string, type: PropertyType, value: boolean | number | bigint | string): void;
   allocMemRegion(len: number): NativeRegion;

@@ -94,7 +94,7 @@ export class Device {
   #queue: Queue;
   #needsRegions: boolean;
   #watcher: CompletionWatcher;
-  /** Size in bytes. */
+  /** Size in bytes when the device was opened; size() reads the current size. */
   readonly capacity: bigint;
   #requestAlignment: number;
   readonly #readOnly: boolean;
@@ -152,6 +152,18 @@ export class Device {
   /** Buffer addresses and lengths must be multiples of this; others go through the bounce pool. */
   get bufAlignment(): number {
     return this.#bufAlignment;
+  }
+
+  /**
+   * The device's size in bytes now, read from the device (a file grown or
+   * truncated, a block device or backend image resized since open).
+   */
+  size(): Promise<bigint> {
+    if (this.#closed) return Promise.reject(closedError());
+    // Off the event loop (the device is asked), and apart from other control steps on the same device.
+    return this.#control.runExclusive(() => this.blkio._capacityInBackground()).catch((e: unknown) => {
+      throw asBlkioError(e);
+    });
   }
 
   /** Reads into buffer (filling it) or into a new Uint8Array of length bytes. */

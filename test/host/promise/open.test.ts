@@ -27,3 +27,25 @@ describe('open() on a stalled vhost-user backend', function () {
     await dev.close();
   });
 });
+
+describe('Device.size() on a stalled vhost-user backend', function () {
+  this.timeout(60_000);
+  let qsd: Qsd;
+  beforeEach(async () => (qsd = await Qsd.start()));
+  afterEach(async () => {
+    await qsd.kill('SIGCONT');
+    await qsd.dispose();
+  });
+
+  it('asks the device without blocking the event loop, and rejects with ETIMEDOUT', async () => {
+    const dev = await open({ driver: 'virtio-blk-vhost-user', path: qsd.socket });
+    assert.equal(await dev.size(), dev.capacity);
+    await qsd.kill('SIGSTOP');
+    const lag = new LoopLag();
+    await assert.rejects(dev.size(), (e: unknown) => e instanceof BlkioError && e.code === 'ETIMEDOUT');
+    const maxLag = lag.stop();
+    assert.ok(maxLag < LAG_LIMIT_MS, `the event loop stalled for ${maxLag.toFixed(0)} ms during size()`);
+    await qsd.kill('SIGCONT');
+    await dev.close();
+  });
+});

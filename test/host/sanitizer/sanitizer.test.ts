@@ -190,6 +190,10 @@ describe('sanitizers: the suites under ASan and UBSan', function () {
     assertClean(await runSuites(build, testFiles('test/host/vhost-user'), 10 * 60 * 1000));
   });
 
+  it('capacity suites (files, loop devices and vhost-user backends that resize) run clean', async () => {
+    assertClean(await runSuites(build, testFiles('test/host/capacity'), 5 * 60 * 1000));
+  });
+
   it('C ABI suites (C programs and the koffi driver over libblkio.so.1) run clean', async () => {
     const files = testFiles('test/host/capi', (f) => f !== 'install.test.js'); // install copies build/Release
     assertClean(await runSuites(build, files, 8 * 60 * 1000));

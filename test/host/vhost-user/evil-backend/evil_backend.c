@@ -48,6 +48,7 @@ enum {
 static const char *usage_text =
     "modes: capacity-max blk-size-huge blk-size-odd queues-0 queues-max queue-num-0 size-max-tiny\n"
     "       seg-max-0 discard-huge (config space)\n"
+    "       capacity-halves-later capacity-max-later (config space after the first GET_CONFIG: a resize)\n"
     "       stop-reading no-ack no-ack-after-start wrong-reply-id wrong-reply-size huge-reply (socket)\n"
     "       hang-up complete-then-hang-up stall used-id-out-of-range used-id-duplicate used-len-oversized used-idx-jump (requests)\n";
 
@@ -146,8 +147,13 @@ static void remove_region(const uint64_t *payload, int fd) {
   }
 }
 
+static int config_reads;
+
 static void fill_config(uint8_t *cfg) {
   uint64_t capacity = mode("capacity-max") ? UINT64_MAX : DISK_SIZE / 512;
+  // Later reads see a resized device (the disk itself stays DISK_SIZE).
+  if (config_reads > 0 && mode("capacity-halves-later")) capacity = DISK_SIZE / 2 / 512;
+  if (config_reads > 0 && mode("capacity-max-later")) capacity = UINT64_MAX;
   uint32_t size_max = mode("size-max-tiny") ? 1 : 65536;
   uint32_t seg_max = mode("seg-max-0") ? 0 : 64;
   uint32_t blk_size = mode("blk-size-huge") ? 1u << 31 : mode("blk-size-odd") ? 1000 : 512;
@@ -279,6 +285,7 @@ static void handle(const struct header *h, uint8_t *payload, const int *fds, int
       memcpy(msg, payload, 12);
       memcpy(msg + 4, &size, 4);
       fill_config(msg + 12);
+      config_reads++;
       return reply(h->request, msg, 12 + size);
     }
     case ADD_MEM_REG: add_region((const uint64_t *)payload, fd); break;
