@@ -102,6 +102,53 @@ void blkioq_discard(struct blkioq *q, uint64_t start, uint64_t len, void *user_d
 void blkioq_flush(struct blkioq *q, void *user_data, uint32_t flags);
 
 /*
+ * Zoned block devices. Offsets and lengths are in bytes. On a device whose
+ * "zoned-model" property is "none" every zone request completes with -ENOTSUP.
+ */
+enum {
+    BLKIO_ZONE_TYPE_CONVENTIONAL = 0x1,
+    BLKIO_ZONE_TYPE_SEQWRITE_REQ = 0x2,
+    BLKIO_ZONE_TYPE_SEQWRITE_PREF = 0x3,
+};
+
+enum {
+    BLKIO_ZONE_STATE_EMPTY = 0x1,
+    BLKIO_ZONE_STATE_IMP_OPEN = 0x2,
+    BLKIO_ZONE_STATE_EXP_OPEN = 0x3,
+    BLKIO_ZONE_STATE_CLOSED = 0x4,
+    BLKIO_ZONE_STATE_READONLY = 0xD,
+    BLKIO_ZONE_STATE_FULL = 0xE,
+    BLKIO_ZONE_STATE_OFFLINE = 0xF,
+};
+
+struct blkio_zone {
+    uint64_t start;         /* first byte of the zone */
+    uint64_t len;           /* zone size in bytes */
+    uint64_t capacity;      /* writable bytes from start */
+    uint64_t write_pointer; /* next byte to write; UINT64_MAX when the zone has none (conventional) */
+    uint8_t zone_type;      /* BLKIO_ZONE_TYPE_* */
+    uint8_t zone_state;     /* BLKIO_ZONE_STATE_*; 0 for a conventional zone */
+    uint8_t reset;          /* the device recommends resetting this zone */
+    uint8_t reserved_[29];
+};
+
+/* Fills up to nr_zones zones, from the zone holding offset; the completion's ret is how many. */
+void blkioq_report_zones(struct blkioq *q, uint64_t offset, struct blkio_zone *zones, uint32_t nr_zones,
+                         void *user_data, uint32_t flags);
+
+/* offset is the zone's start. */
+void blkioq_close_zone(struct blkioq *q, uint64_t offset, void *user_data, uint32_t flags);
+void blkioq_finish_zone(struct blkioq *q, uint64_t offset, void *user_data, uint32_t flags);
+void blkioq_open_zone(struct blkioq *q, uint64_t offset, void *user_data, uint32_t flags);
+void blkioq_reset_zone(struct blkioq *q, uint64_t offset, void *user_data, uint32_t flags);
+
+/* Every zone the operation applies to (close: open zones; finish: open and closed; open: closed; reset: all). */
+void blkioq_close_all_zones(struct blkioq *q, void *user_data, uint32_t flags);
+void blkioq_finish_all_zones(struct blkioq *q, void *user_data, uint32_t flags);
+void blkioq_open_all_zones(struct blkioq *q, void *user_data, uint32_t flags);
+void blkioq_reset_all_zones(struct blkioq *q, void *user_data, uint32_t flags);
+
+/*
  * Submits enqueued requests and returns between min_completions and
  * max_completions completions, oldest first. timeout (NULL: none) is updated
  * with the time left; when it runs out the call fails with -ETIME and no

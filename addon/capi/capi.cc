@@ -38,6 +38,17 @@ static_assert(offsetof(blkio_mem_region, fd_offset) == offsetof(blkio::MemRegion
 static_assert(offsetof(blkio_mem_region, fd) == offsetof(blkio::MemRegion, fd), "mem region layout");
 static_assert(offsetof(blkio_mem_region, flags) == offsetof(blkio::MemRegion, flags), "mem region layout");
 
+static_assert(sizeof(blkio_zone) == sizeof(blkio::Zone), "zone layout");
+static_assert(offsetof(blkio_zone, len) == offsetof(blkio::Zone, len), "zone layout");
+static_assert(offsetof(blkio_zone, capacity) == offsetof(blkio::Zone, capacity), "zone layout");
+static_assert(offsetof(blkio_zone, write_pointer) == offsetof(blkio::Zone, write_pointer), "zone layout");
+static_assert(offsetof(blkio_zone, zone_type) == offsetof(blkio::Zone, type), "zone layout");
+static_assert(offsetof(blkio_zone, zone_state) == offsetof(blkio::Zone, state), "zone layout");
+static_assert(offsetof(blkio_zone, reset) == offsetof(blkio::Zone, reset), "zone layout");
+static_assert(int(BLKIO_ZONE_STATE_OFFLINE) == int(blkio::ZONE_STATE_OFFLINE) &&
+                  int(BLKIO_ZONE_TYPE_SEQWRITE_PREF) == int(blkio::ZONE_TYPE_SEQWRITE_PREF),
+              "zone constants");
+
 struct blkioq {
   std::shared_ptr<blkio::Queue> queue;
   // What the application asked for, restored after an interruptible wait
@@ -266,6 +277,44 @@ void blkioq_discard(blkioq* q, uint64_t start, uint64_t len, void* user_data, ui
 }
 
 void blkioq_flush(blkioq* q, void* user_data, uint32_t flags) { q->queue->flush(user_data, flags); }
+
+void blkioq_report_zones(blkioq* q, uint64_t offset, blkio_zone* zones, uint32_t nr_zones, void* user_data,
+                         uint32_t flags) {
+  q->queue->report_zones(offset, reinterpret_cast<blkio::Zone*>(zones), nr_zones, user_data, flags);
+}
+
+namespace {
+void zone_request(blkioq* q, blkio::RequestType type, uint64_t offset, void* user_data, uint32_t flags) {
+  q->queue->zone_management(type, offset, user_data, flags);
+}
+}  // namespace
+
+using blkio::RequestType;
+
+void blkioq_open_zone(blkioq* q, uint64_t offset, void* user_data, uint32_t flags) {
+  zone_request(q, RequestType::ZoneOpen, offset, user_data, flags);
+}
+void blkioq_close_zone(blkioq* q, uint64_t offset, void* user_data, uint32_t flags) {
+  zone_request(q, RequestType::ZoneClose, offset, user_data, flags);
+}
+void blkioq_finish_zone(blkioq* q, uint64_t offset, void* user_data, uint32_t flags) {
+  zone_request(q, RequestType::ZoneFinish, offset, user_data, flags);
+}
+void blkioq_reset_zone(blkioq* q, uint64_t offset, void* user_data, uint32_t flags) {
+  zone_request(q, RequestType::ZoneReset, offset, user_data, flags);
+}
+void blkioq_open_all_zones(blkioq* q, void* user_data, uint32_t flags) {
+  zone_request(q, RequestType::ZoneOpenAll, 0, user_data, flags);
+}
+void blkioq_close_all_zones(blkioq* q, void* user_data, uint32_t flags) {
+  zone_request(q, RequestType::ZoneCloseAll, 0, user_data, flags);
+}
+void blkioq_finish_all_zones(blkioq* q, void* user_data, uint32_t flags) {
+  zone_request(q, RequestType::ZoneFinishAll, 0, user_data, flags);
+}
+void blkioq_reset_all_zones(blkioq* q, void* user_data, uint32_t flags) {
+  zone_request(q, RequestType::ZoneResetAll, 0, user_data, flags);
+}
 
 int blkioq_do_io(blkioq* q, blkio_completion* completions, int min_completions, int max_completions,
                  struct timespec* timeout) {

@@ -10,6 +10,7 @@
 #include "errors.h"
 #include "mapped_ranges.h"
 #include "memfd.h"
+#include "zoned_properties.h"
 
 namespace blkio {
 
@@ -89,6 +90,7 @@ void Blkio::add_generic_properties() {
   props_.bind("discard-alignment", A::ConnectedRO, &d->discard_alignment);
   props_.bind("discard-alignment-offset", A::ConnectedRO, &d->discard_alignment_offset);
   props_.bind("max-discard-len", A::ConnectedRO, &d->max_discard_len);
+  bind_zoned_properties(props_, &d->zoned);
 }
 
 int Blkio::get(const char* name, PropType as, PropValue* out) {

@@ -3,6 +3,7 @@
 // backlogs, do_io. A driver only moves requests to and from its device.
 #pragma once
 
+#include <climits>
 #include <cstdint>
 #include <memory>
 
@@ -11,6 +12,17 @@
 #include "request.h"
 
 namespace blkio {
+
+// What a zoned device tells its users (all zero on a device without zones).
+enum class ZonedModel : uint8_t { None, HostAware, HostManaged };
+struct ZonedInfo {
+  ZonedModel model = ZonedModel::None;
+  uint64_t zone_size = 0;        // bytes
+  uint64_t nr_zones = 0;
+  uint64_t max_open_zones = 0;   // 0: no limit
+  uint64_t max_active_zones = 0; // 0: no limit
+  uint64_t max_append_bytes = 0; // 0: no zone append through this driver
+};
 
 // The generic properties a driver fills in at connect (libblkio's names,
 // with '-' for '_').
@@ -38,6 +50,7 @@ struct DeviceInfo {
   int32_t discard_alignment = 512;
   int32_t discard_alignment_offset = 0;
   uint64_t max_discard_len = 0;
+  ZonedInfo zoned;  // report and manage zones only where model != None
 };
 
 // One queue's device side. Used by one thread at a time.
@@ -59,7 +72,9 @@ class QueueDriver {
   // Moves up to max finished requests to out. A driver that needs another
   // step for a request (short transfer, FUA flush) returns it with
   // ret == kResubmit; the core puts it at the front of its backlog.
-  static constexpr int kResubmit = 1;
+  // Not a count a completion can carry (zone reports return how many zones
+  // they filled; the core caps requests below this).
+  static constexpr int kResubmit = INT32_MAX;
   virtual int reap(Finished* out, int max) = 0;
 
   // The eventfd that becomes readable when reap may find something.

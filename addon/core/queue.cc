@@ -97,6 +97,7 @@ const char* Queue::validate(const Request& req, int* err) const {
     return "device is read-only";
   }
   if (req.type == RequestType::Flush) return nullptr;
+  if (is_zone_request(req.type)) return validate_zone_request(req, err);
   // Device offsets are signed 64-bit in the kernel and the virtio/NVMe
   // checks: a range past 2^63 - 1 (or one whose end wraps) is never valid,
   // also on a device that can grow.
@@ -125,6 +126,26 @@ const char* Queue::validate(const Request& req, int* err) const {
   return nullptr;
 }
 
+const char* Queue::validate_zone_request(const Request& req, int* err) const {
+  const DeviceInfo& info = *ctx_.info;
+  const ZonedInfo& z = info.zoned;
+  if (z.model == ZonedModel::None || z.zone_size == 0) {
+    *err = ENOTSUP;
+    return "zone requests need a zoned device (zoned-model is \"none\")";
+  }
+  if (is_zone_all(req.type)) return nullptr;
+  if (req.start >= info.capacity) {
+    return req.type == RequestType::ReportZones ? "report zones offset is beyond the end of the device"
+                                                : "zone offset is beyond the end of the device";
+  }
+  if (req.type == RequestType::ReportZones) {
+    if (req.len > 0 && !req.buf) return "zones must be non-NULL when nr_zones > 0";
+    return nullptr;
+  }
+  if (req.start % z.zone_size != 0) return "zone offset must be the start of a zone (a multiple of zone-size)";
+  return nullptr;
+}
+
 void Queue::complete_now(Request* req, int ret, const char* msg) {
   bool was_empty = completed_.empty();
   completed_.push_back(Completion{req->user_data, msg, ret, {}});
@@ -147,7 +168,8 @@ void Queue::submit_new(Request* req, int region_hint) {
     req->region = -1;
   int err;
   if (const char* msg = validate(*req, &err)) return complete_now(req, -err, msg);
-  bool nothing_to_do = req->len == 0 && req->type != RequestType::Flush;
+  bool nothing_to_do =
+      req->len == 0 && req->type != RequestType::Flush && (!is_zone_request(req->type) || req->type == RequestType::ReportZones);
   if (nothing_to_do) return complete_now(req, 0, nullptr);
   if (!backlog_.empty() || quiesced_) return backlog_.push_back(req);  // keep submission order
   const char* msg = nullptr;
@@ -214,6 +236,26 @@ void Queue::flush(void* user_data, uint32_t flags) {
   Request* r = acquire();
   r->type = RequestType::Flush;
   r->start = 0, r->buf = nullptr, r->len = 0, r->user_data = user_data, r->flags = flags;
+  submit_new(r, -1);
+}
+
+void Queue::report_zones(uint64_t offset, Zone* zones, uint32_t nr_zones, void* user_data, uint32_t flags) {
+  Request* r = acquire();
+  r->type = RequestType::ReportZones;
+  // The completion's ret (an int) carries the count, and must never equal kResubmit.
+  uint32_t most = uint32_t(QueueDriver::kResubmit - 1);
+  r->start = offset, r->buf = zones, r->len = nr_zones < most ? nr_zones : most, r->user_data = user_data, r->flags = flags;
+  submit_new(r, -1);
+}
+
+void Queue::zone_management(RequestType type, uint64_t offset, void* user_data, uint32_t flags) {
+  Request* r = acquire();
+  if (!is_zone_request(type) || type == RequestType::ReportZones) {
+    r->user_data = user_data;
+    return complete_now(r, -EINVAL, "not a zone management request");
+  }
+  r->type = type;
+  r->start = is_zone_all(type) ? 0 : offset, r->buf = nullptr, r->len = 0, r->user_data = user_data, r->flags = flags;
   submit_new(r, -1);
 }
 

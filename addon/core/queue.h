@@ -55,6 +55,12 @@ class Queue {
   void write_zeroes(uint64_t start, uint64_t len, void* user_data, uint32_t flags);
   void discard(uint64_t start, uint64_t len, void* user_data, uint32_t flags);
   void flush(void* user_data, uint32_t flags);
+  // Zoned devices: the completion's ret is the number of zones written to
+  // zones (report) or 0; a device without zones fails them with ENOTSUP.
+  void report_zones(uint64_t offset, Zone* zones, uint32_t nr_zones, void* user_data, uint32_t flags);
+  // type is one of ZoneOpen..ZoneReset (offset: the zone's start) or
+  // ZoneOpenAll..ZoneResetAll (offset ignored).
+  void zone_management(RequestType type, uint64_t offset, void* user_data, uint32_t flags);
   // A request that fails before reaching the device (e.g. its buffer went
   // away before submission): completes with ret and msg, in order.
   void fail_request(void* user_data, int ret, const char* msg);
@@ -102,6 +108,7 @@ class Queue {
   void submit_new(Request* req, int region_hint);
   void vectored(RequestType type, uint64_t start, const iovec* iov, int iovcnt, void* user_data, uint32_t flags);
   const char* validate(const Request& req, int* err) const;
+  const char* validate_zone_request(const Request& req, int* err) const;
   void complete_now(Request* req, int ret, const char* msg);
   void feed_driver();
   int reap_into(Completion* out, int max);

@@ -128,7 +128,7 @@ void QueueObject::enqueue(Queue* q, const Descriptor& d, size_t n_iov) {
   uint64_t start = uint64_t(d.start_hi) << 32 | d.start_lo;
   void* user_data = reinterpret_cast<void*>(uintptr_t(d.slot));
   uint64_t len = 0, addr = 0;
-  bool uses_addr = d.op <= uint32_t(RequestType::Writev);
+  bool uses_addr = d.op <= uint32_t(RequestType::Writev) || d.op == uint32_t(RequestType::ReportZones);
   if (d.op != uint32_t(RequestType::Flush) &&
       (!exact_index(d.len, &len) || (uses_addr && !exact_index(d.addr, &addr))))
     return q->fail_request(user_data, -EINVAL, kMalformed);
@@ -156,6 +156,21 @@ void QueueObject::enqueue(Queue* q, const Descriptor& d, size_t n_iov) {
     case uint32_t(RequestType::WriteZeroes): return q->write_zeroes(start, len, user_data, d.flags);
     case uint32_t(RequestType::Discard): return q->discard(start, len, user_data, d.flags);
     case uint32_t(RequestType::Flush): return q->flush(user_data, d.flags);
+    case uint32_t(RequestType::ReportZones): {
+      // len is the array's size in bytes: whole zones only, at most 2^32-1 of them.
+      if (len % sizeof(Zone) != 0 || len / sizeof(Zone) > UINT32_MAX)
+        return q->fail_request(user_data, -EINVAL, kMalformed);
+      return q->report_zones(start, static_cast<Zone*>(buf), uint32_t(len / sizeof(Zone)), user_data, d.flags);
+    }
+    case uint32_t(RequestType::ZoneOpen):
+    case uint32_t(RequestType::ZoneClose):
+    case uint32_t(RequestType::ZoneFinish):
+    case uint32_t(RequestType::ZoneReset):
+    case uint32_t(RequestType::ZoneOpenAll):
+    case uint32_t(RequestType::ZoneCloseAll):
+    case uint32_t(RequestType::ZoneFinishAll):
+    case uint32_t(RequestType::ZoneResetAll):
+      return q->zone_management(RequestType(d.op), start, user_data, d.flags);
     case kFailOp: {
       int err = len > 0 && len < 4096 ? int(len) : EINVAL;
       return q->fail_request(user_data, -err, err == EFAULT ? kDetached : kMalformed);

@@ -12,4 +12,6 @@ export type { SwitchReport } from './promise/switching';
 export { SlowPath, SlowPathOptions, SlowPathReport, ThrottleLimits } from './promise/slow-path';
 export { QmpClient, QmpEvent } from './qmp/client';
 export { StorageDaemon, StorageDaemonOptions } from './qmp/storage-daemon';
+export * from './zones';
+export { DeviceZones, ZonedGeometry } from './promise/zoned';
 export type { BoolProperty, DriverName, IntProperty, OtherName, StrProperty, Uint64Property } from './names';

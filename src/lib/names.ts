@@ -61,7 +61,12 @@ export type Uint64Property =
   | 'mem-region-alignment'
   | 'max-write-zeroes-len'
   | 'max-discard-len'
+  | 'nr-zones'
+  | 'zone-size'
+  | 'max-open-zones'
+  | 'max-active-zones'
+  | 'max-append-bytes'
   | OtherName;
 
 /** Properties of type str (getStr/setStr). */
-export type StrProperty = 'driver' | 'path' | OtherName;
+export type StrProperty = 'driver' | 'path' | 'zoned-model' | OtherName;

@@ -2,6 +2,7 @@ import { locateView, MappedBuffer, viewBuffer, viewByteLength, ViewLocation } fr
 import { BlkioError, invalidArgument } from './errors';
 import { addon, DoIo, NativeQueue } from './native/addon';
 import { DESC_WORDS, DESCRIPTOR_LAYOUT, Op } from './native/descriptor';
+import { ZONE_BYTES } from './zones';
 
 export type { MappedBuffer } from './buffers';
 
@@ -207,6 +208,58 @@ export class Queue {
     this.#startLo = this.#startHi = 0;
     const w = this.#next(Op.Flush, flags, userData, null);
     this.#doubles[(w >> 1) + 3] = 0;
+  }
+
+  /**
+   * Reports zones of a zoned device, from the zone holding offset, into
+   * zones (blkioq_report_zones): room for zones.byteLength / 64 struct
+   * blkio_zone entries. The completion's ret is how many were filled; read
+   * them with {@link decodeZones}. A device without zones fails it with ENOTSUP.
+   */
+  reportZones(offset: number | bigint, zones: Uint8Array, userData?: unknown, flags = 0): void {
+    if (!(zones instanceof Uint8Array) || zones.byteLength % ZONE_BYTES !== 0)
+      invalidArgument(`zones must be a Uint8Array of a multiple of ${ZONE_BYTES} bytes (see allocateZones)`);
+    this.#single(Op.ReportZones, offset, zones, userData, flags);
+  }
+
+  /** Explicitly opens the zone starting at offset (blkioq_open_zone). */
+  openZone(offset: number | bigint, userData?: unknown, flags = 0): void {
+    this.#zone(Op.ZoneOpen, offset, userData, flags);
+  }
+
+  /** Closes the open zone starting at offset (blkioq_close_zone). */
+  closeZone(offset: number | bigint, userData?: unknown, flags = 0): void {
+    this.#zone(Op.ZoneClose, offset, userData, flags);
+  }
+
+  /** Moves the zone starting at offset to full (blkioq_finish_zone). */
+  finishZone(offset: number | bigint, userData?: unknown, flags = 0): void {
+    this.#zone(Op.ZoneFinish, offset, userData, flags);
+  }
+
+  /** Resets the write pointer of the zone starting at offset to its start (blkioq_reset_zone). */
+  resetZone(offset: number | bigint, userData?: unknown, flags = 0): void {
+    this.#zone(Op.ZoneReset, offset, userData, flags);
+  }
+
+  /** Opens every closed zone (blkioq_open_all_zones). */
+  openAllZones(userData?: unknown, flags = 0): void {
+    this.#zone(Op.ZoneOpenAll, 0, userData, flags);
+  }
+
+  /** Closes every open zone (blkioq_close_all_zones). */
+  closeAllZones(userData?: unknown, flags = 0): void {
+    this.#zone(Op.ZoneCloseAll, 0, userData, flags);
+  }
+
+  /** Finishes every open or closed zone (blkioq_finish_all_zones). */
+  finishAllZones(userData?: unknown, flags = 0): void {
+    this.#zone(Op.ZoneFinishAll, 0, userData, flags);
+  }
+
+  /** Resets every zone (blkioq_reset_all_zones). */
+  resetAllZones(userData?: unknown, flags = 0): void {
+    this.#zone(Op.ZoneResetAll, 0, userData, flags);
   }
 
   /**
@@ -445,9 +498,9 @@ export class Queue {
     const buffers = this.#buffers;
     for (let w = 0, end = this.#descCount * DESC_WORDS; w < end; w += DESC_WORDS) {
       const op = words[w];
-      if (op > Op.Writev) continue;
+      if (op > Op.Writev && op !== Op.ReportZones) continue;
       const d = w >> 1;
-      if (op <= Op.Write) {
+      if (op <= Op.Write || op === Op.ReportZones) {
         const length = doubles[d + 3];
         if (length !== 0 && viewByteLength(buffers[words[w + 2]]) < length) this.#failAtSubmit(w);
         continue;
@@ -478,6 +531,12 @@ export class Queue {
     this.#checkStart(start);
     const w = this.#next(op, flags, userData, null);
     this.#doubles[(w >> 1) + 3] = length;
+  }
+
+  #zone(op: Op, offset: number | bigint, userData: unknown, flags: number): void {
+    this.#checkStart(offset);
+    const w = this.#next(op, flags, userData, null);
+    this.#doubles[(w >> 1) + 3] = 0;
   }
 
   // Hands a full batch to the native side now (the device may start early;

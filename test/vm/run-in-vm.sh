@@ -134,6 +134,8 @@ append+=(nvme.poll_queues=1)
 nvme_image=${BLKIO_VM_NVME_IMAGE:-$out/nvme.img}
 [[ -e $nvme_image ]] || truncate -s 64M "$nvme_image"
 truncate -s 4M "$out/nvme-md.img"
+# A Zoned Namespace (ZNS): 16 zones of 1 MiB, for nvme-io_uring's zone requests.
+truncate -s 16M "$out/nvme-zns.img"
 # An emulated Intel IOMMU (q35) and a modern virtio-blk-pci disk behind it
 # at a fixed address, for virtio-blk-vfio-pci. iommu=pt keeps the kernel's
 # own drivers on identity mappings (fast under TCG); vfio-pci gets a real
@@ -170,6 +172,10 @@ qemu=(
   -device nvme,serial=blkio-nvme-md,id=nvmemd -device nvme-ns,drive=n1,bus=nvmemd,nsid=1,ms=8
   -drive "file=$vfio_image,if=none,id=v1,format=raw"
   -device virtio-blk-pci,drive=v1,disable-legacy=on,iommu_platform=on,addr=10
+  # Last, so the controllers above keep their numbers; tests find it by serial.
+  -drive "file=$out/nvme-zns.img,if=none,id=z0,format=raw"
+  -device nvme,serial=blkio-zns,id=nvmezns
+  -device nvme-ns,drive=z0,bus=nvmezns,nsid=1,zoned=true,zoned.zone_size=1M,zoned.zone_capacity=1M,zoned.max_open=3,zoned.max_active=4
 )
 
 # A guest that never reaches guest-init (seen once under heavy host load: no

@@ -3,6 +3,7 @@
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -62,9 +63,21 @@ void consume_iov(Request* req, uint64_t n) {
 }  // namespace
 
 UringQueue::UringQueue(IoUringDriver* owner, const UringTarget& target, bool poll)
-    : RingQueue(poll), owner_(owner), target_(target) {}
+    : RingQueue(poll),
+      owner_(owner),
+      target_(target),
+      zone_worker_(ZoneTarget{target.fd, target.capacity, target.zone_size}) {}
 
-UringQueue::~UringQueue() { owner_->forget(this); }
+UringQueue::~UringQueue() {
+  zone_worker_.stop_and_wait();
+  close_zone_fds();
+  owner_->forget(this);
+}
+
+void UringQueue::close_zone_fds() {
+  for (int fd : zone_fds_) close(fd);
+  zone_fds_.clear();
+}
 
 int UringQueue::init(unsigned entries) {
   int r = ring_.init(entries, poll_ ? IORING_SETUP_IOPOLL : 0);
@@ -109,6 +122,7 @@ int UringQueue::enqueue(Request* req, const char** error_msg) {
     *error_msg = "request not supported on poll queues for this driver";
     return -ENOTSUP;
   }
+  if (is_zone_request(t)) return enqueue_zone_request(req, error_msg);
   if (t == RequestType::WriteZeroes && req->stage == kPrimary && (req->flags & REQ_NO_FALLBACK) &&
       target_.is_block_device && !target_.native_write_zeroes) {
     *error_msg = "write zeroes without fallback: the device has no native write zeroes";
@@ -186,11 +200,55 @@ void UringQueue::prepare(Request* req, io_uring_sqe* sqe) {
         else sqe->len = FALLOC_FL_ZERO_RANGE | (target_.is_block_device ? FALLOC_FL_KEEP_SIZE : 0);
       }
       return;
+    default: return;  // zone requests: enqueue_zone_request
   }
+}
+
+// A zone request runs on the zone worker; the ring reads the eventfd the
+// worker signals when it is done, so its completion arrives as a CQE.
+int UringQueue::enqueue_zone_request(Request* req, const char** error_msg) {
+  if (target_.zone_size == 0) return *error_msg = "zone requests need a zoned block device", -ENOTSUP;
+  io_uring_sqe* sqe = claim_sqe();
+  if (!sqe) return kFull;
+  int done = eventfd(0, EFD_CLOEXEC);
+  req->side_fd = done;
+  req->side_result = -EIO;
+  req->side_msg = "zone request did not run";
+  if (done < 0 || !zone_worker_.post(req)) {
+    // The SQE is claimed: it still completes the request, with the error.
+    req->side_msg = done < 0 ? "eventfd for a zone request failed" : "no helper thread for zone requests";
+    req->side_result = done < 0 ? -errno : -EAGAIN;
+    if (done >= 0) close(done);
+    req->side_fd = -1;
+    sqe->opcode = IORING_OP_NOP;
+    sqe->fd = -1;
+    sqe->user_data = reinterpret_cast<uint64_t>(req);
+    return kAccepted;
+  }
+  zone_fds_.push_back(done);
+  sqe->opcode = IORING_OP_READ;
+  sqe->fd = done;
+  sqe->addr = reinterpret_cast<uint64_t>(&req->done);  // the eventfd's 8-byte count; unused otherwise
+  sqe->len = sizeof req->done;
+  sqe->off = uint64_t(-1);
+  sqe->user_data = reinterpret_cast<uint64_t>(req);
+  return kAccepted;
+}
+
+int UringQueue::finish_zone_request(Request* req, int res, const char** msg) {
+  if (req->side_fd >= 0) {
+    zone_fds_.erase(std::remove(zone_fds_.begin(), zone_fds_.end(), req->side_fd), zone_fds_.end());
+    close(req->side_fd);
+    req->side_fd = -1;
+  }
+  if (res < 0) return *msg = errno_text(res), res;  // the read was cancelled
+  *msg = req->side_msg;
+  return req->side_result;
 }
 
 // Turns a CQE result into the request's outcome: 0, -errno, or kResubmit.
 int UringQueue::finish(Request* req, int res, const char** msg) {
+  if (is_zone_request(req->type)) return finish_zone_request(req, res, msg);
   switch (req->type) {
     case RequestType::Read:
     case RequestType::Write:
@@ -244,13 +302,16 @@ int UringQueue::finish(Request* req, int res, const char** msg) {
         return QueueDriver::kResubmit;
       }
       return 0;
+    default: break;
   }
   return -EINVAL;
 }
 
 void UringQueue::quiesce(unsigned) {
   // Cancel what can be cancelled, then wait (bounded) for every CQE, so no
-  // request can touch its buffer after the caller frees it.
+  // request can touch its buffer after the caller frees it. A zone report
+  // running on the worker writes its zones until it returns: wait for it.
+  zone_worker_.stop_and_wait();
   if (io_uring_sqe* sqe = ring_.next_sqe()) {
     sqe->opcode = IORING_OP_ASYNC_CANCEL;
     sqe->fd = -1;
@@ -258,6 +319,7 @@ void UringQueue::quiesce(unsigned) {
     sqe->user_data = kInternalTag;
   }
   drain();
+  close_zone_fds();
 }
 
 }  // namespace blkio

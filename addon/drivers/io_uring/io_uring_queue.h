@@ -7,6 +7,7 @@
 #include "../../core/driver.h"
 #include "ring_queue.h"
 #include "target.h"
+#include "zone_worker.h"
 
 namespace blkio {
 
@@ -26,12 +27,17 @@ class UringQueue : public RingQueue {
 
  private:
   void prepare(Request* req, io_uring_sqe* sqe);
+  int enqueue_zone_request(Request* req, const char** error_msg);
+  int finish_zone_request(Request* req, int res, const char** error_msg);
+  void close_zone_fds();
   int finish(Request* req, int res, const char** error_msg) override;
 
   IoUringDriver* owner_;
   UringTarget target_;
   std::vector<bool> fixed_buffer_;  // slot registered in this ring
   bool block_discard_cmd_ = true;    // until the kernel refuses io_uring's block discard command
+  ZoneWorker zone_worker_;
+  std::vector<int> zone_fds_;  // eventfds of zone requests in flight
 };
 
 }  // namespace blkio

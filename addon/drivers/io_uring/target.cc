@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/blkzoned.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -61,6 +62,30 @@ bool probe_iopoll_ring(int fd) {
 bool device_polls(dev_t dev) {
   if (major(dev) == 0) return false;  // anonymous device: no block queue behind it
   return read_sysfs(dev, "queue/io_poll") == "1";
+}
+
+// A zoned block device's model, zone geometry and limits (queue/zoned,
+// BLKGETZONESZ, BLKGETNRZONES, queue/max_{open,active}_zones). The io_uring
+// driver has no zone append (the kernel offers none for block devices
+// through io_uring), so max-append-bytes stays 0.
+void describe_zones(int fd, dev_t dev, uint64_t capacity, ZonedInfo* z) {
+  std::string model = read_sysfs(dev, "queue/zoned");
+  if (model == "host-managed") z->model = ZonedModel::HostManaged;
+  else if (model == "host-aware") z->model = ZonedModel::HostAware;
+  else return;
+  unsigned sectors = 0, count = 0;
+  if (ioctl(fd, BLKGETZONESZ, &sectors) < 0 || sectors == 0) {
+    z->model = ZonedModel::None;  // a partition of a zoned disk, or an odd device: no zone requests
+    return;
+  }
+  ioctl(fd, BLKGETNRZONES, &count);
+  z->zone_size = uint64_t(sectors) << 9;
+  z->nr_zones = count > 0 ? count : (capacity + z->zone_size - 1) / z->zone_size;
+  long long open = sysfs_number(dev, "queue/max_open_zones", 0);
+  long long active = sysfs_number(dev, "queue/max_active_zones", 0);
+  z->max_open_zones = open > 0 ? uint64_t(open) : 0;
+  z->max_active_zones = active > 0 ? uint64_t(active) : 0;
+  z->max_append_bytes = 0;
 }
 
 }  // namespace
@@ -154,6 +179,9 @@ int describe_target(UringTarget* t, DeviceInfo* info) {
     info->discard_alignment_offset = 0;
   }
   info->supports_poll_queues = t->direct && device_polls(dev) && probe_iopoll_ring(t->fd);
+  if (blk) describe_zones(t->fd, dev, info->capacity, &info->zoned);
+  t->capacity = info->capacity;
+  t->zone_size = info->zoned.zone_size;
   return 0;
 }
 

@@ -12,6 +12,8 @@ struct UringTarget {
   bool is_block_device = false;
   bool direct = false;
   bool native_write_zeroes = false;  // block device with write_zeroes_max_bytes > 0
+  uint64_t capacity = 0;
+  uint64_t zone_size = 0;  // bytes; 0 on a device without zones
 };
 
 // Fills info for an open fd (file or block device), as libblkio's io_uring

@@ -43,7 +43,7 @@ long long queue_limit(dev_t dev, const char* attr, long long fallback) {
   return (in >> v) ? v : fallback;
 }
 
-int admin_identify(int fd, uint32_t nsid, uint32_t cns, void* data) {
+int admin_identify(int fd, uint32_t nsid, uint32_t cns, void* data, uint32_t csi = 0) {
   nvme_admin_cmd cmd;
   memset(&cmd, 0, sizeof cmd);
   cmd.opcode = nvme::kAdminIdentify;
@@ -51,6 +51,7 @@ int admin_identify(int fd, uint32_t nsid, uint32_t cns, void* data) {
   cmd.addr = reinterpret_cast<uint64_t>(data);
   cmd.data_len = nvme::kIdentifySize;
   cmd.cdw10 = cns;
+  cmd.cdw11 = csi << 24;
   int r = ioctl(fd, NVME_IOCTL_ADMIN_CMD, &cmd);
   if (r < 0) return -errno;
   return r > 0 ? -EIO : 0;  // r > 0: an NVMe status
@@ -199,7 +200,31 @@ int NvmeIoUringDriver::identify(DeviceInfo* info) {
   info->discard_alignment = int32_t(lba);
   info->discard_alignment_offset = 0;
   info->max_discard_len = ns_.dsm ? (uint64_t(UINT32_MAX) << lbads) & ~uint64_t(lba - 1) : 0;
+  describe_zones(format, nsze, info);
   return 0;
+}
+
+// A Zoned Namespace (ZNS) answers the ZNS Identify Namespace; any other
+// namespace fails it (or reports no zone size) and stays unzoned.
+void NvmeIoUringDriver::describe_zones(unsigned format, uint64_t nsze, DeviceInfo* info) {
+  ns_.zone_blocks = 0;
+  void* mem = nullptr;
+  if (posix_memalign(&mem, 4096, nvme::kIdentifySize) != 0) return;
+  std::unique_ptr<void, decltype(&free)> hold(mem, free);
+  auto* zns = static_cast<uint8_t*>(mem);
+  memset(zns, 0, nvme::kIdentifySize);
+  if (admin_identify(ns_.fd, ns_.nsid, nvme::kCnsNamespaceCsi, zns, nvme::kCsiZoned) < 0) return;
+  uint64_t zsze = nvme::field<uint64_t>(zns, nvme::kZnsLbafe0 + 16 * format);
+  if (zsze == 0 || zsze > nsze) return;
+  auto limit = [](uint32_t v) { return v == UINT32_MAX ? uint64_t(0) : uint64_t(v) + 1; };
+  ns_.zone_blocks = zsze;
+  ZonedInfo& z = info->zoned;
+  z.model = ZonedModel::HostManaged;
+  z.zone_size = zsze << ns_.lba_shift;
+  z.nr_zones = nsze / zsze;
+  z.max_active_zones = limit(nvme::field<uint32_t>(zns, nvme::kZnsMar));
+  z.max_open_zones = limit(nvme::field<uint32_t>(zns, nvme::kZnsMor));
+  z.max_append_bytes = 0;  // libblkio's API has no zone append request
 }
 
 int NvmeIoUringDriver::start(int, int, bool) {

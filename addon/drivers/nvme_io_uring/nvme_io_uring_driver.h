@@ -19,6 +19,7 @@ struct NvmeNamespace {
   bool write_zeroes = false;       // ONCS: Write Zeroes
   bool dsm = false;                // ONCS: Dataset Management
   const void* zeros = nullptr;     // max_chunk zero bytes for write-zeroes fallback
+  uint64_t zone_blocks = 0;        // a Zoned Namespace's zone size in blocks; 0: not zoned
 };
 
 class NvmeIoUringDriver : public Driver {
@@ -37,6 +38,7 @@ class NvmeIoUringDriver : public Driver {
 
  private:
   int identify(DeviceInfo* info);
+  void describe_zones(unsigned format, uint64_t nsze, DeviceInfo* info);
 
   std::string path_;
   int32_t fd_ = -1;

@@ -50,6 +50,17 @@ uint64_t NvmeQueue::chunk(const Request* req) const {
 }
 
 int NvmeQueue::enqueue(Request* req, const char** error_msg) {
+  if (is_zone_request(req->type)) {
+    if (ns_.zone_blocks == 0) return *error_msg = "zone requests need a Zoned Namespace", -ENOTSUP;
+    if (req->type == RequestType::ReportZones && !reports_.count(req)) {
+      // The device's report format differs from struct blkio_zone: it
+      // arrives in a buffer of the queue's and is converted at completion.
+      // One command returns at most what max-transfer holds.
+      uint64_t fits = (ns_.max_chunk - nvme::kZoneReportHeader) / nvme::kZoneDescriptor;
+      uint64_t count = std::min<uint64_t>(req->len, std::max<uint64_t>(fits, 1));
+      reports_[req].assign(nvme::kZoneReportHeader + count * nvme::kZoneDescriptor, 0);
+    }
+  }
   switch (req->type) {
     case RequestType::Readv:
     case RequestType::Writev:
@@ -144,14 +155,70 @@ void NvmeQueue::prepare(Request* req, io_uring_sqe* sqe) {
       cmd->cdw11 = nvme::kDsmDeallocate;
       return;
     }
+    case RequestType::ReportZones: {
+      std::vector<uint8_t>& report = reports_[req];
+      cmd->opcode = nvme::kZoneMgmtRecv;
+      cmd->addr = reinterpret_cast<uint64_t>(report.data());
+      cmd->data_len = uint32_t(report.size());
+      address(lba);
+      cmd->cdw12 = uint32_t(report.size() / 4 - 1);  // dwords, 0-based
+      cmd->cdw13 = nvme::kZraReportPartial;
+      return;
+    }
+    default: {
+      // Zone Management Send: one zone (at its start) or all of them.
+      static const uint32_t kActions[] = {nvme::kZsaOpen, nvme::kZsaClose, nvme::kZsaFinish, nvme::kZsaReset};
+      cmd->opcode = nvme::kZoneMgmtSend;
+      address(is_zone_all(req->type) ? 0 : lba);
+      cmd->cdw13 = kActions[zone_action(req->type) & 3] | (is_zone_all(req->type) ? nvme::kZsaSelectAll : 0);
+      return;
+    }
   }
+}
+
+// The device's zone report as struct blkio_zone entries, checked: the count
+// is at most what was asked, and a write pointer outside its zone marks the
+// zone offline rather than being passed on.
+int NvmeQueue::finish_report(Request* req, const char** msg) {
+  auto it = reports_.find(req);
+  if (it == reports_.end()) return *msg = "zone report lost its buffer", -EIO;
+  const std::vector<uint8_t>& report = it->second;
+  uint64_t room = (report.size() - nvme::kZoneReportHeader) / nvme::kZoneDescriptor;
+  uint64_t count = std::min(nvme::field<uint64_t>(report.data(), 0), room);
+  auto* out = static_cast<Zone*>(req->buf);
+  unsigned shift = ns_.lba_shift;
+  uint64_t zone_bytes = ns_.zone_blocks << shift;
+  for (uint64_t i = 0; i < count; i++) {
+    const uint8_t* d = report.data() + nvme::kZoneReportHeader + i * nvme::kZoneDescriptor;
+    Zone z;
+    memset(&z, 0, sizeof z);
+    uint64_t start = nvme::field<uint64_t>(d, nvme::kZdStart);
+    uint64_t cap = nvme::field<uint64_t>(d, nvme::kZdCapacity);
+    uint64_t wp = nvme::field<uint64_t>(d, nvme::kZdWritePointer);
+    z.start = start << shift;
+    z.len = zone_bytes;
+    z.capacity = std::min(cap, ns_.zone_blocks) << shift;
+    z.type = d[nvme::kZdType] & 0xf;
+    z.state = d[nvme::kZdState] >> 4;
+    z.reset = (d[nvme::kZdAttrs] >> 2) & 1;
+    // A full zone's write pointer is not valid in ZNS: report its end, as
+    // the kernel does for the block device.
+    bool wp_valid = wp >= start && wp - start <= ns_.zone_blocks;
+    z.write_pointer = z.state == ZONE_STATE_FULL ? z.start + z.len : wp_valid ? wp << shift : UINT64_MAX;
+    if (!wp_valid && z.state != ZONE_STATE_FULL) z.state = ZONE_STATE_OFFLINE;
+    out[i] = z;
+  }
+  reports_.erase(it);
+  return int(count);
 }
 
 // Turns a CQE result into the request's outcome: 0, -errno, or kResubmit.
 int NvmeQueue::finish(Request* req, int res, const char** msg) {
   if (req->type == RequestType::Discard) free_ranges_.push_back(req->stage);
+  if (res != 0 && req->type == RequestType::ReportZones) reports_.erase(req);
   if (res < 0) return *msg = strerrordesc_np(-res), res;
   if (res > 0) return nvme::status_to_errno(res, msg);
+  if (req->type == RequestType::ReportZones) return finish_report(req, msg);
   switch (req->type) {
     case RequestType::Read:
     case RequestType::Write:
@@ -168,6 +235,7 @@ void NvmeQueue::quiesce(unsigned) {
   // Passthrough commands cannot be cancelled: wait (bounded) for every CQE,
   // so no command touches its buffer after the caller frees it.
   drain();
+  if (in_kernel_ == 0) reports_.clear();
 }
 
 }  // namespace blkio

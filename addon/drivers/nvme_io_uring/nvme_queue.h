@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <unordered_map>
 #include <vector>
 
 #include "../../core/driver.h"
@@ -25,11 +26,14 @@ class NvmeQueue : public RingQueue {
   void prepare(Request* req, io_uring_sqe* sqe);
   int finish(Request* req, int res, const char** error_msg) override;
   uint64_t chunk(const Request* req) const;
+  int finish_report(Request* req, const char** msg);
 
   NvmeNamespace ns_;
   // One DSM range per request in the kernel (at most cq_entries).
   nvme::DsmRange* ranges_ = nullptr;
   std::vector<uint32_t> free_ranges_;
+  // Zone reports in flight: the device-format buffer each one reads into.
+  std::unordered_map<Request*, std::vector<uint8_t>> reports_;
 };
 
 }  // namespace blkio

@@ -14,6 +14,9 @@ enum IoOpcode : uint8_t {
   kRead = 0x02,
   kWriteZeroes = 0x08,
   kDatasetManagement = 0x09,
+  // Zoned Namespace command set.
+  kZoneMgmtSend = 0x79,
+  kZoneMgmtRecv = 0x7a,
 };
 
 // Admin opcode and the CNS values of Identify.
@@ -21,6 +24,31 @@ constexpr uint8_t kAdminIdentify = 0x06;
 constexpr uint32_t kCnsNamespace = 0x00;
 constexpr uint32_t kCnsController = 0x01;
 constexpr uint32_t kIdentifySize = 4096;
+// Command-set-specific Identify (CSI in cdw11 bits 31:24) for the Zoned
+// Namespace command set.
+constexpr uint32_t kCnsNamespaceCsi = 0x05;
+constexpr uint32_t kCsiZoned = 2;
+
+// ZNS Identify Namespace fields (byte offsets).
+constexpr size_t kZnsMar = 4;        // max active resources, 0-based; 0xffffffff: no limit
+constexpr size_t kZnsMor = 8;        // max open resources, 0-based; 0xffffffff: no limit
+constexpr size_t kZnsLbafe0 = 2816;  // LBA format extensions, 16 bytes each: zone size in blocks (64 bits)
+
+// Zone Management Send (cdw13): action in bits 7:0, Select All in bit 8.
+enum ZoneSendAction : uint32_t { kZsaClose = 1, kZsaFinish = 2, kZsaOpen = 3, kZsaReset = 4 };
+constexpr uint32_t kZsaSelectAll = 1u << 8;
+// Zone Management Receive (cdw13): action 0 = report zones, all states,
+// partial report (the count in the header is of descriptors returned).
+constexpr uint32_t kZraReportPartial = 1u << 16;
+// The report: a 64-byte header (zone count, 64 bits), then 64-byte descriptors.
+constexpr size_t kZoneReportHeader = 64;
+constexpr size_t kZoneDescriptor = 64;
+constexpr size_t kZdType = 0;    // bits 3:0
+constexpr size_t kZdState = 1;   // bits 7:4
+constexpr size_t kZdAttrs = 2;   // bit 2: reset recommended
+constexpr size_t kZdCapacity = 8;
+constexpr size_t kZdStart = 16;
+constexpr size_t kZdWritePointer = 24;
 
 // Command dword 12 of Read/Write/Write Zeroes: NLB in bits 15:0 (0-based).
 constexpr uint32_t kCdw12Fua = 1u << 30;
@@ -70,6 +98,19 @@ inline int status_to_errno(int status, const char** msg) {
       case 0x20: return *msg = "NVMe: namespace is write protected", -EROFS;
       case 0x80: return *msg = "NVMe: LBA out of range", -EINVAL;
       case 0x81: return *msg = "NVMe: capacity exceeded", -ENOSPC;
+    }
+  }
+  if (sct == 1) {
+    // Zoned Namespace command set errors, as the kernel's block layer reports them.
+    switch (sc) {
+      case 0xb8: return *msg = "NVMe: zone boundary error", -EIO;
+      case 0xb9: return *msg = "NVMe: zone is full", -EIO;
+      case 0xba: return *msg = "NVMe: zone is read only", -EIO;
+      case 0xbb: return *msg = "NVMe: zone is offline", -EIO;
+      case 0xbc: return *msg = "NVMe: zone invalid write (not at the write pointer)", -EIO;
+      case 0xbd: return *msg = "NVMe: too many active zones", -EOVERFLOW;
+      case 0xbe: return *msg = "NVMe: too many open zones", -ETOOMANYREFS;
+      case 0xbf: return *msg = "NVMe: invalid zone state transition", -EIO;
     }
   }
   if (sct == 2) return *msg = "NVMe: media or data integrity error", -EIO;

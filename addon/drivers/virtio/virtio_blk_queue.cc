@@ -141,6 +141,9 @@ void VirtioBlkQueue::add_data(ChainWriter* chain, uint64_t addr, size_t len, boo
 }
 
 int VirtioBlkQueue::enqueue(Request* req, const char** error_msg) {
+  // The core sends zone requests only to a device that reports zones
+  // (VIRTIO_BLK_F_ZONED is not negotiated).
+  if (is_zone_request(req->type)) return *error_msg = "zone requests are not supported by virtio-blk here", -ENOTSUP;
   auto lock = ring_lock();
   if (gone()) {
     *error_msg = gone_message();

@@ -138,7 +138,8 @@ export class LibraryQueue implements NativeQueue {
       case Op.Flush:
         return lib.flush(q, slot, flags);
       default:
-        // Op.Fail (a buffer detached before submission, see ../queue.ts): a
+        // Op.Fail (a buffer detached before submission, see ../queue.ts),
+        // and zone requests, which are not forwarded to other libraries: a
         // library cannot be handed a ready-made completion, so a flush with
         // an unknown flag bit makes it fail the request (EINVAL).
         return lib.flush(q, slot, 0x80000000);

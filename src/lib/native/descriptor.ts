@@ -15,6 +15,16 @@ export const enum Op {
   // A request the JS side fails at submission (its buffer was detached or
   // shrunk): len holds the positive errno (addon/napi/queue_object.h kFailOp).
   Fail = 7,
+  // Zoned devices: len is the zones array's size in bytes, addr its address.
+  ReportZones = 8,
+  ZoneOpen = 9,
+  ZoneClose = 10,
+  ZoneFinish = 11,
+  ZoneReset = 12,
+  ZoneOpenAll = 13,
+  ZoneCloseAll = 14,
+  ZoneFinishAll = 15,
+  ZoneResetAll = 16,
 }
 
 /**

@@ -12,6 +12,7 @@ import type { DriverName } from '../names';
 import { backendName, canMoveRequests, checkCompatible, SwitchReport } from './switching';
 
 export type { SwitchReport } from './switching';
+import { DeviceZones } from './zoned';
 
 /** What open() connects to and how: the driver, its path, and properties to set before connect and start. */
 export interface OpenOptions {
@@ -121,6 +122,7 @@ export class Device {
   #switching = false;
   #bouncing = 0;
   #progress: (() => void) | null = null;
+  #zones: DeviceZones | null = null;
 
   /** @internal use open() */
   constructor(blkio: Blkio, bounceSize: number) {
@@ -219,6 +221,11 @@ export class Device {
   /** Zeroes the range; flags: REQ_NO_UNMAP (keep it allocated), REQ_NO_FALLBACK (fail rather than write zeros). */
   writeZeroes(offset: number | bigint, length: number | bigint, flags = 0): Promise<void> {
     return this.#submit('writeZeroes', null, (ud) => this.#queue.writeZeroes(offset, length, ud, flags));
+  }
+
+  /** Zone reports and zone management on a zoned device (see DeviceZones). */
+  get zones(): DeviceZones {
+    return (this.#zones ??= new DeviceZones(this.blkio, (what, enqueue) => this.#counted(what, enqueue)));
   }
 
   /**
@@ -356,6 +363,7 @@ export class Device {
       this.#attach(next);
     this.#bounce = pool;
     this.#bounceFailure = null;
+    this.#zones = null; // it reads the backend's properties
     for (const settle of taken) this.#pending.get(settle)!(settle);
     if (this.#inFlight > 0) {
       this.#watcher.ref();
@@ -547,6 +555,24 @@ export class Device {
       const settle: Settle = (ret, msg) => (ret < 0 ? reject(requestError(ret, msg, what)) : resolve());
       enqueue(settle); // throws only for arguments of the wrong type
       this.#pending.set(settle, enqueue);
+      if (this.#inFlight++ === 0) this.#watcher.ref();
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        queueMicrotask(() => this.#flush());
+      }
+    });
+  }
+
+  // As #submit without bounce buffers, resolving with the completion's ret
+  // (how many zones a report filled).
+  #counted(what: string, enqueue: (queue: Queue, userData: Settle) => void): Promise<number> {
+    if (this.#held) return this.#held.then(() => this.#counted(what, enqueue));
+    if (this.#failed) return Promise.reject(this.#failed);
+    if (this.#closed) return Promise.reject(closedError());
+    return new Promise<number>((resolve, reject) => {
+      const settle: Settle = (ret, msg) => (ret < 0 ? reject(requestError(ret, msg, what)) : resolve(ret));
+      enqueue(this.#queue, settle); // throws only for arguments of the wrong type
+      this.#pending.set(settle, (userData) => enqueue(this.#queue, userData));
       if (this.#inFlight++ === 0) this.#watcher.ref();
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;

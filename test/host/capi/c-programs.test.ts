@@ -20,6 +20,9 @@ const API = [
   'blkioq_set_completion_fd_enabled', 'blkioq_write', 'blkioq_write_zeroes', 'blkioq_writev',
   // The extension for moving requests to another device (docs/switching.md).
   'blkioq_get_in_flight', 'blkioq_set_quiesced', 'blkioq_take_unsubmitted',
+  // The zoned-device functions of upstream's newer blkio.h.
+  'blkioq_close_all_zones', 'blkioq_close_zone', 'blkioq_finish_all_zones', 'blkioq_finish_zone',
+  'blkioq_open_all_zones', 'blkioq_open_zone', 'blkioq_report_zones', 'blkioq_reset_all_zones', 'blkioq_reset_zone',
 ];
 
 function checkRun(exe: string, args: string[]): string {
