@@ -13,6 +13,7 @@ const benches: { file: string; args: string[]; node?: string[] }[] = [
   { file: 'vs-fio.js', args: quick ? ['--rounds=1', '--runtime=1'] : ['--rounds=5', '--runtime=3', '--loops=native,js'] },
   { file: 'promise-vs-fs.js', args: quick ? ['1', '1'] : [] },
   { file: 'reconnect.js', args: quick ? ['1', '1', '3'] : ['3', '6', '20'] },
+  { file: 'fast-vs-slow-path.js', args: quick ? ['1', '1', '4'] : ['3', '5', '30'] },
   { file: 'stream-copy-vs-fs.js', args: quick ? ['1', '1048576', '256'] : [] },
 ];
 

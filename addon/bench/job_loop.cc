@@ -1,10 +1,13 @@
 #include "job_loop.h"
 
+#include <poll.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cinttypes>
 #include <cstring>
 
 #include "../core/errors.h"
@@ -15,8 +18,10 @@ namespace {
 
 constexpr int64_t kSampleIntervalNs = 500'000'000;    // bandwidth/IOPS samples, as the JS loop
 constexpr int64_t kProgressIntervalNs = 100'000'000;  // live counters
-constexpr long kWaitSliceNs = 100'000'000;            // a blocking wait re-checks the stop flags this often
+constexpr int64_t kWaitSliceNs = 100'000'000;         // a blocking wait re-checks the stop flags this often
 constexpr int64_t kNever = INT64_MAX;
+constexpr int kEilseq = 84;  // verify failures, as fio reports them
+const char* const kDirNames[3] = {"read", "write", "trim"};
 
 inline int64_t clock_ns() {
   timespec ts;
@@ -57,15 +62,24 @@ inline void store(double* p, double v) {
   __atomic_store_n(reinterpret_cast<uint64_t*>(p), bits, __ATOMIC_RELAXED);
 }
 
+bool uses(const JobLoopSpec& s, int dir) { return s.mixed ? dir != kTrim : dir == s.single_dir; }
+
+// Random offsets are multiples of blockalign (fio's default: the smallest block size in use).
+uint32_t offset_unit(const JobLoopSpec& s) {
+  if (s.blockalign > 0) return s.blockalign;
+  uint32_t unit = UINT32_MAX;
+  for (int d = 0; d < 3; d++)
+    if (uses(s, d)) unit = std::min(unit, s.bs[d].min());
+  return unit;
+}
+
 OffsetGenerator::Kind offset_kind(const JobLoopSpec& s) {
   if (!s.random) return OffsetGenerator::Kind::Sequential;
   return s.random_map ? OffsetGenerator::Kind::RandomMap : OffsetGenerator::Kind::PureRandom;
 }
 
-uint32_t map_unit(const JobLoopSpec& s) {
-  if (s.read_percent >= 100) return s.block_size[0];
-  if (s.read_percent <= 0) return s.block_size[1];
-  return std::min(s.block_size[0], s.block_size[1]);
+bool plain_offsets(const JobLoopSpec& s) {
+  return s.random ? s.distribution.kind == DistributionSpec::Random : s.seq_add == 0;
 }
 
 }  // namespace
@@ -77,29 +91,50 @@ JobLoop::JobLoop(Queue& queue, const JobLoopSpec& spec, double* progress)
       depth_(std::max(1, spec.iodepth)),
       complete_min_(std::max(0, spec.complete_min)),
       complete_max_(std::max({1, spec.complete_max, spec.complete_min})),
-      offsets_(offset_kind(spec), spec.region_len, map_unit(spec), Prng(spec.seed, spec.job_index, 0)),
+      unit_(offset_unit(spec)),
+      // A generator the job does not use is built over an empty region: it costs nothing.
+      offsets_(offset_kind(spec), plain_offsets(spec) ? spec.region_len : 0, unit_, Prng(spec.seed, spec.job_index, 0)),
       mix_rng_(spec.seed, spec.job_index, 1),
-      mixed_(spec.read_percent > 0 && spec.read_percent < 100),
-      fixed_dir_(spec.read_percent >= 100 ? 0 : 1) {
+      size_rng_(spec.seed, spec.job_index, 2),
+      write_data_(spec.write_data, Prng(spec.seed, spec.job_index, 3)),
+      pacer_(spec.pace),
+      verify_seed_(uint32_t(spec.seed) ^ spec.job_index) {
   spec_.batch_submit = std::max(1, spec.batch_submit);
+  if (!spec.random && spec.seq_add != 0) skip_offsets_ = std::make_unique<SkipSequentialOffsets>(spec.region_len, spec.seq_add);
+  if (spec.random && spec.distribution.kind != DistributionSpec::Random)
+    dist_offsets_ = std::make_unique<DistributionOffsets>(spec.region_len, unit_, spec.distribution, Prng(spec.seed, spec.job_index, 0));
+  uint8_t first_dir = spec.mixed ? uint8_t(kRead) : spec.single_dir;
+  verify_reads_ = spec.verify != VerifyKind::None && first_dir == kRead;
+  // One mark per write-sized block: written_[offset / len] (the smallest write size bounds the index).
+  if (spec.verify != VerifyKind::None && first_dir == kWrite) written_.assign(size_t(spec.region_len / spec.bs[kWrite].min() + 1), 0);
+  passes_left_ = spec.loops > 0 ? spec.loops - 1 : 0;
   slots_.resize(size_t(depth_));
   for (int i = depth_ - 1; i >= 0; i--) free_.push_back(uint32_t(i));
   pending_.reserve(size_t(depth_));
   comps_.resize(size_t(std::max(complete_max_, depth_)));
+  if (spec.trace_limit > 0) result_.trace.reserve(spec.trace_limit);
+  if (spec.log_samples) result_.log.reserve(size_t(1) << 16);
+}
+
+void JobLoop::fill_write_buffers() {
+  // Write buffers hold pseudo-random data, as fio's do by default (filled here, off the JS thread).
+  if (!uses(spec_, kWrite) || spec_.verify != VerifyKind::None) return;
+  size_t len = std::min<size_t>(spec_.bs[kWrite].max(), spec_.slot_stride);
+  for (int i = 0; i < depth_; i++) write_data_.fill(slot_buffer(uint32_t(i)), len);
 }
 
 void JobLoop::run() {
-  // Write buffers hold pseudo-random data, as fio's do by default (filled here, off the JS thread).
-  if (spec_.read_percent < 100) {
-    Prng fill(spec_.seed, spec_.job_index, 3);
-    size_t words = size_t(depth_) * spec_.slot_stride / 4;
-    auto* w = reinterpret_cast<uint32_t*>(spec_.buffers);
-    for (size_t i = 0; i < words; i++) w[i] = fill.next_u32();
+  fill_write_buffers();
+  if (spec_.wait_mode == WaitMode::Eventfd) {
+    completion_fd_ = q_.completion_fd();
+    q_.set_completion_fd_enabled(true);
   }
+  if (spec_.startdelay_ns > 0) sleep_until(clock_ns() + spec_.startdelay_ns, false);  // before the job's clock starts
   begin();
   for (;;) {
     if (should_stop()) {
       stop_issuing_ = true;
+      held_dir_ = -1;
       if (abandon_) break;
     }
     issue();
@@ -109,13 +144,18 @@ void JobLoop::run() {
     }
     size_t outstanding = size_t(depth_) - free_.size();
     if (outstanding == 0) {
+      if (held_dir_ >= 0 && !stop_issuing_) {
+        wait_for_pace();
+        continue;
+      }
       if (next_phase()) continue;
       break;
     }
-    if (!free_.empty() && !stop_issuing_) continue;  // room left: keep issuing, as fio does
+    if (!free_.empty() && !stop_issuing_ && held_dir_ < 0) continue;  // room left: keep issuing, as fio does
     int min = std::min(complete_min_, int(outstanding));
     if (!reap(min, complete_max_)) break;
   }
+  if (completion_fd_ >= 0) q_.set_completion_fd_enabled(false);
   finish();
 }
 
@@ -132,7 +172,7 @@ bool JobLoop::should_stop() {
   }
   if (stop_.load(std::memory_order_relaxed)) {
     result_.stopped = true;
-    return true;
+    return phase_ != kVerify;  // a started read-back finishes, as in the JS loop
   }
   return false;
 }
@@ -140,6 +180,7 @@ bool JobLoop::should_stop() {
 void JobLoop::begin() {
   now_ = started_ = last_completion_ = clock_ns();
   ramp_end_ = run_end_ = next_sample_ = kNever;
+  pacer_.begin(now_);
   if (spec_.ramp_ns > 0) {
     phase_ = kRamp;
     ramp_end_ = now_ + spec_.ramp_ns;
@@ -157,8 +198,17 @@ void JobLoop::start_measuring(int64_t now) {
   measure_start_ = last_completion_ = last_sample_ = now;
   run_end_ = spec_.runtime_ns > 0 ? now + spec_.runtime_ns : kNever;
   next_sample_ = now + kSampleIntervalNs;
-  issued_bytes_ = 0;
-  for (DirectionResult& d : result_.dir) d = DirectionResult();
+  issued_bytes_ = issued_ios_ = 0;
+  pacer_.begin(now);
+  result_.log.clear();
+  for (DirectionResult& d : result_.dir) {
+    d.ios = d.bytes = 0;
+    d.slat.reset();
+    d.clat.reset();
+    d.lat.reset();
+    d.bw_kib = SampleStats();
+    d.iops = SampleStats();
+  }
   std::fill(std::begin(sample_ios_), std::end(sample_ios_), 0);
   std::fill(std::begin(sample_bytes_), std::end(sample_bytes_), 0);
   std::fill(std::begin(result_.depth_level), std::end(result_.depth_level), 0);
@@ -168,45 +218,122 @@ void JobLoop::start_measuring(int64_t now) {
   process_cpu_start_ = cpu_usage(RUSAGE_SELF);
 }
 
+// The next offset of the current pass, or -1 at the end of a pass.
 int64_t JobLoop::next_offset(uint32_t len) {
-  if (!spec_.time_based && phase_ == kRun && issued_bytes_ >= spec_.io_limit) return -1;
-  int64_t rel = offsets_.next(len);
-  if (rel < 0) {
-    // End of a pass: a size-bound job is done, a time-based one starts over.
-    if (!spec_.time_based && phase_ == kRun) return -1;
+  if (skip_offsets_) return skip_offsets_->next(len);
+  if (dist_offsets_) return dist_offsets_->next(len);
+  return offsets_.next(len);
+}
+
+int64_t JobLoop::next_run_offset(uint32_t len) {
+  if (phase_ == kRun && spec_.number_ios > 0 && issued_ios_ >= spec_.number_ios) return -1;
+  bool counted = !spec_.time_based && phase_ == kRun;
+  if (counted && issued_bytes_ >= spec_.io_limit) {
+    if (passes_left_ == 0) return -1;
+    passes_left_--;  // fio's loops: the same region again
+    issued_bytes_ = 0;
     offsets_.reset();
-    rel = offsets_.next(len);
+    if (skip_offsets_) skip_offsets_->reset();
+  }
+  int64_t rel = next_offset(len);
+  if (rel < 0) {
+    // End of a pass: a size-bound job is done (or loops again), a time-based one starts over.
+    if (counted && passes_left_ == 0) return -1;
+    if (counted) {
+      passes_left_--;
+      issued_bytes_ = 0;
+    }
+    offsets_.reset();
+    if (skip_offsets_) skip_offsets_->reset();
+    rel = next_offset(len);
   }
   return rel;
 }
 
+int64_t JobLoop::next_verify_offset(uint32_t len) {
+  while (verify_cursor_ < written_.size() && written_[verify_cursor_] == 0) verify_cursor_++;
+  if (verify_cursor_ >= written_.size()) return -1;
+  uint64_t rel = verify_cursor_++ * len;
+  return rel + len <= spec_.region_len ? int64_t(rel) : -1;
+}
+
+// rate, rate_iops, thinktime: holds dir back when it may not go yet.
+bool JobLoop::paced(uint8_t dir) {
+  int64_t now = clock_ns();
+  int64_t ready = pacer_.ready_at(dir);
+  if (ready <= now) return false;
+  held_dir_ = dir;
+  paced_until_ = ready;
+  return true;
+}
+
 void JobLoop::issue() {
   while (!free_.empty() && !stop_issuing_) {
-    uint8_t dir = mixed_ ? (mix_rng_.below(100) < uint64_t(spec_.read_percent) ? 0 : 1) : fixed_dir_;
-    uint32_t len = spec_.block_size[dir];
-    int64_t rel = next_offset(len);
+    bool verifying = phase_ == kVerify;
+    uint8_t dir = held_dir_ >= 0 ? uint8_t(held_dir_)
+                  : verifying ? uint8_t(kRead)
+                  : spec_.mixed ? (mix_rng_.below(100) < uint64_t(spec_.read_percent) ? uint8_t(kRead) : uint8_t(kWrite))
+                                : spec_.single_dir;
+    if (pacer_.active() && !verifying && paced(dir)) break;
+    held_dir_ = -1;
+    const BlockSizes& sizes = spec_.bs[dir];
+    int size_index = sizes.pick(size_rng_);
+    uint32_t len = sizes.size[size_index];
+    int64_t rel = verifying ? next_verify_offset(len) : next_run_offset(len);
+    if (rel < 0 && !sizes.fixed() && !verifying && !stop_issuing_) {
+      // Variable block sizes: as fio, finish the region with a smaller size that still fits.
+      for (int i = 0; i < sizes.count && rel < 0; i++) {
+        if (sizes.size[i] >= len) continue;
+        len = sizes.size[i];
+        rel = next_run_offset(len);
+      }
+    }
     if (rel < 0) {
       stop_issuing_ = true;
       break;
     }
     uint32_t index = free_.back();
     free_.pop_back();
-    Slot& s = slots_[index];
-    s.offset = spec_.region_start + uint64_t(rel);
-    s.len = len;
-    s.dir = dir;
-    s.start_ns = now_;
-    uint8_t* buf = spec_.buffers + size_t(index) * spec_.slot_stride;
-    void* user_data = reinterpret_cast<void*>(uintptr_t(index));
-    if (dir == 0) {
-      q_.read(s.offset, buf, len, user_data, 0, spec_.region_slot);
-    } else {
-      if (spec_.stamp_writes && len >= sizeof s.offset) std::memcpy(buf, &s.offset, sizeof s.offset);
-      q_.write(s.offset, buf, len, user_data, 0, spec_.region_slot);
-    }
+    start_request(index, dir, len, uint64_t(rel));
     issued_bytes_ += len;
+    issued_ios_++;
+    if (pacer_.active()) pacer_.issued(dir, len, clock_ns());
     pending_.push_back(index);
     if (pending_.size() >= size_t(spec_.batch_submit)) break;
+  }
+}
+
+void JobLoop::start_request(uint32_t index, uint8_t dir, uint32_t len, uint64_t rel) {
+  Slot& s = slots_[index];
+  s.offset = spec_.region_start + rel;
+  s.len = len;
+  s.dir = dir;
+  s.start_ns = now_;
+  uint8_t* buf = slot_buffer(index);
+  void* user_data = reinterpret_cast<void*>(uintptr_t(index));
+  if (result_.trace.size() < spec_.trace_limit) result_.trace.push_back({s.offset, len, dir, uint8_t(phase_)});
+  if (dir == kTrim) {
+    if (spec_.write_zeroes_on_trim) q_.write_zeroes(s.offset, len, user_data, 0);
+    else q_.discard(s.offset, len, user_data, 0);
+    return;
+  }
+  if (dir == kWrite) {
+    if (spec_.verify != VerifyKind::None) {
+      fill_verify_block(buf, len, s.offset, spec_.verify, verify_seed_);
+      if (rel / len < written_.size()) written_[rel / len] = 1;
+    } else if (write_data_.per_request()) {
+      write_data_.fill(buf, len);
+    }
+    if (spec_.stamp_writes && len >= sizeof s.offset) std::memcpy(buf, &s.offset, sizeof s.offset);
+  }
+  if (spec_.vectored) {
+    s.iov = {buf, len};
+    if (dir == kRead) q_.readv(s.offset, &s.iov, 1, user_data, 0);
+    else q_.writev(s.offset, &s.iov, 1, user_data, 0);
+  } else if (dir == kRead) {
+    q_.read(s.offset, buf, len, user_data, 0, spec_.region_slot);
+  } else {
+    q_.write(s.offset, buf, len, user_data, 0, spec_.region_slot);
   }
 }
 
@@ -226,24 +353,37 @@ void JobLoop::submit() {
   if (t >= next_event_) time_events(t);
 }
 
-bool JobLoop::reap(int min, int max) {
-  int n = q_.do_io(comps_.data(), 0, max, nullptr);  // what is ready: no syscall
+// Waits until at least min completions are in (n so far), by the job's wait mode.
+int JobLoop::wait_completions(int n, int min, int max) {
   while (n >= 0 && n < min) {
     int r;
-    if (spec_.busy_poll) {
+    if (spec_.wait_mode == WaitMode::Loop) {
+      r = q_.do_io(comps_.data() + n, 0, max - n, nullptr);
+    } else if (spec_.wait_mode == WaitMode::Eventfd) {
+      pollfd p{completion_fd_, POLLIN, 0};
+      int ready = poll(&p, 1, int(kWaitSliceNs / 1000000));
+      if (ready > 0) {
+        uint64_t count;
+        while (read(completion_fd_, &count, sizeof count) < 0 && errno == EINTR) {
+        }
+      }
+      // Reset the fd before draining (libblkio's contract), then take what is there.
       r = q_.do_io(comps_.data() + n, 0, max - n, nullptr);
     } else {
-      timespec slice{0, kWaitSliceNs};
+      timespec slice{0, long(kWaitSliceNs)};
       r = q_.do_io(comps_.data() + n, min - n, max - n, &slice);
       if (r == -ETIME) r = 0;
     }
-    if (r < 0) {
-      n = r;
-      break;
-    }
+    if (r < 0) return r;
     n += r;
     if (r == 0 && should_stop() && abandon_) break;
   }
+  return n;
+}
+
+bool JobLoop::reap(int min, int max) {
+  int n = q_.do_io(comps_.data(), 0, max, nullptr);  // what is ready: no syscall
+  if (n >= 0) n = wait_completions(n, min, max);
   if (n < 0) {
     fail(-n, std::string("do_io failed: ") + last_error_message());
     abandon_ = true;
@@ -265,24 +405,66 @@ void JobLoop::complete(int n, int64_t now) {
     auto index = uint32_t(reinterpret_cast<uintptr_t>(c.user_data));
     const Slot& s = slots_[index];
     if (c.ret < 0) {
-      if (!result_.error) {
-        char what[96];
-        snprintf(what, sizeof what, "%s of %u bytes at offset %llu failed: ", s.dir == 0 ? "read" : "write", s.len,
-                 (unsigned long long)s.offset);
-        fail(-c.ret, std::string(what) + (c.error_msg ? c.error_msg : strerror(-c.ret)));
+      request_failed(s, c);
+    } else if (phase_ == kVerify) {
+      check_read(s, slot_buffer(index));  // the read-back after a write job: checked, not counted as the job's I/O
+    } else {
+      if (phase_ == kRun) {
+        DirectionResult& d = result_.dir[s.dir];
+        d.ios++;
+        d.bytes += s.len;
+        d.slat.add(uint64_t(s.submitted_ns - s.start_ns));
+        d.clat.add(uint64_t(now - s.submitted_ns));
+        d.lat.add(uint64_t(now - s.start_ns));
+        sample_ios_[s.dir]++;
+        sample_bytes_[s.dir] += s.len;
+        if (spec_.log_samples)
+          result_.log.push_back({now - measure_start_, uint64_t(s.submitted_ns - s.start_ns), uint64_t(now - s.submitted_ns), s.offset, s.len, s.dir});
       }
-      stop_issuing_ = true;
-    } else if (phase_ == kRun) {
-      DirectionResult& d = result_.dir[s.dir];
-      d.ios++;
-      d.bytes += s.len;
-      d.slat.add(uint64_t(s.submitted_ns - s.start_ns));
-      d.clat.add(uint64_t(now - s.submitted_ns));
-      d.lat.add(uint64_t(now - s.start_ns));
-      sample_ios_[s.dir]++;
-      sample_bytes_[s.dir] += s.len;
+      if (verify_reads_ && s.dir == kRead) check_read(s, slot_buffer(index));
     }
     free_.push_back(index);
+  }
+}
+
+void JobLoop::check_read(const Slot& s, uint8_t* buf) {
+  result_.verified_blocks++;
+  char why[256];
+  if (check_verify_block(buf, s.len, s.offset, spec_.verify, why, sizeof why)) return;
+  if (!result_.error) fail(kEilseq, why);
+}
+
+void JobLoop::request_failed(const Slot& s, const Completion& c) {
+  if (spec_.continue_on_error & (1u << s.dir)) {
+    result_.ignored_errors++;  // continue_on_error: counted, and the job goes on
+    return;
+  }
+  if (!result_.error) {
+    char what[96];
+    snprintf(what, sizeof what, "%s of %u bytes at offset %" PRIu64 " failed: ", kDirNames[s.dir], s.len, s.offset);
+    fail(-c.ret, std::string(what) + (c.error_msg ? c.error_msg : strerror(-c.ret)));
+  }
+  stop_issuing_ = true;
+}
+
+// Sleeps (or spins, for thinktime_spin) until the pacer lets the held request go.
+void JobLoop::wait_for_pace() {
+  int64_t now = clock_ns();
+  sleep_until(std::min(paced_until_, next_event_), pacer_.spinning(now));
+  now_ = clock_ns();  // the paced request's slat starts when the pause ends
+  if (now_ >= next_event_) time_events(now_);
+}
+
+void JobLoop::sleep_until(int64_t until, bool spin) {
+  for (;;) {
+    int64_t now = clock_ns();
+    if (now >= until) return;
+    if (stop_.load(std::memory_order_relaxed) || abandon_requested_.load(std::memory_order_relaxed) || q_.stop_requested())
+      return;
+    if (spin) continue;  // busy, as fio's thinktime_spin
+    int64_t ns = std::min(until - now, kWaitSliceNs);
+    timespec ts{time_t(ns / 1000000000), long(ns % 1000000000)};
+    nanosleep(&ts, nullptr);
   }
 }
 
@@ -294,10 +476,11 @@ void JobLoop::time_events(int64_t now) {
   if (phase_ == kRun && now >= run_end_) {
     run_end_ = kNever;
     stop_issuing_ = true;
+    held_dir_ = -1;
   }
   if (now >= next_sample_) {
     double secs = double(now - last_sample_) / 1e9;
-    for (int d = 0; d < 2; d++) {
+    for (int d = 0; d < 3; d++) {
       if (result_.dir[d].ios == 0) continue;
       result_.dir[d].bw_kib.add(double(sample_bytes_[d]) / 1024 / secs);
       result_.dir[d].iops.add(double(sample_ios_[d]) / secs);
@@ -318,7 +501,7 @@ void JobLoop::update_next_event() { next_event_ = std::min({ramp_end_, run_end_,
 void JobLoop::publish_progress(int64_t now) {
   if (!progress_) return;
   double fraction = 1;
-  if (phase_ != kDone) {
+  if (phase_ != kDone && phase_ != kVerify) {
     double total_ns = double(spec_.ramp_ns + spec_.runtime_ns);
     double by_time = spec_.runtime_ns > 0 ? double(now - started_) / total_ns : 0;
     double by_bytes = phase_ == kRamp || spec_.time_based ? 0 : double(issued_bytes_) / double(std::max<uint64_t>(1, spec_.io_limit));
@@ -326,12 +509,10 @@ void JobLoop::publish_progress(int64_t now) {
   }
   store(&progress_[0], phase_);
   store(&progress_[1], fraction);
-  for (int d = 0; d < 2; d++) {
+  for (int d = 0; d < 3; d++) {
     store(&progress_[2 + d], double(result_.dir[d].bytes));
     store(&progress_[5 + d], double(result_.dir[d].ios));
   }
-  store(&progress_[4], 0);
-  store(&progress_[7], 0);
 }
 
 bool JobLoop::next_phase() {
@@ -339,6 +520,13 @@ bool JobLoop::next_phase() {
   if (phase_ == kRamp && !result_.error && !result_.stopped) {
     // Ran out of work during ramp time: measure what is left from here.
     start_measuring(clock_ns());
+    stop_issuing_ = false;
+    return true;
+  }
+  if (phase_ == kRun && !written_.empty() && !result_.error && !abandon_) {
+    // A verifying write job reads back what it wrote (not measured).
+    run_ended_ = last_completion_;
+    phase_ = kVerify;
     stop_issuing_ = false;
     return true;
   }
@@ -352,6 +540,22 @@ void JobLoop::fail(int err, std::string msg) {
   stop_issuing_ = true;
 }
 
+// rate_min: a direction that did I/O below its minimum bandwidth fails the job, as in fio.
+void JobLoop::check_rate_min() {
+  if (result_.error || result_.runtime_ns <= 0) return;
+  for (int d = 0; d < 3; d++) {
+    uint64_t min = spec_.rate_min[d], bytes = result_.dir[d].bytes;
+    if (min == 0 || bytes == 0) continue;
+    double bw = double(bytes) / (double(result_.runtime_ns) / 1e9);
+    if (bw < double(min)) {
+      char what[160];
+      snprintf(what, sizeof what, "%s: min rate %" PRIu64 " B/s not met, got %" PRIu64 " B/s", kDirNames[d], min, uint64_t(bw));
+      fail(EIO, what);
+      return;
+    }
+  }
+}
+
 void JobLoop::finish() {
   int64_t end = clock_ns();
   auto since = [](const CpuUsage& now, const CpuUsage& start) {
@@ -360,9 +564,11 @@ void JobLoop::finish() {
   };
   result_.cpu = since(cpu_usage(RUSAGE_THREAD), cpu_start_);
   result_.process_cpu = since(cpu_usage(RUSAGE_SELF), process_cpu_start_);
-  result_.runtime_ns = phase_ == kRun ? std::max<int64_t>(0, last_completion_ - measure_start_) : 0;
+  int64_t run_end = run_ended_ >= 0 ? run_ended_ : last_completion_;
+  result_.runtime_ns = phase_ == kRun || phase_ == kVerify ? std::max<int64_t>(0, run_end - measure_start_) : 0;
   result_.elapsed_ns = end - started_;
   result_.left_in_flight = q_.outstanding();
+  check_rate_min();
   phase_ = kDone;
   publish_progress(end);
 }

@@ -7,35 +7,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "prng.h"
+
 namespace blkio::bench {
-
-// xoshiro128** seeded through splitmix64, one stream per (seed, job, purpose).
-class Prng {
- public:
-  Prng(uint64_t seed, uint32_t job, uint32_t purpose);
-  uint32_t next_u32() {
-    uint32_t result = rotl(b_ * 5, 7) * 9;
-    uint32_t t = b_ << 9;
-    c_ ^= a_;
-    d_ ^= b_;
-    b_ ^= c_;
-    a_ ^= d_;
-    c_ ^= t;
-    d_ = rotl(d_, 11);
-    return result;
-  }
-  // Uniform in [0, n); n may exceed 2^32.
-  uint64_t below(uint64_t n) {
-    if (n <= (uint64_t(1) << 32)) return (uint64_t(next_u32()) * n) >> 32;
-    uint64_t hi = next_u32() >> 5, lo = next_u32() >> 6;
-    double f = double(hi * 67108864 + lo) / 9007199254740992.0;
-    return uint64_t(f * double(n));
-  }
-
- private:
-  static uint32_t rotl(uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
-  uint32_t a_, b_, c_, d_;
-};
 
 class OffsetGenerator {
  public:

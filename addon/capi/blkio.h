@@ -163,6 +163,20 @@ int blkioq_do_io_interruptible(struct blkioq *q, struct blkio_completion *comple
 int blkioq_get_completion_fd(struct blkioq *q);
 void blkioq_set_completion_fd_enabled(struct blkioq *q, bool enable);
 
+/*
+ * Extension (not in libblkio): moving a queue's requests to another device.
+ * While a queue is quiesced, new requests are validated and kept in the
+ * queue instead of reaching the device; blkioq_do_io() still completes the
+ * requests the device holds. blkioq_get_in_flight() says how many that is.
+ * Once it is 0, blkioq_take_unsubmitted() removes the kept requests (oldest
+ * first, up to max_user_data) and returns their user_data: no completion
+ * comes for them, the caller submits them elsewhere. Quiescing off gives the
+ * kept requests to the device at the next blkioq_do_io().
+ */
+void blkioq_set_quiesced(struct blkioq *q, bool quiesced);
+int blkioq_get_in_flight(struct blkioq *q);
+int blkioq_take_unsubmitted(struct blkioq *q, void **user_data, int max_user_data);
+
 #ifdef __cplusplus
 }
 #endif

@@ -380,4 +380,14 @@ void blkioq_set_completion_fd_enabled(blkioq* q, bool enable) {
   q->queue->set_completion_fd_enabled(enable);
 }
 
+void blkioq_set_quiesced(blkioq* q, bool quiesced) { q->queue->set_quiesced(quiesced); }
+
+int blkioq_get_in_flight(blkioq* q) { return int(q->queue->in_flight()); }
+
+int blkioq_take_unsubmitted(blkioq* q, void** user_data, int max_user_data) {
+  if (max_user_data < 0) return fail(EINVAL, "max_user_data must be non-negative");
+  if (!user_data && max_user_data > 0) return fail(EINVAL, "user_data must be non-NULL when max_user_data > 0");
+  return q->queue->take_unsubmitted(user_data, max_user_data);
+}
+
 }  // extern "C"

@@ -34,6 +34,12 @@ class Fifo {
     return v;
   }
   void clear() { head_ = size_ = 0; }
+  T& at(size_t i) { return items_[(head_ + i) & mask()]; }
+  // Removes count items from index from on, keeping the others in order.
+  void erase(size_t from, size_t count) {
+    for (size_t i = from; i + count < size_; i++) at(i) = std::move(at(i + count));
+    size_ -= count;
+  }
 
  private:
   size_t mask() const { return items_.size() - 1; }

@@ -161,6 +161,7 @@ void Queue::complete_now(Request* req, int ret, const char* msg) {
 void Queue::submit_new(Request* req, int region_hint) {
   req->done = 0;
   req->stage = 0;
+  req->started = false;
   if (req->type == RequestType::Read || req->type == RequestType::Write)
     req->region = ctx_.regions->find(req->buf, req->len, region_hint);
   else
@@ -170,10 +171,10 @@ void Queue::submit_new(Request* req, int region_hint) {
   bool nothing_to_do =
       req->len == 0 && req->type != RequestType::Flush && (!is_zone_request(req->type) || req->type == RequestType::ReportZones);
   if (nothing_to_do) return complete_now(req, 0, nullptr);
-  if (!backlog_.empty()) return backlog_.push_back(req);  // keep submission order
+  if (!backlog_.empty() || quiesced_) return backlog_.push_back(req);  // keep submission order
   const char* msg = nullptr;
   int r = driver_->enqueue(req, &msg);
-  if (r == QueueDriver::kAccepted) in_flight_++;
+  if (r == QueueDriver::kAccepted) in_flight_++, req->started = true;
   else if (r == QueueDriver::kFull) backlog_.push_back(req);
   else complete_now(req, r, msg);
 }
@@ -267,13 +268,32 @@ void Queue::fail_request(void* user_data, int ret, const char* msg) {
 
 void Queue::feed_driver() {
   while (!backlog_.empty()) {
+    // Quiesced: only the further steps of requests already started (they
+    // are in front, put back there by reap_into).
+    if (quiesced_ && !backlog_.front()->started) return;
     const char* msg = nullptr;
     int r = driver_->enqueue(backlog_.front(), &msg);
     if (r == QueueDriver::kFull) return;
     Request* req = backlog_.pop_front();
-    if (r == QueueDriver::kAccepted) in_flight_++;
+    if (r == QueueDriver::kAccepted) in_flight_++, req->started = true;
     else complete_now(req, r, msg);
   }
+}
+
+int Queue::take_unsubmitted(void** out, int max) {
+  // Started requests (resubmitted steps) come first in the backlog, new
+  // ones after them in submission order.
+  size_t first = 0;
+  while (first < backlog_.size() && backlog_.at(first)->started) first++;
+  size_t n = backlog_.size() - first;
+  if (max >= 0 && n > size_t(max)) n = size_t(max);
+  for (size_t i = 0; i < n; i++) {
+    Request* req = backlog_.at(first + i);
+    out[i] = req->user_data;
+    release(req);
+  }
+  backlog_.erase(first, n);
+  return int(n);
 }
 
 int Queue::reap_into(Completion* out, int max) {
@@ -303,7 +323,7 @@ unsigned Queue::wait_count(unsigned wanted) const {
   unsigned want = wanted < held ? wanted : held;
   // With a backlog, wake when half the driver's requests are done to refill
   // it, so the device keeps working while do_io waits for the rest.
-  if (!backlog_.empty() && want > held / 2) want = held / 2 > 0 ? held / 2 : 1;
+  if (!backlog_.empty() && !quiesced_ && want > held / 2) want = held / 2 > 0 ? held / 2 : 1;
   return want;
 }
 

@@ -75,6 +75,20 @@ class Queue {
   int completion_fd() const { return driver_->completion_fd(); }
   void set_completion_fd_enabled(bool on) { driver_->set_completion_fd_enabled(on); }
 
+  // Moving requests to another device (docs/switching.md). While quiesced,
+  // new requests are validated and kept in the queue instead of reaching
+  // the device; do_io still completes the requests the device holds (and
+  // their further steps: short transfers, the flush of a FUA write).
+  // Lifting it gives the kept requests to the device at the next do_io.
+  void set_quiesced(bool on) { quiesced_ = on; }
+  bool quiesced() const { return quiesced_; }
+  // Requests the device holds (accepted by the driver, not yet reaped).
+  size_t in_flight() const { return in_flight_; }
+  // Removes up to max of the requests that never reached the device, oldest
+  // first, and writes their user_data to out: no completion comes for them,
+  // so the caller can submit them elsewhere. Returns how many.
+  int take_unsubmitted(void** out, int max);
+
   // Requests enqueued and not yet returned by do_io.
   size_t outstanding() const { return in_flight_ + backlog_.size() + completed_.size(); }
 
@@ -114,6 +128,7 @@ class Queue {
   std::condition_variable claim_released_;
   std::atomic<bool> claimed_{false};
   std::atomic<bool> stop_requested_{false};
+  bool quiesced_ = false;
 };
 
 }  // namespace blkio

@@ -113,6 +113,7 @@ struct Request {
   uint64_t done = 0;         // bytes completed so far (short transfers are resumed)
   uint32_t stage = 0;        // multi-step requests (e.g. write then flush for FUA)
   uint32_t pool_index = 0;   // owned by the queue's pool
+  bool started = false;      // the driver accepted it once (it may have reached the device)
   // Work a driver does beside its device queue (the io_uring driver's zone
   // ioctls on a helper thread): the outcome, handed back with the request.
   int side_fd = -1;

@@ -17,6 +17,7 @@
 #include "../bench/job_loop.h"
 #include "addon_data.h"
 #include "errors.h"
+#include "job_loop_spec.h"
 #include "queue_object.h"
 
 namespace blkio::napi {
@@ -48,19 +49,6 @@ using RunHolder = std::shared_ptr<JobLoopRun>;
 uint64_t round_up(uint64_t n, uint64_t align) { return align > 1 ? (n + align - 1) / align * align : n; }
 
 [[noreturn]] void bad_spec(Napi::Env env, const std::string& what) { throw_blkio_error(env, -EINVAL, what.c_str()); }
-
-double number_field(Napi::Env env, Napi::Object spec, const char* name, double min, double max, double dflt) {
-  Napi::Value v = spec.Get(name);
-  if (v.IsUndefined()) return dflt;
-  if (!v.IsNumber()) bad_spec(env, std::string("job loop spec: ") + name + " must be a number");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d) || d != std::floor(d) || d < min || d > max)
-    bad_spec(env, std::string("job loop spec: ") + name + " must be an integer from " + std::to_string(uint64_t(min)) +
-                      " to " + std::to_string(uint64_t(max)) + ", got " + v.ToString().Utf8Value());
-  return d;
-}
-
-bool bool_field(Napi::Object spec, const char* name) { return spec.Get(name).ToBoolean(); }
 
 // Frees the loop's region unless requests may still point into it (they do
 // after a failed do_io or a shutdown: the Blkio frees it when destroyed).
@@ -124,8 +112,8 @@ Napi::Object cpu_object(Napi::Env env, const bench::CpuUsage& c) {
 
 Napi::Object result_object(Napi::Env env, const bench::JobLoopResult& r) {
   Napi::Object o = Napi::Object::New(env);
-  const char* names[2] = {"read", "write"};
-  for (int d = 0; d < 2; d++) {
+  const char* names[3] = {"read", "write", "trim"};
+  for (int d = 0; d < 3; d++) {
     const bench::DirectionResult& dr = r.dir[d];
     Napi::Object dir = Napi::Object::New(env);
     dir.Set("ios", double(dr.ios));
@@ -149,6 +137,37 @@ Napi::Object result_object(Napi::Env env, const bench::JobLoopResult& r) {
   o.Set("error", r.error);
   o.Set("errorMessage", r.error ? Napi::Value(Napi::String::New(env, r.error_message)) : env.Null());
   o.Set("stopped", r.stopped);
+  o.Set("verifiedBlocks", double(r.verified_blocks));
+  o.Set("ignoredErrors", double(r.ignored_errors));
+  if (!r.trace.empty()) {
+    // Test mode: the requests in the order issued, as [offset, length, direction, phase] rows.
+    Napi::Array trace = Napi::Array::New(env, r.trace.size());
+    for (size_t i = 0; i < r.trace.size(); i++) {
+      const bench::TraceEntry& t = r.trace[i];
+      Napi::Array row = Napi::Array::New(env, 4);
+      row[0u] = double(t.offset);
+      row[1u] = double(t.len);
+      row[2u] = double(t.dir);
+      row[3u] = double(t.phase);
+      trace[uint32_t(i)] = row;
+    }
+    o.Set("trace", trace);
+  }
+  if (!r.log.empty()) {
+    // Rows of [ms after the measured start, direction, slat ns, clat ns, length, offset].
+    auto log = Napi::Float64Array::New(env, r.log.size() * 6);
+    for (size_t i = 0; i < r.log.size(); i++) {
+      const bench::LogSample& l = r.log[i];
+      double* row = log.Data() + i * 6;
+      row[0] = double(l.t_ns) / 1e6;
+      row[1] = l.dir;
+      row[2] = double(l.slat_ns);
+      row[3] = double(l.clat_ns);
+      row[4] = l.len;
+      row[5] = double(l.offset);
+    }
+    o.Set("log", log);
+  }
   o.Set("leftInFlight", double(r.left_in_flight));
   return o;
 }
@@ -170,46 +189,6 @@ void on_loop_done(Napi::Env env, Napi::Function callback, RunHolder* holder) {
   if (env && callback) callback.Call({result_object(env, run.loop->result())});
 }
 
-bench::JobLoopSpec parse_spec(Napi::Env env, Napi::Object s) {
-  bench::JobLoopSpec spec;
-  constexpr double kMaxSafe = 9007199254740991.0;
-  spec.read_percent = int(number_field(env, s, "readPercent", 0, 100, 100));
-  spec.random = bool_field(s, "random");
-  spec.random_map = !bool_field(s, "norandommap");
-  spec.block_size[0] = uint32_t(number_field(env, s, "readBlockSize", 1, 1 << 30, 4096));
-  spec.block_size[1] = uint32_t(number_field(env, s, "writeBlockSize", 1, 1 << 30, 4096));
-  spec.iodepth = int(number_field(env, s, "iodepth", 1, 65536, 1));
-  spec.batch_submit = int(number_field(env, s, "batchSubmit", 0, 65536, 1));
-  spec.complete_min = int(number_field(env, s, "batchCompleteMin", 0, 65536, 1));
-  spec.complete_max = int(number_field(env, s, "batchCompleteMax", 0, 65536, spec.complete_min));
-  spec.region_start = uint64_t(number_field(env, s, "regionStart", 0, kMaxSafe, 0));
-  spec.region_len = uint64_t(number_field(env, s, "regionLength", 1, kMaxSafe, 1));
-  spec.io_limit = uint64_t(number_field(env, s, "ioLimit", 0, kMaxSafe, double(spec.region_len)));
-  spec.time_based = bool_field(s, "timeBased");
-  spec.runtime_ns = int64_t(number_field(env, s, "runtimeNs", 0, kMaxSafe, 0));
-  spec.ramp_ns = int64_t(number_field(env, s, "rampTimeNs", 0, kMaxSafe, 0));
-  spec.busy_poll = bool_field(s, "busyPoll");
-  spec.stamp_writes = bool_field(s, "stampWrites");
-  spec.job_index = uint32_t(number_field(env, s, "jobIndex", 0, 4294967295.0, 0));
-  Napi::Value seed = s.Get("seed");
-  if (seed.IsBigInt()) {
-    bool lossless;
-    spec.seed = seed.As<Napi::BigInt>().Uint64Value(&lossless);
-  } else if (!seed.IsUndefined()) {
-    spec.seed = uint64_t(number_field(env, s, "seed", 0, kMaxSafe, 0));
-  }
-  if (spec.time_based && spec.runtime_ns == 0) bad_spec(env, "job loop spec: timeBased needs runtimeNs > 0");
-  uint32_t used_min = spec.read_percent == 100 ? spec.block_size[0] : spec.read_percent == 0 ? spec.block_size[1]
-                      : std::min(spec.block_size[0], spec.block_size[1]);
-  uint32_t used_max = spec.read_percent == 100 ? spec.block_size[0] : spec.read_percent == 0 ? spec.block_size[1]
-                      : std::max(spec.block_size[0], spec.block_size[1]);
-  if (spec.region_len < used_max)
-    bad_spec(env, "job loop spec: regionLength " + std::to_string(spec.region_len) + " is smaller than the block size " +
-                      std::to_string(used_max));
-  (void)used_min;
-  return spec;
-}
-
 // startJobLoop(nativeQueue, spec, progress: Float64Array | undefined, onDone)
 Napi::Value start_job_loop(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -221,7 +200,7 @@ Napi::Value start_job_loop(const Napi::CallbackInfo& info) {
   std::shared_ptr<Queue> queue = qo->core_queue();
   std::shared_ptr<Blkio> owner = qo->core_owner();
   if (!queue || !owner || !queue->alive()) throw_blkio_error(env, -ENODEV, "queue has been removed or its Blkio destroyed");
-  bench::JobLoopSpec spec = parse_spec(env, info[1].As<Napi::Object>());
+  bench::JobLoopSpec spec = parse_job_loop_spec(env, info[1].As<Napi::Object>());
 
   double* progress = nullptr;
   Napi::Value progress_value = info[2];
@@ -240,7 +219,7 @@ Napi::Value start_job_loop(const Napi::CallbackInfo& info) {
   }
 
   const DeviceInfo& dev = owner->info();
-  uint64_t stride = round_up(std::max(spec.block_size[0], spec.block_size[1]), uint64_t(std::max(1, dev.buf_alignment)));
+  uint64_t stride = round_up(max_block_size(spec), uint64_t(std::max(1, dev.buf_alignment)));
   uint64_t mem_len = round_up(stride * uint64_t(spec.iodepth), std::max<uint64_t>(4096, dev.mem_region_alignment));
   if (mem_len > kMaxJobMemory)
     bad_spec(env, "job loop: iodepth x block size needs " + std::to_string(mem_len) + " bytes of buffers, more than 1 GiB");

@@ -21,6 +21,9 @@ Napi::Function QueueObject::define(Napi::Env env) {
                          InstanceMethod<&QueueObject::watch>("watch"),
                          InstanceMethod<&QueueObject::watch_ref>("watchRef"),
                          InstanceMethod<&QueueObject::unwatch>("unwatch"),
+                         InstanceMethod<&QueueObject::set_quiesced>("setQuiesced"),
+                         InstanceMethod<&QueueObject::in_flight>("inFlight"),
+                         InstanceMethod<&QueueObject::take_unsubmitted>("takeUnsubmitted"),
                      });
 }
 
@@ -275,6 +278,28 @@ Napi::Value QueueObject::unwatch(const Napi::CallbackInfo& info) {
     watcher_ = nullptr;
   }
   return info.Env().Undefined();
+}
+
+Napi::Value QueueObject::set_quiesced(const Napi::CallbackInfo& info) {
+  claim(info.Env()).queue->set_quiesced(info[0].ToBoolean());
+  return info.Env().Undefined();
+}
+
+Napi::Value QueueObject::in_flight(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(claim(info.Env()).queue->in_flight()));
+}
+
+// takeUnsubmitted() -> the JS slots of every request that never reached the
+// device, oldest first (see Queue::take_unsubmitted).
+Napi::Value QueueObject::take_unsubmitted(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Claim claimed = claim(env);
+  std::vector<void*> taken(claimed.queue->outstanding());
+  int n = claimed.queue->take_unsubmitted(taken.data(), int(taken.size()));
+  Napi::Array slots = Napi::Array::New(env, size_t(n));
+  for (int i = 0; i < n; i++)
+    slots.Set(uint32_t(i), Napi::Number::New(env, double(reinterpret_cast<uintptr_t>(taken[size_t(i)]))));
+  return slots;
 }
 
 }  // namespace blkio::napi

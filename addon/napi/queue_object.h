@@ -62,6 +62,9 @@ class QueueObject : public Napi::ObjectWrap<QueueObject> {
   Napi::Value watch(const Napi::CallbackInfo& info);
   Napi::Value watch_ref(const Napi::CallbackInfo& info);
   Napi::Value unwatch(const Napi::CallbackInfo& info);
+  Napi::Value set_quiesced(const Napi::CallbackInfo& info);
+  Napi::Value in_flight(const Napi::CallbackInfo& info);
+  Napi::Value take_unsubmitted(const Napi::CallbackInfo& info);
   struct Claim {
     std::unique_lock<std::mutex> lock;
     Queue* queue;

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { OutputFormat } from './args';
 import { FleetAddress, parseFleetAddress } from './fleet-address';
+import { CLIENT_LIMITS } from './fleet-limits';
 import { pduToDiskLine, threadStatToResult } from './fleet-convert';
 import { Command, CommandReader, OP, ProtocolError, encodeCommand, opName } from './fleet-frame';
 import {
@@ -183,7 +184,7 @@ function runOnHost(
     onQuit(() => {
       if (!sock.destroyed) sock.write(encodeCommand(OP.QUIT));
     });
-    const reader = new CommandReader(64 * 1024 * 1024);
+    const reader = new CommandReader(CLIENT_LIMITS.maxCommandBytes);
     let done = false;
     let running = false;
     let lastHeard = Date.now();
@@ -215,7 +216,7 @@ function runOnHost(
     sock.on('error', (e) => finish(connected ? `the server went away before it finished (${e.message})` : `connection failed: ${e.message}`));
     sock.on('close', () => finish('the server went away before it finished (disconnected)'));
     sock.on('data', (chunk: Buffer) => {
-      lastHeard = Date.now();
+      if (done) return;
       let cmds: Command[];
       try {
         cmds = reader.push(chunk);
@@ -223,7 +224,10 @@ function runOnHost(
         finish(e instanceof ProtocolError ? `protocol error: ${e.message}` : String(e));
         return;
       }
+      // Only whole commands count as an answer: a server that trickles bytes still times out.
+      if (cmds.length > 0) lastHeard = Date.now();
       for (const c of cmds) {
+        if (done) return;
         try {
           handle(c);
         } catch (e) {
@@ -254,16 +258,21 @@ function runOnHost(
           const o = JOB_OPTION.decode(c.payload) as { global: number; groupid: number; name: string; value: string };
           const key = o.global ? -1 : o.groupid;
           const opts = h.jobOptions.get(key) ?? {};
+          if (!h.jobOptions.has(key) && h.jobOptions.size >= CLIENT_LIMITS.maxJobOptionSets) throw new RangeError(`more than ${CLIENT_LIMITS.maxJobOptionSets} sets of job options`);
+          if (!(o.name in opts) && Object.keys(opts).length >= CLIENT_LIMITS.maxJobOptionsPerSet) throw new RangeError(`more than ${CLIENT_LIMITS.maxJobOptionsPerSet} options for one job`);
+          if (o.name === '__proto__' || o.name === 'constructor' || o.name === 'prototype') return; // not a fio option
           opts[o.name] = o.value;
           h.jobOptions.set(key, opts);
           return;
         }
         case OP.TS: {
+          if (h.results.length >= CLIENT_LIMITS.maxReports) throw new RangeError(`more than ${CLIENT_LIMITS.maxReports} reports`);
           const { ts } = decodeTs(c.payload);
           h.results.push(threadStatToResult(ts, h.jobOptions.get(ts.threadNumber - 1) ?? {}));
           return;
         }
         case OP.DU:
+          if (h.disks.length >= CLIENT_LIMITS.maxDisks) throw new RangeError(`more than ${CLIENT_LIMITS.maxDisks} disk reports`);
           h.disks.push(pduToDiskLine(decodeDu(c.payload)));
           return;
         case OP.STOP: {

@@ -12,6 +12,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import { parseCommandLine } from './args';
 import { describeFleetAddress, FleetAddress } from './fleet-address';
+import { DEFAULT_LIMITS, FleetLimits, jobAdmissionError, readServerFile } from './fleet-limits';
 import { diskLineToPdu, groupStats, resultToThreadStat } from './fleet-convert';
 import { Command, CommandReader, OP, PROTOCOL_VERSION, ProtocolError, encodeCommand, opName } from './fleet-frame';
 import {
@@ -50,13 +51,16 @@ const FIO_PROCESS_OPTIONS = new Set([
 
 const EINVAL = 22;
 const EPROTO = 71;
-/** A job file or command line larger than this is refused (fio allows 2 GiB; no job file is near). */
-const MAX_COMMAND_BYTES = 16 * 1024 * 1024;
+const EBUSY = 16;
+const ETIMEDOUT = 110;
+const E2BIG = 7;
 
 export interface FleetServerOptions {
   address: FleetAddress;
   /** Where the server says what it does (stderr for the CLI). */
   log: (line: string) => void;
+  /** Bounds on what a peer may send (DEFAULT_LIMITS where not given). */
+  limits?: Partial<FleetLimits>;
 }
 
 export class FleetServer {
@@ -64,8 +68,15 @@ export class FleetServer {
   private readonly sessions = new Set<Session>();
   /** Set when a client sent EXIT (fio's server exits then too). */
   exitRequested: (() => void) | undefined;
+  private readonly limits: FleetLimits;
 
-  constructor(private readonly opts: FleetServerOptions) {}
+  constructor(private opts: FleetServerOptions) {
+    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    // Lines quote what peers sent (option names, paths): their control characters are shown, not
+    // passed to the operator's terminal.
+    const log = opts.log;
+    this.opts = { ...opts, log: (line) => log(line.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)) };
+  }
 
   listen(): Promise<void> {
     const a = this.opts.address;
@@ -97,14 +108,32 @@ export class FleetServer {
 
   private accept(sock: net.Socket): void {
     const peer = sock.remoteAddress ? `${sock.remoteAddress},${sock.remotePort}` : 'local socket';
-    const session = new Session(sock, peer, this.opts.log, () => this.exitRequested?.());
+    if (this.sessions.size >= this.limits.maxConnections) {
+      // Said in the protocol, so a fio client prints why; the socket is not kept waiting.
+      this.opts.log(`client ${peer} refused: ${this.limits.maxConnections} connections already`);
+      sock.on('error', () => undefined);
+      const why = `blkbench server: busy, serving ${this.limits.maxConnections} connections already; try again later\n`;
+      sock.end(Buffer.concat([
+        encodeCommand(OP.TEXT, encodeText(why)),
+        encodeCommand(OP.STOP, STOP_PDU.encode({ error: EBUSY, signal: 0 })),
+        encodeCommand(OP.QUIT),
+      ]));
+      setTimeout(() => sock.destroy(), this.limits.lingerMs).unref();
+      return;
+    }
+    const session = new Session(sock, peer, this.opts.log, () => this.exitRequested?.(), this.limits);
     this.sessions.add(session);
     void session.finished.then(() => this.sessions.delete(session));
   }
 }
 
 class Session {
-  private readonly reader = new CommandReader(MAX_COMMAND_BYTES);
+  private readonly reader: CommandReader;
+  /** Bytes of job text and command line this connection has sent. */
+  private jobBytes = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private setupTimer: NodeJS.Timeout | undefined;
+  private refused = false;
   private specs: JobSpec[] | undefined;
   /** Command-line options the client sent before its job files. */
   private lineArgs: string[] = [];
@@ -129,17 +158,47 @@ class Session {
     private readonly peer: string,
     private readonly log: (line: string) => void,
     private readonly onExit: () => void,
+    private readonly limits: FleetLimits,
   ) {
+    this.reader = new CommandReader(limits.maxConnectionBytes);
     this.finished = new Promise((r) => (this.resolveFinished = r));
     log(`client ${peer} connected`);
+    // A peer that vanishes mid-job (host down, cable out) is found by the kernel's probes.
+    sock.setKeepAlive(true, 15_000);
     sock.on('data', (chunk: Buffer) => this.onData(chunk));
+    sock.on('drain', () => {
+      if (!this.refused && !this.closed) sock.resume();
+    });
     sock.on('error', () => undefined); // 'close' follows
+    this.setupTimer = setTimeout(
+      () => this.refuse(`no job started within ${limits.setupTimeoutMs / 1000} s of connecting: closing`, ETIMEDOUT),
+      limits.setupTimeoutMs,
+    );
+    this.armIdle();
     sock.on('close', () => {
       this.closed = true;
+      this.clearTimers();
       if (this.running) log(`client ${peer} went away: stopping its job`);
       this.abort();
       if (!this.running) this.resolveFinished();
     });
+  }
+
+  /** Restarts the idle clock: a connection without a job must complete a command now and then. */
+  private armIdle(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    if (this.running || this.refused || this.closed) return;
+    this.idleTimer = setTimeout(
+      () => this.refuse(`no whole command for ${this.limits.idleTimeoutMs / 1000} s: closing`, ETIMEDOUT),
+      this.limits.idleTimeoutMs,
+    );
+  }
+
+  private clearTimers(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.setupTimer) clearTimeout(this.setupTimer);
+    this.idleTimer = this.setupTimer = undefined;
   }
 
   abort(): void {
@@ -158,6 +217,9 @@ class Session {
 
   /** Says why, sends STOP with the errno and QUIT, and closes the connection once they are out. */
   private refuse(reason: string, errno: number, version = PROTOCOL_VERSION): void {
+    if (this.refused || this.closed) return;
+    this.refused = true;
+    this.clearTimers();
     this.log(`client ${this.peer}: ${reason}`);
     this.text(`blkbench server: ${reason}\n`, version);
     this.send(OP.STOP, STOP_PDU.encode({ error: errno, signal: 0 }), 0n, version);
@@ -166,10 +228,12 @@ class Session {
     Atomics.notify(this.stop, 0);
     this.sock.end();
     this.sock.removeAllListeners('data');
-    setTimeout(() => this.sock.destroy(), 5000).unref(); // a peer that does not close is not waited for
+    this.sock.resume(); // what the peer still sends is read and dropped, so its writes do not stall
+    setTimeout(() => this.sock.destroy(), this.limits.lingerMs).unref(); // a peer that does not close is not waited for
   }
 
   private onData(chunk: Buffer): void {
+    if (this.refused || this.closed) return;
     let cmds: Command[];
     try {
       cmds = this.reader.push(chunk);
@@ -180,7 +244,7 @@ class Session {
       return;
     }
     for (const c of cmds) {
-      if (this.closed || !this.sock.writable) return;
+      if (this.closed || this.refused || !this.sock.writable) return;
       try {
         this.handle(c);
       } catch (e) {
@@ -189,6 +253,23 @@ class Session {
         return;
       }
     }
+    if (cmds.length > 0) this.armIdle();
+    // A peer that sends commands but does not read the replies: stop reading it until it does.
+    if (!this.refused && this.sock.writableLength > this.limits.maxQueuedOutput) this.sock.pause();
+  }
+
+  /** Counts a job file or command line against the connection's bounds; false once refused. */
+  private admit(bytes: number): boolean {
+    this.jobBytes += bytes;
+    if (this.jobBytes > this.limits.maxConnectionBytes) {
+      this.refuse(`job files and command lines of ${this.jobBytes} bytes, more than the ${this.limits.maxConnectionBytes} a connection may send`, E2BIG);
+      return false;
+    }
+    if (this.sources.length >= this.limits.maxJobFiles) {
+      this.refuse(`more than ${this.limits.maxJobFiles} job files on one connection`, E2BIG);
+      return false;
+    }
+    return true;
   }
 
   private handle(c: Command): void {
@@ -197,6 +278,8 @@ class Session {
         this.send(OP.PROBE, this.probeReply(), c.tag);
         return;
       case OP.JOB: {
+        if (!this.admit(c.payload.length)) return;
+        if (this.running) return this.refuse('a job file sent while a job runs', EINVAL);
         const name = `<job file ${this.sources.length + 1} from the client>`;
         this.texts.set(name, decodeJob(c.payload));
         this.sources.push(name);
@@ -206,6 +289,11 @@ class Session {
       case OP.JOBLINE: {
         // fio's client sends its remote arguments before its job files; they may define jobs
         // themselves (--name=…) or only set options (such as --output-format) for the files.
+        if (this.running) return this.refuse('a command line sent while a job runs', EINVAL);
+        this.jobBytes += c.payload.length;
+        if (this.jobBytes > this.limits.maxConnectionBytes) {
+          return this.refuse(`a command line of ${c.payload.length} bytes, more than the ${this.limits.maxConnectionBytes} a connection may send`, E2BIG);
+        }
         let cmd: ReturnType<typeof parseCommandLine>;
         try {
           this.lineArgs = decodeJobLine(c.payload).slice(1).filter((a) => !FIO_PROCESS_OPTIONS.has(a.replace(/^--?/, '').split('=')[0]));
@@ -220,6 +308,8 @@ class Session {
       case OP.LOAD_FILE: {
         // A job file on this host (fio --client=HOST --remote-config=PATH).
         if (c.payload.length < 4) throw new RangeError(`LOAD_FILE payload of ${c.payload.length} bytes has no header`);
+        if (!this.admit(0)) return;
+        if (this.running) return this.refuse('a job file named while a job runs', EINVAL);
         const len = c.payload.readUInt16LE(0);
         this.sources.push(c.payload.subarray(4, 4 + len).toString('utf8').replace(/\0.*$/s, ''));
         this.load();
@@ -228,6 +318,11 @@ class Session {
       case OP.RUN:
         if (!this.specs) return this.refuse('RUN without a job', EINVAL);
         if (this.running) return this.refuse('RUN while a job runs', EINVAL);
+        {
+          const why = jobAdmissionError(this.specs, this.limits);
+          if (why) return this.refuse(`job refused: ${why}`, EINVAL);
+        }
+        this.clearTimers();
         void this.run(this.specs);
         return;
       case OP.SEND_ETA:
@@ -267,10 +362,12 @@ class Session {
   private load(): void {
     let specs: JobSpec[];
     try {
-      const read = (p: string) => this.texts.get(p) ?? fs.readFileSync(p, 'utf8');
+      const read = (p: string) => this.texts.get(p) ?? readServerFile(p, this.limits.maxConnectionBytes);
       const cmd = parseCommandLine([...this.lineArgs, ...this.sources], read);
       specs = cmd.defaultJob ? [] : cmd.jobs;
       if (specs.length === 0) throw new OptionError('the job file defines no job');
+      const clones = specs.reduce((a, s) => a + s.numjobs, 0);
+      if (clones > this.limits.maxClones) throw new OptionError(`${clones} job clones, more than the ${this.limits.maxClones} a client may run here`);
     } catch (e) {
       const msg = e instanceof OptionError || e instanceof RangeError ? e.message : `cannot read the job: ${(e as Error).message}`;
       this.refuse(`job refused: ${msg.split('\n').join('; ')}`, EINVAL);
@@ -335,9 +432,11 @@ class Session {
       this.log(`client ${this.peer}: job done${this.closed ? ' (client gone)' : ''}`);
       this.send(OP.STOP, STOP_PDU.encode({ error: errno, signal: 0 }));
       this.send(OP.QUIT);
+      this.refused = true; // nothing more is read from this connection
       this.sock.end();
+      this.sock.resume();
       // A client that never closes its side is not waited for (fio's client closes on QUIT).
-      setTimeout(() => this.sock.destroy(), 5000).unref();
+      setTimeout(() => this.sock.destroy(), this.limits.lingerMs).unref();
       if (this.closed) this.resolveFinished();
     }
   }

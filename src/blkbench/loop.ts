@@ -4,10 +4,10 @@
  * No allocation and no Promise per request. Requests are enqueued without syscalls and submitted by
  * doIo in batches (iodepth_batch_submit); completions are reaped in batches too.
  *
- * Latency is per request, submission → completion, but the clock is read once per doIo call: every
- * request submitted by a doIo gets the time taken just before that call, every request it reaps the
- * time just after. Requests are only submitted and only observed complete inside doIo, so this loses
- * nothing, and costs two clock reads per batch instead of two per request.
+ * Clock points are fio's and the native loop's: slat runs from a request's preparation to the return
+ * of the doIo that submitted it, clat from there to the return of the doIo that reaped it. The clock
+ * is read once per doIo call, not per request: requests are only submitted and only observed complete
+ * inside doIo, so this loses nothing.
  *
  * Semantics follow fio: requests are enqueued until iodepth_batch_submit are pending, then submitted;
  * completions are waited for only when the queue is full (or nothing is left to issue), at least
@@ -16,7 +16,9 @@
 import { performance } from 'node:perf_hooks';
 import type { Completion, Queue } from '../lib';
 import { BlockSizePicker, OffsetGenerator, PureRandomOffsets, RandomMapOffsets, SequentialOffsets } from './offsets';
-import { DIRECTIONS, Direction, JobSpec, isRandom, jobDirections, minBlockSize } from './options';
+import type { JobLoopSpec } from '../lib/bench';
+import { DIRECTIONS, Direction, JobSpec } from './options';
+import { isRandomRw, jobLoopSpec, loopBlockSizes, loopDirections } from './loop-spec';
 import { Prng } from './random';
 import { Measurements } from './measurements';
 import { CpuUsage, JobResult } from './results';
@@ -46,8 +48,8 @@ const PROGRESS_INTERVAL_MS = 100;
 
 export interface LoopSetup {
   spec: JobSpec;
-  /** Index of this clone among all jobs: seeds its random streams. */
-  jobIndex: number;
+  /** Index of this clone among all jobs: seeds its random streams (without loopSpec). */
+  jobIndex?: number;
   queue: Queue;
   completions: Completion[];
   /** The job's buffer memory (a mapped MemRegion's buffer) and where in it the slots start. */
@@ -55,21 +57,32 @@ export interface LoopSetup {
   memoryOffset: number;
   /** Distance between slot buffers: max block size rounded up to buf-alignment. */
   slotStride: number;
-  /** Absolute device offset of the region and its length. */
-  regionStart: number;
-  regionLen: number;
-  /** Bytes to do in the run phase before stopping (ignored when time_based). */
-  ioLimit: number;
+  /** Absolute device offset of the region and its length (without loopSpec). */
+  regionStart?: number;
+  regionLen?: number;
+  /** Bytes to do in the run phase before stopping, ignored when time_based (without loopSpec). */
+  ioLimit?: number;
   /** Optional shared progress slot (PROGRESS_FIELDS doubles). */
   progress?: Float64Array;
   /** Called on the loop's thread about every 100 ms (a job on the main thread draws the progress line). */
   onTick?: () => void;
   /** Shared stop word (STOP), checked about every 100 ms: exitall and signals end every job early. */
   stop?: Int32Array;
+  /** Test mode: record the first traceLimit requests issued (JobLoop.trace), as the native loop's traceLimit. */
+  traceLimit?: number;
+  /**
+   * The job as the native loop takes it (jobLoopSpec of spec and this clone's region; built here when
+   * not given). Every per-request decision reads it; spec only names the job in its result and logs.
+   */
+  loopSpec?: JobLoopSpec;
 }
 
 export class JobLoop {
+  /** Names the job in its result and logs. */
   private readonly spec: JobSpec;
+  /** The job itself, as the native loop takes it: every per-request decision reads this. */
+  private readonly job: JobLoopSpec;
+  private readonly rwmixread: number;
   private readonly q: Queue;
   private readonly comps: Completion[];
   private readonly depth: number;
@@ -119,6 +132,9 @@ export class JobLoop {
   private readonly logs: JobLogs | undefined;
 
   private readonly measured = new Measurements();
+  /** With traceLimit: [offset, length, direction, phase] of each request issued, as the native loop's result.trace. */
+  readonly trace: Array<[number, number, number, number]> = [];
+  private readonly traceLimit: number;
 
   // Time, in performance.now() milliseconds.
   private phase: number = PHASE.run;
@@ -153,17 +169,25 @@ export class JobLoop {
 
   constructor(setup: LoopSetup) {
     const spec = (this.spec = setup.spec);
+    const job = (this.job = setup.loopSpec ?? jobLoopSpec(spec, {
+      regionStart: setup.regionStart ?? 0, regionLength: setup.regionLen ?? 0, ioLimit: setup.ioLimit ?? setup.regionLen ?? 0,
+      jobIndex: setup.jobIndex ?? 0,
+    }));
+    const jobIndex = job.jobIndex ?? 0;
+    const regionLen = job.regionLength;
     this.q = setup.queue;
     this.comps = setup.completions;
-    this.depth = spec.iodepth;
-    this.batchSubmit = Math.max(1, spec.iodepthBatchSubmit);
-    this.completeMin = spec.iodepthBatchCompleteMin;
-    this.completeMax = Math.max(1, spec.iodepthBatchCompleteMax, spec.iodepthBatchCompleteMin);
-    this.regionStart = setup.regionStart;
-    this.timeBased = spec.timeBased;
-    this.ioLimit = setup.ioLimit;
+    this.depth = job.iodepth ?? 1;
+    this.batchSubmit = Math.max(1, job.iodepthBatchSubmit ?? 1);
+    this.completeMin = job.iodepthBatchCompleteMin ?? 1;
+    this.completeMax = Math.max(1, job.iodepthBatchCompleteMax ?? 0, this.completeMin);
+    this.regionStart = job.regionStart ?? 0;
+    this.timeBased = job.timeBased === true;
+    this.ioLimit = job.ioLimit ?? regionLen;
+    this.rwmixread = job.rwmixread ?? 50;
     this.progress = setup.progress;
     this.onTick = setup.onTick;
+    this.traceLimit = setup.traceLimit ?? 0;
 
     const depth = this.depth;
     this.slotOffset = new Float64Array(depth);
@@ -176,17 +200,18 @@ export class JobLoop {
     this.freeCount = depth;
     this.pendingSlots = new Int32Array(depth);
 
-    const seed = spec.randrepeat ? spec.randseed : Prng.randomSeed();
-    const dirs = jobDirections(spec.rw);
+    const seed = job.seed ?? 0n;
+    const dirs = loopDirections(job.rw);
     this.mixed = dirs.length > 1;
     this.fixedDir = DIR_NAMES.indexOf(dirs[0]);
-    this.mixRng = new Prng(seed, setup.jobIndex, 1);
-    const sizeRng = new Prng(seed, setup.jobIndex, 2);
-    this.pickers = DIRECTIONS.map((d) => new BlockSizePicker(spec.bs[d], sizeRng));
+    this.mixRng = new Prng(seed, jobIndex, 1);
+    const sizeRng = new Prng(seed, jobIndex, 2);
+    const bs = DIRECTIONS.map((d) => loopBlockSizes(job, d));
+    this.pickers = bs.map((choice) => new BlockSizePicker(choice, sizeRng));
 
-    const allSizes = [...new Set(DIRECTIONS.flatMap((d) => spec.bs[d].sizes))].sort((a, b) => a - b);
+    const allSizes = [...new Set(bs.flatMap((choice) => choice.sizes))].sort((a, b) => a - b);
     this.sizeCount = allSizes.length;
-    this.pickerToView = DIRECTIONS.map((d) => spec.bs[d].sizes.map((s) => allSizes.indexOf(s)));
+    this.pickerToView = bs.map((choice) => choice.sizes.map((s) => allSizes.indexOf(s)));
     this.views = [];
     this.iovecs = [];
     for (let slot = 0; slot < depth; slot++) {
@@ -198,33 +223,37 @@ export class JobLoop {
     }
 
     // Random offsets are multiples of blockalign (fio's default: the smallest block size).
-    const unit = spec.blockalign !== undefined && spec.blockalign > 0 ? spec.blockalign : minBlockSize(spec);
-    const offsetRng = new Prng(seed, setup.jobIndex, 0);
-    this.passesLeft = spec.loops - 1;
-    this.logs = JobLogs.forJob(spec, setup.jobIndex);
-    this.pacer = new Pacer(spec);
+    // Random offsets are multiples of blockalign (fio's default: the smallest block size in use).
+    const smallest = Math.min(...dirs.flatMap((d) => bs[DIRECTIONS.indexOf(d)].sizes));
+    const unit = job.blockalign !== undefined && job.blockalign > 0 ? job.blockalign : smallest;
+    const offsetRng = new Prng(seed, jobIndex, 0);
+    this.passesLeft = (job.loops ?? 1) - 1;
+    this.logs = JobLogs.forJob(spec, jobIndex);
+    this.pacer = new Pacer(job);
     this.stopWord = setup.stop;
-    this.writeData = new WriteData(spec, new Prng(seed, setup.jobIndex, 3));
-    if (!isRandom(spec.rw) && spec.seqAdd !== 0) this.offsets = new SkipSequentialOffsets(setup.regionLen, spec.seqAdd);
-    else if (!isRandom(spec.rw)) this.offsets = new SequentialOffsets(setup.regionLen);
-    else if (spec.randomDistribution.kind !== 'random') {
-      this.offsets = new DistributionOffsets(setup.regionLen, unit, spec.randomDistribution, offsetRng);
-    } else if (spec.norandommap) this.offsets = new PureRandomOffsets(setup.regionLen, unit, offsetRng);
-    else this.offsets = new RandomMapOffsets(setup.regionLen, unit, offsetRng);
+    this.writeData = new WriteData(job.writeData ?? {}, new Prng(seed, jobIndex, 3));
+    const dist = job.randomDistribution ?? { kind: 'random' };
+    const seqAdd = job.seqAdd ?? 0;
+    if (!isRandomRw(job.rw) && seqAdd !== 0) this.offsets = new SkipSequentialOffsets(regionLen, seqAdd);
+    else if (!isRandomRw(job.rw)) this.offsets = new SequentialOffsets(regionLen);
+    else if (dist.kind !== 'random') {
+      this.offsets = new DistributionOffsets(regionLen, unit, { ...dist, param: dist.param ?? 0 }, offsetRng);
+    } else if (job.norandommap) this.offsets = new PureRandomOffsets(regionLen, unit, offsetRng);
+    else this.offsets = new RandomMapOffsets(regionLen, unit, offsetRng);
 
-    this.verifyKind = spec.verify === 'none' ? undefined : spec.verify;
+    this.verifyKind = job.verify === undefined || job.verify === 'none' ? undefined : job.verify;
     if (dirs.includes('write') && this.verifyKind === undefined) {
       for (let slot = 0; slot < depth; slot++) this.writeData.fill(this.views[slot * this.sizeCount + this.sizeCount - 1]);
     }
     this.verifyReads = this.verifyKind !== undefined && dirs[0] === 'read';
-    this.verifySeed = Number(BigInt.asUintN(32, seed)) ^ setup.jobIndex;
-    this.written = this.verifyKind !== undefined && dirs[0] === 'write' ? new Uint8Array(Math.ceil(setup.regionLen / unit)) : undefined;
+    this.verifySeed = Number(BigInt.asUintN(32, seed)) ^ jobIndex;
+    this.written = this.verifyKind !== undefined && dirs[0] === 'write' ? new Uint8Array(Math.ceil(regionLen / unit)) : undefined;
   }
 
   /** Runs the job to the end on this thread (wait modes block and loop). */
   runSync(): JobResult {
     this.begin();
-    const loopMode = this.spec.waitMode === 'loop';
+    const loopMode = this.job.waitMode === 'loop';
     for (;;) {
       this.issue();
       const outstanding = this.depth - this.freeCount;
@@ -288,15 +317,16 @@ export class JobLoop {
   }
 
   private begin(): void {
-    pause(this.spec.startdelayNs / 1e6, false, this.stopWord); // fio's startdelay: before the job's clock starts
+    pause((this.job.startdelayNs ?? 0) / 1e6, false, this.stopWord); // fio's startdelay: before the job's clock starts
     if (this.stopRequested()) this.stopIssuing = true;
     const now = performance.now();
     this.startedAt = now;
     this.lastCompletion = now;
     this.lastClock = now;
-    if (this.spec.rampTimeNs > 0) {
+    this.pacer.begin(now);
+    if ((this.job.rampTimeNs ?? 0) > 0) {
       this.phase = PHASE.ramp;
-      this.rampEnd = now + this.spec.rampTimeNs / 1e6;
+      this.rampEnd = now + this.job.rampTimeNs! / 1e6;
     } else {
       this.startMeasuring(now);
     }
@@ -307,7 +337,8 @@ export class JobLoop {
   private startMeasuring(now: number): void {
     this.phase = PHASE.run;
     this.measureStart = now;
-    this.runEnd = this.spec.runtimeNs > 0 ? now + this.spec.runtimeNs / 1e6 : Infinity;
+    const runtimeNs = this.job.runtimeNs ?? 0;
+    this.runEnd = runtimeNs > 0 ? now + runtimeNs / 1e6 : Infinity;
     this.nextSample = now + SAMPLE_INTERVAL_MS;
     this.issuedBytes = 0;
     this.issuedIos = 0;
@@ -322,7 +353,7 @@ export class JobLoop {
     const tIssue = this.lastClock; // no clock read of its own: the hot path reads the clock per doIo only
     while (this.freeCount > 0 && !this.stopIssuing) {
       const dir = this.heldDir >= 0 ? this.heldDir
-        : this.phase === PHASE.verify ? READ : this.mixed ? (this.mixRng.nextBelow(100) < this.spec.rwmixread ? READ : WRITE) : this.fixedDir;
+        : this.phase === PHASE.verify ? READ : this.mixed ? (this.mixRng.nextBelow(100) < this.rwmixread ? READ : WRITE) : this.fixedDir;
       if (this.pacer.active && this.phase !== PHASE.verify) {
         const now = performance.now();
         const wait = this.pacer.delay(dir, now);
@@ -356,9 +387,10 @@ export class JobLoop {
       this.slotLen[slot] = len;
       this.slotDir[slot] = dir;
       this.slotIssued[slot] = tIssue;
+      if (this.trace.length < this.traceLimit) this.trace.push([off, len, dir, this.phase]);
       const vi = slot * this.sizeCount + this.pickerToView[dir][sizeIndex];
       if (dir === READ) {
-        if (this.spec.vectored) q.readv(off, this.iovecs[vi], slot);
+        if (this.job.vectored) q.readv(off, this.iovecs[vi], slot);
         else q.read(off, this.views[vi], slot);
       } else if (dir === WRITE) {
         if (this.verifyKind !== undefined) {
@@ -367,9 +399,9 @@ export class JobLoop {
         } else if (this.writeData.perRequest) {
           this.writeData.fill(this.views[vi]);
         }
-        if (this.spec.vectored) q.writev(off, this.iovecs[vi], slot);
+        if (this.job.vectored) q.writev(off, this.iovecs[vi], slot);
         else q.write(off, this.views[vi], slot);
-      } else if (this.spec.writeZeroesOnTrim) {
+      } else if (this.job.writeZeroesOnTrim) {
         q.writeZeroes(off, len, slot);
       } else {
         q.discard(off, len, slot);
@@ -383,7 +415,8 @@ export class JobLoop {
   }
 
   private nextOffset(len: number): number {
-    if (this.phase === PHASE.run && this.spec.numberIos !== undefined && this.issuedIos >= this.spec.numberIos) return -1;
+    const numberIos = this.job.numberIos ?? 0;
+    if (this.phase === PHASE.run && numberIos > 0 && this.issuedIos >= numberIos) return -1;
     if (!this.timeBased && this.phase === PHASE.run && this.issuedBytes >= this.ioLimit) {
       if (this.passesLeft <= 0) return -1;
       this.passesLeft--; // fio's loops: the same region again
@@ -411,16 +444,31 @@ export class JobLoop {
     return this.verifyCursor++ * len;
   }
 
-  /** Submits pending requests and reaps between min and max completions; returns how many. */
+  /**
+   * Submits pending requests, then reaps between min and max completions; returns how many. As fio
+   * and the native loop: a submission is a call of its own, and the clock read after it ends the
+   * submitted requests' slat and starts their clat; the clock read after the reap ends clat.
+   */
   private pump(min: number, max: number): number {
     const pending = this.pendingCount;
-    const t0 = performance.now();
     if (pending > 0) {
-      const starts = this.slotStart;
-      const slots = this.pendingSlots;
-      for (let i = 0; i < pending; i++) starts[slots[i]] = t0;
       this.pendingCount = 0;
       this.measured.submitted(pending, this.depth - this.freeCount);
+      try {
+        this.q.doIo(this.comps, 0, 0);
+      } catch (e) {
+        this.fail(e as Error);
+        return 0;
+      }
+      const t = performance.now();
+      this.lastClock = t;
+      const starts = this.slotStart;
+      const slots = this.pendingSlots;
+      for (let i = 0; i < pending; i++) starts[slots[i]] = t;
+      if (max === 0) {
+        if (t >= this.nextEvent) this.timeEvents(t);
+        return 0;
+      }
     }
     let n: number;
     try {
@@ -429,8 +477,7 @@ export class JobLoop {
       this.fail(e as Error);
       n = 0;
     }
-    // A submit-only call that reaped nothing needs no second clock read.
-    const t1 = n > 0 || min > 0 ? performance.now() : t0;
+    const t1 = performance.now();
     this.lastClock = t1;
     if (n > 0) {
       this.measured.reaped(n);
@@ -542,7 +589,7 @@ export class JobLoop {
   private checkRateMin(runtimeNs: number): void {
     if (this.error !== 0 || runtimeNs <= 0) return;
     for (let d = 0; d < 3; d++) {
-      const min = this.spec.rateMin[DIR_NAMES[d]];
+      const min = this.job.rateMin?.[DIR_NAMES[d]] ?? 0;
       const bytes = this.measured.bytes[d];
       if (min <= 0 || bytes === 0) continue;
       const bw = bytes / (runtimeNs / 1e9);
@@ -559,7 +606,7 @@ export class JobLoop {
   }
 
   private continuesOn(dir: number): boolean {
-    const c = this.spec.continueOnError;
+    const c = this.job.continueOnError ?? 'none';
     return c === 'all' || c === 'io' || (c === 'read' && dir === READ) || (c === 'write' && dir === WRITE);
   }
 
@@ -579,13 +626,12 @@ export class JobLoop {
   }
 
   private fractionDone(now: number): number {
-    const s = this.spec;
-    const rampMs = s.rampTimeNs / 1e6;
-    const runMs = s.runtimeNs / 1e6;
+    const rampMs = (this.job.rampTimeNs ?? 0) / 1e6;
+    const runMs = (this.job.runtimeNs ?? 0) / 1e6;
     const elapsed = now - this.startedAt;
     const byTime = runMs > 0 ? elapsed / (rampMs + runMs) : 0;
     if (this.phase === PHASE.verify) return 1;
-    if (s.timeBased) return Math.min(1, byTime);
+    if (this.timeBased) return Math.min(1, byTime);
     const byBytes = this.phase === PHASE.ramp ? 0 : this.issuedBytes / Math.max(1, this.ioLimit);
     return Math.min(1, Math.max(byTime, byBytes));
   }

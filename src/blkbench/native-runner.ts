@@ -3,14 +3,17 @@
  * thread of its own over its own queue, so no JS runs per request; the main thread only draws the
  * progress line from the loops' live counters and turns their results into blkbench's JobResult.
  */
-import { JobLoop, JobLoopDirection, JobLoopResult, JobLoopSamples, startJobLoop } from '../lib/bench';
+import { JobLoop, JobLoopDirection, JobLoopResult, JobLoopSamples, JobLoopSpec, startJobLoop } from '../lib/bench';
 import { isBuiltInDriver, PreparedDevice } from './device';
 import { PROGRESS_FIELDS, STOP } from './loop';
-import { OPTIONS } from './option-table';
-import { JobSpec, isRandom, jobDirections } from './options';
-import { Prng } from './random';
-import { DirectionResult, JobResult, emptyDirection } from './results';
+import { OPTIONS, OptionKey } from './option-table';
+import { JobSpec } from './options';
+import { jobLoopSpec } from './loop-spec';
+import { JobLogs } from './logs';
+import { DirectionResult, JobResult } from './results';
 import { StatsSnapshot } from './stats';
+
+export { jobLoopSpec } from './loop-spec';
 
 export interface NativeClone {
   spec: JobSpec;
@@ -21,27 +24,19 @@ export interface NativeClone {
 
 const PROGRESS_INTERVAL_MS = 100;
 
-// Options only the JS loop implements: a job that sets one away from its default runs there.
-const JS_LOOP_ONLY = [
-  'loops', 'numberIos', 'startdelayNs', 'rate', 'rateMin', 'rateIops', 'thinktimeNs', 'randomDistribution', 'blockalign',
-  'bufferCompressPercentage', 'refillBuffers', 'zeroBuffers', 'dedupePercentage', 'continueOnError',
-  'writeLatLog', 'writeBwLog', 'writeIopsLog', 'writeHistLog',
-] as const;
-
 /** Why the native loop cannot run this job (the JS loop runs it instead), or null. */
 export function nativeLoopUnsupported(spec: JobSpec): string | null {
-  const dirs = jobDirections(spec.rw);
-  if (dirs.includes('trim')) return `rw=${spec.rw} (trim)`;
-  if (dirs.some((d) => spec.bs[d].sizes.length > 1)) return 'bssplit';
-  if (spec.verify !== 'none') return `verify=${spec.verify}`;
-  if (spec.waitMode === 'eventfd') return 'libblkio_wait_mode=eventfd';
-  if (spec.vectored) return 'libblkio_vectored';
   if (!isBuiltInDriver(spec.driver)) return `libblkio_driver=${spec.driver} (another libblkio library)`;
-  if (spec.seqAdd !== 0) return `rw=${spec.rw}:${spec.seqAdd}`;
-  for (const key of JS_LOOP_ONLY) {
-    if (JSON.stringify(spec[key]) !== JSON.stringify(OPTIONS[key].default)) return OPTIONS[key].names[0];
+  for (const key of Object.keys(OPTIONS) as OptionKey[]) {
+    if (OPTIONS[key].loop !== 'js' || !(key in spec)) continue;
+    const value = (spec as unknown as Record<string, unknown>)[key];
+    if (JSON.stringify(value, bigints) !== JSON.stringify(OPTIONS[key].default, bigints)) return OPTIONS[key].names[0];
   }
   return null;
+}
+
+function bigints(_key: string, v: unknown): unknown {
+  return typeof v === 'bigint' ? v.toString() : v;
 }
 
 /**
@@ -86,35 +81,30 @@ export async function runNativeClones(
     );
     // Each job's CPU is its loop thread's, as fio counts a job's (getrusage RUSAGE_THREAD in every mode):
     // io_uring's io-wq workers (buffered writes) and the idle main thread are not in it.
+    results.forEach((r, i) => writeLogs(clones[i], r));
     return results.map((r, i) => jobResult(clones[i].spec, r, r.cpu));
   } finally {
     clearInterval(timer);
   }
 }
 
-function loopSpec(c: NativeClone): Parameters<typeof startJobLoop>[1] {
+function loopSpec(c: NativeClone): JobLoopSpec {
   const { spec, device } = c;
-  const dirs = jobDirections(spec.rw);
-  const mixed = dirs.length > 1;
-  return {
-    rw: mixed ? (isRandom(spec.rw) ? 'randrw' : 'readwrite') : (spec.rw as 'read' | 'write' | 'randread' | 'randwrite'),
-    rwmixread: spec.rwmixread,
-    blockSize: { read: spec.bs.read.sizes[0], write: spec.bs.write.sizes[0] },
-    iodepth: spec.iodepth,
-    iodepthBatchSubmit: spec.iodepthBatchSubmit,
-    iodepthBatchCompleteMin: spec.iodepthBatchCompleteMin,
-    iodepthBatchCompleteMax: spec.iodepthBatchCompleteMax,
+  return jobLoopSpec(spec, {
     regionStart: device.regionStart + c.queueIndex * spec.offsetIncrement, // fio's offset_increment
     regionLength: device.regionLen,
     ioLimit: device.ioLimit,
-    runtimeNs: spec.runtimeNs,
-    timeBased: spec.timeBased,
-    rampTimeNs: spec.rampTimeNs,
-    norandommap: spec.norandommap,
-    seed: spec.randrepeat ? spec.randseed : Prng.randomSeed(),
     jobIndex: c.jobIndex,
-    waitMode: spec.waitMode === 'loop' ? 'loop' : 'block',
-  };
+  });
+}
+
+/** fio's per-job log files from the loop's measured completions (JobLogs writes them, as for the JS loop). */
+function writeLogs(c: NativeClone, r: JobLoopResult): void {
+  const logs = JobLogs.forJob(c.spec, c.jobIndex);
+  if (!logs) return;
+  const rows = r.log ?? new Float64Array(0);
+  for (let i = 0; i < rows.length; i += 6) logs.add(rows[i], rows[i + 1], rows[i + 2], rows[i + 3], rows[i + 4], rows[i + 5]);
+  logs.write(r.runtimeNs / 1e6);
 }
 
 function snapshot(s: StatsSnapshot): StatsSnapshot {
@@ -147,12 +137,13 @@ function jobResult(spec: JobSpec, r: JobLoopResult, cpu: JobLoopResult['cpu']): 
     spec,
     runtimeNs: r.runtimeNs,
     elapsedNs: r.elapsedNs,
-    dirs: { read: direction(r.read), write: direction(r.write), trim: emptyDirection() },
+    dirs: { read: direction(r.read), write: direction(r.write), trim: direction(r.trim) },
     cpu,
     depth: r.depth,
     error: r.error,
     errorMessage: r.errorMessage,
-    verifiedBlocks: 0,
+    verifiedBlocks: r.verifiedBlocks,
+    ignoredErrors: r.ignoredErrors,
     loop: 'native',
   };
 }

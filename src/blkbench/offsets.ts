@@ -121,24 +121,35 @@ function ctz(x: number): number {
   return 31 - Math.clz32(x & -x);
 }
 
+/**
+ * bssplit weights (percentages, possibly fractional) as integer thresholds in units of 1/10000 %, the
+ * same rounding as addon/bench/block_sizes.h: a draw below the total picks the first size whose
+ * threshold it is under.
+ */
+export function bssplitThresholds(weights: readonly number[]): number[] {
+  let sum = 0;
+  return weights.map((w) => Math.floor((sum += w) * 10000 + 0.5));
+}
+
 /** Draws block sizes by bssplit weight; a single size costs nothing. */
 export class BlockSizePicker {
   readonly sizes: number[];
-  private readonly cumulative: number[];
+  private readonly thresholds: number[];
+  private readonly total: number;
   readonly fixed: number;
 
   constructor(choice: BlockSizeChoice, private readonly rng: Prng) {
     this.sizes = choice.sizes;
     this.fixed = choice.sizes.length === 1 ? choice.sizes[0] : 0;
-    let sum = 0;
-    this.cumulative = choice.weights.map((w) => (sum += w));
+    this.thresholds = bssplitThresholds(choice.weights);
+    this.total = this.thresholds[this.thresholds.length - 1];
   }
 
   /** Index into sizes. */
   pick(): number {
     if (this.fixed !== 0) return 0;
-    const r = this.rng.nextFloat() * this.cumulative[this.cumulative.length - 1];
-    for (let i = 0; i < this.cumulative.length; i++) if (r < this.cumulative[i]) return i;
-    return this.cumulative.length - 1;
+    const r = this.rng.nextBelow(this.total);
+    for (let i = 0; i < this.thresholds.length; i++) if (r < this.thresholds[i]) return i;
+    return this.thresholds.length - 1;
   }
 }

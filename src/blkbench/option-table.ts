@@ -28,6 +28,8 @@ export interface OptionDef<T> {
   fio: string;
   /** Accepted for fio job files but changes nothing here; printed once as a note with the reason. */
   note?: string;
+  /** Which job loops run what the option asks (see LoopSupport). */
+  loop: LoopSupport;
   /** A bare flag (no value) is allowed and means 1. */
   flag?: boolean;
   parse: (text: string) => T;
@@ -35,7 +37,15 @@ export interface OptionDef<T> {
   storeAs?: (text: string) => [string, string];
 }
 
-type Meta = Pick<OptionDef<unknown>, 'help' | 'fio' | 'note'>;
+/**
+ * Which job loops do what an option asks. 'both': the native loop and the JS loop (also options that
+ * act before or after the loop, such as the file layout or the report); 'js': only the JS loop, so a
+ * job that sets the option away from its default runs there. Every option declares it, so a new
+ * option cannot slip past the native loop unnoticed.
+ */
+export type LoopSupport = 'both' | 'js';
+
+type Meta = Pick<OptionDef<unknown>, 'help' | 'fio' | 'note' | 'loop'>;
 
 const bool = (names: string[], dflt: boolean, meta: Meta): OptionDef<boolean> => ({
   names, kind: 'bool', default: dflt, flag: true, ...meta, parse: (t) => parseBool(names[0], t),
@@ -66,8 +76,8 @@ const custom = <T>(names: string[], kind: ValueKind, dflt: T, parse: (t: string)
   names, kind, default: dflt, ...meta, parse,
 });
 /** write_*_log: a prefix, or bare (stored as "1") for the job's name, as fio does. */
-const logPrefix = (names: string[], help: string): OptionDef<string | undefined> => ({
-  names, kind: 'str', default: undefined, flag: true, help, fio: 'str: log file prefix', parse: (t) => t,
+const logPrefix = (names: string[], help: string, loop: LoopSupport): OptionDef<string | undefined> => ({
+  names, kind: 'str', default: undefined, flag: true, help, loop, fio: 'str: log file prefix', parse: (t) => t,
 });
 const perDirSize = (name: string) => (t: string) =>
   parsePerDirection(name, t, (p) => parseSize(name, p), 0);
@@ -86,177 +96,177 @@ export type JobLoopKind = (typeof JOB_LOOP_KINDS)[number];
 /** The table. Order is the help text's order. */
 export const OPTIONS = {
   // What and where.
-  jobName: str(['name'], { help: 'in a job section: the job\'s name (in [global]: ignored, as fio does)', fio: 'str' }),
-  description: str(['description'], { help: 'free text, shown nowhere', fio: 'str' }),
-  thread: bool(['thread'], true, { help: 'accepted: blkbench always runs jobs as threads', fio: 'bool: threads instead of processes' }),
+  jobName: str(['name'], { loop: 'both', help: 'in a job section: the job\'s name (in [global]: ignored, as fio does)', fio: 'str' }),
+  description: str(['description'], { loop: 'both', help: 'free text, shown nowhere', fio: 'str' }),
+  thread: bool(['thread'], true, { loop: 'both', help: 'accepted: blkbench always runs jobs as threads', fio: 'bool: threads instead of processes' }),
   ioengine: custom(['ioengine', 'driver'], 'str', 'io_uring', parseEngine, {
-    help: 'io_uring|nvme-io_uring|virtio-blk-vfio-pci|virtio-blk-vhost-user|virtio-blk-vhost-vdpa|libblkio; libaio, psync, sync, pvsync, pvsync2, posixaio run on io_uring',
+    loop: 'both', help: 'io_uring|nvme-io_uring|virtio-blk-vfio-pci|virtio-blk-vhost-user|virtio-blk-vhost-vdpa|libblkio; libaio, psync, sync, pvsync, pvsync2, posixaio run on io_uring',
     fio: 'str: the I/O engine',
   }),
-  libblkio_driver: str(['libblkio_driver'], { help: 'with ioengine=libblkio: any libblkio driver name', fio: 'str: libblkio driver' }),
-  filename: str(['filename', 'path', 'libblkio_path'], { help: 'file, block device or socket; "\\:" for a literal colon', fio: 'str' }),
-  directory: str(['directory'], { help: 'directory for files named by filename_format', fio: 'str' }),
+  libblkio_driver: str(['libblkio_driver'], { loop: 'both', help: 'with ioengine=libblkio: any libblkio driver name', fio: 'str: libblkio driver' }),
+  filename: str(['filename', 'path', 'libblkio_path'], { loop: 'both', help: 'file, block device or socket; "\\:" for a literal colon', fio: 'str' }),
+  directory: str(['directory'], { loop: 'both', help: 'directory for files named by filename_format', fio: 'str' }),
   filenameFormat: custom(['filename_format'], 'str', '$jobname.$jobnum.$filenum', (t) => t, {
-    help: 'file name without filename: $jobname, $jobnum, $filenum', fio: 'str: default $jobname.$jobnum.$filenum',
+    loop: 'both', help: 'file name without filename: $jobname, $jobnum, $filenum', fio: 'str: default $jobname.$jobnum.$filenum',
   }),
   nrfiles: custom(['nrfiles', 'nr_files'], 'int', 1, (t) => {
     const n = parseIntOption('nrfiles', t, 1);
     if (n > 1) throw new OptionError(`option 'nrfiles=${n}': more than one file per job is not supported (use numjobs)`);
     return n;
-  }, { help: 'files per job (only 1)', fio: 'int: files per job' }),
-  filesize: optSize(['filesize'], { help: 'size of each file (default: size / nrfiles)', fio: 'size' }),
+  }, { loop: 'both', help: 'files per job (only 1)', fio: 'int: files per job' }),
+  filesize: optSize(['filesize'], { loop: 'both', help: 'size of each file (default: size / nrfiles)', fio: 'size' }),
   fallocate: custom<FallocateMode>(['fallocate'], 'choice', 'native', parseFallocate, {
-    help: 'laying out a new file: none|native|posix|keep|truncate', fio: 'str: native (default), posix, keep, truncate, none',
+    loop: 'both', help: 'laying out a new file: none|native|posix|keep|truncate', fio: 'str: native (default), posix, keep, truncate, none',
   }),
-  createOnOpen: bool(['create_on_open'], false, { help: 'create the file when the job starts, not before', fio: 'bool' }),
-  unlink: bool(['unlink'], false, { help: 'remove the job\'s files after the job', fio: 'bool' }),
+  createOnOpen: bool(['create_on_open'], false, { loop: 'both', help: 'create the file when the job starts, not before', fio: 'bool' }),
+  unlink: bool(['unlink'], false, { loop: 'both', help: 'remove the job\'s files after the job', fio: 'bool' }),
 
   // What I/O.
   rw: custom<RwSpec>(['rw', 'readwrite'], 'choice', { mode: 'read', seqAdd: 0 }, parseRw, {
-    help: 'read|write|randread|randwrite|randrw|readwrite (rw)|trim|randtrim, sequential ones with :N to skip N bytes',
+    loop: 'both', help: 'read|write|randread|randwrite|randrw|readwrite (rw)|trim|randtrim, sequential ones with :N to skip N bytes',
     fio: 'str: td_ddir plus ddir_seq_add',
   }),
-  rwmixread: int(['rwmixread'], 50, [0, 100], { help: 'percent reads in a mixed job', fio: 'int' }),
+  rwmixread: int(['rwmixread'], 50, [0, 100], { loop: 'both', help: 'percent reads in a mixed job', fio: 'int' }),
   rwmixwrite: {
-    ...int(['rwmixwrite'], 50, [0, 100], { help: 'percent writes in a mixed job (sets rwmixread)', fio: 'int: 100 - rwmixread' }),
+    ...int(['rwmixwrite'], 50, [0, 100], { loop: 'both', help: 'percent writes in a mixed job (sets rwmixread)', fio: 'int: 100 - rwmixread' }),
     storeAs: (t: string) => ['rwmixread', String(100 - parseIntOption('rwmixwrite', t, 0, 100))] as [string, string],
   },
   bs: custom<PerDirection<BlockSizeChoice>>(['bs', 'blocksize'], 'size', parseBlockSizes('bs', '4k'), (t) => parseBlockSizes('bs', t), {
-    help: 'block size, or read,write,trim sizes', fio: 'size list: per direction',
+    loop: 'both', help: 'block size, or read,write,trim sizes', fio: 'size list: per direction',
   }),
   bsrange: custom<PerDirection<BlockSizeChoice> | undefined>(['bsrange', 'blocksize_range'], 'size', undefined, parseBsrange, {
-    help: 'MIN-MAX block sizes: power-of-two steps from MIN, and MAX, equally likely', fio: 'range list: any multiple of MIN',
+    loop: 'both', help: 'MIN-MAX block sizes: power-of-two steps from MIN, and MAX, equally likely', fio: 'range list: any multiple of MIN',
   }),
   bssplit: custom<PerDirection<BlockSizeChoice> | undefined>(['bssplit'], 'list', undefined, parseBssplit, {
-    help: 'weighted block sizes, e.g. 4k/50:64k/50', fio: 'str',
+    loop: 'both', help: 'weighted block sizes, e.g. 4k/50:64k/50', fio: 'str',
   }),
   size: custom<SizeOrPercent | undefined>(['size'], 'size', undefined, (t) => {
     const v = parseSizeOrPercent('size', t);
     if ('bytes' in v && v.bytes <= 0) throw badValue('size', t, 'a size above 0');
     return v;
-  }, { help: 'bytes of I/O region per job (or N% of the device)', fio: 'size or percent' }),
-  ioSize: optSize(['io_size', 'io_limit'], { help: 'bytes of I/O to do (default: size)', fio: 'size' }),
+  }, { loop: 'both', help: 'bytes of I/O region per job (or N% of the device)', fio: 'size or percent' }),
+  ioSize: optSize(['io_size', 'io_limit'], { loop: 'both', help: 'bytes of I/O to do (default: size)', fio: 'size' }),
   offset: custom<SizeOrPercent>(['offset'], 'size', { bytes: 0 }, (t) => parseSizeOrPercent('offset', t), {
-    help: 'start of the I/O region', fio: 'size or percent',
+    loop: 'both', help: 'start of the I/O region', fio: 'size or percent',
   }),
-  offsetIncrement: size(['offset_increment'], 0, { help: 'clone N starts at offset + N × this', fio: 'size' }),
-  numberIos: optInt(['number_ios'], [1, Number.MAX_SAFE_INTEGER], { help: 'stop after this many I/Os', fio: 'int' }),
-  loops: int(['loops'], 1, [1, 1 << 30], { help: 'passes over the region', fio: 'int' }),
+  offsetIncrement: size(['offset_increment'], 0, { loop: 'both', help: 'clone N starts at offset + N × this', fio: 'size' }),
+  numberIos: optInt(['number_ios'], [1, Number.MAX_SAFE_INTEGER], { loop: 'both', help: 'stop after this many I/Os', fio: 'int' }),
+  loops: int(['loops'], 1, [1, 1 << 30], { loop: 'both', help: 'passes over the region', fio: 'int' }),
   randomDistribution: custom<Distribution>(['random_distribution'], 'choice', { kind: 'random', param: 0 }, parseDistribution, {
-    help: 'random|zipf:THETA|pareto:POWER|normal:DEV%', fio: 'str: random, zipf, pareto, normal (gauss)',
+    loop: 'both', help: 'random|zipf:THETA|pareto:POWER|normal:DEV%', fio: 'str: random, zipf, pareto, normal (gauss)',
   }),
   blockalign: optSize(['blockalign', 'blockalign_range'], {
-    help: 'alignment of random offsets (default: the smallest block size)', fio: 'size: ba',
+    loop: 'both', help: 'alignment of random offsets (default: the smallest block size)', fio: 'size: ba',
   }),
   randomGenerator: choice(['random_generator'], 'tausworthe', ['tausworthe', 'lfsr', 'tausworthe64'] as const, {
-    help: 'accepted', fio: 'str', note: 'blkbench draws from its own generator (xoshiro128**)',
+    loop: 'both', help: 'accepted', fio: 'str', note: 'blkbench draws from its own generator (xoshiro128**)',
   }),
-  norandommap: bool(['norandommap'], false, { help: 'random offsets may repeat within a pass', fio: 'bool' }),
-  randrepeat: bool(['randrepeat'], true, { help: 'the same seed on every run', fio: 'bool' }),
-  randseed: custom<bigint>(['randseed'], 'int', 0x5eedn, parseRandseed, { help: '64-bit seed', fio: 'int' }),
+  norandommap: bool(['norandommap'], false, { loop: 'both', help: 'random offsets may repeat within a pass', fio: 'bool' }),
+  randrepeat: bool(['randrepeat'], true, { loop: 'both', help: 'the same seed on every run', fio: 'bool' }),
+  randseed: custom<bigint>(['randseed'], 'int', 0x5eedn, parseRandseed, { loop: 'both', help: '64-bit seed', fio: 'int' }),
 
   // How deep.
-  iodepth: int(['iodepth'], 1, [1, 65536], { help: 'requests in flight', fio: 'int' }),
+  iodepth: int(['iodepth'], 1, [1, 65536], { loop: 'both', help: 'requests in flight', fio: 'int' }),
   iodepthBatchSubmit: int(['iodepth_batch_submit', 'iodepth_batch'], 1, [0, 65536], {
-    help: 'requests per submission (0: iodepth)', fio: 'int',
+    loop: 'both', help: 'requests per submission (0: iodepth)', fio: 'int',
   }),
   iodepthBatchCompleteMin: int(['iodepth_batch_complete_min', 'iodepth_batch_complete'], 1, [0, 65536], {
-    help: 'completions to wait for', fio: 'int',
+    loop: 'both', help: 'completions to wait for', fio: 'int',
   }),
-  iodepthBatchCompleteMax: int(['iodepth_batch_complete_max'], 0, [0, 65536], { help: 'completions to take at most', fio: 'int' }),
-  iodepthLow: optInt(['iodepth_low'], [0, 65536], { help: 'accepted', fio: 'int: refill watermark', note: 'the queue is refilled as soon as a slot is free' }),
+  iodepthBatchCompleteMax: int(['iodepth_batch_complete_max'], 0, [0, 65536], { loop: 'both', help: 'completions to take at most', fio: 'int' }),
+  iodepthLow: optInt(['iodepth_low'], [0, 65536], { loop: 'both', help: 'accepted', fio: 'int: refill watermark', note: 'the queue is refilled as soon as a slot is free' }),
   ioSubmitMode: choice(['io_submit_mode'], 'inline', ['inline', 'offload'] as const, {
-    help: 'inline|offload', fio: 'str', note: 'submission is always inline on the job\'s thread',
+    loop: 'both', help: 'inline|offload', fio: 'str', note: 'submission is always inline on the job\'s thread',
   }),
-  numjobs: int(['numjobs'], 1, [1, 1024], { help: 'clones of the job, one thread and queue each', fio: 'int' }),
+  numjobs: int(['numjobs'], 1, [1, 1024], { loop: 'both', help: 'clones of the job, one thread and queue each', fio: 'int' }),
 
   // How long.
-  runtimeNs: time(['runtime', 'timeout'], S, { help: 'stop after this time', fio: 'time, seconds' }),
-  timeBased: bool(['time_based'], false, { help: 'run for runtime, repeating passes', fio: 'bool' }),
-  rampTimeNs: time(['ramp_time'], S, { help: 'run unmeasured first', fio: 'time, seconds' }),
-  startdelayNs: time(['startdelay'], S, { help: 'wait before starting', fio: 'time, seconds' }),
+  runtimeNs: time(['runtime', 'timeout'], S, { loop: 'both', help: 'stop after this time', fio: 'time, seconds' }),
+  timeBased: bool(['time_based'], false, { loop: 'both', help: 'run for runtime, repeating passes', fio: 'bool' }),
+  rampTimeNs: time(['ramp_time'], S, { loop: 'both', help: 'run unmeasured first', fio: 'time, seconds' }),
+  startdelayNs: time(['startdelay'], S, { loop: 'both', help: 'wait before starting', fio: 'time, seconds' }),
 
   // Groups.
-  stonewall: bool(['stonewall', 'wait_for_previous'], false, { help: 'wait for the jobs before; start a new group', fio: 'bool' }),
-  newGroup: bool(['new_group'], false, { help: 'start a new reporting group', fio: 'bool' }),
-  waitFor: str(['wait_for'], { help: 'start when the named job is done', fio: 'str' }),
-  groupReporting: bool(['group_reporting'], false, { help: 'report each group as one job', fio: 'bool' }),
-  exitall: bool(['exitall'], false, { help: 'stop every job when this one is done', fio: 'bool' }),
+  stonewall: bool(['stonewall', 'wait_for_previous'], false, { loop: 'both', help: 'wait for the jobs before; start a new group', fio: 'bool' }),
+  newGroup: bool(['new_group'], false, { loop: 'both', help: 'start a new reporting group', fio: 'bool' }),
+  waitFor: str(['wait_for'], { loop: 'both', help: 'start when the named job is done', fio: 'str' }),
+  groupReporting: bool(['group_reporting'], false, { loop: 'both', help: 'report each group as one job', fio: 'bool' }),
+  exitall: bool(['exitall'], false, { loop: 'both', help: 'stop every job when this one is done', fio: 'bool' }),
 
   // Pace.
-  rate: custom<PerDirection<number>>(['rate'], 'size', ZERO3, perDirSize('rate'), { help: 'bytes/s cap, per direction', fio: 'size list' }),
+  rate: custom<PerDirection<number>>(['rate'], 'size', ZERO3, perDirSize('rate'), { loop: 'both', help: 'bytes/s cap, per direction', fio: 'size list' }),
   rateMin: custom<PerDirection<number>>(['rate_min', 'ratemin'], 'size', ZERO3, perDirSize('rate_min'), {
-    help: 'fail the job below this bytes/s', fio: 'size list',
+    loop: 'both', help: 'fail the job below this bytes/s', fio: 'size list',
   }),
-  rateIops: custom<PerDirection<number>>(['rate_iops'], 'int', ZERO3, perDirInt('rate_iops'), { help: 'IOPS cap, per direction', fio: 'int list' }),
-  rateProcess: choice(['rate_process'], 'linear', ['linear', 'poisson'] as const, { help: 'linear|poisson', fio: 'str', note: 'rates are paced linearly' }),
-  thinktimeNs: time(['thinktime'], US, { help: 'pause after I/O (microseconds)', fio: 'time, microseconds' }),
-  thinktimeSpinNs: time(['thinktime_spin'], US, { help: 'busy part of thinktime', fio: 'time, microseconds' }),
-  thinktimeBlocks: int(['thinktime_blocks'], 1, [1, 1 << 30], { help: 'I/Os between pauses', fio: 'int' }),
-  flowSleep: optInt(['flow_sleep'], [0, 1 << 30], { help: 'accepted', fio: 'int: usec', note: 'jobs are not throttled against each other' }),
+  rateIops: custom<PerDirection<number>>(['rate_iops'], 'int', ZERO3, perDirInt('rate_iops'), { loop: 'both', help: 'IOPS cap, per direction', fio: 'int list' }),
+  rateProcess: choice(['rate_process'], 'linear', ['linear', 'poisson'] as const, { loop: 'both', help: 'linear|poisson', fio: 'str', note: 'rates are paced linearly' }),
+  thinktimeNs: time(['thinktime'], US, { loop: 'both', help: 'pause after I/O (microseconds)', fio: 'time, microseconds' }),
+  thinktimeSpinNs: time(['thinktime_spin'], US, { loop: 'both', help: 'busy part of thinktime', fio: 'time, microseconds' }),
+  thinktimeBlocks: int(['thinktime_blocks'], 1, [1, 1 << 30], { loop: 'both', help: 'I/Os between pauses', fio: 'int' }),
+  flowSleep: optInt(['flow_sleep'], [0, 1 << 30], { loop: 'both', help: 'accepted', fio: 'int: usec', note: 'jobs are not throttled against each other' }),
   flow: custom<number>(['flow'], 'int', 0, (t) => Number(parseIntOption('flow', t.replace(/^-/, ''), 0)), {
-    help: 'accepted', fio: 'int: flow weight between jobs', note: 'jobs are not throttled against each other',
+    loop: 'both', help: 'accepted', fio: 'int: flow weight between jobs', note: 'jobs are not throttled against each other',
   }),
 
   // Cache and data.
-  direct: bool(['direct'], false, { help: 'O_DIRECT', fio: 'bool' }),
+  direct: bool(['direct'], false, { loop: 'both', help: 'O_DIRECT', fio: 'bool' }),
   buffered: {
-    ...bool(['buffered'], true, { help: 'the opposite of direct', fio: 'bool: !direct' }),
+    ...bool(['buffered'], true, { loop: 'both', help: 'the opposite of direct', fio: 'bool: !direct' }),
     storeAs: (t: string) => ['direct', parseBool('buffered', t) ? '0' : '1'] as [string, string],
   },
-  invalidate: bool(['invalidate'], true, { help: 'drop the page cache first', fio: 'bool' }),
-  bufferCompressPercentage: int(['buffer_compress_percentage'], 0, [0, 100], { help: 'make write data this compressible', fio: 'int' }),
-  bufferCompressChunk: size(['buffer_compress_chunk'], 512, { help: 'granularity of compressible data', fio: 'size' }),
-  refillBuffers: bool(['refill_buffers'], false, { help: 'new data for every write', fio: 'bool' }),
-  scrambleBuffers: bool(['scramble_buffers'], true, { help: 'vary each write a little', fio: 'bool' }),
-  zeroBuffers: bool(['zero_buffers'], false, { help: 'write zeroes', fio: 'bool' }),
-  dedupePercentage: int(['dedupe_percentage'], 0, [0, 100], { help: 'percent of writes repeating an earlier block', fio: 'int' }),
+  invalidate: bool(['invalidate'], true, { loop: 'both', help: 'drop the page cache first', fio: 'bool' }),
+  bufferCompressPercentage: int(['buffer_compress_percentage'], 0, [0, 100], { loop: 'both', help: 'make write data this compressible', fio: 'int' }),
+  bufferCompressChunk: size(['buffer_compress_chunk'], 512, { loop: 'both', help: 'granularity of compressible data', fio: 'size' }),
+  refillBuffers: bool(['refill_buffers'], false, { loop: 'both', help: 'new data for every write', fio: 'bool' }),
+  scrambleBuffers: bool(['scramble_buffers'], true, { loop: 'both', help: 'vary each write a little', fio: 'bool' }),
+  zeroBuffers: bool(['zero_buffers'], false, { loop: 'both', help: 'write zeroes', fio: 'bool' }),
+  dedupePercentage: int(['dedupe_percentage'], 0, [0, 100], { loop: 'both', help: 'percent of writes repeating an earlier block', fio: 'int' }),
   dedupeMode: choice(['dedupe_mode'], 'repeat', ['repeat', 'working_set'] as const, {
-    help: 'accepted', fio: 'str', note: 'a deduplicated write repeats the buffer\'s previous contents',
+    loop: 'both', help: 'accepted', fio: 'str', note: 'a deduplicated write repeats the buffer\'s previous contents',
   }),
-  dedupeGlobal: bool(['dedupe_global'], false, { help: 'accepted', fio: 'bool', note: 'deduplication is within each job' }),
+  dedupeGlobal: bool(['dedupe_global'], false, { loop: 'both', help: 'accepted', fio: 'bool', note: 'deduplication is within each job' }),
   dedupeWorkingSetPercentage: int(['dedupe_working_set_percentage'], 5, [0, 100], {
-    help: 'accepted', fio: 'int', note: 'a deduplicated write repeats the buffer\'s previous contents',
+    loop: 'both', help: 'accepted', fio: 'int', note: 'a deduplicated write repeats the buffer\'s previous contents',
   }),
 
   // Errors and verification.
-  verify: custom<VerifyKind>(['verify'], 'choice', 'none', parseVerify, { help: 'crc32c|md5', fio: 'str' }),
-  verifyFatal: bool(['verify_fatal'], false, { help: 'stop at the first bad block', fio: 'bool', note: 'verification always stops at the first bad block' }),
-  verifyBacklog: optInt(['verify_backlog'], [1, Number.MAX_SAFE_INTEGER], { help: 'accepted', fio: 'int', note: 'blocks are verified after the write phase' }),
-  verifyAsync: optInt(['verify_async'], [0, 1024], { help: 'accepted', fio: 'int', note: 'verification runs on the job\'s thread' }),
-  verifyDump: bool(['verify_dump'], false, { help: 'accepted', fio: 'bool', note: 'bad blocks are described, not dumped' }),
-  ignoreError: str(['ignore_error'], { help: 'accepted', fio: 'str: errno lists', note: 'continue_on_error decides which errors are passed over' }),
-  errorDump: bool(['error_dump'], true, { help: 'accepted', fio: 'bool', note: 'the first error of a job is reported with its request' }),
+  verify: custom<VerifyKind>(['verify'], 'choice', 'none', parseVerify, { loop: 'both', help: 'crc32c|md5', fio: 'str' }),
+  verifyFatal: bool(['verify_fatal'], false, { loop: 'both', help: 'stop at the first bad block', fio: 'bool', note: 'verification always stops at the first bad block' }),
+  verifyBacklog: optInt(['verify_backlog'], [1, Number.MAX_SAFE_INTEGER], { loop: 'both', help: 'accepted', fio: 'int', note: 'blocks are verified after the write phase' }),
+  verifyAsync: optInt(['verify_async'], [0, 1024], { loop: 'both', help: 'accepted', fio: 'int', note: 'verification runs on the job\'s thread' }),
+  verifyDump: bool(['verify_dump'], false, { loop: 'both', help: 'accepted', fio: 'bool', note: 'bad blocks are described, not dumped' }),
+  ignoreError: str(['ignore_error'], { loop: 'both', help: 'accepted', fio: 'str: errno lists', note: 'continue_on_error decides which errors are passed over' }),
+  errorDump: bool(['error_dump'], true, { loop: 'both', help: 'accepted', fio: 'bool', note: 'the first error of a job is reported with its request' }),
   continueOnError: custom<ContinueOnError>(['continue_on_error'], 'choice', 'none', parseContinueOnError, {
-    help: 'none|read|write|io|verify|all: count errors and go on', fio: 'str',
+    loop: 'both', help: 'none|read|write|io|verify|all: count errors and go on', fio: 'str',
   }),
 
   // Reporting and logs.
-  writeLatLog: logPrefix(['write_lat_log'], 'prefix for slat/clat/lat logs (bare: the job\'s name)'),
-  writeBwLog: logPrefix(['write_bw_log'], 'prefix for the bandwidth log (bare: the job\'s name)'),
-  writeIopsLog: logPrefix(['write_iops_log'], 'prefix for the IOPS log (bare: the job\'s name)'),
-  writeHistLog: logPrefix(['write_hist_log'], 'prefix for the latency histogram log (bare: the job\'s name)'),
-  logAvgMsec: int(['log_avg_msec'], 0, [0, 1 << 30], { help: 'average log entries over this many ms', fio: 'int' }),
-  logHistMsec: int(['log_hist_msec'], 0, [0, 1 << 30], { help: 'histogram log interval in ms', fio: 'int' }),
-  diskUtil: bool(['disk_util'], true, { help: 'report block device utilization', fio: 'bool' }),
+  writeLatLog: logPrefix(['write_lat_log'], 'prefix for slat/clat/lat logs (bare: the job\'s name)', 'both'),
+  writeBwLog: logPrefix(['write_bw_log'], 'prefix for the bandwidth log (bare: the job\'s name)', 'both'),
+  writeIopsLog: logPrefix(['write_iops_log'], 'prefix for the IOPS log (bare: the job\'s name)', 'both'),
+  writeHistLog: logPrefix(['write_hist_log'], 'prefix for the latency histogram log (bare: the job\'s name)', 'both'),
+  logAvgMsec: int(['log_avg_msec'], 0, [0, 1 << 30], { loop: 'both', help: 'average log entries over this many ms', fio: 'int' }),
+  logHistMsec: int(['log_hist_msec'], 0, [0, 1 << 30], { loop: 'both', help: 'histogram log interval in ms', fio: 'int' }),
+  diskUtil: bool(['disk_util'], true, { loop: 'both', help: 'report block device utilization', fio: 'bool' }),
 
   // libblkio engine.
   preConnectProps: custom<Array<[string, string]>>(['libblkio_pre_connect_props'], 'list', [], (t) => parsePropList('libblkio_pre_connect_props', t), {
-    help: 'properties before connect: a=b:c=d', fio: 'str',
+    loop: 'both', help: 'properties before connect: a=b:c=d', fio: 'str',
   }),
   preStartProps: custom<Array<[string, string]>>(['libblkio_pre_start_props'], 'list', [], (t) => parsePropList('libblkio_pre_start_props', t), {
-    help: 'properties before start', fio: 'str',
+    loop: 'both', help: 'properties before start', fio: 'str',
   }),
-  hipri: bool(['hipri'], false, { help: 'poll queues', fio: 'bool' }),
-  waitMode: choice(['libblkio_wait_mode'], 'block', WAIT_MODES, { help: 'block|eventfd|loop', fio: 'str' }),
+  hipri: bool(['hipri'], false, { loop: 'both', help: 'poll queues', fio: 'bool' }),
+  waitMode: choice(['libblkio_wait_mode'], 'block', WAIT_MODES, { loop: 'both', help: 'block|eventfd|loop', fio: 'str' }),
   jobLoop: choice(['blkbench_loop'], 'native', JOB_LOOP_KINDS, {
-    help: 'native: the job loop in C++ (where it supports the job); js: the JS loop over the mirror API',
+    loop: 'both', help: 'native: the job loop in C++ (where it supports the job); js: the JS loop over the mirror API',
     fio: 'blkbench only',
   }),
-  numEntries: optInt(['libblkio_num_entries'], [1, 32768], { help: 'io_uring ring size', fio: 'int' }),
-  queueSize: optInt(['libblkio_queue_size'], [1, 32768], { help: 'virtqueue size', fio: 'int' }),
-  vectored: bool(['libblkio_vectored'], false, { help: 'readv/writev', fio: 'bool' }),
-  writeZeroesOnTrim: bool(['libblkio_write_zeroes_on_trim'], false, { help: 'trims as write-zeroes', fio: 'bool' }),
+  numEntries: optInt(['libblkio_num_entries'], [1, 32768], { loop: 'both', help: 'io_uring ring size', fio: 'int' }),
+  queueSize: optInt(['libblkio_queue_size'], [1, 32768], { loop: 'both', help: 'virtqueue size', fio: 'int' }),
+  vectored: bool(['libblkio_vectored'], false, { loop: 'both', help: 'readv/writev', fio: 'bool' }),
+  writeZeroesOnTrim: bool(['libblkio_write_zeroes_on_trim'], false, { loop: 'both', help: 'trims as write-zeroes', fio: 'bool' }),
 };
 
 export type OptionKey = keyof typeof OPTIONS;

@@ -4,7 +4,10 @@
  * start once its bytes (or its count) fit under rate × elapsed time. Think time pauses the job after
  * every thinktime_blocks requests; the first thinktime_spin of it is busy-waited, as in fio.
  */
-import { JobSpec } from './options';
+import type { JobLoopSpec } from '../lib/bench';
+
+/** The pacing fields of a job (JobLoopSpec's; blkbench's JobSpec has them too). */
+export type PaceOptions = Pick<JobLoopSpec, 'rate' | 'rateIops' | 'thinktimeNs' | 'thinktimeSpinNs' | 'thinktimeBlocks'>;
 
 export class Pacer {
   readonly active: boolean;
@@ -20,12 +23,13 @@ export class Pacer {
   private thinkUntil = 0;
   private spinUntil = 0;
 
-  constructor(spec: JobSpec) {
-    this.bytesPerMs = [spec.rate.read, spec.rate.write, spec.rate.trim].map((r) => r / 1000);
-    this.iosPerMs = [spec.rateIops.read, spec.rateIops.write, spec.rateIops.trim].map((r) => r / 1000);
-    this.thinkMs = spec.thinktimeNs / 1e6;
-    this.spinMs = spec.thinktimeSpinNs / 1e6;
-    this.thinkBlocks = spec.thinktimeBlocks;
+  constructor(spec: PaceOptions) {
+    const perMs = (r: PaceOptions['rate']) => [r?.read ?? 0, r?.write ?? 0, r?.trim ?? 0].map((x) => x / 1000);
+    this.bytesPerMs = perMs(spec.rate);
+    this.iosPerMs = perMs(spec.rateIops);
+    this.thinkMs = (spec.thinktimeNs ?? 0) / 1e6;
+    this.spinMs = (spec.thinktimeSpinNs ?? 0) / 1e6;
+    this.thinkBlocks = spec.thinktimeBlocks ?? 1;
     this.active = this.thinkMs > 0 || this.bytesPerMs.some((r) => r > 0) || this.iosPerMs.some((r) => r > 0);
   }
 

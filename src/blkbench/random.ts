@@ -56,10 +56,21 @@ export class Prng {
     return ((this.nextU32() >>> 5) * 67108864 + (this.nextU32() >>> 6)) / 9007199254740992;
   }
 
-  /** Uniform integer in [0, n) for n up to 2^53. */
+  /**
+   * Uniform integer in [0, n) for n up to 2^53: the high half of a random word times n, in integers
+   * (as addon/bench/prng.h: 32 random bits for n up to 2^32, 64 above, the first draw the high word),
+   * so both job loops draw the same offsets on any region.
+   */
   nextBelow(n: number): number {
-    if (n <= 0x100000000) return Math.floor((this.nextU32() / 0x100000000) * n);
-    return Math.floor(this.nextFloat() * n);
+    if (n <= 0x100000000) {
+      // floor(r × n / 2^32) without losing bits: n split into 16-bit halves keeps every product below 2^53.
+      const r = this.nextU32();
+      const hi = r * Math.floor(n / 0x10000);
+      const lo = r * (n % 0x10000);
+      return Math.floor((hi + Math.floor(lo / 0x10000)) / 0x10000);
+    }
+    const r = (BigInt(this.nextU32()) << 32n) | BigInt(this.nextU32());
+    return Number((r * BigInt(n)) >> 64n);
   }
 }
 

@@ -8,6 +8,10 @@ export { defaultLibraryPath } from './libblkio';
 export { builtinDrivers } from './drivers';
 export { Queue, Completion, CompletionWatcher, createCompletions } from './queue';
 export { Device, OpenOptions, open } from './promise/device';
+export type { SwitchReport } from './promise/switching';
+export { SlowPath, SlowPathOptions, SlowPathReport, ThrottleLimits } from './promise/slow-path';
+export { QmpClient, QmpEvent } from './qmp/client';
+export { StorageDaemon, StorageDaemonOptions } from './qmp/storage-daemon';
 export { AbortError } from './promise/abort';
 export type {
   DeviceStats, Position, ReadParams, ReadResult, ReadvResult, RequestOptions, WriteOptions, WriteParams, WriteResult, WritevResult,

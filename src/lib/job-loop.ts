@@ -1,7 +1,7 @@
 /**
  * A fio-style job loop that runs in native code on a thread of its own, driving one queue with no
  * JS per request: the measuring instrument behind blkbench, usable on any queue of this addon's
- * drivers (io_uring, virtio-blk-vhost-user, virtio-blk-vhost-vdpa).
+ * drivers, with fio's semantics (verify, trim, bssplit, rate and thinktime pacing, distributions).
  *
  * Clock points follow fio: `slat` runs from a request's preparation to the return of the call that
  * submitted it, `clat` from there to the reap that returned its completion, `lat` is the sum.
@@ -15,16 +15,41 @@ import { invalidArgument } from './errors';
 import { addon, JobLoopHandle } from './native/addon';
 import { Queue } from './queue';
 
-/** fio's rw values the native loop runs (trim is not among them). */
-export type JobLoopRw = 'read' | 'write' | 'randread' | 'randwrite' | 'readwrite' | 'rw' | 'randrw';
+/** fio's rw values. */
+export type JobLoopRw = 'read' | 'write' | 'trim' | 'randread' | 'randwrite' | 'randtrim' | 'readwrite' | 'rw' | 'randrw';
 
+/** Per direction values (bytes/s, requests/s); a missing direction is 0 (none). */
+export interface JobLoopPerDirection {
+  read?: number;
+  write?: number;
+  trim?: number;
+}
+
+/** fio's bssplit for one direction: block sizes and their weights in percent (adding up to 100). */
+export interface JobLoopBlockSizeSplit {
+  sizes: number[];
+  weights: number[];
+}
+
+/**
+ * A job, in fio's terms. It is passed to the addon as it is (the addon checks every field), and
+ * blkbench's JS loop reads the same fields, so the two loops take one definition of a job.
+ */
 export interface JobLoopSpec {
   /** The request pattern, as fio's `rw`. */
   rw: JobLoopRw;
   /** Percentage of reads for readwrite/randrw (default 50). */
   rwmixread?: number;
   /** Bytes per request (default 4096), or per direction. */
-  blockSize?: number | { read?: number; write?: number };
+  blockSize?: number | JobLoopPerDirection;
+  /** Weighted block sizes per direction (fio's bssplit); a direction given here ignores blockSize. */
+  bssplit?: { read?: JobLoopBlockSizeSplit; write?: JobLoopBlockSizeSplit; trim?: JobLoopBlockSizeSplit };
+  /** Alignment of random offsets (default: the smallest block size in use). */
+  blockalign?: number;
+  /** Bytes added after each sequential request (fio's rw=read:N; negative goes backwards). */
+  seqAdd?: number;
+  /** fio's random_distribution: zipf (theta), pareto (power), normal (deviation in %), zoned ([access %, size %] zones). */
+  randomDistribution?: { kind: 'random' | 'zipf' | 'pareto' | 'normal' | 'zoned'; param?: number; zones?: Array<[number, number]> };
   /** Requests in flight (default 1). */
   iodepth?: number;
   /** fio's iodepth_batch_submit: requests prepared before each submission (default 1). */
@@ -35,22 +60,50 @@ export interface JobLoopSpec {
   /** The device range the job works on: start (default 0) and length in bytes. */
   regionStart?: number;
   regionLength: number;
-  /** Bytes to transfer before the job ends (default regionLength), unless timeBased. */
+  /** Bytes to transfer per pass before the job ends (default regionLength), unless timeBased. */
   ioLimit?: number;
+  /** fio's loops: passes over the region (default 1). */
+  loops?: number;
+  /** fio's number_ios: stop after this many requests (0: no limit). */
+  numberIos?: number;
   /** Run time limit in ns (0: none); with timeBased the job repeats the region until it passes. */
   runtimeNs?: number;
   timeBased?: boolean;
   /** Warm-up time in ns before measuring starts. */
   rampTimeNs?: number;
+  /** fio's startdelay in ns: a wait before the job's clock starts. */
+  startdelayNs?: number;
   /** Random offsets may repeat within a pass (fio's norandommap); default: each block once per pass. */
   norandommap?: boolean;
-  /** Seed of the offset and mix streams, and this job's stream index (numjobs clones differ by it). */
+  /** Seed of the offset, size and mix streams, and this job's stream index (numjobs clones differ by it). */
   seed?: bigint;
   jobIndex?: number;
-  /** 'block' waits in the kernel (default); 'loop' busy-polls. */
-  waitMode?: 'block' | 'loop';
+  /** 'block' waits in the kernel (default); 'loop' busy-polls; 'eventfd' waits on the completion fd. */
+  waitMode?: 'block' | 'loop' | 'eventfd';
+  /** Writes carry a checked header and checksum; a write job reads its blocks back, a read job checks what it reads. */
+  verify?: 'none' | 'crc32c' | 'md5';
+  /** What writes carry: random data by default; fio's zero_buffers, refill_buffers, buffer_compress_*, dedupe_percentage. */
+  writeData?: { zero?: boolean; refill?: boolean; compressPercentage?: number; compressChunk?: number; dedupePercentage?: number };
+  /** fio's rate (bytes/s), rate_iops and rate_min (a direction below it fails the job with EIO). */
+  rate?: JobLoopPerDirection;
+  rateIops?: JobLoopPerDirection;
+  rateMin?: JobLoopPerDirection;
+  /** fio's thinktime: a pause of thinktimeNs after every thinktimeBlocks requests, thinktimeSpinNs of it busy. */
+  thinktimeNs?: number;
+  thinktimeSpinNs?: number;
+  thinktimeBlocks?: number;
+  /** fio's continue_on_error: request errors of these directions are counted (ignoredErrors) and passed over. */
+  continueOnError?: 'none' | 'read' | 'write' | 'io' | 'verify' | 'all';
+  /** Reads and writes as one-element readv/writev. */
+  vectored?: boolean;
+  /** Trims as write-zeroes. */
+  writeZeroesOnTrim?: boolean;
   /** Each written block starts with its own device offset (u64 little-endian), so data can be checked afterwards. */
   stampWrites?: boolean;
+  /** Test mode: record the first traceLimit requests issued (result.trace). */
+  traceLimit?: number;
+  /** Keep every measured completion (result.log), for fio's per-job log files. */
+  logSamples?: boolean;
 }
 
 /** One latency kind in ns: count, mean, Welford's m2, min, max and fio's histogram counts. */
@@ -96,9 +149,21 @@ export interface JobLoopDirection {
   iops: JobLoopSamples;
 }
 
+/** One issued request: device offset, length, direction (0 read, 1 write, 2 trim), phase (1 ramp, 2 run, 3 verify). */
+export type JobLoopTraceEntry = [offset: number, length: number, direction: number, phase: number];
+
 export interface JobLoopResult {
   read: JobLoopDirection;
   write: JobLoopDirection;
+  trim: JobLoopDirection;
+  /** Blocks checked by verify (read back after a write job, or read by a read job). */
+  verifiedBlocks: number;
+  /** Request errors passed over by continueOnError. */
+  ignoredErrors: number;
+  /** With traceLimit: the requests in the order issued. */
+  trace?: JobLoopTraceEntry[];
+  /** With logSamples: rows of 6 numbers per completion: ms after the measured start, direction, slat ns, clat ns, length, offset. */
+  log?: Float64Array;
   /** fio's depth tables (7 buckets each): in-flight level per request, submit and complete batch sizes. */
   depth: { level: number[]; submit: number[]; complete: number[] };
   /** CPU time of the loop's own thread during the measured phase. */
@@ -119,16 +184,6 @@ export interface JobLoopResult {
 
 /** Length of the live counter array: phase (1 ramp, 2 run, 4 done), fraction done, bytes r/w/t, requests r/w/t. */
 export const JOB_LOOP_PROGRESS_FIELDS = 8;
-
-const RW: Record<JobLoopRw, { random: boolean; mixed: boolean; read: boolean }> = {
-  read: { random: false, mixed: false, read: true },
-  write: { random: false, mixed: false, read: false },
-  randread: { random: true, mixed: false, read: true },
-  randwrite: { random: true, mixed: false, read: false },
-  readwrite: { random: false, mixed: true, read: true },
-  rw: { random: false, mixed: true, read: true },
-  randrw: { random: true, mixed: true, read: true },
-};
 
 /** A running job loop. */
 export class JobLoop {
@@ -151,37 +206,11 @@ export class JobLoop {
   }
 }
 
-function nativeSpec(spec: JobLoopSpec): Record<string, unknown> {
+// The addon reads and checks every field itself; a seed that is not a bigint is the one mistake it cannot tell.
+function checkedSpec(spec: JobLoopSpec): JobLoopSpec {
   if (typeof spec !== 'object' || spec === null) invalidArgument('job loop spec must be an object');
-  const rw = RW[spec.rw];
-  if (!rw) invalidArgument(`job loop spec: rw must be one of ${Object.keys(RW).join(', ')}, got '${String(spec.rw)}'`);
-  const bs = spec.blockSize ?? 4096;
-  const readBs = typeof bs === 'number' ? bs : bs.read ?? 4096;
-  const writeBs = typeof bs === 'number' ? bs : bs.write ?? 4096;
-  if (spec.waitMode !== undefined && spec.waitMode !== 'block' && spec.waitMode !== 'loop')
-    invalidArgument(`job loop spec: waitMode must be 'block' or 'loop', got '${String(spec.waitMode)}'`);
   if (spec.seed !== undefined && typeof spec.seed !== 'bigint') invalidArgument('job loop spec: seed must be a bigint');
-  return {
-    readPercent: rw.mixed ? spec.rwmixread ?? 50 : rw.read ? 100 : 0,
-    random: rw.random,
-    norandommap: spec.norandommap === true,
-    readBlockSize: readBs,
-    writeBlockSize: writeBs,
-    iodepth: spec.iodepth ?? 1,
-    batchSubmit: spec.iodepthBatchSubmit ?? 1,
-    batchCompleteMin: spec.iodepthBatchCompleteMin ?? 1,
-    batchCompleteMax: spec.iodepthBatchCompleteMax,
-    regionStart: spec.regionStart ?? 0,
-    regionLength: spec.regionLength,
-    ioLimit: spec.ioLimit,
-    timeBased: spec.timeBased === true,
-    runtimeNs: spec.runtimeNs ?? 0,
-    rampTimeNs: spec.rampTimeNs ?? 0,
-    busyPoll: spec.waitMode === 'loop',
-    stampWrites: spec.stampWrites === true,
-    seed: spec.seed ?? 0n,
-    jobIndex: spec.jobIndex ?? 0,
-  };
+  return spec;
 }
 
 /**
@@ -194,7 +223,7 @@ export function startJobLoop(queue: Queue, spec: JobLoopSpec, options: { progres
   const progress = options.progress ?? new Float64Array(new SharedArrayBuffer(JOB_LOOP_PROGRESS_FIELDS * 8));
   let resolve!: (r: JobLoopResult) => void;
   const done = new Promise<JobLoopResult>((res) => (resolve = res));
-  const handle = addon.startJobLoop(Queue.nativeOf(queue), nativeSpec(spec), progress, (r) => resolve(r as JobLoopResult));
+  const handle = addon.startJobLoop(Queue.nativeOf(queue), checkedSpec(spec), progress, (r) => resolve(r as JobLoopResult));
   return new JobLoop(handle, progress, done);
 }
 

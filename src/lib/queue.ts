@@ -313,6 +313,54 @@ export class Queue {
     return n;
   }
 
+  /**
+   * Quiesces the queue (on) or lifts it (off), for moving its requests to
+   * another device (docs/switching.md). While quiesced, new requests are
+   * validated and kept in the queue instead of reaching the device; doIo
+   * still completes the requests the device holds (see inFlight). Lifting
+   * it gives the kept requests to the device at the next doIo.
+   */
+  setQuiesced(on: boolean): void {
+    this.#checkAlive();
+    if (typeof on !== 'boolean') invalidArgument('setQuiesced needs a boolean');
+    this.#extension('setQuiesced').setQuiesced!(on);
+  }
+
+  /** Requests the device holds now (accepted, not yet completed); not those kept by a quiesced queue. */
+  get inFlight(): number {
+    this.#checkAlive();
+    return this.#extension('inFlight').inFlight!();
+  }
+
+  /**
+   * Removes every request that never reached the device (kept by a
+   * quiesced queue, or waiting for room in it) and returns their userData,
+   * oldest first. No completion comes for them: submit them elsewhere.
+   */
+  takeUnsubmitted(): unknown[] {
+    this.#checkAlive();
+    const native = this.#extension('takeUnsubmitted');
+    // Described requests not handed over yet go to the native side first,
+    // so that they come back in order with the others.
+    this.#submitBatch();
+    const slots = native.takeUnsubmitted!();
+    const taken: unknown[] = new Array(slots.length);
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i];
+      taken[i] = this.#userData[slot];
+      this.#userData[slot] = undefined;
+      this.#buffers[slot] = undefined;
+      this.#freeSlots.push(slot);
+    }
+    return taken;
+  }
+
+  #extension(name: 'setQuiesced' | 'inFlight' | 'takeUnsubmitted'): NativeQueue {
+    if (typeof this.#native[name] !== 'function')
+      throw new BlkioError(`${name} is not available on this queue (the libblkio library path)`, 95 /* ENOTSUP */);
+    return this.#native;
+  }
+
   /** The eventfd that becomes readable when doIo should be called (-1 on poll queues). */
   get completionFd(): number {
     this.#checkAlive();

@@ -1,4 +1,5 @@
-// The plain C++ units (ring arithmetic, region lookup, histogram index) tested
+// The plain C++ units (ring arithmetic, region lookup, histogram index, the
+// job engine's PRNG, CRC-32C, MD5 and verify blocks) tested
 // on their own: test/cpp/*_test.cc, built here with g++ under ASan and UBSan,
 // one mocha test per TEST() in them.
 import * as assert from 'node:assert/strict';
@@ -11,7 +12,10 @@ import { REPO_ROOT } from '../support/paths';
 
 const CPP_DIR = path.join(REPO_ROOT, 'test', 'cpp');
 // The units each test file exercises, beyond headers.
-const UNIT_SOURCES = ['addon/drivers/virtio/virtqueue.cc', 'addon/drivers/virtio/vfio_iommu_info.cc'];
+const UNIT_SOURCES = [
+  'addon/drivers/virtio/virtqueue.cc', 'addon/drivers/virtio/vfio_iommu_info.cc',
+  'addon/bench/prng.cc', 'addon/bench/crc32c.cc', 'addon/bench/md5.cc', 'addon/bench/verify.cc',
+];
 
 const testFiles = fs.readdirSync(CPP_DIR).filter((f) => f.endsWith('_test.cc')).sort();
 

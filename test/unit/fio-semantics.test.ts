@@ -1,4 +1,5 @@
 /** The pieces behind blkbench's fio options, each against fio's documented or observed behaviour. */
+import { writeDataOptions } from '../../src/blkbench/loop-spec';
 import * as assert from 'node:assert/strict';
 import { parseCommandLine } from '../../src/blkbench/args';
 import { assignGroups, reportedResults, runBatches } from '../../src/blkbench/groups';
@@ -121,26 +122,26 @@ describe('fio write buffer contents', () => {
 
   it('fills random data by default and zeroes with zero_buffers', () => {
     const v = new Uint8Array(4096);
-    new WriteData(jobs('--filename=/f', '--rw=write')[0], new Prng(1n)).fill(v);
+    new WriteData(writeDataOptions(jobs('--filename=/f', '--rw=write')[0]), new Prng(1n)).fill(v);
     assert.ok(zeroShare(v) < 0.02);
-    new WriteData(jobs('--filename=/f', '--zero_buffers')[0], new Prng(1n)).fill(v);
+    new WriteData(writeDataOptions(jobs('--filename=/f', '--zero_buffers')[0]), new Prng(1n)).fill(v);
     assert.equal(zeroShare(v), 1);
   });
 
   it('fills buffers at odd offsets (block sizes not a multiple of 4)', () => {
     const v = new Uint8Array(new ArrayBuffer(1100), 513, 513);
-    new WriteData(jobs('--filename=/f', '--rw=write')[0], new Prng(1n)).fill(v);
+    new WriteData(writeDataOptions(jobs('--filename=/f', '--rw=write')[0]), new Prng(1n)).fill(v);
     assert.ok(zeroShare(v) < 0.02);
   });
 
   it('makes buffer_compress_percentage=50 of each chunk zeroes', () => {
     const v = new Uint8Array(4096);
-    new WriteData(jobs('--filename=/f', '--buffer_compress_percentage=50', '--buffer_compress_chunk=512')[0], new Prng(1n)).fill(v);
+    new WriteData(writeDataOptions(jobs('--filename=/f', '--buffer_compress_percentage=50', '--buffer_compress_chunk=512')[0]), new Prng(1n)).fill(v);
     assert.ok(Math.abs(zeroShare(v) - 0.5) < 0.01);
   });
 
   it('repeats the previous contents for dedupe_percentage of writes', () => {
-    const w = new WriteData(jobs('--filename=/f', '--dedupe_percentage=100')[0], new Prng(1n));
+    const w = new WriteData(writeDataOptions(jobs('--filename=/f', '--dedupe_percentage=100')[0]), new Prng(1n));
     const v = new Uint8Array(64).fill(9);
     w.fill(v);
     assert.ok(v.every((b) => b === 9));

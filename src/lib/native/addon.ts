@@ -34,6 +34,12 @@ export interface NativeQueue {
   unwatch(): void;
   /** Puts completions [from, from+count) of the last doIo back in front of the queue's others. */
   requeue?(from: number, count: number): void;
+  /** Quiescing for moving requests to another device (the addon's drivers). */
+  setQuiesced?(on: boolean): void;
+  /** Requests the device holds. */
+  inFlight?(): number;
+  /** Removes the requests that never reached the device; returns their slots, oldest first. */
+  takeUnsubmitted?(): number[];
   // Text of a completion's message id; without it the addon's table is used.
   messageText?(id: number): string | null;
 }

@@ -22,6 +22,9 @@ import {
 import {
   createReadStream, createWriteStream, readableWebStream, ReadStreamOptions, WriteStreamOptions,
 } from './streams';
+import { backendName, canMoveRequests, checkCompatible, SwitchReport } from './switching';
+
+export type { SwitchReport } from './switching';
 import { DeviceZones } from './zoned';
 
 /** What open() connects to and how: the driver, its path, and properties to set before connect and start. */
@@ -90,19 +93,18 @@ function requestError(ret: number, errorMsg: string | null, what: string): Blkio
  * with close() or `await using`.
  */
 export class Device {
-  /** The libblkio instance underneath (started), for properties and advanced use. */
-  readonly blkio: Blkio;
+  // The backend: replaced as a whole by switchTo().
+  #blkio: Blkio;
+  #bufAlignment: number;
+  #queue: Queue;
+  #needsRegions: boolean;
+  #watcher: CompletionWatcher;
   /** Size in bytes when the device was opened; size() reads the current size. */
   readonly capacity: bigint;
-  /** Offsets and lengths must be multiples of this (the device's `request-alignment`). */
-  readonly requestAlignment: number;
-  /** Buffer addresses and lengths must be multiples of this; others go through the bounce pool. */
-  readonly bufAlignment: number;
-  readonly #queue: Queue;
-  readonly #needsRegions: boolean;
+  #requestAlignment: number;
+  readonly #readOnly: boolean;
   readonly #completions: Completion[] = createCompletions(COMPLETION_BATCH);
   readonly #control = new Mutex();
-  readonly #watcher: CompletionWatcher;
   readonly #bounceSize: number;
   readonly #aligned: AlignedBuffers;
   readonly #checkView = (view: Uint8Array): void => this.#aligned.checkNotFreed(view);
@@ -115,23 +117,50 @@ export class Device {
   #closed = false;
   #bounceFailure: Error | null = null;
   #failed: Error | null = null;
-  readonly #pending = new Set<Settle>();
+  // Each request's settle and how it was enqueued (to submit it again on
+  // another backend).
+  readonly #pending = new Map<Settle, (userData: Settle) => void>();
   #idle: (() => void) | null = null;
+  // Switching: requests wait on #held while a switch runs; #bouncing counts
+  // requests holding bounce space; #progress wakes a switch waiting for the
+  // old backend to finish.
+  #held: Promise<void> | null = null;
+  #switching = false;
+  #bouncing = 0;
+  #progress: (() => void) | null = null;
   #zones: DeviceZones | null = null;
 
   /** @internal use open() */
   constructor(blkio: Blkio, bounceSize: number) {
-    this.blkio = blkio;
     this.capacity = blkio.getUint64('capacity');
-    this.requestAlignment = blkio.getInt('request-alignment');
-    this.bufAlignment = blkio.getInt('buf-alignment');
-    this.#needsRegions = blkio.getBool('needs-mem-regions');
+    this.#readOnly = blkio.getBool('read-only');
     this.#bounceSize = bounceSize;
     this.#aligned = new AlignedBuffers(blkio);
+    [this.#blkio, this.#requestAlignment, this.#bufAlignment, this.#needsRegions, this.#queue, this.#watcher] =
+      this.#attach(blkio);
+  }
+
+  #attach(blkio: Blkio): [Blkio, number, number, boolean, Queue, CompletionWatcher] {
     const q = blkio.getQueue(0);
     if (!q) throw new BlkioError('device has no queue 0', 19);
-    this.#queue = q;
-    this.#watcher = q.watchCompletions(() => this.#drain());
+    const watcher = q.watchCompletions(() => this.#drain());
+    const alignments = [blkio.getInt('request-alignment'), blkio.getInt('buf-alignment')];
+    return [blkio, alignments[0], alignments[1], blkio.getBool('needs-mem-regions'), q, watcher];
+  }
+
+  /** Offsets and lengths must be multiples of this (the backend's `request-alignment`; may grow to 512 in switchTo()). */
+  get requestAlignment(): number {
+    return this.#requestAlignment;
+  }
+
+  /** The libblkio instance underneath (started), for properties and advanced use; another one after switchTo(). */
+  get blkio(): Blkio {
+    return this.#blkio;
+  }
+
+  /** Buffer addresses and lengths must be multiples of this; others go through the bounce pool. */
+  get bufAlignment(): number {
+    return this.#bufAlignment;
   }
 
   /**
@@ -370,6 +399,153 @@ export class Device {
     return this.close();
   }
 
+  /**
+   * Moves the open device to another backend (`options` as for open():
+   * driver, path, properties) while the application keeps issuing requests.
+   * The new backend is opened and checked first; then requests issued
+   * meanwhile wait, those in flight complete on the old backend (or, where
+   * they had not reached its device and the new backend takes their buffers
+   * as they are, move to the new one), the old backend is flushed, and the
+   * waiting requests run on the new backend. Every request settles once.
+   * Rejects with a BlkioError naming why (the new backend fails to open or
+   * has another capacity, a larger request-alignment, another read-only
+   * state; the device is closed; a switch is running; the old backend does
+   * not finish within drainTimeoutMs, default 30 s); the device then stays
+   * on the old backend. See docs/switching.md.
+   */
+  switchTo(options: OpenOptions, control: { drainTimeoutMs?: number } = {}): Promise<SwitchReport> {
+    try {
+      if (this.#closed) throw new BlkioError('cannot switch: the device is closed', ENODEV);
+      if (this.#switching) throw new BlkioError('cannot switch: another switch of this device is running', 16 /* EBUSY */);
+      if (typeof control !== 'object' || control === null) invalidArgument('switchTo() control must be an object');
+      const timeoutMs = control.drainTimeoutMs ?? 30_000;
+      if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0))
+        invalidArgument(`drainTimeoutMs must be a non-negative number, got ${String(timeoutMs)}`);
+      checkOpenOptions(options);
+      this.#switching = true;
+      return this.#switch(options, timeoutMs).finally(() => (this.#switching = false));
+    } catch (e) {
+      return rejectThrown(e);
+    }
+  }
+
+  async #switch(options: OpenOptions, timeoutMs: number): Promise<SwitchReport> {
+    const from = backendName(this.#blkio);
+    // Opened and checked while requests still flow to the old backend.
+    const next = await startBlkio(options);
+    const to = backendName(next);
+    let settled = false;
+    let old: Blkio | null = null;
+    let report: SwitchReport;
+    try {
+      const contract = { capacity: this.capacity, requestAlignment: this.requestAlignment, readOnly: this.#readOnly, name: from };
+      checkCompatible(contract, next);
+      // Before requests are held, to keep the pause short: the new backend's
+      // bounce pool, and a first flush of the old backend (the one in the
+      // pause then has little left to write back).
+      const pool = next.getBool('needs-mem-regions') ? await this.#mapBouncePool(true, next) : null;
+      if (!this.#closed && !this.#failed && !this.#held) {
+        const flushed = this.#enqueue('flush of the old backend', undefined, undefined, (ud) => this.#queue.flush(ud));
+        flushed.catch(() => undefined); // its failure is the switch's, or nobody's after a timeout
+        await this.#until(() => settled, Date.now() + timeoutMs, flushed.then(() => (settled = true)));
+      }
+      report = await this.#control.runExclusive(async () => {
+        if (this.#closed) throw new BlkioError('cannot switch: the device was closed meanwhile', ENODEV);
+        if (this.#failed) throw new BlkioError(`cannot switch: the device failed (${this.#failed.message})`, 5 /* EIO */);
+        const started = performance.now();
+        let release!: () => void;
+        this.#held = new Promise<void>((resolve) => (release = resolve));
+        try {
+          const moved = await this.#handOver(next, pool, timeoutMs);
+          old = moved.old;
+          return { pauseMs: performance.now() - started, inflightMoved: moved.count, from, to };
+        } finally {
+          this.#held = null;
+          release();
+        }
+      });
+    } catch (e) {
+      await next._destroyInBackground();
+      throw asBlkioError(e);
+    }
+    // Nothing uses the old backend any more.
+    await (old as Blkio | null)?._destroyInBackground();
+    return report;
+  }
+
+  // With new requests held: lets the old backend finish (taking back what
+  // never reached its device, where that can move), flushes it, and puts
+  // the new backend in its place. On failure the old backend stays.
+  async #handOver(next: Blkio, pool: BouncePool | null, timeoutMs: number): Promise<{ old: Blkio; count: number }> {
+    const oldQueue = this.#queue;
+    const deadline = Date.now() + timeoutMs;
+    let taken: Settle[] = [];
+    if (canMoveRequests(this.#bounce !== null, this.#bufAlignment, next)) {
+      oldQueue.setQuiesced(true);
+      try {
+        await this.#until(() => this.#failed !== null || oldQueue.inFlight === 0, deadline);
+        taken = oldQueue.takeUnsubmitted() as Settle[];
+      } finally {
+        oldQueue.setQuiesced(false);
+      }
+    }
+    try {
+      await this.#until(
+        () => this.#failed !== null || (this.#inFlight === taken.length && this.#bouncing === 0 && this.#waitingForBounce.length === 0),
+        deadline,
+      );
+      if (this.#failed) throw this.#failed;
+      // Writes the old backend acknowledged become persistent there: a
+      // flush() issued later reaches the new backend only.
+      await this.#enqueue('flush of the old backend', undefined, undefined, (ud) => oldQueue.flush(ud));
+    } catch (e) {
+      // Back where they were, in order.
+      if (!this.#failed) for (const settle of taken) this.#pending.get(settle)!(settle);
+      if (taken.length) this.#flush();
+      throw e;
+    }
+    const old = this.#blkio;
+    this.#watcher.close();
+    [this.#blkio, this.#requestAlignment, this.#bufAlignment, this.#needsRegions, this.#queue, this.#watcher] =
+      this.#attach(next);
+    this.#bounce = pool;
+    this.#bounceFailure = null;
+    this.#zones = null; // it reads the backend's properties
+    for (const settle of taken) this.#pending.get(settle)!(settle);
+    if (this.#inFlight > 0) {
+      this.#watcher.ref();
+      this.#flush();
+    }
+    return { old, count: taken.length };
+  }
+
+  // Waits until done() (re-checked whenever requests progress) or the deadline.
+  async #until(done: () => boolean, deadline: number, failure?: Promise<unknown>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    // A request whose failure ends the wait (its success wakes it through done()).
+    let failed: unknown = null;
+    failure?.then(
+      () => this.#progress?.(),
+      (e) => ((failed = e ?? new Error('failed')), this.#progress?.()),
+    );
+    try {
+      while (!done()) {
+        if (failed) throw failed;
+        const left = deadline - Date.now();
+        if (left <= 0)
+          throw new BlkioError('cannot switch: the old backend did not complete its requests in time', 62 /* ETIME */);
+        await new Promise<void>((resolve) => {
+          this.#progress = resolve;
+          timer = setTimeout(resolve, left);
+        });
+        clearTimeout(timer);
+      }
+    } finally {
+      clearTimeout(timer);
+      this.#progress = null;
+    }
+  }
+
   async #shutDown(timeoutMs: number): Promise<void> {
     if (this.#inFlight > 0 || this.#waitingForBounce.length > 0) {
       let timer: NodeJS.Timeout | undefined;
@@ -392,6 +568,7 @@ export class Device {
   // A data request: zero-copy when the device can use the buffer as is,
   // otherwise through the bounce pool.
   #data<R>(buf: Uint8Array, offset: Position, writing: boolean, flags: number, signal: AbortSignal | undefined, result: R): Promise<R> {
+    if (this.#held) return this.#held.then(() => this.#data(buf, offset, writing, flags, signal, result));
     if (buf.byteLength === 0) {
       // As fs: nothing to transfer, no request.
       throwIfAborted(signal);
@@ -423,6 +600,7 @@ export class Device {
     result: R,
   ): Promise<R> {
     const flags = fua ? REQ_FUA : 0;
+    if (this.#held) return this.#held.then(() => this.#vectored(buffers, offset, signal, writing, fua, result));
     const what = writing ? 'writev' : 'readv';
     if (!buffers.some((b) => this.#needsBounce(b))) {
       return this.#submit(what, null, signal, result, (ud) =>
@@ -461,27 +639,30 @@ export class Device {
     const pool = await this.#bouncePool();
     if (length > pool.size)
       throw new BlkioError(`request of ${length} bytes exceeds the bounce buffer (bounceBufferSize ${pool.size})`, 22);
-    let bounce = pool.alloc(length);
-    while (!bounce) {
-      // Aborted while waiting: it leaves the line, nothing was issued.
-      await new Promise<void>((resolve, reject) => {
-        const stop = onAbort(signal, () => {
-          const i = this.#waitingForBounce.indexOf(wake);
-          if (i >= 0) this.#waitingForBounce.splice(i, 1);
-          reject(new AbortError(signal!.reason));
-          this.#maybeIdle();
-        });
-        const wake = (): void => (stop(), resolve());
-        this.#waitingForBounce.push(wake);
-      });
-      if (this.#failed) throw this.#failed;
-      throwIfAborted(signal);
-      bounce = pool.alloc(length);
-    }
+    // Counted until its space is released: a switch waits for that.
+    this.#bouncing++;
+    let bounce: Uint8Array | null = null;
     try {
+      bounce = pool.alloc(length);
+      while (!bounce) {
+        // Aborted while waiting: it leaves the line, nothing was issued.
+        await new Promise<void>((resolve, reject) => {
+          const stop = onAbort(signal, () => {
+            const i = this.#waitingForBounce.indexOf(wake);
+            if (i >= 0) this.#waitingForBounce.splice(i, 1);
+            reject(new AbortError(signal!.reason));
+          });
+          const wake = (): void => (stop(), resolve());
+          this.#waitingForBounce.push(wake);
+        });
+        if (this.#failed) throw this.#failed;
+        throwIfAborted(signal);
+        bounce = pool.alloc(length);
+      }
       return await use(bounce);
     } finally {
-      pool.release(bounce);
+      if (bounce) pool.release(bounce);
+      this.#bouncing--;
       this.#waitingForBounce.shift()?.();
       this.#maybeIdle();
     }
@@ -496,27 +677,28 @@ export class Device {
       if (this.#bounce) return this.#bounce;
       if (this.#bounceFailure) throw this.#bounceFailure;
       // (Requests admitted before close() still get here after it.)
-      await this.#mapBouncePool(false);
-      return this.#bounce!;
+      this.#bounce = await this.#mapBouncePool(false);
+      return this.#bounce;
     });
   }
 
   // Off the event loop only while nothing else can use the device (open()):
   // a request completing meanwhile would race the mapping.
-  async #mapBouncePool(inBackground: boolean): Promise<void> {
-    const align = Number(this.blkio.getUint64('mem-region-alignment'));
+  // (Also for the backend a switch is about to put in place.)
+  async #mapBouncePool(inBackground: boolean, blkio = this.#blkio): Promise<BouncePool> {
+    const align = Number(blkio.getUint64('mem-region-alignment'));
     const pageAligned = Math.max(align, 4096);
     const size = Math.ceil(this.#bounceSize / pageAligned) * pageAligned;
-    const region = this.blkio.allocMemRegion(size);
+    const region = blkio.allocMemRegion(size);
     try {
-      if (inBackground) await this.blkio._mapMemRegionInBackground(region);
-      else this.blkio.mapMemRegion(region);
+      if (inBackground) await blkio._mapMemRegionInBackground(region);
+      else blkio.mapMemRegion(region);
     } catch (e) {
-      this.blkio.freeMemRegion(region);
-      this.#bounceFailure = e as Error;
+      blkio.freeMemRegion(region);
+      if (blkio === this.#blkio) this.#bounceFailure = e as Error;
       throw e;
     }
-    this.#bounce = new BouncePool(region.buffer, Math.max(this.bufAlignment, 1));
+    return new BouncePool(region.buffer, Math.max(blkio.getInt('buf-alignment'), 1));
   }
 
   /**
@@ -524,7 +706,7 @@ export class Device {
    * pool for every request, so it is mapped now, off the event loop.
    */
   async _prepare(): Promise<void> {
-    if (this.#needsRegions) await this.#mapBouncePool(true);
+    if (this.#needsRegions) this.#bounce = await this.#mapBouncePool(true);
   }
 
   // The one dispatch point of every request. A request with bounce space
@@ -540,9 +722,14 @@ export class Device {
     result: R,
     enqueue: (userData: Settle) => void,
   ): Promise<R> {
+    if (this.#held && bounce === null) return this.#held.then(() => this.#submit(what, null, signal, result, enqueue));
     if (this.#failed) return Promise.reject(this.#failed);
     if (this.#closed && bounce === null) return Promise.reject(closedError());
     if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
+    return this.#enqueue(what, signal, result, enqueue);
+  }
+
+  #enqueue<R>(what: string, signal: AbortSignal | undefined, result: R, enqueue: (userData: Settle) => void): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       // Aborted while still in this tick's batch: the device never sees it.
       const stop = signal ? onAbort(signal, () => this.#queue._cancelQueued(settle)) : undefined;
@@ -553,7 +740,7 @@ export class Device {
         else resolve(result);
       };
       enqueue(settle); // throws only for arguments of the wrong type
-      this.#pending.add(settle);
+      this.#pending.set(settle, enqueue);
       if (this.#inFlight++ === 0) this.#watcher.ref();
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
@@ -565,12 +752,13 @@ export class Device {
   // As #submit without bounce buffers, resolving with the completion's ret
   // (how many zones a report filled).
   #counted(what: string, enqueue: (queue: Queue, userData: Settle) => void): Promise<number> {
+    if (this.#held) return this.#held.then(() => this.#counted(what, enqueue));
     if (this.#failed) return Promise.reject(this.#failed);
     if (this.#closed) return Promise.reject(closedError());
     return new Promise<number>((resolve, reject) => {
       const settle: Settle = (ret, msg) => (ret < 0 ? reject(requestError(ret, msg, what)) : resolve(ret));
       enqueue(this.#queue, settle); // throws only for arguments of the wrong type
-      this.#pending.add(settle);
+      this.#pending.set(settle, (userData) => enqueue(this.#queue, userData));
       if (this.#inFlight++ === 0) this.#watcher.ref();
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
@@ -613,6 +801,7 @@ export class Device {
   }
 
   #maybeIdle(): void {
+    this.#progress?.();
     if (this.#inFlight > 0) return;
     this.#watcher.unref();
     if (this.#idle && this.#waitingForBounce.length === 0) {
@@ -626,7 +815,7 @@ export class Device {
   // still pending is rejected with that error, and so is every later one.
   #failAll(error: Error): void {
     this.#failed = error;
-    const pending = [...this.#pending];
+    const pending = [...this.#pending.keys()];
     this.#pending.clear();
     this.#inFlight = 0;
     const errno = error instanceof BlkioError ? error.errno : -5; /* EIO */
@@ -654,14 +843,32 @@ function isAlignedBase(buf: Uint8Array, align: number): boolean {
   return bufferAddress(buf) % align === 0;
 }
 
-/** Opens a device: create, set properties, connect, start, watch completions. */
-export async function open(options: OpenOptions): Promise<Device> {
+function checkOpenOptions(options: OpenOptions): number {
   if (typeof options !== 'object' || options === null) invalidArgument('open() needs an options object');
   const bounceSize = options.bounceBufferSize ?? 8 << 20;
   if (!Number.isSafeInteger(bounceSize) || bounceSize <= 0)
     invalidArgument(`bounceBufferSize must be a positive integer, got ${String(options.bounceBufferSize)}`);
   if (options.properties !== undefined && (typeof options.properties !== 'object' || options.properties === null))
     invalidArgument('properties must be an object');
+  return bounceSize;
+}
+
+/** Opens a device: create, set properties, connect, start, watch completions. */
+export async function open(options: OpenOptions): Promise<Device> {
+  const bounceSize = checkOpenOptions(options);
+  const b = await startBlkio(options);
+  try {
+    const dev = new Device(b, bounceSize);
+    await dev._prepare();
+    return dev;
+  } catch (e) {
+    await b._destroyInBackground();
+    throw asBlkioError(e);
+  }
+}
+
+// A started Blkio for options (open() and switchTo()).
+async function startBlkio(options: OpenOptions): Promise<Blkio> {
   const b = create(options.driver);
   try {
     if (options.path !== undefined) b.setStr('path', options.path);
@@ -675,9 +882,7 @@ export async function open(options: OpenOptions): Promise<Device> {
     await b._connectInBackground();
     for (const [name, value] of props) if (!CREATED_STATE.has(name)) setProperty(b, name, value);
     await b._startInBackground();
-    const dev = new Device(b, bounceSize);
-    await dev._prepare();
-    return dev;
+    return b;
   } catch (e) {
     await b._destroyInBackground();
     throw asBlkioError(e);

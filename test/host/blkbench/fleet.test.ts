@@ -439,7 +439,12 @@ describe('blkbench in fio client/server fleets (real fio 3.33)', function () {
     it('fio --client merges a fio and a blkbench server into its All clients group', async () => {
       const f = await startServer('fio', '127.0.0.6');
       const b = await startServer('blkbench', '127.0.0.7');
-      const r = await fio([`--client=${where(f)}`, job, `--client=${where(b)}`, job, '--output-format=json'], dir);
+      // fio's client adds a server's results to "All clients" only once every server has said START:
+      // a job over in milliseconds on one server can report before a loaded fio server started.
+      // Paced to 2 s, the jobs outlast that.
+      const paced = path.join(dir, 'paced.fio');
+      fs.writeFileSync(paced, `${fs.readFileSync(job, 'utf8')}rate_iops=256\n`);
+      const r = await fio([`--client=${where(f)}`, paced, `--client=${where(b)}`, paced, '--output-format=json'], dir);
       assert.equal(r.code, 0, r.stderr);
       const stats = jsonOf(r.stdout).client_stats as Array<Record<string, any>>;
       const all = stats.find((s) => s.jobname === 'All clients')!;
@@ -531,7 +536,8 @@ describe('blkbench fleets across network namespaces (one host each, veth links)'
     assert.equal(process.getuid?.(), 0, 'network namespaces need root (CI runs the tests as root)');
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blkbench-fleet-ns-'));
     job = path.join(dir, 'read.fio');
-    fs.writeFileSync(job, `[nsjob]\nfilename=${path.join(dir, 'data.img')}\nsize=2m\nbs=4k\nrw=randread\n`);
+    // Paced to 2 s: fio's client merges "All clients" only once every server has said START.
+    fs.writeFileSync(job, `[nsjob]\nfilename=${path.join(dir, 'data.img')}\nsize=2m\nbs=4k\nrw=randread\nrate_iops=256\n`);
     ipCmd(['netns', 'add', clientNs]);
     serverNs.forEach((ns, i) => {
       ipCmd(['netns', 'add', ns]);

@@ -86,6 +86,28 @@ describe('native job loop (io_uring on files)', function () {
     assert.ok(after.subarray(regionStart + MiB).equals(before.subarray(regionStart + MiB)), 'bytes after the region changed');
   });
 
+  it('vectored writes (readv/writev of one element) land where plain ones do', async () => {
+    const r = await runJobLoop(b.getQueue(0)!, { rw: 'randwrite', regionLength: MiB, iodepth: 8, vectored: true, stampWrites: true });
+    assert.equal(r.error, 0, r.errorMessage ?? '');
+    assert.equal(r.write.ios, MiB / BLOCK);
+    const after = fs.readFileSync(file);
+    for (let off = 0; off < MiB; off += BLOCK) assert.equal(after.readBigUInt64LE(off), BigInt(off), `block at ${off}`);
+  });
+
+  it('trims as write-zeroes leave the region reading zeroes, counted as trims', async () => {
+    const r = await runJobLoop(b.getQueue(0)!, { rw: 'randtrim', blockSize: 8192, regionLength: MiB, iodepth: 4, writeZeroesOnTrim: true });
+    assert.equal(r.error, 0, r.errorMessage ?? '');
+    assert.equal(r.trim.ios, MiB / 8192);
+    assert.equal(r.trim.bytes, MiB);
+    assert.ok(fs.readFileSync(file).subarray(0, MiB).every((x) => x === 0), 'the region reads zeroes');
+  });
+
+  it('rate_iops paces the run: its requests take at least their share of a second', async () => {
+    const r = await runJobLoop(b.getQueue(0)!, { rw: 'randread', regionLength: MiB, iodepth: 4, numberIos: 50, rateIops: { read: 500 } });
+    assert.equal(r.read.ios, 50);
+    assert.ok(r.runtimeNs >= 49 / 500 * 1e9, `50 requests at 500/s took ${r.runtimeNs} ns`);
+  });
+
   it('randrw splits one pass between reads and writes by rwmixread', async () => {
     const r = await runJobLoop(b.getQueue(0)!, { rw: 'randrw', rwmixread: 70, regionLength: MiB, iodepth: 4 });
     assert.equal(r.read.ios + r.write.ios, MiB / BLOCK);
@@ -173,7 +195,8 @@ describe('native job loop (io_uring on files)', function () {
   it('a process that exits while a loop runs exits cleanly (the loop is abandoned, not waited for)', () => {
     const lib = LIB_DIR;
     const script = `
-      const { create, startJobLoop } = require(${JSON.stringify(lib)});
+      const { create } = require(${JSON.stringify(lib)});
+      const { startJobLoop } = require(${JSON.stringify(lib + '/bench')});
       const b = create('io_uring'); b.setStr('path', ${JSON.stringify(file)}); b.connect(); b.start();
       startJobLoop(b.getQueue(0), { rw: 'randread', regionLength: ${MiB}, iodepth: 8, timeBased: true, runtimeNs: 60e9 });
       setTimeout(() => process.exit(7), 200);`;
@@ -187,7 +210,8 @@ describe('native job loop (io_uring on files)', function () {
     const script = `
       const { Worker } = require('node:worker_threads');
       const w = new Worker(\`
-        const { create, startJobLoop } = require(${JSON.stringify(lib)});
+        const { create } = require(${JSON.stringify(lib)});
+        const { startJobLoop } = require(${JSON.stringify(lib + '/bench')});
         const b = create('io_uring'); b.setStr('path', ${JSON.stringify(file)}); b.connect(); b.start();
         startJobLoop(b.getQueue(0), { rw: 'randread', regionLength: ${MiB}, iodepth: 8, timeBased: true, runtimeNs: 60e9 });
         require('node:worker_threads').parentPort.postMessage('running');\`, { eval: true });
@@ -200,10 +224,13 @@ describe('native job loop (io_uring on files)', function () {
 
   it('bad specs throw EINVAL naming the problem', () => {
     const q = b.getQueue(0)!;
-    assertBlkioError(() => startJobLoop(q, { rw: 'trim' as 'read', regionLength: MiB }), 'EINVAL', /rw must be one of/);
+    assertBlkioError(() => startJobLoop(q, { rw: 'bogus' as 'read', regionLength: MiB }), 'EINVAL', /rw must be one of/);
     assertBlkioError(() => startJobLoop(q, { rw: 'read', regionLength: MiB, iodepth: 0 }), 'EINVAL', /iodepth/);
     assertBlkioError(() => startJobLoop(q, { rw: 'read', regionLength: 1024 }), 'EINVAL', /smaller than the block size/);
-    assertBlkioError(() => startJobLoop(q, { rw: 'read', regionLength: MiB, blockSize: 1.5 }), 'EINVAL', /readBlockSize/);
+    assertBlkioError(() => startJobLoop(q, { rw: 'read', regionLength: MiB, blockSize: 1.5 }), 'EINVAL', /blockSize/);
+    assertBlkioError(() => startJobLoop(q, { rw: 'read', regionLength: MiB, bssplit: { read: { sizes: [4096, 8192], weights: [50] } } }), 'EINVAL', /as many weights/);
+    assertBlkioError(() => startJobLoop(q, { rw: 'write', regionLength: MiB, blockSize: 16, verify: 'md5' }), 'EINVAL', /verify header/);
+    assertBlkioError(() => startJobLoop(q, { rw: 'randread', regionLength: MiB, randomDistribution: { kind: 'zipf', param: 1 } }), 'EINVAL', /zipf/);
     assertBlkioError(() => startJobLoop(q, { rw: 'read', regionLength: MiB, timeBased: true }), 'EINVAL', /runtimeNs/);
     assertBlkioError(() => startJobLoop(q, { rw: 'read', regionLength: MiB, iodepth: 65536, blockSize: 1 << 20 }), 'EINVAL', /1 GiB/);
   });
@@ -275,12 +302,6 @@ describe('blkbench on the native job loop', function () {
     assert.equal(job.blkbench_loop, 'js');
     assert.equal(job.blkbench_loop_note, undefined);
     assert.equal(job.read.total_ios, 256);
-  });
-
-  it('a job the native loop does not support runs on the JS loop with a note', () => {
-    const job = json(['--name=s', '--rw=randread', '--size=1m', '--bssplit=4k/50:8k/50']);
-    assert.equal(job.blkbench_loop, 'js');
-    assert.match(job.blkbench_loop_note, /bssplit/);
   });
 
   it('numjobs=2 runs one native loop per queue, each doing the whole job', () => {

@@ -18,6 +18,8 @@ const API = [
   'blkio_set_uint64', 'blkio_start', 'blkio_unmap_mem_region', 'blkioq_discard', 'blkioq_do_io',
   'blkioq_do_io_interruptible', 'blkioq_flush', 'blkioq_get_completion_fd', 'blkioq_read', 'blkioq_readv',
   'blkioq_set_completion_fd_enabled', 'blkioq_write', 'blkioq_write_zeroes', 'blkioq_writev',
+  // The extension for moving requests to another device (docs/switching.md).
+  'blkioq_get_in_flight', 'blkioq_set_quiesced', 'blkioq_take_unsubmitted',
   // The zoned-device functions of upstream's newer blkio.h.
   'blkioq_close_all_zones', 'blkioq_close_zone', 'blkioq_finish_all_zones', 'blkioq_finish_zone',
   'blkioq_open_all_zones', 'blkioq_open_zone', 'blkioq_report_zones', 'blkioq_reset_all_zones', 'blkioq_reset_zone',
@@ -55,7 +57,7 @@ describe('libblkio C ABI (libblkio.so.1)', function () {
       assert.equal(fs.readlinkSync(path.join(BUILD_DIR, 'libblkio.so')), 'libblkio.so.1');
     });
 
-    it('exports exactly libblkio\'s functions', () => {
+    it('exports exactly libblkio\'s functions and the switching extension', () => {
       const out = execFileSync('nm', ['-D', '--defined-only', LIBRARY], { encoding: 'utf8' });
       const symbols = out
         .trim()

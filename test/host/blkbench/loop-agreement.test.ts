@@ -1,0 +1,150 @@
+/**
+ * The two job loops are one engine: the same job (one JobLoopSpec object, given to both) with a fixed
+ * seed issues the same requests (offsets, sizes, directions, in order) on the native loop and on the
+ * JS loop, and verification agrees, also across loops (blocks one loop writes, the other checks).
+ * Both run on io_uring over a real file.
+ */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { Blkio, create, createCompletions } from '../../../src/lib';
+import { JobLoopResult, JobLoopSpec, runJobLoop } from '../../../src/lib/bench';
+import { parseCommandLine } from '../../../src/blkbench/args';
+import { allocJobMemory } from '../../../src/blkbench/device';
+import { JobLoop } from '../../../src/blkbench/loop';
+import { jobLoopSpec } from '../../../src/blkbench/native-runner';
+import { JobSpec, maxBlockSize } from '../../../src/blkbench/options';
+import { JobResult } from '../../../src/blkbench/results';
+import { randomFile, tempDir } from '../../support/files';
+
+const MiB = 1 << 20;
+const TRACE_ALL = 1 << 20;
+
+type Trace = Array<[number, number, number, number]>;
+
+function openFile(file: string): Blkio {
+  const b = create('io_uring');
+  b.setStr('path', file);
+  b.connect();
+  b.start();
+  return b;
+}
+
+function jobSpec(file: string, args: string[]): JobSpec {
+  return parseCommandLine([`--filename=${file}`, '--name=agree', '--randseed=12345', ...args]).jobs[0];
+}
+
+/** The one job definition both loops take. */
+function loopSpecOf(spec: JobSpec, regionLen: number): JobLoopSpec {
+  return jobLoopSpec(spec, { regionStart: 0, regionLength: regionLen, ioLimit: regionLen, jobIndex: 0, traceLimit: TRACE_ALL });
+}
+
+async function runJs(b: Blkio, spec: JobSpec, regionLen: number): Promise<{ trace: Trace; result: JobResult }> {
+  const slotStride = Math.ceil(maxBlockSize(spec) / 4096) * 4096;
+  const memory = allocJobMemory(b, slotStride * spec.iodepth);
+  try {
+    const loop = new JobLoop({
+      spec, loopSpec: loopSpecOf(spec, regionLen), queue: b.getQueue(0)!, completions: createCompletions(spec.iodepth),
+      memory: memory.buffer, memoryOffset: 0, slotStride, traceLimit: TRACE_ALL,
+    });
+    const result = spec.waitMode === 'eventfd' ? await loop.runEvented() : loop.runSync();
+    return { trace: loop.trace, result };
+  } finally {
+    memory.release();
+  }
+}
+
+async function runNative(b: Blkio, spec: JobSpec, regionLen: number): Promise<{ trace: Trace; result: JobLoopResult }> {
+  const result = await runJobLoop(b.getQueue(0)!, loopSpecOf(spec, regionLen));
+  return { trace: (result.trace ?? []) as Trace, result };
+}
+
+describe('blkbench: the native and JS job loops agree', function () {
+  this.timeout(60000);
+  let dir: string;
+  let file: string;
+  let b: Blkio;
+
+  beforeEach(() => {
+    dir = tempDir('blkio-agree-');
+    file = randomFile(4 * MiB, dir);
+    b = openFile(file);
+  });
+
+  afterEach(() => {
+    b.destroy();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function assertSameRequests(args: string[], regionLen = 4 * MiB): Promise<Trace> {
+    const spec = jobSpec(file, args);
+    const js = await runJs(b, spec, regionLen);
+    const native = await runNative(b, spec, regionLen);
+    assert.equal(js.result.error, 0, js.result.errorMessage ?? '');
+    assert.equal(native.result.error, 0, native.result.errorMessage ?? '');
+    assert.ok(native.trace.length > 0, 'the native loop recorded its requests');
+    assert.equal(native.trace.length, js.trace.length, 'as many requests on both loops');
+    for (let i = 0; i < js.trace.length; i++) assert.deepEqual(native.trace[i], js.trace[i], `request ${i} (offset, length, direction, phase)`);
+    return js.trace;
+  }
+
+  it('randrw with a bssplit over the random map: the same offsets, sizes and directions in the same order', async () => {
+    const trace = await assertSameRequests(['--rw=randrw', '--rwmixread=60', '--bssplit=4k/50:8k/30:16k/20', '--iodepth=8']);
+    assert.ok(new Set(trace.map((t) => t[1])).size === 3 && new Set(trace.map((t) => t[2])).size === 2, 'the job used every size and both directions');
+  });
+
+  it('norandommap on a region of more than 2^21 blocks draws the same offsets (integer draws on both loops)', async () => {
+    const big = 2 * 1024 * MiB;
+    fs.truncateSync(file, big);
+    b.destroy();
+    b = openFile(file);
+    const trace = await assertSameRequests(['--rw=randread', '--bs=512', '--norandommap', '--number_ios=3000', '--iodepth=4'], big);
+    assert.ok(trace.some((t) => t[0] >= 1024 * MiB), 'offsets reach past 2^21 blocks');
+  });
+
+  it('randtrim, a zoned distribution and rw=read:N agree too', async () => {
+    await assertSameRequests(['--rw=randtrim', '--bs=8k', '--iodepth=4'], MiB);
+    await assertSameRequests(['--rw=randread', '--random_distribution=zoned:60/10:30/20:10/70', '--number_ios=2000', '--iodepth=4']);
+    await assertSameRequests(['--rw=read:12k', '--bs=4k', '--iodepth=2', '--loops=2'], MiB);
+  });
+
+  it('a verifying write job writes and reads back the same blocks, verified alike', async () => {
+    const spec = jobSpec(file, ['--rw=randwrite', '--bs=4k', '--verify=crc32c', '--iodepth=8']);
+    const js = await runJs(b, spec, MiB);
+    const native = await runNative(b, spec, MiB);
+    assert.deepEqual(native.trace, js.trace);
+    assert.ok(js.trace.some((t) => t[3] === 3), 'the trace has the verify phase');
+    assert.equal(js.result.verifiedBlocks, MiB / 4096);
+    assert.equal(native.result.verifiedBlocks, js.result.verifiedBlocks);
+    assert.equal(native.result.error, 0, native.result.errorMessage ?? '');
+  });
+
+  it('blocks written with verify on one loop check clean on the other (md5 and crc32c)', async () => {
+    for (const kind of ['md5', 'crc32c']) {
+      const write = jobSpec(file, ['--rw=write', '--bs=8k', `--verify=${kind}`, '--iodepth=4']);
+      const read = jobSpec(file, ['--rw=read', '--bs=8k', `--verify=${kind}`, '--iodepth=4']);
+      await runNative(b, write, MiB);
+      const byJs = await runJs(b, read, MiB);
+      assert.equal(byJs.result.error, 0, byJs.result.errorMessage ?? '');
+      assert.equal(byJs.result.verifiedBlocks, MiB / 8192);
+      await runJs(b, write, MiB);
+      const byNative = await runNative(b, read, MiB);
+      assert.equal(byNative.result.error, 0, byNative.result.errorMessage ?? '');
+      assert.equal(byNative.result.verifiedBlocks, MiB / 8192);
+    }
+  });
+
+  it('a corrupted block fails verification on both loops with the same message', async () => {
+    const write = jobSpec(file, ['--rw=write', '--bs=4k', '--verify=crc32c']);
+    await runNative(b, write, MiB);
+    const fd = fs.openSync(file, 'r+');
+    fs.writeSync(fd, Buffer.from([0xff, 0x00, 0xff]), 0, 3, 5 * 4096 + 100);
+    fs.closeSync(fd);
+    const read = jobSpec(file, ['--rw=read', '--bs=4k', '--verify=crc32c']);
+    const js = await runJs(b, read, MiB);
+    const native = await runNative(b, read, MiB);
+    assert.equal(js.result.error, 84);
+    assert.equal(native.result.error, 84);
+    assert.match(native.result.errorMessage ?? '', /offset 20480 .*crc32c mismatch/);
+    assert.equal(native.result.errorMessage, js.result.errorMessage);
+  });
+});
