@@ -141,6 +141,8 @@ export interface VduseOptions {
   from?: string;
   queues?: number;
   queueSize?: number;
+  /** Also export the same block node over vhost-user on this socket (one image, two paths). */
+  vhostUserSocket?: string;
 }
 
 const daemons = new Set<ChildProcess>();
@@ -185,7 +187,7 @@ export class VduseExport {
       fs.rmSync(raw);
     }
     try {
-      await e.#spawn(opts.queues ?? 1, opts.queueSize ?? 256);
+      await e.#spawn(opts.queues ?? 1, opts.queueSize ?? 256, opts.vhostUserSocket);
       await vdpa.addDevice({ name: e.name, mgmtdev: 'vduse' });
       e.#added = true;
       e.devicePath = await vdpa.bindDriver(e.name, 'vhost_vdpa');
@@ -213,7 +215,7 @@ export class VduseExport {
     return this.#stderr;
   }
 
-  async #spawn(queues: number, queueSize: number): Promise<void> {
+  async #spawn(queues: number, queueSize: number, vhostUserSocket?: string): Promise<void> {
     const pidfile = path.join(this.dir, 'qsd.pid');
     const node = this.format === 'qcow2' ? 'fmt0' : 'file0';
     const args = [
@@ -223,6 +225,9 @@ export class VduseExport {
       ...(this.format === 'qcow2' ? ['--blockdev', 'driver=qcow2,node-name=fmt0,file=file0,discard=unmap'] : []),
       '--export',
       `type=vduse-blk,id=${this.name},node-name=${node},name=${this.name},writable=on,num-queues=${queues},queue-size=${queueSize}`,
+      ...(vhostUserSocket
+        ? ['--export', `type=vhost-user-blk,id=${this.name}-vu,node-name=${node},addr.type=unix,addr.path=${vhostUserSocket},writable=on`]
+        : []),
       '--pidfile', pidfile,
     ];
     // TMPDIR: where libvduse keeps its reconnect log.
