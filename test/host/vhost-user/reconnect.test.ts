@@ -140,6 +140,11 @@ describe('virtio-blk-vhost-user reconnect', function () {
     const BLOCKS = 48; // few blocks: overlapping writes in flight are common
     const dev = await open({ driver: DRIVER, path: qsd.socket, reconnect: { timeoutMs: 20000 } });
     const acked = new Array<number>(BLOCKS).fill(0); // per block, the version of its last acknowledged write
+    // A read that overlaps a write of its block in time may see the old data, the new, or (the page cache
+    // copies without a lock) a mix, on any device: such reads are not judged.
+    const writing = new Array<number>(BLOCKS).fill(0);
+    const writesStarted = new Array<number>(BLOCKS).fill(0);
+    let unjudged = 0;
     const failures: string[] = [];
     let version = 0;
     let writes = 0;
@@ -151,6 +156,8 @@ describe('virtio-blk-vhost-user reconnect', function () {
         const block = Math.floor(Math.random() * BLOCKS);
         const v = ++version;
         pending++;
+        writing[block]++;
+        writesStarted[block]++;
         try {
           await dev.write(blockData(block, v), { position: block * BLOCK });
           // A later write to the block acknowledged before an earlier one
@@ -161,6 +168,7 @@ describe('virtio-blk-vhost-user reconnect', function () {
         } catch (e) {
           failures.push(`write ${v}: ${(e as Error).message}`);
         } finally {
+          writing[block]--;
           pending--;
         }
       }
@@ -169,10 +177,16 @@ describe('virtio-blk-vhost-user reconnect', function () {
       while (!stop) {
         const block = Math.floor(Math.random() * BLOCKS);
         const atLeast = acked[block];
+        const started = writesStarted[block];
+        const alone = writing[block] === 0;
         pending++;
         try {
           const got = versionOf(block, (await dev.read({ buffer: Buffer.alloc(BLOCK), position: block * BLOCK })).buffer);
-          if (got < atLeast) failures.push(`read of block ${block}: version ${got}, but ${atLeast} was acknowledged`);
+          if (alone && writesStarted[block] === started) {
+            if (got < atLeast) failures.push(`read of block ${block}: version ${got}, but ${atLeast} was acknowledged`);
+          } else {
+            unjudged++;
+          }
           reads++;
         } catch (e) {
           failures.push(`read: ${(e as Error).message}`);
@@ -198,7 +212,7 @@ describe('virtio-blk-vhost-user reconnect', function () {
     await qsd.stop();
     assert.deepEqual(failures.slice(0, 10), []);
     assert.ok(killedWithRequestsOut > 0, 'some kills must hit requests in flight');
-    assert.ok(writes > 0 && reads > 0, `${writes} writes, ${reads} reads`);
+    assert.ok(writes > 0 && reads > unjudged, `${writes} writes, ${reads} reads of which ${unjudged} raced a write of their block`);
     // From outside: each block holds its last acknowledged write.
     const image = fs.readFileSync(qsd.image);
     for (let block = 0; block < BLOCKS; block++) {
