@@ -12,6 +12,21 @@ const root = path.join(__dirname, '..', '..');
 const prebuilt = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'blkio.node');
 const isCheckout = fs.existsSync(path.join(root, 'test'));
 
+// In a checkout, `npx blkbench` finds this link and runs the build in dist/ (made by `prepare`) at once;
+// without it npx installs the checkout into its own cache, which builds the addon a second time.
+function linkCheckoutBin() {
+  const bin = path.join(root, 'node_modules', '.bin');
+  const link = path.join(bin, 'blkbench');
+  try {
+    fs.mkdirSync(bin, { recursive: true });
+    fs.rmSync(link, { force: true });
+    fs.symlinkSync(path.join('..', '..', 'dist', 'blkbench', 'cli.js'), link);
+  } catch (e) {
+    console.log(`blkio: could not link node_modules/.bin/blkbench (${e.message}); use npm start`);
+  }
+}
+
+if (isCheckout) linkCheckoutBin();
 if (isCheckout || process.env.BLKIO_BUILD_FROM_SOURCE === '1' || !fs.existsSync(prebuilt)) process.exit(1);
 try {
   require(prebuilt);

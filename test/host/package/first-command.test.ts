@@ -52,6 +52,14 @@ describe("the README's first commands", function () {
     binWorks();
   });
 
+  it('npx blkbench in the checkout runs the built CLI through the link npm install made, installing nothing', () => {
+    const link = path.join(REPO_ROOT, 'node_modules', '.bin', 'blkbench');
+    assert.equal(fs.realpathSync(link), fs.realpathSync(BLKBENCH_CLI), 'npm install links node_modules/.bin/blkbench to dist/');
+    const r = spawnSync('npx', ['--no-install', 'blkbench', '--version'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr || String(r.error));
+    assert.match(r.stdout, /blkbench/);
+  });
+
   it('npm install, npm test and npm run build compile dist/ through build:ts', () => {
     for (const name of ['prepare', 'build', 'test']) assert.match(manifest.scripts[name], /npm run build:ts/, name);
   });
