@@ -53,6 +53,11 @@ export class VerifyingWriter {
     return this.#result.writes;
   }
 
+  /** The first failure of a request so far (the writer stopped then), if any. */
+  get error(): unknown {
+    return this.#result.error;
+  }
+
   async #work(worker: number): Promise<void> {
     const { blocks, blockSize, depth, flushEvery } = this.#opts;
     let n = 0;

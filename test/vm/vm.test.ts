@@ -4,6 +4,8 @@
 // Never skips: missing tools fail with the Debian package to install.
 //
 // BLKIO_VM_STREAM=1 copies the guest console to stderr while it runs.
+// BLKIO_VM_SUITES=switch,vdpa/ runs only the guest suites whose path
+// contains one of those strings (for debugging one suite in its order).
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
@@ -81,7 +83,8 @@ function guestTestFiles(): string[] {
   };
   // Every suite under test/vm but this host-side one.
   walk(path.join(DIST_TEST, 'test/vm'), (name) => name.endsWith('.test.js') && name !== 'vm.test.js');
-  return found.sort();
+  const only = (process.env.BLKIO_VM_SUITES ?? '').split(',').filter((s) => s !== '');
+  return found.filter((file) => only.length === 0 || only.some((s) => file.includes(s))).sort();
 }
 
 function stripAnsi(text: string): string {

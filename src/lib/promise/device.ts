@@ -533,7 +533,10 @@ export class Device {
         if (failed) throw failed;
         const left = deadline - Date.now();
         if (left <= 0)
-          throw new BlkioError('cannot switch: the old backend did not complete its requests in time', 62 /* ETIME */);
+          throw new BlkioError(
+            `cannot switch: the old backend did not complete its requests in time (${this.#inFlight} still in flight)`,
+            62 /* ETIME */,
+          );
         await new Promise<void>((resolve) => {
           this.#progress = resolve;
           timer = setTimeout(resolve, left);
