@@ -67,14 +67,37 @@ function ringStates(): string {
   return out.join('\n');
 }
 
+// CPU ticks (user+system) of each thread of a process.
+function cpuTicks(pid: number): Map<string, number> {
+  const ticks = new Map<string, number>();
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks.set(tid, Number(f[11]) + Number(f[12]));
+    } catch {
+      // gone
+    }
+  }
+  return ticks;
+}
+
 async function probe(dev: Device, writer: VerifyingWriter): Promise<void> {
   const before = writer.writes;
+  const t0 = cpuTicks(process.pid);
+  await sleep(1000);
+  const t1 = cpuTicks(process.pid);
+  trace(`probe: CPU ticks per thread over 1 s: ${[...t1].map(([tid, t]) => `${tid}:${t - (t0.get(tid) ?? 0)}`).join(' ')}; handles: ${(process as unknown as { _getActiveHandles(): object[] })._getActiveHandles().map((h) => h.constructor.name).join(',')}`);
+  trace(`probe: vq trace before the wake-up:\n${command('tail', ['-n', '8', process.env.BLKIO_VQ_TRACE ?? '/dev/null'])}`);
   trace(`probe: rings now:\n${ringStates()}`);
+  trace(`probe: completion fd ${dev.blkio.getQueue(0)!.completionFd}`);
+  if (process.env.BLKIO_VQ_TRACE) trace(`probe: vq trace:\n${command('tail', ['-n', '120', process.env.BLKIO_VQ_TRACE])}`);
   const eight = Buffer.alloc(8);
   eight.writeBigUInt64LE(1n);
   fs.writeSync(dev.blkio.getQueue(0)!.completionFd, eight);
   await sleep(2000);
   trace(`probe: completion fd woken by hand: writes ${before} -> ${writer.writes}`);
+  if (process.env.BLKIO_VQ_TRACE) trace(`probe: vq trace after the wake-up:\n${command('sh', ['-c', `grep -n 'on_poll\\|watch' ${process.env.BLKIO_VQ_TRACE} | tail -n 12`])}`);
   const read = dev.read(Buffer.alloc(4096), 0, 4096, 0).then(() => 'completed', (e) => `failed: ${String(e)}`);
   const outcome = await Promise.race([read, sleep(5000).then(() => 'not completed within 5 s')]);
   trace(`probe: one more request (a kick): ${outcome}; writes now ${writer.writes}`);
