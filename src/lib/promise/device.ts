@@ -55,12 +55,6 @@ const CREATED_STATE = new Set(['path', 'fd', 'direct', 'read-only', 'reconnect-t
 
 const COMPLETION_BATCH = 256;
 
-// While requests are in flight, a drain runs if none ran for this long: a
-// completion must not wait for a wake-up the event loop never delivers
-// (seen in the TCG test guest: the queue's eventfd counter set, no callback
-// for tens of seconds, while the device had completed everything).
-const STALL_CHECK_MS = 100;
-
 // A request's userData: settles its Promise with the completion.
 type Settle = (ret: number, errorMsg: string | null) => void;
 
@@ -135,9 +129,6 @@ export class Device {
   #bouncing = 0;
   #progress: (() => void) | null = null;
   #zones: DeviceZones | null = null;
-  // Drains so far, and the timer that drains when none came (STALL_CHECK_MS).
-  #drains = 0;
-  #stallCheck: NodeJS.Timeout | null = null;
 
   /** @internal use open() */
   constructor(blkio: Blkio, bounceSize: number) {
@@ -522,7 +513,7 @@ export class Device {
     this.#zones = null; // it reads the backend's properties
     for (const settle of taken) this.#pending.get(settle)!(settle);
     if (this.#inFlight > 0) {
-      this.#busy();
+      this.#watcher.ref();
       this.#flush();
     }
     return { old, count: taken.length };
@@ -570,7 +561,6 @@ export class Device {
         this.#failAll(new BlkioError(`device did not complete the request within ${timeoutMs} ms of close()`, 62 /* ETIME */));
       }
     }
-    this.#idleNow();
     this.#watcher.close();
     this.#aligned.forgetAll();
     // The device may hold requests still (a stalled backend): waiting for
@@ -754,7 +744,7 @@ export class Device {
       };
       enqueue(settle); // throws only for arguments of the wrong type
       this.#pending.set(settle, enqueue);
-      if (this.#inFlight++ === 0) this.#busy();
+      if (this.#inFlight++ === 0) this.#watcher.ref();
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
         queueMicrotask(() => this.#flush());
@@ -772,7 +762,7 @@ export class Device {
       const settle: Settle = (ret, msg) => (ret < 0 ? reject(requestError(ret, msg, what)) : resolve(ret));
       enqueue(this.#queue, settle); // throws only for arguments of the wrong type
       this.#pending.set(settle, (userData) => enqueue(this.#queue, userData));
-      if (this.#inFlight++ === 0) this.#busy();
+      if (this.#inFlight++ === 0) this.#watcher.ref();
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
         queueMicrotask(() => this.#flush());
@@ -790,27 +780,7 @@ export class Device {
     }
   }
 
-  // Requests are in flight: the watcher keeps the process alive, and a
-  // drain runs if no completion wake-up arrives for STALL_CHECK_MS.
-  #busy(): void {
-    this.#watcher.ref();
-    if (this.#stallCheck) return;
-    let seen = this.#drains;
-    this.#stallCheck = setInterval(() => {
-      if (this.#drains === seen && this.#inFlight > 0) this.#drain();
-      seen = this.#drains;
-    }, STALL_CHECK_MS);
-    this.#stallCheck.unref();
-  }
-
-  #idleNow(): void {
-    this.#watcher.unref();
-    if (this.#stallCheck) clearInterval(this.#stallCheck);
-    this.#stallCheck = null;
-  }
-
   #drain(): void {
-    this.#drains++;
     const completions = this.#completions;
     for (;;) {
       let n: number;
@@ -836,7 +806,7 @@ export class Device {
   #maybeIdle(): void {
     this.#progress?.();
     if (this.#inFlight > 0) return;
-    this.#idleNow();
+    this.#watcher.unref();
     if (this.#idle && this.#waitingForBounce.length === 0) {
       const idle = this.#idle;
       this.#idle = null;
