@@ -24,6 +24,8 @@ export interface PreparedDevice {
   capacity: number;
   slotStride: number;
   memoryLen: number;
+  /** blkbench_switch_to: the other backend of the image, started with a queue for the job. */
+  switchTarget?: Blkio;
 }
 
 /** Drivers of this package's addon; any other name is looked up in another libblkio. */
@@ -83,6 +85,30 @@ export function openDevice(spec: JobSpec): PreparedDevice {
     b.destroy();
     throw e;
   }
+}
+
+/**
+ * blkbench_switch_to: the other backend of the job's image, started as the job's own (one queue, the
+ * job's ring size and direct), refused unless it serves an image of the same size that takes the
+ * job's block sizes and offset.
+ */
+export function openSwitchTarget(spec: JobSpec, own: PreparedDevice): Blkio {
+  const t = spec.switchTo!;
+  const label = `blkbench_switch_to=${t.driver}:${t.path}`;
+  let target: PreparedDevice;
+  try {
+    target = openDevice({ ...spec, driver: t.driver, path: t.path, preConnectProps: [], preStartProps: [], invalidate: false });
+  } catch (e) {
+    const why = (e as Error).message.startsWith(`${spec.name}: `) ? (e as Error).message.slice(spec.name.length + 2) : (e as Error).message;
+    throw new SetupError(`${spec.name}: ${label}: ${why}`);
+  }
+  if (target.capacity !== own.capacity) {
+    target.blkio.destroy();
+    throw new SetupError(
+      `${spec.name}: ${label} serves ${target.capacity} bytes but '${spec.path}' has ${own.capacity}: both must be the same image`,
+    );
+  }
+  return target.blkio;
 }
 
 /** The properties a job sets before connect, then connect. */

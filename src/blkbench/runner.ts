@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { PreparedDevice, isBuiltInDriver, openDevice, prepareJobLoop } from './device';
+import { PreparedDevice, isBuiltInDriver, openDevice, openSwitchTarget, prepareJobLoop } from './device';
 import { assignFiles, layOutJobFile, unlinkJobFile } from './files';
 import { PROGRESS_FIELDS, STOP } from './loop';
 import { runBatches } from './groups';
@@ -58,7 +58,9 @@ async function runBatch(
   try {
     for (const spec of specs) {
       layOutJobFile(spec, hooks.log);
-      devices.push(openDevice(spec));
+      const device = openDevice(spec);
+      devices.push(device);
+      if (spec.switchTo) device.switchTarget = openSwitchTarget(spec, device);
     }
     const clones: Clone[] = [];
     specs.forEach((spec, i) => {
@@ -74,7 +76,10 @@ async function runBatch(
     }
     return results;
   } finally {
-    for (const d of devices) d.blkio.destroy();
+    for (const d of devices) {
+      d.switchTarget?.destroy();
+      d.blkio.destroy();
+    }
   }
 }
 
