@@ -202,22 +202,27 @@ function dropPageCache(spec: JobSpec): void {
   }
 }
 
-/** A job's buffers: one mapped region of iodepth × max block size, allocated on the job's thread. */
-export function allocJobMemory(b: Blkio, memoryLen: number): { buffer: ArrayBuffer; release: () => void } {
+/**
+ * A job's buffers: one mapped region of iodepth × max block size, allocated on the job's thread
+ * (and mapped into the switch target too, which the job's requests also reach).
+ */
+export function allocJobMemory(b: Blkio, memoryLen: number, switchTarget?: Blkio): { buffer: ArrayBuffer; release: () => void } {
   const region = b.allocMemRegion(memoryLen);
-  try {
-    b.mapMemRegion(region);
-  } catch (e) {
+  const mapped: Blkio[] = [];
+  const release = () => {
+    for (const m of mapped.reverse()) m.unmapMemRegion(region);
     b.freeMemRegion(region);
+  };
+  try {
+    for (const m of switchTarget ? [b, switchTarget] : [b]) {
+      m.mapMemRegion(region);
+      mapped.push(m);
+    }
+  } catch (e) {
+    release();
     throw e;
   }
-  return {
-    buffer: region.buffer,
-    release: () => {
-      b.unmapMemRegion(region);
-      b.freeMemRegion(region);
-    },
-  };
+  return { buffer: region.buffer, release };
 }
 
 /** Where a job clone's I/O goes: the device layout both the main thread and workers use. */
@@ -236,11 +241,14 @@ export function prepareJobLoop(
   progress: Float64Array,
   onTick?: () => void,
   stop?: Int32Array,
+  switchTarget?: Blkio,
 ): { loop: JobLoop; release: () => void } {
   const queue = spec.hipri ? b.getPollQueue(queueIndex) : b.getQueue(queueIndex);
   if (!queue) throw new Error(`${spec.name}: the device has no queue ${queueIndex}`);
-  const memory = allocJobMemory(b, layout.memoryLen);
+  const memory = allocJobMemory(b, layout.memoryLen, switchTarget);
   try {
+    const other = switchTarget?.getQueue(queueIndex);
+    if (switchTarget && !other) throw new Error(`${spec.name}: the switch target has no queue ${queueIndex}`);
     const loop = new JobLoop({
       spec,
       jobIndex,
@@ -255,6 +263,7 @@ export function prepareJobLoop(
       progress,
       onTick,
       stop,
+      switchQueues: other ? [other] : undefined,
     });
     return { loop, release: memory.release };
   } catch (e) {

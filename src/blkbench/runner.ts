@@ -109,7 +109,7 @@ async function runOnMainThread(clone: Clone, progress: Float64Array, hooks: RunH
   const { spec, device } = clone;
   const onTick = hooks.onProgress ? () => hooks.onProgress!(progress) : undefined;
   const layout = { ...device, regionStart: device.regionStart + clone.queueIndex * spec.offsetIncrement };
-  const { loop, release } = prepareJobLoop(device.blkio, spec, 0, clone.jobIndex, layout, progress, onTick, stop);
+  const { loop, release } = prepareJobLoop(device.blkio, spec, 0, clone.jobIndex, layout, progress, onTick, stop, device.switchTarget);
   try {
     return spec.waitMode === 'eventfd' ? await loop.runEvented() : loop.runSync();
   } finally {
@@ -161,6 +161,7 @@ async function runOnWorkers(clones: Clone[], progress: Float64Array, hooks: RunH
 function startWorker(clone: Clone, progress: Float64Array, barrier: Int32Array, stop: Int32Array): StartedWorker {
   const input: WorkerInput = {
     handle: clone.device.blkio.share(),
+    switchHandle: clone.device.switchTarget?.share(),
     spec: clone.spec,
     queueIndex: clone.queueIndex,
     jobIndex: clone.jobIndex,
