@@ -37,10 +37,11 @@ struct JobLoopRun {
   std::shared_ptr<Queue> queue;
   MemRegion region{};
   bool region_mapped = false;
-  // Switch targets: their queues and owners (the region is mapped into each).
+  // Switch targets: their queues and owners, and the owners (other than
+  // owner) the region was mapped into.
   std::vector<std::shared_ptr<Queue>> target_queues;
   std::vector<std::shared_ptr<Blkio>> target_owners;
-  size_t targets_mapped = 0;
+  std::vector<std::shared_ptr<Blkio>> mapped_into;
   std::unique_ptr<bench::JobLoop> loop;
   std::thread thread;
   Napi::ThreadSafeFunction on_done;
@@ -62,8 +63,8 @@ void release_region(JobLoopRun& run) {
   bool alive = run.queue->alive();
   for (auto& q : run.target_queues) alive = alive || q->alive();
   if (run.loop && run.loop->result().left_in_flight > 0 && alive) return;
-  for (size_t i = 0; i < run.targets_mapped; i++) run.target_owners[i]->unmap_mem_region(run.region);
-  run.targets_mapped = 0;
+  for (auto& b : run.mapped_into) b->unmap_mem_region(run.region);
+  run.mapped_into.clear();
   run.owner->unmap_mem_region(run.region);
   run.owner->free_mem_region(run.region);  // ENODEV once destroyed: it is freed already
   run.region_mapped = false;
@@ -335,11 +336,16 @@ Napi::Value start_job_loop(const Napi::CallbackInfo& info) {
   spec.region_slot = owner->mapped_region_slot(run->region.addr, run->region.len);
   run->loop = std::make_unique<bench::JobLoop>(*queue, spec, progress);
   for (size_t i = 0; i < run->target_queues.size(); i++) {
-    r = run->target_owners[i]->map_mem_region(run->region);
-    if (r < 0) throw_blkio_error(env, r);
-    run->targets_mapped++;
-    int slot = run->target_owners[i]->mapped_region_slot(run->region.addr, run->region.len);
-    run->loop->add_switch_target(*run->target_queues[i], slot);
+    const std::shared_ptr<Blkio>& b = run->target_owners[i];
+    // Once per device: another queue of the job's own device, or of a device already mapped, has the region.
+    bool mapped = b == owner;
+    for (auto& m : run->mapped_into) mapped = mapped || m == b;
+    if (!mapped) {
+      r = b->map_mem_region(run->region);
+      if (r < 0) throw_blkio_error(env, r);
+      run->mapped_into.push_back(b);
+    }
+    run->loop->add_switch_target(*run->target_queues[i], b->mapped_region_slot(run->region.addr, run->region.len));
   }
   if (progress) run->progress_ref = Napi::Persistent(progress_value);
   run->on_done = Napi::ThreadSafeFunction::New(env, info[3].As<Napi::Function>(), "blkio job loop", 0, 1);

@@ -221,6 +221,37 @@ describe('native job loop switch targets', function () {
     for (const q of [a.getQueue(0)!, b.getQueue(0)!]) assert.equal((await runJobLoop(q, { rw: 'read', regionLength: MiB })).error, 0);
   });
 
+  it('switches between two queues of one device (its buffers mapped once)', async () => {
+    const b = create('io_uring');
+    opened.push(b);
+    b.setStr('path', file);
+    b.connect();
+    b.setInt('num-queues', 2);
+    b.start();
+    const r = await startJobLoop(
+      b.getQueue(0)!, { rw: 'randread', regionLength: 2 * MiB, iodepth: 8, runtimeNs: 300e6, timeBased: true, switchEveryNs: 50e6 },
+      { switchTo: [b.getQueue(1)!] },
+    ).done;
+    assert.equal(r.error, 0, r.errorMessage ?? '');
+    assert.ok(r.switching!.switches.length >= 1);
+    assert.ok(r.switching!.segments.every((g) => g.ios > 0));
+  });
+
+  it('destroying the switch target\'s Blkio during a run ends the loop with ECANCELED, without a crash or hang', async () => {
+    const a = openFile(file);
+    const b = openFile(file);
+    const loop = startJobLoop(
+      a.getQueue(0)!, { rw: 'randwrite', regionLength: 2 * MiB, iodepth: 16, runtimeNs: 20e9, timeBased: true, switchEveryNs: 20e6 },
+      { switchTo: [b.getQueue(0)!] },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    b.destroy();
+    const r = await loop.done;
+    assert.equal(r.error, 125, r.errorMessage ?? ''); // ECANCELED
+    // The job's own device goes on working.
+    assert.equal((await runJobLoop(a.getQueue(0)!, { rw: 'read', regionLength: MiB })).error, 0);
+  });
+
   it('refuses a target of another size, a target without switchEveryNs, and the job\'s own queue', () => {
     const a = openFile(file);
     const small = openFile(createRawImage(path.join(dir, 'b.raw'), MiB));
