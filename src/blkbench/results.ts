@@ -100,6 +100,8 @@ export function mergeResults(results: JobResult[]): JobResult {
     error: 0,
     errorMessage: null,
     verifiedBlocks: 0,
+    // A switching job's switches are its own: a group of several jobs has none to show.
+    switching: results.length === 1 ? first.switching : undefined,
   };
   let cpuRuntime = 0;
   for (const r of results) {
