@@ -129,6 +129,8 @@ export class JobLoop {
   private readonly mixed: boolean;
   private readonly fixedDir: number;
   private readonly offsets: OffsetGenerator;
+  /** The offsets when they come from fio's random map, which may trim a request. */
+  private readonly randomMap: RandomMapOffsets | undefined;
   private readonly mixRng: Prng;
   private readonly pickers: BlockSizePicker[];
   /** pickerToView[dir][i]: index into the slot's views for the picker's size i. */
@@ -242,7 +244,6 @@ export class JobLoop {
       }
     }
 
-    // Random offsets are multiples of blockalign (fio's default: the smallest block size).
     // Random offsets are multiples of blockalign (fio's default: the smallest block size in use).
     const smallest = Math.min(...dirs.flatMap((d) => bs[DIRECTIONS.indexOf(d)].sizes));
     const unit = job.blockalign !== undefined && job.blockalign > 0 ? job.blockalign : smallest;
@@ -259,7 +260,7 @@ export class JobLoop {
     else if (dist.kind !== 'random') {
       this.offsets = new DistributionOffsets(regionLen, unit, { ...dist, param: dist.param ?? 0 }, offsetRng);
     } else if (job.norandommap) this.offsets = new PureRandomOffsets(regionLen, unit, offsetRng);
-    else this.offsets = new RandomMapOffsets(regionLen, unit, offsetRng);
+    else this.offsets = this.randomMap = new RandomMapOffsets(regionLen, unit, offsetRng, job.verify === undefined || job.verify === 'none');
 
     this.verifyKind = job.verify === undefined || job.verify === 'none' ? undefined : job.verify;
     if (dirs.includes('write') && this.verifyKind === undefined) {
@@ -420,6 +421,7 @@ export class JobLoop {
         this.stopIssuing = true;
         break;
       }
+      if (this.randomMap !== undefined && this.phase !== PHASE.verify) len = this.randomMap.granted;
       const slot = this.freeSlots[--this.freeCount];
       const off = this.regionStart + rel;
       this.slotOffset[slot] = off;
@@ -428,18 +430,21 @@ export class JobLoop {
       this.slotIssued[slot] = tIssue;
       if (this.trace.length < this.traceLimit) this.trace.push([off, len, dir, this.phase]);
       const vi = slot * this.sizeCount + this.pickerToView[dir][sizeIndex];
+      // A request the random map trimmed gets a view of its own (the only allocation, and only then).
+      const view = this.views[vi].length === len ? this.views[vi] : this.views[vi].subarray(0, len);
+      const iovec = view === this.views[vi] ? this.iovecs[vi] : [view];
       if (dir === READ) {
-        if (this.job.vectored) q.readv(off, this.iovecs[vi], slot);
-        else q.read(off, this.views[vi], slot);
+        if (this.job.vectored) q.readv(off, iovec, slot);
+        else q.read(off, view, slot);
       } else if (dir === WRITE) {
         if (this.verifyKind !== undefined) {
-          fillBlock(this.views[vi], off, this.verifyKind, this.verifySeed);
+          fillBlock(view, off, this.verifyKind, this.verifySeed);
           this.written![Math.floor(rel / len)] = 1;
         } else if (this.writeData.perRequest) {
-          this.writeData.fill(this.views[vi]);
+          this.writeData.fill(view);
         }
-        if (this.job.vectored) q.writev(off, this.iovecs[vi], slot);
-        else q.write(off, this.views[vi], slot);
+        if (this.job.vectored) q.writev(off, iovec, slot);
+        else q.write(off, view, slot);
       } else if (this.job.writeZeroesOnTrim) {
         q.writeZeroes(off, len, slot);
       } else {
