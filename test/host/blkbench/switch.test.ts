@@ -147,6 +147,19 @@ describe('blkbench switching a running job between io_uring and vhost-user on on
     }
   });
 
+  it('refuses a read-only switch target for a job that writes', async () => {
+    const ro = await Qsd.start({ size: SIZE, writable: false });
+    try {
+      const r = blkbench([
+        '--name=x', `--filename=${image}`, '--rw=randwrite', `--blkbench_switch_to=virtio-blk-vhost-user:${ro.socket}`, '--blkbench_switch_every=1s',
+      ]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /x: blkbench_switch_to=virtio-blk-vhost-user:.*: starting the device failed: Device is read-only/);
+    } finally {
+      await ro.dispose();
+    }
+  });
+
   it('refuses a switch target that cannot be opened, naming it', () => {
     const r = blkbench([
       '--name=x', `--filename=${image}`, '--rw=randread', `--blkbench_switch_to=virtio-blk-vhost-user:${dir}/nothing.sock`, '--blkbench_switch_every=1s',
