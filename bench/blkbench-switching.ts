@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { BLKBENCH_CLI } from '../test/support/paths';
 import { Qsd } from '../test/support/qsd';
-import { median, pageCachedFile } from './support';
+import { median, pageCachedFile, runMain } from './support';
 
 const FILE_SIZE = 64 << 20;
 const seconds = Number(process.argv[2] ?? 3);
@@ -70,7 +70,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+runMain(main);
