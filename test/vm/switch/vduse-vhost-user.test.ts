@@ -71,6 +71,18 @@ function ringStates(): string {
   return out.join('\n');
 }
 
+// Runs a diagnostic tool, resolving to what it printed (or why it could not run).
+function tool(file: string, args: string[]): Promise<string> {
+  return new Promise((resolve) => {
+    let out = '';
+    const p = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    p.on('error', (e) => resolve(`(${file}: ${e.message})`));
+    p.on('close', () => resolve(out));
+  });
+}
+
 // CPU ticks (user+system) of each thread of a process.
 function cpuTicks(pid: number): Map<string, number> {
   const ticks = new Map<string, number>();
@@ -87,34 +99,25 @@ function cpuTicks(pid: number): Map<string, number> {
 }
 
 async function probe(dev: Device, writer: VerifyingWriter, qsdPid: number): Promise<void> {
-  const qs = spawn('timeout', ['1.5', 'strace', '-tt', '-p', String(qsdPid), '-e', 'trace=ppoll,poll,read,write,ioctl,eventfd2,close'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let qsOut = '';
-  qs.stderr!.on('data', (d: Buffer) => (qsOut += d.toString()));
-  await new Promise((r) => qs.on('close', r));
+  const qsOut = await tool('timeout', ['1.5', 'strace', '-tt', '-p', String(qsdPid), '-e', 'trace=ppoll,poll,read,write,ioctl']);
   trace(`probe: strace of qemu-storage-daemon's main thread:\n${qsOut.split('\n').slice(0, 30).join('\n')}`);
   trace(`probe: qsd fds: ${command('ls', ['-l', `/proc/${qsdPid}/fd`])}`);
   const before = writer.writes;
   // What the event loop does meanwhile (strace of the main thread for 1.5 s).
-  const straced = spawn('timeout', ['1.5', 'strace', '-tt', '-p', String(process.pid), '-e', 'trace=epoll_wait,epoll_pwait,epoll_ctl,read,write'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let straceOut = '';
-  straced.stderr!.on('data', (d: Buffer) => (straceOut += d.toString()));
+  const straced = tool('timeout', ['1.5', 'strace', '-tt', '-p', String(process.pid), '-e', 'trace=epoll_wait,epoll_pwait,epoll_ctl,read,write']);
   const t0 = cpuTicks(process.pid);
   await sleep(1000);
   const t1 = cpuTicks(process.pid);
   trace(`probe: CPU ticks per thread over 1 s: ${[...t1].map(([tid, t]) => `${tid}:${t - (t0.get(tid) ?? 0)}`).join(' ')}; handles: ${(process as unknown as { _getActiveHandles(): object[] })._getActiveHandles().map((h) => h.constructor.name).join(',')}`);
-  await new Promise((r) => straced.on('close', r));
-  const lines = straceOut.split('\n');
+  const lines = (await straced).split('\n');
   trace(`probe: strace of the main thread (${lines.length} lines), first and last:\n${lines.slice(0, 25).join('\n')}\n...\n${lines.slice(-15).join('\n')}`);
-  trace(`probe: vq trace before the wake-up:\n${command('tail', ['-n', '8', process.env.BLKIO_VQ_TRACE ?? '/dev/null'])}`);
   trace(`probe: rings now:\n${ringStates()}`);
   trace(`probe: completion fd ${dev.blkio.getQueue(0)!.completionFd}`);
-  if (process.env.BLKIO_VQ_TRACE) trace(`probe: vq trace:\n${command('tail', ['-n', '120', process.env.BLKIO_VQ_TRACE])}`);
   const eight = Buffer.alloc(8);
   eight.writeBigUInt64LE(1n);
   fs.writeSync(dev.blkio.getQueue(0)!.completionFd, eight);
   await sleep(2000);
   trace(`probe: completion fd woken by hand: writes ${before} -> ${writer.writes}`);
-  if (process.env.BLKIO_VQ_TRACE) trace(`probe: vq trace after the wake-up:\n${command('sh', ['-c', `grep -n 'on_poll\\|watch' ${process.env.BLKIO_VQ_TRACE} | tail -n 12`])}`);
   const read = dev.read(Buffer.alloc(4096), 0, 4096, 0).then(() => 'completed', (e) => `failed: ${String(e)}`);
   const outcome = await Promise.race([read, sleep(5000).then(() => 'not completed within 5 s')]);
   trace(`probe: one more request (a kick): ${outcome}; writes now ${writer.writes}`);
