@@ -19,6 +19,8 @@ class OffsetGenerator {
   // pass over the region is complete (reset() starts another).
   int64_t next(uint32_t len);
   void reset();
+  // Sequential: the next request starts at pos (zonemode=zbd moves writes to a write pointer).
+  void seek(uint64_t pos) { pos_ = pos; }
 
  private:
   uint64_t find_free(uint64_t from);

@@ -95,6 +95,7 @@ function loopSpec(c: NativeClone): JobLoopSpec {
     regionLength: device.regionLen,
     ioLimit: device.ioLimit,
     jobIndex: c.jobIndex,
+    zbd: device.zbd,
   });
 }
 
@@ -144,6 +145,7 @@ function jobResult(spec: JobSpec, r: JobLoopResult, cpu: JobLoopResult['cpu']): 
     errorMessage: r.errorMessage,
     verifiedBlocks: r.verifiedBlocks,
     ignoredErrors: r.ignoredErrors,
+    zoneResets: r.zoneResets,
     loop: 'native',
   };
 }

@@ -58,6 +58,8 @@ export interface JobResult {
   loopNote?: string;
   /** Request errors counted and passed over (continue_on_error). */
   ignoredErrors?: number;
+  /** zonemode=zbd: zones reset during the run (fio's nr_zone_resets). */
+  zoneResets?: number;
 }
 
 export const DEPTH_KEYS = ['1', '2', '4', '8', '16', '32', '>=64'];
