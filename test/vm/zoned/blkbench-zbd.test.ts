@@ -42,6 +42,10 @@ if (process.env.BLKIO_IN_VM === '1') {
       shmShim = path.join(tmp, 'fio-shm.so');
       execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', '-o', shmShim, path.join(REPO_ROOT, 'test', 'vm', 'zoned', 'fio-shm.c')]);
       dev = createZonedNullBlk('blkio-zbd', { zoneSizeMiB: ZONE / MiB, zones: ZONES, conventional: 0, maxOpen: 0, maxActive: 0, blockSize: 4096 });
+      // Writes queued deeper than 1 reach a zone in order only through mq-deadline's zone write locking (fio's advice too).
+      const scheduler = path.join('/sys/block', path.basename(dev.path), 'queue', 'scheduler');
+      fs.writeFileSync(scheduler, 'mq-deadline\n');
+      assert.match(fs.readFileSync(scheduler, 'utf8'), /\[mq-deadline\]/, `${scheduler}: mq-deadline is needed for writes at iodepth above 1`);
     });
     after(() => {
       dev?.remove();
