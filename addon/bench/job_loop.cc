@@ -93,7 +93,8 @@ JobLoop::JobLoop(Queue& queue, const JobLoopSpec& spec, double* progress)
       complete_max_(std::max({1, spec.complete_max, spec.complete_min})),
       unit_(offset_unit(spec)),
       // A generator the job does not use is built over an empty region: it costs nothing.
-      offsets_(offset_kind(spec), plain_offsets(spec) ? spec.region_len : 0, unit_, Prng(spec.seed, spec.job_index, 0)),
+      offsets_(offset_kind(spec), plain_offsets(spec) ? spec.region_len : 0, unit_, Prng(spec.seed, spec.job_index, 0),
+               spec.verify == VerifyKind::None),
       mix_rng_(spec.seed, spec.job_index, 1),
       size_rng_(spec.seed, spec.job_index, 2),
       write_data_(spec.write_data, Prng(spec.seed, spec.job_index, 3)),
@@ -222,13 +223,13 @@ void JobLoop::start_measuring(int64_t now) {
 }
 
 // The next offset of the current pass, or -1 at the end of a pass.
-int64_t JobLoop::next_offset(uint32_t len) {
+int64_t JobLoop::next_offset(uint32_t& len) {
   if (skip_offsets_) return skip_offsets_->next(len);
   if (dist_offsets_) return dist_offsets_->next(len);
   return offsets_.next(len);
 }
 
-int64_t JobLoop::next_run_offset(uint32_t len) {
+int64_t JobLoop::next_run_offset(uint32_t& len) {
   if (phase_ == kRun && spec_.number_ios > 0 && issued_ios_ >= spec_.number_ios) return -1;
   bool counted = !spec_.time_based && phase_ == kRun;
   if (counted && issued_bytes_ >= spec_.io_limit) {

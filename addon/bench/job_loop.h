@@ -162,8 +162,8 @@ class JobLoop {
   void start_measuring(int64_t now);
   void issue();
   bool paced(uint8_t dir);
-  int64_t next_offset(uint32_t len);
-  int64_t next_run_offset(uint32_t len);
+  int64_t next_offset(uint32_t& len);
+  int64_t next_run_offset(uint32_t& len);
   int64_t next_verify_offset(uint32_t len);
   void start_request(uint32_t index, uint8_t dir, uint32_t len, uint64_t rel);
   void submit();

@@ -4,8 +4,8 @@
 
 namespace blkio::bench {
 
-OffsetGenerator::OffsetGenerator(Kind kind, uint64_t region_len, uint32_t unit, Prng rng)
-    : kind_(kind), region_len_(region_len), unit_(unit ? unit : 1), rng_(rng) {
+OffsetGenerator::OffsetGenerator(Kind kind, uint64_t region_len, uint32_t unit, Prng rng, bool trim)
+    : kind_(kind), region_len_(region_len), unit_(unit ? unit : 1), rng_(rng), trim_(trim) {
   if (kind_ == Kind::RandomMap) {
     blocks_ = region_len_ / unit_;
     words_.resize(std::max<uint64_t>(1, (blocks_ + 31) / 32));
@@ -28,7 +28,7 @@ void OffsetGenerator::reset() {
   if (uint32_t tail = words_.size() % 32) full_words_.back() |= ~((1u << tail) - 1);
 }
 
-int64_t OffsetGenerator::next(uint32_t len) {
+int64_t OffsetGenerator::next(uint32_t& len) {
   switch (kind_) {
     case Kind::Sequential: {
       if (pos_ + len > region_len_) return -1;
@@ -46,9 +46,16 @@ int64_t OffsetGenerator::next(uint32_t len) {
       uint64_t span = std::max<uint64_t>(1, (uint64_t(len) + unit_ - 1) / unit_);
       if (span > blocks_) return -1;
       uint64_t block = find_free(rng_.below(blocks_));
-      // A request larger than the map's unit must fit before the region's end.
-      if (block + span > blocks_) block = blocks_ - span;
-      for (uint64_t b = block; b < block + span; b++) take(b);
+      if (!trim_) {
+        // A request larger than the map's unit must fit before the region's end.
+        if (block + span > blocks_) block = blocks_ - span;
+        for (uint64_t b = block; b < block + span; b++) take(b);
+        return int64_t(block * unit_);
+      }
+      // As fio: the request covers the free blocks from its (free) first
+      // block on, up to the first taken one or the region's end.
+      uint64_t run = take_free_run(block, std::min(span, blocks_ - block));
+      if (run < span) len = uint32_t(run * unit_);
       return int64_t(block * unit_);
     }
   }
@@ -62,6 +69,12 @@ void OffsetGenerator::take(uint64_t b) {
   word |= bit;
   done_++;
   if (word == 0xffffffffu) full_words_[b >> 10] |= 1u << ((b >> 5) & 31);
+}
+
+uint64_t OffsetGenerator::take_free_run(uint64_t block, uint64_t max_blocks) {
+  uint64_t n = 0;
+  while (n < max_blocks && !(words_[(block + n) >> 5] & (1u << ((block + n) & 31)))) take(block + n++);
+  return n;
 }
 
 uint64_t OffsetGenerator::find_free(uint64_t from) {

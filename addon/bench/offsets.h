@@ -1,7 +1,8 @@
 // Where the next request goes, as blkbench's JS loop decides it (same PRNG
 // and seeding, so randrepeat gives the same offsets on both loops): a
 // sequential cursor, pure random positions (norandommap), or fio's default
-// random map (every block once per pass, in random order).
+// random map (every block once per pass, in random order; as fio, a request
+// is trimmed to the free blocks from its offset on).
 #pragma once
 
 #include <cstdint>
@@ -14,10 +15,13 @@ namespace blkio::bench {
 class OffsetGenerator {
  public:
   enum class Kind { Sequential, PureRandom, RandomMap };
-  OffsetGenerator(Kind kind, uint64_t region_len, uint32_t unit, Prng rng);
+  // trim: with the random map, shorten a request to the free blocks after its
+  // offset (fio's default); off for verify jobs, whose writes keep one size.
+  OffsetGenerator(Kind kind, uint64_t region_len, uint32_t unit, Prng rng, bool trim = true);
   // Offset within the region for a request of len bytes, or -1 when this
-  // pass over the region is complete (reset() starts another).
-  int64_t next(uint32_t len);
+  // pass over the region is complete (reset() starts another). The random
+  // map may shorten len to a multiple of the unit.
+  int64_t next(uint32_t& len);
   void reset();
   // Sequential: the next request starts at pos (zonemode=zbd moves writes to a write pointer).
   void seek(uint64_t pos) { pos_ = pos; }
@@ -25,11 +29,13 @@ class OffsetGenerator {
  private:
   uint64_t find_free(uint64_t from);
   void take(uint64_t block);
+  uint64_t take_free_run(uint64_t block, uint64_t max_blocks);
 
   Kind kind_;
   uint64_t region_len_;
   uint32_t unit_;
   Prng rng_;
+  bool trim_;
   uint64_t pos_ = 0;           // sequential
   uint64_t blocks_ = 0;        // random map
   uint64_t done_ = 0;

@@ -114,6 +114,8 @@ export class JobLoop {
   private readonly mixed: boolean;
   private readonly fixedDir: number;
   private readonly offsets: OffsetGenerator;
+  /** The offsets when they come from fio's random map, which may trim a request. */
+  private readonly randomMap: RandomMapOffsets | undefined;
   private readonly mixRng: Prng;
   private readonly pickers: BlockSizePicker[];
   /** pickerToView[dir][i]: index into the slot's views for the picker's size i. */
@@ -141,6 +143,7 @@ export class JobLoop {
   private zbdDir = 0;
   private zbdLen = 0;
   private zbdRel = 0;
+  private zbdSizeIndex = 0;
   private readonly zbdCompletions: Completion[] = [];
 
   private readonly measured = new Measurements();
@@ -234,7 +237,6 @@ export class JobLoop {
       }
     }
 
-    // Random offsets are multiples of blockalign (fio's default: the smallest block size).
     // Random offsets are multiples of blockalign (fio's default: the smallest block size in use).
     const smallest = Math.min(...dirs.flatMap((d) => bs[DIRECTIONS.indexOf(d)].sizes));
     const unit = job.blockalign !== undefined && job.blockalign > 0 ? job.blockalign : smallest;
@@ -251,7 +253,7 @@ export class JobLoop {
     else if (dist.kind !== 'random') {
       this.offsets = new DistributionOffsets(regionLen, unit, { ...dist, param: dist.param ?? 0 }, offsetRng);
     } else if (job.norandommap) this.offsets = new PureRandomOffsets(regionLen, unit, offsetRng);
-    else this.offsets = new RandomMapOffsets(regionLen, unit, offsetRng);
+    else this.offsets = this.randomMap = new RandomMapOffsets(regionLen, unit, offsetRng, job.verify === undefined || job.verify === 'none');
 
     this.verifyKind = job.verify === undefined || job.verify === 'none' ? undefined : job.verify;
     if (dirs.includes('write') && this.verifyKind === undefined) {
@@ -379,7 +381,7 @@ export class JobLoop {
         dir = this.zbdDir;
         len = this.zbdLen;
         rel = this.zbdRel;
-        sizeIndex = this.pickers[dir].sizes.indexOf(len);
+        sizeIndex = this.zbdSizeIndex;
       } else {
         dir = this.heldDir >= 0 ? this.heldDir
           : verifying ? READ : this.mixed ? (this.mixRng.nextBelow(100) < this.rwmixread ? READ : WRITE) : this.fixedDir;
@@ -412,14 +414,15 @@ export class JobLoop {
           this.stopIssuing = true;
           break;
         }
+        if (this.randomMap !== undefined && !verifying) len = this.randomMap.granted;
       }
       if (this.zones && !verifying) {
-        if (!this.placeInZones(dir, rel, len)) break;
-        rel = this.zones.rel;
-        if (this.zones.len !== len) {
-          len = this.zones.len;
-          sizeIndex = -1; // a shortened request: a view of its own length (not on the hot path of a zone-free job)
+        if (!this.placeInZones(dir, rel, len)) {
+          this.zbdSizeIndex = sizeIndex;
+          break;
         }
+        rel = this.zones.rel;
+        len = this.zones.len; // possibly shortened to the zone's room: a view of its own below
       }
       const slot = this.freeSlots[--this.freeCount];
       const off = this.regionStart + rel;
@@ -428,11 +431,12 @@ export class JobLoop {
       this.slotDir[slot] = dir;
       this.slotIssued[slot] = tIssue;
       if (this.trace.length < this.traceLimit) this.trace.push([off, len, dir, this.phase]);
-      const vi = sizeIndex >= 0 ? slot * this.sizeCount + this.pickerToView[dir][sizeIndex] : -1;
-      const view = vi >= 0 ? this.views[vi] : this.views[slot * this.sizeCount + this.sizeCount - 1].subarray(0, len);
-      const iov = vi >= 0 ? this.iovecs[vi] : [view];
+      const vi = slot * this.sizeCount + this.pickerToView[dir][sizeIndex];
+      // A request the random map trimmed or a zone shortened gets a view of its own (the only allocation, and only then).
+      const view = this.views[vi].length === len ? this.views[vi] : this.views[vi].subarray(0, len);
+      const iovec = view === this.views[vi] ? this.iovecs[vi] : [view];
       if (dir === READ) {
-        if (this.job.vectored) q.readv(off, iov, slot);
+        if (this.job.vectored) q.readv(off, iovec, slot);
         else q.read(off, view, slot);
       } else if (dir === WRITE) {
         if (this.verifyKind !== undefined) {
@@ -441,7 +445,7 @@ export class JobLoop {
         } else if (this.writeData.perRequest) {
           this.writeData.fill(view);
         }
-        if (this.job.vectored) q.writev(off, iov, slot);
+        if (this.job.vectored) q.writev(off, iovec, slot);
         else q.write(off, view, slot);
       } else if (this.job.writeZeroesOnTrim) {
         q.writeZeroes(off, len, slot);

@@ -2,7 +2,8 @@
  * Where the next request goes, within a job's region [0, regionLen) (the caller adds the job's offset).
  *
  * - Sequential: one block after another.
- * - Random with a map (fio's default): every block once per pass, in random order.
+ * - Random with a map (fio's default): every block once per pass, in random order; as fio, a request
+ *   is trimmed to the free blocks from its offset on (`granted` says how much it got).
  * - Random without a map (norandommap): any aligned position, repeats allowed.
  *
  * next(len) returns -1 when the pass is complete; the caller then calls reset() to start another.
@@ -58,8 +59,11 @@ export class RandomMapOffsets implements OffsetGenerator {
   private readonly words: Uint32Array;
   private readonly fullWords: Uint32Array;
   private done = 0;
+  /** The length the last next() gave: the one asked for, or less when it met a taken block or the region's end. */
+  granted = 0;
 
-  constructor(regionLen: number, private readonly unit: number, private readonly rng: Prng) {
+  /** trim: shorten requests to the free blocks after their offset (fio's default); off for verify jobs, whose writes keep one size. */
+  constructor(regionLen: number, private readonly unit: number, private readonly rng: Prng, private readonly trim = true) {
     this.blocks = Math.floor(regionLen / unit);
     this.words = new Uint32Array(Math.ceil(this.blocks / 32) || 1);
     this.fullWords = new Uint32Array(Math.ceil(this.words.length / 32));
@@ -84,10 +88,23 @@ export class RandomMapOffsets implements OffsetGenerator {
     const span = Math.max(1, Math.ceil(len / this.unit));
     if (span > this.blocks) return -1;
     let block = this.findFree(this.rng.nextBelow(this.blocks));
-    // A request larger than the map's unit must fit before the region's end.
-    if (block + span > this.blocks) block = this.blocks - span;
-    for (let b = block; b < block + span; b++) this.take(b);
+    this.granted = len;
+    if (!this.trim) {
+      // A request larger than the map's unit must fit before the region's end.
+      if (block + span > this.blocks) block = this.blocks - span;
+      for (let b = block; b < block + span; b++) this.take(b);
+      return block * this.unit;
+    }
+    // The free blocks from its (free) first block on, up to the first taken one or the region's end.
+    const most = Math.min(span, this.blocks - block);
+    let run = 0;
+    while (run < most && !this.isTaken(block + run)) this.take(block + run++);
+    if (run < span) this.granted = run * this.unit;
     return block * this.unit;
+  }
+
+  private isTaken(b: number): boolean {
+    return (this.words[b >>> 5] & (1 << (b & 31))) !== 0;
   }
 
   private take(b: number): void {

@@ -1,4 +1,5 @@
 /** Shared helpers for blkbench tests: synthetic results and an XML well-formedness check. */
+import * as fs from 'node:fs';
 import * as assert from 'node:assert/strict';
 import { parseCommandLine } from '../../src/blkbench/args';
 import { LatencyHistogram } from '../../src/blkbench/histogram';
@@ -78,4 +79,20 @@ export function assertWellFormedXml(xml: string): string[] {
   assert.deepEqual(stack, [], 'unclosed elements');
   assert.ok(sawRoot, 'no root element');
   return names;
+}
+
+/**
+ * Checks a `blkbench compare --output-format=json --plot=...` run: the targets in order, each without
+ * error and with I/O done, and the chart well formed with the three series of each target.
+ */
+export function assertCompareReport(stdout: string, labels: string[], plotFile: string): void {
+  const doc = JSON.parse(stdout) as { targets: Array<{ label: string; iops: number; error: string | null }> };
+  assert.deepEqual(doc.targets.map((t) => t.label), labels);
+  for (const t of doc.targets) {
+    assert.equal(t.error, null, t.label);
+    assert.ok(t.iops > 0, `${t.label} did no I/O`);
+  }
+  const svg = fs.readFileSync(plotFile, 'utf8');
+  assertWellFormedXml(svg);
+  for (const label of labels) assert.equal(svg.split(`data-target="${label}"`).length - 1, 3, label);
 }

@@ -41,7 +41,8 @@ describe("the README's examples", function () {
       const js = ts.transpileModule(program, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } }).outputText;
       const script = path.join(dir, `example-${i}.js`);
       fs.writeFileSync(script, js);
-      const r = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 30_000 });
+      // In the temp dir, so files an example names (backup.img) land there.
+      const r = spawnSync(process.execPath, [script], { cwd: dir, encoding: 'utf8', timeout: 30_000 });
       assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
     });
   });

@@ -37,9 +37,26 @@ describe('blkbench offsets', () => {
     assert.equal(new Set(drain(g, 4096)).size, 64);
   });
 
-  it('with the random map, keeps larger requests inside the region', () => {
+  it('with the random map, trims larger requests to the free blocks after their offset, as fio (every block once a pass)', () => {
     const g = new RandomMapOffsets(100 * 4096, 4096, new Prng(3n));
-    for (const o of drain(g, 16384)) assert.ok(o + 16384 <= 100 * 4096);
+    const covered = new Uint8Array(100);
+    let trimmed = 0;
+    for (let o = g.next(16384); o >= 0; o = g.next(16384)) {
+      assert.ok(g.granted > 0 && g.granted <= 16384 && g.granted % 4096 === 0, `granted ${g.granted}`);
+      assert.ok(o + g.granted <= 100 * 4096, 'inside the region');
+      if (g.granted < 16384) trimmed++;
+      for (let b = o / 4096; b < (o + g.granted) / 4096; b++) covered[b]++;
+    }
+    assert.ok(covered.every((n) => n === 1), 'each block in exactly one request');
+    assert.ok(trimmed > 0, 'some requests met a taken block');
+  });
+
+  it('with the random map and trimming off (verify jobs), keeps the full length inside the region', () => {
+    const g = new RandomMapOffsets(100 * 4096, 4096, new Prng(3n), false);
+    for (const o of drain(g, 16384)) {
+      assert.equal(g.granted, 16384);
+      assert.ok(o + 16384 <= 100 * 4096);
+    }
   });
 
   it('without the map (norandommap), gives aligned offsets that may repeat and never ends a pass', () => {

@@ -7,12 +7,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  Blkio, create, decodeZones, allocateZones, Queue, Zone,
+  Blkio, create, allocateZones, Queue,
   ZONE_STATE_CLOSED, ZONE_STATE_EMPTY, ZONE_STATE_EXP_OPEN, ZONE_STATE_FULL, ZONE_STATE_IMP_OPEN,
   ZONE_TYPE_CONVENTIONAL, ZONE_TYPE_SEQWRITE_REQ,
 } from '../../../src/lib';
 import { complete } from '../../support/completions';
 import { createZonedNullBlk, ZonedNullBlk } from './null-blk';
+import { zoneSteps } from './zone-steps';
 
 const { EINVAL, EIO, ENOTSUP } = os.constants.errno;
 const ETOOMANYREFS = 109; // Linux; not in os.constants
@@ -47,25 +48,7 @@ if (process.env.BLKIO_IN_VM === '1') {
       dev?.remove();
     });
 
-    // One request, its ret (and the error message when it failed).
-    function run(enqueue: () => void): { ret: number; msg: string | null } {
-      enqueue();
-      const [c] = complete(q, 1);
-      return { ret: c.ret, msg: c.errorMsg };
-    }
-    function ok(what: string, enqueue: () => void): number {
-      const r = run(enqueue);
-      assert.ok(r.ret >= 0, `${what}: ${r.ret} ${r.msg}`);
-      return r.ret;
-    }
-    function report(offset: number, count = ZONES): Zone[] {
-      const zones = allocateZones(count);
-      const n = ok('reportZones', () => q.reportZones(offset, zones));
-      return decodeZones(zones, n);
-    }
-    function zoneAt(index: number): Zone {
-      return report(index * ZONE, 1)[0];
-    }
+    const { run, ok, report, zoneAt } = zoneSteps(() => q, ZONE, ZONES);
     function seq(i: number): number {
       return (CONVENTIONAL + i) * ZONE;
     }

@@ -7,11 +7,11 @@
 import * as assert from 'node:assert/strict';
 import * as os from 'node:os';
 import {
-  allocateZones, Blkio, create, decodeZones, Queue, Zone,
+  allocateZones, Blkio, create, Queue,
   ZONE_STATE_CLOSED, ZONE_STATE_EMPTY, ZONE_STATE_EXP_OPEN, ZONE_STATE_FULL, ZONE_STATE_IMP_OPEN, ZONE_TYPE_SEQWRITE_REQ,
 } from '../../../src/lib';
-import { complete } from '../../support/completions';
 import { findNvmeNamespace, NvmeNamespace } from '../../support/nvme-target';
+import { zoneSteps } from './zone-steps';
 
 const { EINVAL, EIO } = os.constants.errno;
 const ETOOMANYREFS = 109; // Linux; not in os.constants
@@ -47,21 +47,7 @@ if (process.env.BLKIO_IN_VM === '1') {
       });
       after(() => b?.destroy());
 
-      function run(enqueue: () => void): { ret: number; msg: string | null } {
-        enqueue();
-        const [c] = complete(q, 1);
-        return { ret: c.ret, msg: c.errorMsg };
-      }
-      function ok(what: string, enqueue: () => void): number {
-        const r = run(enqueue);
-        assert.ok(r.ret >= 0, `${what}: ${r.ret} ${r.msg}`);
-        return r.ret;
-      }
-      function report(offset: number, count = ZONES): Zone[] {
-        const zones = allocateZones(count);
-        return decodeZones(zones, ok('reportZones', () => q.reportZones(offset, zones)));
-      }
-      const zoneAt = (i: number) => report(i * ZONE, 1)[0];
+      const { run, ok, report, zoneAt } = zoneSteps(() => q, ZONE, ZONES);
 
       beforeEach(() => {
         ok('resetAllZones', () => q.resetAllZones());
