@@ -252,7 +252,7 @@ bench::JobLoopSpec parse_job_loop_spec(Napi::Env env, Napi::Object s) {
 
   if (spec.time_based && spec.runtime_ns == 0) bad(env, "timeBased needs runtimeNs > 0");
   if (spec.zbd.enabled) {
-    if (spec.region_len != spec.zbd.zone_size * spec.zbd.zones.size())
+    if (spec.region_len % spec.zbd.zone_size != 0 || spec.region_len / spec.zbd.zone_size != spec.zbd.zones.size())
       bad(env, "with zbd, regionLength must be its zones (" + std::to_string(spec.zbd.zones.size()) + " of " +
                    std::to_string(spec.zbd.zone_size) + " bytes)");
     if (used(spec, bench::kTrim)) bad(env, "zbd does not take trims");

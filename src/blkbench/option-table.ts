@@ -268,7 +268,9 @@ export const OPTIONS = {
   }),
   zonesize: optSize(['zonesize'], { loop: 'both', help: 'zbd: the zone size (0 or the device\'s; zones of it on a device without zones)', fio: 'size' }),
   zonecapacity: optSize(['zonecapacity'], { loop: 'both', help: 'zbd on a device without zones: writable bytes per zone (default zonesize)', fio: 'size' }),
-  zonerange: optSize(['zonerange'], { loop: 'both', help: 'accepted (ignored with zonemode=zbd, as in fio)', fio: 'size: strided zone size' }),
+  zonerange: optSize(['zonerange'], {
+    loop: 'both', help: 'accepted', fio: 'size: strided zone size', note: 'it applies to zonemode=strided only (fio ignores it with zonemode=zbd)',
+  }),
   zoneskip: size(['zoneskip'], 0, { loop: 'both', help: 'zbd: only 0 (skipping zones is not supported)', fio: 'size' }),
   readBeyondWp: bool(['read_beyond_wp'], false, { loop: 'both', help: 'zbd: reads may go past the write pointer', fio: 'bool' }),
   maxOpenZones: int(['max_open_zones'], 0, [0, 4096], { loop: 'both', help: 'zbd: zones written at once (0: the device\'s limit or none)', fio: 'int' }),
