@@ -182,3 +182,27 @@ TEST(zbd_a_mixed_job_reads_only_once_there_is_data) {
   CHECK_EQ(t.adjust(kW, rel, len, 0), ZoneTable::kAccept);
   CHECK(t.reads_possible());
 }
+
+TEST(zbd_job_max_open_zones_limits_the_job_below_the_global_limit) {
+  ZbdSpec s = zones({0, 0, 0, 0}, 4);
+  s.job_max_open = 1;
+  ZoneTable t = table(s);
+  uint64_t rel = 0;
+  uint32_t len = kBs;
+  CHECK_EQ(t.adjust(kW, rel, len, 0), ZoneTable::kAccept);
+  rel = 2 * kZone;
+  CHECK_EQ(t.adjust(kW, rel, len, 0), ZoneTable::kAccept);
+  CHECK_EQ(rel, uint64_t(kBs));  // zone 0 again: the job may hold one zone open
+  CHECK_EQ(t.open_count(), 1u);
+}
+
+TEST(zbd_zones_open_at_the_start_count_against_the_limit) {
+  ZbdSpec s = zones({8192, 0, 0}, 1);
+  s.zones[0].kind = kZoneOpen;
+  ZoneTable t = table(s);
+  CHECK(t.is_open(0));
+  uint64_t rel = 2 * kZone;
+  uint32_t len = kBs;
+  CHECK_EQ(t.adjust(kW, rel, len, 0), ZoneTable::kAccept);
+  CHECK_EQ(rel, 8192u);
+}

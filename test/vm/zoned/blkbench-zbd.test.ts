@@ -1,5 +1,6 @@
 // Runs only inside the test guest: blkbench's zonemode=zbd against fio 3.33 on the same job files
-// (test/vm/zoned/jobs) and the same zoned null_blk device. Each job runs once with each tool on
+// (test/vm/zoned/jobs) and the same zoned device: a zoned null_blk, and QEMU's NVMe Zoned Namespace
+// (whose own open-zone limit applies). Each job runs once with each tool on
 // zones reset beforehand; both must finish without error, move the same bytes, and leave the zones
 // as zonemode=zbd promises (full zones where a sequential job wrote, open zones within
 // max_open_zones, data under the write pointers only, resets where the threshold says).
@@ -13,6 +14,7 @@ import {
   ZONE_STATE_CLOSED, ZONE_STATE_EMPTY, ZONE_STATE_EXP_OPEN, ZONE_STATE_FULL, ZONE_STATE_IMP_OPEN,
 } from '../../../src/lib';
 import { complete } from '../../support/completions';
+import { findNvmeNamespace } from '../../support/nvme-target';
 import { BLKBENCH_CLI, REPO_ROOT } from '../../support/paths';
 import { requirePrerequisite } from '../../support/prerequisites';
 import { createZonedNullBlk, ZonedNullBlk } from './null-blk';
@@ -28,6 +30,78 @@ interface Done {
   written: number;
 }
 
+/** The zones of a zoned block device, read through the library. */
+function zonesOf(device: string, count: number): Zone[] {
+  const b = create('io_uring');
+  try {
+    b.setStr('path', device);
+    b.connect();
+    b.start();
+    const q = b.getQueue(0)!;
+    const buf = allocateZones(count);
+    q.reportZones(0, buf);
+    const [c] = complete(q, 1);
+    assert.equal(c.ret, count, `report zones: ${c.errorMsg}`);
+    return decodeZones(buf, count);
+  } finally {
+    b.destroy();
+  }
+}
+
+function resetAllZones(device: string, count: number): void {
+  const b = create('io_uring');
+  try {
+    b.setStr('path', device);
+    b.connect();
+    b.start();
+    const q = b.getQueue(0)!;
+    q.resetAllZones();
+    const [c] = complete(q, 1);
+    assert.equal(c.ret, 0, `reset all zones: ${c.errorMsg}`);
+  } finally {
+    b.destroy();
+  }
+  assert.ok(zonesOf(device, count).every((z) => z.state === ZONE_STATE_EMPTY), 'every zone empty before the run');
+}
+
+/** fio keeps its job table in System V shared memory, which the guest kernel lacks: see fio-shm.c. */
+function buildShmShim(dir: string): string {
+  requirePrerequisite(spawnSync('fio', ['--version']).status === 0, 'fio', 'apt-get install fio (test/prerequisites.sh)');
+  const shim = path.join(dir, 'fio-shm.so');
+  execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', '-o', shim, path.join(REPO_ROOT, 'test', 'vm', 'zoned', 'fio-shm.c')]);
+  return shim;
+}
+
+interface Ran {
+  status: number | null;
+  output: string;
+  done?: Done;
+}
+
+/** One job file run by fio or blkbench with env (the job files take the device and more from it). */
+function runJob(tool: 'fio' | 'blkbench', job: string, env: Record<string, string>, shim: string): Ran {
+  const file = path.join(JOBS, job);
+  const [cmd, args] = tool === 'fio'
+    ? ['fio', ['--output-format=json', file]]
+    : [process.execPath, [BLKBENCH_CLI, '--output-format=json', file]];
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 100_000, env: { ...process.env, ...env, ...(tool === 'fio' ? { LD_PRELOAD: shim } : {}) } });
+  const output = `${r.stderr}\n${r.stdout.slice(-2000)}`;
+  if (r.status !== 0) return { status: r.status, output };
+  const report = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))) as { jobs: Array<{ error: number; read: { io_bytes: number }; write: { io_bytes: number } }> };
+  const j = report.jobs[0];
+  return { status: 0, output, done: { error: j.error, read: j.read.io_bytes, written: j.write.io_bytes } };
+}
+
+function ranOk(tool: string, job: string, r: Ran): Done {
+  assert.equal(r.status, 0, `${tool} ${job} exited with ${r.status}:\n${r.output}`);
+  return r.done!;
+}
+
+const dataOnDevice = (zs: Zone[]) => zs.reduce((a, z) => a + (z.writePointer === null ? 0 : z.writePointer - z.start), 0);
+/** Zones holding data but not full: the ones a writer has open (or had, and closed). */
+const partlyWritten = (zs: Zone[]) =>
+  zs.filter((z) => z.state === ZONE_STATE_IMP_OPEN || z.state === ZONE_STATE_EXP_OPEN || z.state === ZONE_STATE_CLOSED).length;
+
 if (process.env.BLKIO_IN_VM === '1') {
   describe('vm guest: blkbench zonemode=zbd agrees with fio on a zoned null_blk device', function () {
     this.timeout(120_000);
@@ -36,11 +110,8 @@ if (process.env.BLKIO_IN_VM === '1') {
     let shmShim: string;
 
     before(() => {
-      requirePrerequisite(spawnSync('fio', ['--version']).status === 0, 'fio', 'apt-get install fio (test/prerequisites.sh)');
-      // The guest kernel has no System V IPC, which fio keeps its job table in: see fio-shm.c.
       tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blkio-zbd-'));
-      shmShim = path.join(tmp, 'fio-shm.so');
-      execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', '-o', shmShim, path.join(REPO_ROOT, 'test', 'vm', 'zoned', 'fio-shm.c')]);
+      shmShim = buildShmShim(tmp);
       dev = createZonedNullBlk('blkio-zbd', { zoneSizeMiB: ZONE / MiB, zones: ZONES, conventional: 0, maxOpen: 0, maxActive: 0, blockSize: 4096 });
       // Writes queued deeper than 1 reach a zone in order only through mq-deadline's zone write locking (fio's advice too).
       const scheduler = path.join('/sys/block', path.basename(dev.path), 'queue', 'scheduler');
@@ -52,55 +123,9 @@ if (process.env.BLKIO_IN_VM === '1') {
       if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
     });
 
-    function zones(): Zone[] {
-      const b = create('io_uring');
-      try {
-        b.setStr('path', dev.path);
-        b.connect();
-        b.start();
-        const q = b.getQueue(0)!;
-        const buf = allocateZones(ZONES);
-        q.reportZones(0, buf);
-        const [c] = complete(q, 1);
-        assert.equal(c.ret, ZONES, `report zones: ${c.errorMsg}`);
-        return decodeZones(buf, ZONES);
-      } finally {
-        b.destroy();
-      }
-    }
-
-    function resetAll(): void {
-      const b = create('io_uring');
-      try {
-        b.setStr('path', dev.path);
-        b.connect();
-        b.start();
-        const q = b.getQueue(0)!;
-        q.resetAllZones();
-        const [c] = complete(q, 1);
-        assert.equal(c.ret, 0, `reset all zones: ${c.errorMsg}`);
-      } finally {
-        b.destroy();
-      }
-      assert.ok(zones().every((z) => z.state === ZONE_STATE_EMPTY), 'every zone empty before the run');
-    }
-
-    function run(tool: 'fio' | 'blkbench', job: string): Done {
-      const file = path.join(JOBS, job);
-      const [cmd, args] = tool === 'fio'
-        ? ['fio', ['--output-format=json', file]]
-        : [process.execPath, [BLKBENCH_CLI, '--output-format=json', file]];
-      const env = { ...process.env, ZBD_DEV: dev.path, ...(tool === 'fio' ? { LD_PRELOAD: shmShim } : {}) };
-      const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 100_000, env });
-      assert.equal(r.status, 0, `${tool} ${job} exited with ${r.status ?? r.signal}:\n${r.stderr}\n${r.stdout.slice(-2000)}`);
-      const report = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))) as { jobs: Array<{ error: number; read: { io_bytes: number }; write: { io_bytes: number } }> };
-      const j = report.jobs[0];
-      return { error: j.error, read: j.read.io_bytes, written: j.write.io_bytes };
-    }
-
-    const dataOnDevice = (zs: Zone[]) => zs.reduce((a, z) => a + (z.writePointer === null ? 0 : z.writePointer - z.start), 0);
-    const partlyWritten = (zs: Zone[]) =>
-      zs.filter((z) => z.state === ZONE_STATE_IMP_OPEN || z.state === ZONE_STATE_EXP_OPEN || z.state === ZONE_STATE_CLOSED).length;
+    const zones = () => zonesOf(dev.path, ZONES);
+    const resetAll = () => resetAllZones(dev.path, ZONES);
+    const run = (tool: 'fio' | 'blkbench', job: string): Done => ranOk(tool, job, runJob(tool, job, { ZBD_DEV: dev.path }, shmShim));
 
     it('a sequential write job with max_open_zones fills the same zones as fio', () => {
       const after: Record<string, Zone[]> = {};
@@ -151,6 +176,56 @@ if (process.env.BLKIO_IN_VM === '1') {
         assert.deepEqual(zs.slice(0, 8).map((z) => z.state), Array(8).fill(ZONE_STATE_FULL), `${tool}: the job's 8 zones full`);
         assert.ok(zs.slice(8, 16).every((z) => z.state === ZONE_STATE_FULL), `${tool}: zones past the job's region untouched`);
       }
+    });
+  });
+
+  describe('vm guest: blkbench zonemode=zbd agrees with fio on an NVMe Zoned Namespace (its open-zone limit)', function () {
+    this.timeout(120_000);
+    const ZNS_ZONE = MiB;
+    const ZNS_ZONES = 16;
+    const DEVICE_MAX_OPEN = 3; // run-in-vm.sh: zoned.max_open=3
+    let tmp: string;
+    let shmShim: string;
+    let block: string;
+    let char: string;
+
+    before(() => {
+      const ns = findNvmeNamespace('blkio-zns');
+      if (!ns) throw new Error('no NVMe controller with serial blkio-zns in the guest (run-in-vm.sh adds it)');
+      block = ns.blockDevice;
+      char = ns.charDevice;
+      tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blkio-zbd-zns-'));
+      shmShim = buildShmShim(tmp);
+    });
+    after(() => {
+      if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+    });
+
+    const runs = [
+      { tool: 'fio', engine: 'io_uring', device: () => block },
+      { tool: 'blkbench', engine: 'io_uring', device: () => block },
+      { tool: 'blkbench', engine: 'nvme-io_uring', device: () => char },
+    ] as const;
+
+    it('random writes without max_open_zones keep within the namespace\'s limit on every tool and driver', () => {
+      for (const { tool, engine, device } of runs) {
+        resetAllZones(block, ZNS_ZONES);
+        const job = 'zns-rand-write.fio';
+        const done = ranOk(`${tool} (${engine})`, job, runJob(tool, job, { ZBD_DEV: device(), ZBD_ENGINE: engine, ZBD_MAX_OPEN: '0' }, shmShim));
+        assert.equal(done.error, 0, `${tool} (${engine}): no write was refused (ETOOMANYREFS past the open limit)`);
+        assert.equal(done.written, ZNS_ZONES * ZNS_ZONE, `${tool} (${engine}): one pass over the namespace's blocks`);
+        const zs = zonesOf(block, ZNS_ZONES);
+        assert.ok(partlyWritten(zs) <= DEVICE_MAX_OPEN, `${tool} (${engine}): ${partlyWritten(zs)} zones open or closed`);
+      }
+    });
+
+    it('max_open_zones above the namespace\'s limit is refused, as fio refuses it', () => {
+      const env = { ZBD_DEV: block, ZBD_ENGINE: 'io_uring', ZBD_MAX_OPEN: '5' };
+      const byFio = runJob('fio', 'zns-rand-write.fio', env, shmShim);
+      assert.notEqual(byFio.status, 0, 'fio refuses it');
+      const byBlkbench = runJob('blkbench', 'zns-rand-write.fio', env, shmShim);
+      assert.notEqual(byBlkbench.status, 0, 'blkbench refuses it');
+      assert.match(byBlkbench.output, /zonemode=zbd: max_open_zones 5 is above the device's limit 3/);
     });
   });
 }
