@@ -11,10 +11,15 @@ const BS = 4096;
 const R = 0;
 const W = 1;
 
-function table(written: number[], opts: { maxOpen?: number; random?: boolean; verify?: boolean; threshold?: number; frequency?: number } = {}): ZoneTable {
+function table(
+  written: number[], opts: { maxOpen?: number; jobMaxOpen?: number; random?: boolean; verify?: boolean; threshold?: number; frequency?: number } = {},
+): ZoneTable {
   const zones = written.map((w) => [ZONE, w, 1] as [number, number, number]);
   return new ZoneTable(
-    { zoneSize: ZONE, zones, maxOpenZones: opts.maxOpen ?? 0, resetThreshold: opts.threshold, resetFrequency: opts.frequency },
+    {
+      zoneSize: ZONE, zones, maxOpenZones: opts.maxOpen ?? 0, jobMaxOpenZones: opts.jobMaxOpen, resetThreshold: opts.threshold,
+      resetFrequency: opts.frequency,
+    },
     ZONE * written.length, opts.random ?? true, false, opts.verify ?? false, BS, BS,
   );
 }
@@ -31,6 +36,14 @@ describe('blkbench zonemode=zbd zone table (JS loop)', () => {
     const t = table([0, 0, 0, 0], { maxOpen: 1 });
     assert.equal(t.adjust(W, 0, BS, 0), ZBD.accept);
     assert.equal(t.adjust(W, 3 * ZONE + 4096, BS, 0), ZBD.accept);
+    assert.equal(t.rel, BS);
+    assert.equal(t.openCount, 1);
+  });
+
+  it('job_max_open_zones limits the job below the global limit', () => {
+    const t = table([0, 0, 0, 0], { maxOpen: 4, jobMaxOpen: 1 });
+    assert.equal(t.adjust(W, 0, BS, 0), ZBD.accept);
+    assert.equal(t.adjust(W, 2 * ZONE, BS, 0), ZBD.accept);
     assert.equal(t.rel, BS);
     assert.equal(t.openCount, 1);
   });
