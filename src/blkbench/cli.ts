@@ -88,7 +88,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
     return signalled !== 0 ? 128 : code;
   } catch (e) {
     io.stderr.write(`blkbench: ${(e as Error).message}\n`);
-    return 1;
+    return signalled !== 0 ? 128 : 1; // e.g. a layout the signal stopped
   } finally {
     removeTemp();
     process.removeListener('SIGINT', onSignal);

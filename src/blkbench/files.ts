@@ -63,8 +63,12 @@ function neededBytes(spec: JobSpec): number | undefined {
 
 const readsData = (spec: JobSpec) => jobDirections(spec.rw).some((d) => d === 'read') || spec.verify !== 'none';
 
-/** Creates or extends an io_uring job's regular file so the job's region exists. */
-export function layOutJobFile(spec: JobSpec, log: (line: string) => void): void {
+/**
+ * Creates or extends an io_uring job's regular file so the job's region exists. The data is written a
+ * chunk at a time, yielding to the event loop in between (a fleet server keeps answering, progress
+ * keeps printing), and stopped() ends it early with an error (a signal during a long layout).
+ */
+export async function layOutJobFile(spec: JobSpec, log: (line: string) => void, stopped: () => boolean = () => false): Promise<void> {
   if (spec.driver !== 'io_uring' || spec.path === undefined) return;
   const file = spec.path;
   let have = 0;
@@ -86,20 +90,20 @@ export function layOutJobFile(spec: JobSpec, log: (line: string) => void): void 
   const withData = readsData(spec) && !spec.createOnOpen;
   checkRoom(spec, file, need - have);
   if (!spec.createOnOpen) log(`${spec.name}: Laying out IO file (1 file / ${humanNumber(need, 1024, 'B')})`);
-  let fd: number;
+  let fh: fs.promises.FileHandle;
   try {
-    fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+    fh = await fs.promises.open(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
   } catch (e) {
     throw fileError(spec, file, e as Error);
   }
   try {
-    if (!spec.createOnOpen) preallocate(spec, fd, have, need - have);
-    if (withData) fillWithData(spec, fd, have, need);
-    fs.ftruncateSync(fd, need);
+    if (!spec.createOnOpen) preallocate(spec, fh.fd, have, need - have);
+    if (withData) await fillWithData(spec, fh, have, need, stopped);
+    await fh.truncate(need);
   } catch (e) {
     throw e instanceof FileSetupError ? e : fileError(spec, file, e as Error);
   } finally {
-    fs.closeSync(fd);
+    await fh.close();
   }
 }
 
@@ -162,13 +166,14 @@ function preallocate(spec: JobSpec, fd: number, from: number, len: number): void
   // Other failures (EOPNOTSUPP on tmpfs for some modes): as fio, go on without preallocation.
 }
 
-function fillWithData(spec: JobSpec, fd: number, from: number, to: number): void {
+async function fillWithData(spec: JobSpec, fh: fs.promises.FileHandle, from: number, to: number, stopped: () => boolean): Promise<void> {
   const chunk = Buffer.alloc(Math.min(to - from, 1 << 20));
   const rng = new Prng(spec.randseed, 0xf11e);
   const words = new Uint32Array(chunk.buffer, chunk.byteOffset, chunk.length >>> 2);
   for (let pos = from; pos < to; pos += chunk.length) {
+    if (stopped()) throw new FileSetupError(`job '${spec.name}': laying out '${spec.path}' stopped at ${humanNumber(pos, 1024, 'B')} of ${humanNumber(to, 1024, 'B')}`);
     for (let i = 0; i < words.length; i++) words[i] = rng.nextU32();
-    fs.writeSync(fd, chunk, 0, Math.min(chunk.length, to - pos), pos);
+    await fh.write(chunk, 0, Math.min(chunk.length, to - pos), pos);
   }
 }
 

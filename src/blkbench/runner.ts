@@ -57,7 +57,7 @@ async function runBatch(
   const devices: PreparedDevice[] = [];
   try {
     for (const spec of specs) {
-      layOutJobFile(spec, hooks.log);
+      await layOutJobFile(spec, hooks.log, () => Atomics.load(stop, 0) !== STOP.running);
       devices.push(openDevice(spec));
     }
     const clones: Clone[] = [];

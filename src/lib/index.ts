@@ -18,5 +18,5 @@ export type {
 } from './promise/shapes';
 export type { ReadStreamOptions, WriteStreamOptions } from './promise/streams';
 export * from './zones';
-export { DeviceZones, ZonedGeometry } from './promise/zoned';
+export { DeviceZones, ZonedGeometry, ZoneRequestOptions } from './promise/zoned';
 export type { BoolProperty, DriverName, IntProperty, OtherName, StrProperty, Uint64Property } from './names';

@@ -56,6 +56,8 @@ const CREATED_STATE = new Set(['path', 'fd', 'direct', 'read-only', 'reconnect-t
 const COMPLETION_BATCH = 256;
 
 // A request's userData: settles its Promise with the completion.
+// What a request resolves to: a fixed value, or one made from the completion's ret (a zone report's count).
+type Result<R> = R | ((ret: number) => R);
 type Settle = (ret: number, errorMsg: string | null) => void;
 
 function setProperty(b: Blkio, name: string, value: string | number | boolean | bigint): void {
@@ -367,7 +369,8 @@ export class Device {
 
   /** Zone reports and zone management on a zoned device (see DeviceZones). */
   get zones(): DeviceZones {
-    return (this.#zones ??= new DeviceZones(this.blkio, (what, enqueue) => this.#counted(what, enqueue)));
+    return (this.#zones ??= new DeviceZones(this.blkio, (what, signal, enqueue) =>
+      this.#submit(what, null, signal, (ret: number) => ret, (ud) => enqueue(this.#queue, ud))));
   }
 
   /**
@@ -719,7 +722,7 @@ export class Device {
     what: string,
     bounce: Uint8Array | null,
     signal: AbortSignal | undefined,
-    result: R,
+    result: Result<R>,
     enqueue: (userData: Settle) => void,
   ): Promise<R> {
     if (this.#held && bounce === null) return this.#held.then(() => this.#submit(what, null, signal, result, enqueue));
@@ -729,7 +732,7 @@ export class Device {
     return this.#enqueue(what, signal, result, enqueue);
   }
 
-  #enqueue<R>(what: string, signal: AbortSignal | undefined, result: R, enqueue: (userData: Settle) => void): Promise<R> {
+  #enqueue<R>(what: string, signal: AbortSignal | undefined, result: Result<R>, enqueue: (userData: Settle) => void): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       // Aborted while still in this tick's batch: the device never sees it.
       const stop = signal ? onAbort(signal, () => this.#queue._cancelQueued(settle)) : undefined;
@@ -737,28 +740,10 @@ export class Device {
         stop?.();
         if (signal?.aborted) reject(new AbortError(signal.reason));
         else if (ret < 0) reject(requestError(ret, msg, what));
-        else resolve(result);
+        else resolve(typeof result === 'function' ? (result as (ret: number) => R)(ret) : result);
       };
       enqueue(settle); // throws only for arguments of the wrong type
       this.#pending.set(settle, enqueue);
-      if (this.#inFlight++ === 0) this.#watcher.ref();
-      if (!this.#flushScheduled) {
-        this.#flushScheduled = true;
-        queueMicrotask(() => this.#flush());
-      }
-    });
-  }
-
-  // As #submit without bounce buffers, resolving with the completion's ret
-  // (how many zones a report filled).
-  #counted(what: string, enqueue: (queue: Queue, userData: Settle) => void): Promise<number> {
-    if (this.#held) return this.#held.then(() => this.#counted(what, enqueue));
-    if (this.#failed) return Promise.reject(this.#failed);
-    if (this.#closed) return Promise.reject(closedError());
-    return new Promise<number>((resolve, reject) => {
-      const settle: Settle = (ret, msg) => (ret < 0 ? reject(requestError(ret, msg, what)) : resolve(ret));
-      enqueue(this.#queue, settle); // throws only for arguments of the wrong type
-      this.#pending.set(settle, (userData) => enqueue(this.#queue, userData));
       if (this.#inFlight++ === 0) this.#watcher.ref();
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;

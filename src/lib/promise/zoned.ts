@@ -4,6 +4,12 @@ import type { Blkio } from '../blkio';
 import { invalidArgument } from '../errors';
 import type { Queue } from '../queue';
 import { allocateZones, decodeZones, Zone } from '../zones';
+import { requestOptions } from './shapes';
+
+/** Options of a zone request: an AbortSignal, as for reads and writes. */
+export interface ZoneRequestOptions {
+  signal?: AbortSignal;
+}
 
 /** What a zoned device reports about itself (its zoned properties). */
 export interface ZonedGeometry {
@@ -20,7 +26,7 @@ export interface ZonedGeometry {
   maxAppendBytes: number;
 }
 
-type Submit = (what: string, enqueue: (queue: Queue, userData: unknown) => void) => Promise<number>;
+type Submit = (what: string, signal: AbortSignal | undefined, enqueue: (queue: Queue, userData: unknown) => void) => Promise<number>;
 
 const MAX_REPORT = 1 << 20;
 
@@ -49,55 +55,56 @@ export class DeviceZones {
   }
 
   /** Up to count zones, from the zone holding offset (fewer at the end of the device). */
-  async report(offset: number | bigint, count: number): Promise<Zone[]> {
+  async report(offset: number | bigint, count: number, options?: ZoneRequestOptions): Promise<Zone[]> {
     if (!Number.isSafeInteger(count) || count < 1 || count > MAX_REPORT)
       invalidArgument(`count must be an integer from 1 to ${MAX_REPORT}, got ${String(count)}`);
+    const { signal } = requestOptions(options);
     const buf = allocateZones(count);
-    const n = await this.#submit('reportZones', (q, ud) => q.reportZones(offset, buf, ud));
+    const n = await this.#submit('reportZones', signal, (q, ud) => q.reportZones(offset, buf, ud));
     return decodeZones(buf, n);
   }
 
   /** Explicitly opens the zone starting at offset. */
-  open(offset: number | bigint): Promise<void> {
-    return this.#manage('openZone', (q, ud) => q.openZone(offset, ud));
+  open(offset: number | bigint, options?: ZoneRequestOptions): Promise<void> {
+    return this.#manage('openZone', options, (q, ud) => q.openZone(offset, ud));
   }
 
   /** Closes the zone starting at offset. */
-  close(offset: number | bigint): Promise<void> {
-    return this.#manage('closeZone', (q, ud) => q.closeZone(offset, ud));
+  close(offset: number | bigint, options?: ZoneRequestOptions): Promise<void> {
+    return this.#manage('closeZone', options, (q, ud) => q.closeZone(offset, ud));
   }
 
   /** Makes the zone starting at offset full. */
-  finish(offset: number | bigint): Promise<void> {
-    return this.#manage('finishZone', (q, ud) => q.finishZone(offset, ud));
+  finish(offset: number | bigint, options?: ZoneRequestOptions): Promise<void> {
+    return this.#manage('finishZone', options, (q, ud) => q.finishZone(offset, ud));
   }
 
   /** Moves the write pointer of the zone starting at offset back to its start. */
-  reset(offset: number | bigint): Promise<void> {
-    return this.#manage('resetZone', (q, ud) => q.resetZone(offset, ud));
+  reset(offset: number | bigint, options?: ZoneRequestOptions): Promise<void> {
+    return this.#manage('resetZone', options, (q, ud) => q.resetZone(offset, ud));
   }
 
   /** Resets every zone. */
-  resetAll(): Promise<void> {
-    return this.#manage('resetAllZones', (q, ud) => q.resetAllZones(ud));
+  resetAll(options?: ZoneRequestOptions): Promise<void> {
+    return this.#manage('resetAllZones', options, (q, ud) => q.resetAllZones(ud));
   }
 
   /** Closes every open zone. */
-  closeAll(): Promise<void> {
-    return this.#manage('closeAllZones', (q, ud) => q.closeAllZones(ud));
+  closeAll(options?: ZoneRequestOptions): Promise<void> {
+    return this.#manage('closeAllZones', options, (q, ud) => q.closeAllZones(ud));
   }
 
   /** Finishes every open or closed zone. */
-  finishAll(): Promise<void> {
-    return this.#manage('finishAllZones', (q, ud) => q.finishAllZones(ud));
+  finishAll(options?: ZoneRequestOptions): Promise<void> {
+    return this.#manage('finishAllZones', options, (q, ud) => q.finishAllZones(ud));
   }
 
   /** Opens every closed zone. */
-  openAll(): Promise<void> {
-    return this.#manage('openAllZones', (q, ud) => q.openAllZones(ud));
+  openAll(options?: ZoneRequestOptions): Promise<void> {
+    return this.#manage('openAllZones', options, (q, ud) => q.openAllZones(ud));
   }
 
-  async #manage(what: string, enqueue: (queue: Queue, userData: unknown) => void): Promise<void> {
-    await this.#submit(what, enqueue);
+  async #manage(what: string, options: ZoneRequestOptions | undefined, enqueue: (queue: Queue, userData: unknown) => void): Promise<void> {
+    await this.#submit(what, requestOptions(options).signal, enqueue);
   }
 }

@@ -116,6 +116,20 @@ describe('blkbench with fio habits', function () {
       assert.equal(JSON.parse(r.stdout).jobs[0].read.io_bytes, 1 << 20);
     });
 
+    it('stops laying out a large file on SIGINT, instead of finishing it first', async () => {
+      const big = 4 * 1024 ** 3;
+      const r = await interrupt(['--name=big', '--filename=big.img', `--size=${big}`, '--rw=read', '--fallocate=none'], dir, /Laying out IO file/, 'SIGINT');
+      try {
+        assert.equal(r.code, 128, r.stderr);
+        assert.match(r.stderr, /blkbench: terminating on signal 2\n/);
+        assert.match(r.stderr, /job 'big': laying out 'big\.img' stopped at /);
+        const written = fs.statSync(path.join(dir, 'big.img')).blocks * 512;
+        assert.ok(written < big, `${written} bytes written: the layout ran to its end`);
+      } finally {
+        fs.rmSync(path.join(dir, 'big.img'), { force: true });
+      }
+    });
+
     it('names the job when the file\'s directory does not exist', () => {
       const r = blkbench(['--name=lost', '--filename=no/such/dir/f.img', '--size=1m', '--rw=write'], dir);
       assert.equal(r.code, 1);

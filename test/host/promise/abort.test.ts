@@ -94,6 +94,20 @@ describe('AbortSignal on Device requests', function () {
       }
     });
 
+    it('zone requests take a signal too: aborted before the call or in their tick, they reject with AbortError, not the device\'s ENOTSUP', async () => {
+      const c = new AbortController();
+      c.abort();
+      await assert.rejects(dev.zones.reset(0, { signal: c.signal }), (e) => isAbortError(e));
+      await assert.rejects(dev.zones.report(0, 1, { signal: c.signal }), (e) => isAbortError(e));
+      const late = new AbortController();
+      const reset = dev.zones.resetAll({ signal: late.signal });
+      late.abort(); // before this tick's submission
+      await assert.rejects(reset, (e) => isAbortError(e));
+      // Without a signal the file (no zones) answers for itself.
+      await assert.rejects(dev.zones.resetAll(), (e) => e instanceof BlkioError && e.code === 'ENOTSUP');
+      await assert.rejects(dev.zones.open(0, { signal: 'no' as unknown as AbortSignal }), (e) => e instanceof BlkioError && e.code === 'EINVAL');
+    });
+
     it('a signal that never aborts changes nothing', async () => {
       const { bytesRead } = await dev.read(Buffer.alloc(4096), 0, 4096, 0, { signal: new AbortController().signal });
       assert.equal(bytesRead, 4096);
