@@ -65,6 +65,9 @@ export function setUpZones(b: Blkio, spec: JobSpec, region: { offset: number; si
   const writes = jobDirections(spec.rw).includes('write');
   if (writes && maxBlockSize(spec) > zoneSize) fail(`block size ${maxBlockSize(spec)} is larger than the zone size ${zoneSize}`);
   if (spec.verify !== 'none' && zoneSize % maxBlockSize(spec) !== 0) fail(`block size ${maxBlockSize(spec)} does not divide the zone size ${zoneSize}`);
+  // A verify block cut short at a zone's capacity could not be read back whole.
+  const ragged = zones.find((z) => z[2] !== KIND.conventional && z[0] % maxBlockSize(spec) !== 0);
+  if (spec.verify !== 'none' && ragged) fail(`block size ${maxBlockSize(spec)} does not divide the zone capacity ${ragged[0]}`);
   if (writes && Number.isFinite(smallestCapacity) && smallestCapacity < maxBlockSize(spec)) {
     fail(`a zone's capacity ${smallestCapacity} is smaller than the block size ${maxBlockSize(spec)}`);
   }

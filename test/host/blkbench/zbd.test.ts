@@ -36,6 +36,15 @@ describe('blkbench zonemode=zbd on a device without zones', function () {
     assert.match(r.stderr, /z: zonemode=zbd: '.*disk\.img' is not a zoned block device; give zonesize for zones laid over it \(as fio does\)/);
   });
 
+  it('verify with a block size that does not divide the zone capacity is refused', () => {
+    const r = blkbench([
+      `--filename=${file}`, '--name=z', '--zonemode=zbd', '--zonesize=1m', '--zonecapacity=1000k', '--rw=write', '--bs=64k',
+      '--direct=1', '--verify=crc32c',
+    ]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /zonemode=zbd: block size 65536 does not divide the zone capacity 1024000/);
+  });
+
   for (const loop of ['native', 'js']) {
     it(`with zonesize, random writes over 1 MiB zones fill the region at write pointers, resetting full zones (${loop} loop)`, () => {
       const args = [
