@@ -5,6 +5,7 @@
  * involve more than one option.
  */
 import { OPTIONS, OPTION_BY_NAME, OptionDef, OptionKey, OptionValues, UNSUPPORTED } from './option-table';
+import { checkSwitching } from './switch-options';
 import { DIRECTIONS, DRIVERS, Direction, KERNEL_ENGINES, RwMode } from './option-values';
 import { OptionError } from './units';
 
@@ -124,6 +125,7 @@ export function resolveJob(name: string, raw: RawOptions): JobSpec {
   if (spec.thinktimeSpinNs > spec.thinktimeNs) throw new OptionError(`option 'thinktime_spin' is longer than 'thinktime'`);
   if (spec.verify !== 'none') checkVerifiable(spec);
   if (spec.zonemode === 'zbd') checkZoned(spec);
+  checkSwitching(spec);
   for (const [k, val] of raw) if (val !== undefined) spec.echo[k] = val;
   return spec;
 }
@@ -164,6 +166,7 @@ function checkZoned(spec: JobSpec): void {
   if (spec.seqAdd !== 0) throw no(`rw=${spec.rw}:${spec.seqAdd} (a skip between requests) is not supported`);
   if (spec.numjobs > 1) throw no('numjobs above 1 is not supported (the zones\' state would have to be shared between clones)');
   if (spec.zoneskip !== 0) throw no('zoneskip is not supported');
+  if (spec.switchTo !== undefined) throw no('blkbench_switch_to is not supported (the zones\' state is one device\'s)');
   if (spec.verify !== 'none' && spec.zoneResetFrequency > 0) throw no('zone_reset_frequency cannot be used with verify: a reset would lose the data verify checks');
   if (spec.jobMaxOpenZones > 0 && spec.maxOpenZones > 0 && spec.jobMaxOpenZones > spec.maxOpenZones) {
     throw no(`job_max_open_zones (${spec.jobMaxOpenZones}) is above max_open_zones (${spec.maxOpenZones})`);

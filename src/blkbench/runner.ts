@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { PreparedDevice, isBuiltInDriver, openDevice, prepareJobLoop } from './device';
+import { PreparedDevice, isBuiltInDriver, openDevice, openSwitchTarget, prepareJobLoop } from './device';
 import { assignFiles, layOutJobFile, unlinkJobFile } from './files';
 import { PROGRESS_FIELDS, STOP } from './loop';
 import { runBatches } from './groups';
@@ -58,7 +58,9 @@ async function runBatch(
   try {
     for (const spec of specs) {
       await layOutJobFile(spec, hooks.log, () => Atomics.load(stop, 0) !== STOP.running);
-      devices.push(openDevice(spec));
+      const device = openDevice(spec);
+      devices.push(device);
+      if (spec.switchTo) device.switchTarget = openSwitchTarget(spec, device);
     }
     const clones: Clone[] = [];
     specs.forEach((spec, i) => {
@@ -74,7 +76,10 @@ async function runBatch(
     }
     return results;
   } finally {
-    for (const d of devices) d.blkio.destroy();
+    for (const d of devices) {
+      d.switchTarget?.destroy();
+      d.blkio.destroy();
+    }
   }
 }
 
@@ -104,7 +109,7 @@ async function runOnMainThread(clone: Clone, progress: Float64Array, hooks: RunH
   const { spec, device } = clone;
   const onTick = hooks.onProgress ? () => hooks.onProgress!(progress) : undefined;
   const layout = { ...device, regionStart: device.regionStart + clone.queueIndex * spec.offsetIncrement };
-  const { loop, release } = prepareJobLoop(device.blkio, spec, 0, clone.jobIndex, layout, progress, onTick, stop);
+  const { loop, release } = prepareJobLoop(device.blkio, spec, 0, clone.jobIndex, layout, progress, onTick, stop, device.switchTarget);
   try {
     return spec.waitMode === 'eventfd' ? await loop.runEvented() : loop.runSync();
   } finally {
@@ -156,6 +161,7 @@ async function runOnWorkers(clones: Clone[], progress: Float64Array, hooks: RunH
 function startWorker(clone: Clone, progress: Float64Array, barrier: Int32Array, stop: Int32Array): StartedWorker {
   const input: WorkerInput = {
     handle: clone.device.blkio.share(),
+    switchHandle: clone.device.switchTarget?.share(),
     spec: clone.spec,
     queueIndex: clone.queueIndex,
     jobIndex: clone.jobIndex,
