@@ -15,6 +15,7 @@ const benches: { file: string; args: string[]; node?: string[] }[] = [
   { file: 'reconnect.js', args: quick ? ['1', '1', '3'] : ['3', '6', '20'] },
   { file: 'fast-vs-slow-path.js', args: quick ? ['1', '1', '4'] : ['3', '5', '30'] },
   { file: 'stream-copy-vs-fs.js', args: quick ? ['1', '1048576', '256'] : [] },
+  { file: 'blkbench-switching.js', args: quick ? ['1', '1'] : [] },
 ];
 
 let failed = 0;

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { open } from '../src/lib';
-import { median, pageCachedFile } from './support';
+import { median, pageCachedFile, runMain } from './support';
 
 interface Result {
   mibPerSec: number;
@@ -88,7 +88,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+runMain(main);

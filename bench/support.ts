@@ -149,3 +149,11 @@ export function randomReadLoop(job: RandomReadJob): RandomReadSample {
     daemonCpuSeconds,
   };
 }
+
+/** Runs a benchmark's async main: a failure is printed and the process exits with 1. */
+export function runMain(main: () => Promise<void>): void {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

@@ -9,7 +9,7 @@
 //   node dist-test/bench/vfio-kick.js BEFORE.node AFTER.node [seconds=2] [rounds=5]
 import { execFileSync } from 'node:child_process';
 import { bindToVfio, VFIO_DRIVER, vfioCapacity } from '../test/support/vfio-target';
-import { cpuNsPerRequest, median, nsPerRequest, randomReadLoop, RandomReadSample } from './support';
+import { cpuNsPerRequest, median, nsPerRequest, randomReadLoop, RandomReadSample, runMain } from './support';
 
 async function child(devicePath: string, seconds: number): Promise<void> {
   const size = vfioCapacity(devicePath);
@@ -45,7 +45,4 @@ async function main(): Promise<void> {
   console.log(`  after / before: IOPS ${iopsRatio.toFixed(2)}x, CPU per request ${cpuRatio.toFixed(2)}x`);
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+runMain(main);

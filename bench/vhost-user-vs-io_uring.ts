@@ -12,7 +12,7 @@
 //
 //   node --expose-gc dist-test/bench/vhost-user-vs-io_uring.js [seconds=3] [rounds=3] [aio=threads|io_uring|native]
 import { Qsd } from '../test/support/qsd';
-import { cpuNsPerRequest, median, nsPerRequest, pageCachedFile, randomReadLoop, RandomReadSample } from './support';
+import { cpuNsPerRequest, median, nsPerRequest, pageCachedFile, randomReadLoop, RandomReadSample, runMain } from './support';
 
 const QD = 32;
 const BS = 4096;
@@ -85,7 +85,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+runMain(main);

@@ -110,11 +110,22 @@ function common(file: string, size: string, runtime: string): string[] {
 
 type SideName = 'fio' | 'native' | 'js' | 't/io_uring';
 
-/** fio's t/io_uring at qd32-batched's settings: the practical limit of one io_uring thread. */
+/**
+ * fio's t/io_uring at qd32-batched's settings: the practical limit of one io_uring thread. Its CPU per
+ * request: the process's user + system time (bash's `times` after it exits) per second of its run,
+ * over its IOPS (its per-second lines leave out the last part-second, so they cannot count requests).
+ */
 function runTioUring(bin: string, file: string, runtime: string): Side {
-  const out = execFileSync(bin, ['-d32', '-s32', '-c32', '-b4096', '-p0', '-B1', '-F1', '-X1', '-O0', '-n1', `-r${runtime}`, file], { encoding: 'utf8' });
+  const args = ['-d32', '-s32', '-c32', '-b4096', '-p0', '-B1', '-F1', '-X1', '-O0', '-n1', `-r${runtime}`, file];
+  const started = process.hrtime.bigint();
+  const out = execFileSync('bash', ['-c', '"$0" "$@" && times', bin, ...args], { encoding: 'utf8' });
+  const wallNs = Number(process.hrtime.bigint() - started);
   const perSecond = [...out.matchAll(/^IOPS=([\d.]+)([KM]?)/gm)].map((m) => Number(m[1]) * (m[2] === 'M' ? 1e6 : m[2] === 'K' ? 1e3 : 1));
-  return { iops: median(perSecond.length > 1 ? perSecond.slice(1) : perSecond), bw: 0, cpuPerIoNs: 0, p50: 0, p99: 0 };
+  const seconds = (m: string, s: string) => Number(m) * 60 + Number(s);
+  const times = [...out.matchAll(/^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$/gm)].at(-1); // the children's line
+  const cpuNs = times ? (seconds(times[1], times[2]) + seconds(times[3], times[4])) * 1e9 : 0;
+  const iops = median(perSecond.length > 1 ? perSecond.slice(1) : perSecond);
+  return { iops, bw: 0, cpuPerIoNs: iops > 0 ? cpuNs / (wallNs / 1e9) / iops : 0, p50: 0, p99: 0 };
 }
 
 // Both sides run in a scratch directory: fio leaves a verify state file behind after a verify job.
@@ -178,8 +189,10 @@ function main(): void {
       const m = (s: SideName, key: keyof Side) => median(got.get(s)!.map((x) => x[key]));
       if (tioRatios.length > 0) {
         const r = median(tioRatios);
-        console.log(`  ${loops[0]}/t-io_uring: IOPS ${r.toFixed(3)} (rounds ${tioRatios.map((x) => x.toFixed(2)).join(' ')}), t/io_uring ${k(m('t/io_uring', 'iops'))} IOPS`);
-        summary.push(`| ${cfg.name} | ${loops[0]} vs t/io_uring | ${k(m('t/io_uring', 'iops'))} / - | ${k(m(loops[0], 'iops'))} / ${us(m(loops[0], 'cpuPerIoNs'))} | ${r.toFixed(2)} | - | - |`);
+        // The CPU ratio is the steadier measure on a busy machine: IOPS of one thread follow its share of a CPU.
+        const cpu = m(loops[0], 'cpuPerIoNs') / m('t/io_uring', 'cpuPerIoNs');
+        console.log(`  ${loops[0]}/t-io_uring: IOPS ${r.toFixed(3)} (rounds ${tioRatios.map((x) => x.toFixed(2)).join(' ')}), CPU per request ${cpu.toFixed(3)}, t/io_uring ${k(m('t/io_uring', 'iops'))} IOPS`);
+        summary.push(`| ${cfg.name} | ${loops[0]} vs t/io_uring | ${k(m('t/io_uring', 'iops'))} / ${us(m('t/io_uring', 'cpuPerIoNs'))} | ${k(m(loops[0], 'iops'))} / ${us(m(loops[0], 'cpuPerIoNs'))} | ${r.toFixed(2)} | - | ${cpu.toFixed(2)} |`);
       }
       console.log(`${cfg.name} (${cfg.options.join(' ')}), medians of ${rounds} (load average ${os.loadavg()[0].toFixed(2)}):`);
       for (const s of sides) {

@@ -85,7 +85,8 @@ bool plain_offsets(const JobLoopSpec& s) {
 }  // namespace
 
 JobLoop::JobLoop(Queue& queue, const JobLoopSpec& spec, double* progress)
-    : q_(queue),
+    : q_(&queue),
+      queues_{{&queue, spec.region_slot}},
       spec_(spec),
       progress_(progress),
       depth_(std::max(1, spec.iodepth)),
@@ -127,8 +128,8 @@ void JobLoop::fill_write_buffers() {
 void JobLoop::run() {
   fill_write_buffers();
   if (spec_.wait_mode == WaitMode::Eventfd) {
-    completion_fd_ = q_.completion_fd();
-    q_.set_completion_fd_enabled(true);
+    completion_fd_ = q_->completion_fd();
+    q_->set_completion_fd_enabled(true);
   }
   if (spec_.startdelay_ns > 0) sleep_until(clock_ns() + spec_.startdelay_ns, false);  // before the job's clock starts
   begin();
@@ -145,6 +146,11 @@ void JobLoop::run() {
     }
     size_t outstanding = size_t(depth_) - free_.size();
     if (outstanding == 0) {
+      if (switching_ && !stop_issuing_) {
+        if (!switch_queue()) break;
+        continue;
+      }
+      switching_ = false;  // the phase ended while draining: the next one switches on time
       if (held_dir_ >= 0 && !stop_issuing_) {
         wait_for_pace();
         continue;
@@ -152,11 +158,11 @@ void JobLoop::run() {
       if (next_phase()) continue;
       break;
     }
-    if (!free_.empty() && !stop_issuing_ && held_dir_ < 0) continue;  // room left: keep issuing, as fio does
+    if (!free_.empty() && !stop_issuing_ && held_dir_ < 0 && !switching_) continue;  // room left: keep issuing, as fio does
     int min = std::min(complete_min_, int(outstanding));
     if (!reap(min, complete_max_)) break;
   }
-  if (completion_fd_ >= 0) q_.set_completion_fd_enabled(false);
+  if (completion_fd_ >= 0) q_->set_completion_fd_enabled(false);
   finish();
 }
 
@@ -166,7 +172,7 @@ bool JobLoop::should_stop() {
     result_.stopped = true;
     return true;
   }
-  if (q_.stop_requested()) {
+  if (any_stop_requested()) {
     abandon_ = true;
     if (!result_.error) fail(ECANCELED, "the queue was removed or its Blkio destroyed during the run");
     return true;
@@ -191,6 +197,13 @@ void JobLoop::begin() {
     start_measuring(now_);
   }
   next_tick_ = now_ + kProgressIntervalNs;
+  segment_start_ = now_;
+  if (queues_.size() > 1 && spec_.switch_every_ns > 0) {
+    next_switch_ = now_ + spec_.switch_every_ns;
+    size_t expected = size_t(std::min<int64_t>(1 << 16, (spec_.ramp_ns + spec_.runtime_ns) / spec_.switch_every_ns + 16));
+    result_.switches.reserve(expected);
+    result_.segments.reserve(expected + 1);
+  }
   update_next_event();
 }
 
@@ -210,6 +223,7 @@ void JobLoop::start_measuring(int64_t now) {
     d.bw_kib = SampleStats();
     d.iops = SampleStats();
   }
+  std::fill(std::begin(segment_base_), std::end(segment_base_), 0);  // the counters restart from 0
   std::fill(std::begin(sample_ios_), std::end(sample_ios_), 0);
   std::fill(std::begin(sample_bytes_), std::end(sample_bytes_), 0);
   std::fill(std::begin(result_.depth_level), std::end(result_.depth_level), 0);
@@ -269,7 +283,7 @@ bool JobLoop::paced(uint8_t dir) {
 }
 
 void JobLoop::issue() {
-  while (!free_.empty() && !stop_issuing_) {
+  while (!free_.empty() && !stop_issuing_ && !switching_) {
     bool verifying = phase_ == kVerify;
     uint8_t dir = held_dir_ >= 0 ? uint8_t(held_dir_)
                   : verifying ? uint8_t(kRead)
@@ -314,8 +328,8 @@ void JobLoop::start_request(uint32_t index, uint8_t dir, uint32_t len, uint64_t 
   void* user_data = reinterpret_cast<void*>(uintptr_t(index));
   if (result_.trace.size() < spec_.trace_limit) result_.trace.push_back({s.offset, len, dir, uint8_t(phase_)});
   if (dir == kTrim) {
-    if (spec_.write_zeroes_on_trim) q_.write_zeroes(s.offset, len, user_data, 0);
-    else q_.discard(s.offset, len, user_data, 0);
+    if (spec_.write_zeroes_on_trim) q_->write_zeroes(s.offset, len, user_data, 0);
+    else q_->discard(s.offset, len, user_data, 0);
     return;
   }
   if (dir == kWrite) {
@@ -329,17 +343,17 @@ void JobLoop::start_request(uint32_t index, uint8_t dir, uint32_t len, uint64_t 
   }
   if (spec_.vectored) {
     s.iov = {buf, len};
-    if (dir == kRead) q_.readv(s.offset, &s.iov, 1, user_data, 0);
-    else q_.writev(s.offset, &s.iov, 1, user_data, 0);
+    if (dir == kRead) q_->readv(s.offset, &s.iov, 1, user_data, 0);
+    else q_->writev(s.offset, &s.iov, 1, user_data, 0);
   } else if (dir == kRead) {
-    q_.read(s.offset, buf, len, user_data, 0, spec_.region_slot);
+    q_->read(s.offset, buf, len, user_data, 0, spec_.region_slot);
   } else {
-    q_.write(s.offset, buf, len, user_data, 0, spec_.region_slot);
+    q_->write(s.offset, buf, len, user_data, 0, spec_.region_slot);
   }
 }
 
 void JobLoop::submit() {
-  int r = q_.do_io(nullptr, 0, 0, nullptr);
+  int r = q_->do_io(nullptr, 0, 0, nullptr);
   int64_t t = now_ = clock_ns();
   if (r < 0) {
     fail(-r, std::string("do_io failed: ") + last_error_message());
@@ -359,7 +373,7 @@ int JobLoop::wait_completions(int n, int min, int max) {
   while (n >= 0 && n < min) {
     int r;
     if (spec_.wait_mode == WaitMode::Loop) {
-      r = q_.do_io(comps_.data() + n, 0, max - n, nullptr);
+      r = q_->do_io(comps_.data() + n, 0, max - n, nullptr);
     } else if (spec_.wait_mode == WaitMode::Eventfd) {
       pollfd p{completion_fd_, POLLIN, 0};
       int ready = poll(&p, 1, int(kWaitSliceNs / 1000000));
@@ -369,10 +383,10 @@ int JobLoop::wait_completions(int n, int min, int max) {
         }
       }
       // Reset the fd before draining (libblkio's contract), then take what is there.
-      r = q_.do_io(comps_.data() + n, 0, max - n, nullptr);
+      r = q_->do_io(comps_.data() + n, 0, max - n, nullptr);
     } else {
       timespec slice{0, long(kWaitSliceNs)};
-      r = q_.do_io(comps_.data() + n, min - n, max - n, &slice);
+      r = q_->do_io(comps_.data() + n, min - n, max - n, &slice);
       if (r == -ETIME) r = 0;
     }
     if (r < 0) return r;
@@ -383,7 +397,7 @@ int JobLoop::wait_completions(int n, int min, int max) {
 }
 
 bool JobLoop::reap(int min, int max) {
-  int n = q_.do_io(comps_.data(), 0, max, nullptr);  // what is ready: no syscall
+  int n = q_->do_io(comps_.data(), 0, max, nullptr);  // what is ready: no syscall
   if (n >= 0) n = wait_completions(n, min, max);
   if (n < 0) {
     fail(-n, std::string("do_io failed: ") + last_error_message());
@@ -460,7 +474,7 @@ void JobLoop::sleep_until(int64_t until, bool spin) {
   for (;;) {
     int64_t now = clock_ns();
     if (now >= until) return;
-    if (stop_.load(std::memory_order_relaxed) || abandon_requested_.load(std::memory_order_relaxed) || q_.stop_requested())
+    if (stop_.load(std::memory_order_relaxed) || abandon_requested_.load(std::memory_order_relaxed) || any_stop_requested())
       return;
     if (spin) continue;  // busy, as fio's thinktime_spin
     int64_t ns = std::min(until - now, kWaitSliceNs);
@@ -478,6 +492,11 @@ void JobLoop::time_events(int64_t now) {
     run_end_ = kNever;
     stop_issuing_ = true;
     held_dir_ = -1;
+  }
+  if (now >= next_switch_ && !switching_) {
+    switching_ = true;  // stop issuing; once drained, run() moves to the next queue
+    switch_started_ = now;
+    next_switch_ = kNever;
   }
   if (now >= next_sample_) {
     double secs = double(now - last_sample_) / 1e9;
@@ -497,7 +516,81 @@ void JobLoop::time_events(int64_t now) {
   update_next_event();
 }
 
-void JobLoop::update_next_event() { next_event_ = std::min({ramp_end_, run_end_, next_sample_, next_tick_}); }
+void JobLoop::update_next_event() { next_event_ = std::min({ramp_end_, run_end_, next_sample_, next_tick_, next_switch_}); }
+
+bool JobLoop::any_stop_requested() const {
+  for (const Target& t : queues_)
+    if (t.queue->stop_requested()) return true;
+  return false;
+}
+
+// Nothing is in flight on the old queue: flush it (so every write it
+// acknowledged is on the image whichever backend serves it next), then go on
+// with the next queue. The job's state (offsets, verify marks, pacing,
+// counters) is the loop's own and carries over as it is.
+bool JobLoop::switch_queue() {
+  switching_ = false;
+  if ((uses(spec_, kWrite) || uses(spec_, kTrim)) && !flush_before_switch()) return false;
+  int64_t now = clock_ns();
+  close_segment(now);
+  if (completion_fd_ >= 0) q_->set_completion_fd_enabled(false);
+  size_t from = current_;
+  current_ = (current_ + 1) % queues_.size();
+  q_ = queues_[current_].queue;
+  spec_.region_slot = queues_[current_].region_slot;
+  if (completion_fd_ >= 0) {
+    completion_fd_ = q_->completion_fd();
+    q_->set_completion_fd_enabled(true);
+  }
+  now_ = clock_ns();
+  result_.switches.push_back({switch_started_ - started_, now_ - switch_started_, uint8_t(from), uint8_t(current_)});
+  segment_start_ = now_;
+  next_switch_ = now_ + spec_.switch_every_ns;
+  update_next_event();
+  return true;
+}
+
+bool JobLoop::flush_before_switch() {
+  void* const tag = reinterpret_cast<void*>(~uintptr_t(0));
+  q_->flush(tag, 0);
+  for (;;) {
+    timespec slice{0, long(kWaitSliceNs)};
+    int r = q_->do_io(comps_.data(), 1, 1, &slice);
+    if (r == -ETIME || r == 0) {
+      if (should_stop() && abandon_) return false;
+      continue;
+    }
+    if (r < 0) {
+      fail(-r, std::string("do_io failed while flushing before a switch: ") + last_error_message());
+      abandon_ = true;
+      return false;
+    }
+    const Completion& c = comps_[0];
+    if (c.user_data != tag) {  // cannot happen: nothing else was outstanding
+      fail(EIO, "an unexpected completion came while flushing before a switch");
+      return false;
+    }
+    if (c.ret < 0) {
+      fail(-c.ret, std::string("flush before a switch failed: ") + (c.error_msg ? c.error_msg : strerror(-c.ret)));
+      return false;
+    }
+    return true;
+  }
+}
+
+// Ends the stretch on the current queue: what completed there since it began.
+void JobLoop::close_segment(int64_t now) {
+  if (queues_.size() < 2) return;
+  uint64_t totals[3] = {};
+  for (const DirectionResult& d : result_.dir) {
+    totals[0] += d.ios;
+    totals[1] += d.bytes;
+    totals[2] += d.lat.sum;
+  }
+  result_.segments.push_back({uint8_t(current_), segment_start_ - started_, now - started_, totals[0] - segment_base_[0],
+                              totals[1] - segment_base_[1], totals[2] - segment_base_[2]});
+  std::copy(std::begin(totals), std::end(totals), std::begin(segment_base_));
+}
 
 void JobLoop::publish_progress(int64_t now) {
   if (!progress_) return;
@@ -568,7 +661,8 @@ void JobLoop::finish() {
   int64_t run_end = run_ended_ >= 0 ? run_ended_ : last_completion_;
   result_.runtime_ns = phase_ == kRun || phase_ == kVerify ? std::max<int64_t>(0, run_end - measure_start_) : 0;
   result_.elapsed_ns = end - started_;
-  result_.left_in_flight = q_.outstanding();
+  result_.left_in_flight = q_->outstanding();
+  close_segment(end);
   check_rate_min();
   phase_ = kDone;
   publish_progress(end);

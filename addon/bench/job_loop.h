@@ -73,6 +73,9 @@ struct JobLoopSpec {
   // Keep every measured completion for fio's per-job logs (write_lat_log and
   // the others; blkbench writes the files from them).
   bool log_samples = false;
+  // Switching (docs/switching.md): with switch targets added, the loop moves
+  // to the next queue every switch_every_ns (drain, flush, swap, resume).
+  int64_t switch_every_ns = 0;
   // Request buffers: iodepth slots of slot_stride bytes in a mapped region.
   uint8_t* buffers = nullptr;
   size_t slot_stride = 0;
@@ -110,6 +113,22 @@ struct LogSample {
   uint8_t dir;
 };
 
+// One switch: when it began (ns after the loop's start), how long no
+// request was issued (drain, flush, swap), and the queues it went between.
+struct SwitchRecord {
+  int64_t at_ns;
+  int64_t pause_ns;
+  uint8_t from, to;
+};
+
+// A stretch on one queue between switches, with what completed there in the
+// measured phase (lat_sum_ns: the sum of fio's lat over those requests).
+struct PathSegment {
+  uint8_t path;
+  int64_t start_ns, end_ns;
+  uint64_t ios, bytes, lat_sum_ns;
+};
+
 struct JobLoopResult {
   DirectionResult dir[3];
   uint64_t depth_level[7] = {}, depth_submit[7] = {}, depth_complete[7] = {};
@@ -126,12 +145,17 @@ struct JobLoopResult {
   // a shutdown): their buffers must stay mapped.
   size_t left_in_flight = 0;
   bool stopped = false;
+  std::vector<SwitchRecord> switches;
+  std::vector<PathSegment> segments;  // only when the job switches
 };
 
 class JobLoop {
  public:
   // progress: kProgressFields doubles (may be null), written about every 100 ms.
   JobLoop(Queue& queue, const JobLoopSpec& spec, double* progress);
+  // Another queue over the same image (a second backend), with the loop's
+  // buffers mapped there at region_slot. The caller holds its claim too.
+  void add_switch_target(Queue& queue, int region_slot) { queues_.push_back({&queue, region_slot}); }
   // Runs to the end on the calling thread. The caller holds queue.claim().
   void run();
   // Thread-safe: stop issuing, let what is in flight complete, then return.
@@ -173,12 +197,25 @@ class JobLoop {
   void publish_progress(int64_t now);
   bool next_phase();
   void fail(int err, std::string msg);
+  bool switch_queue();
+  bool flush_before_switch();
+  void close_segment(int64_t now);
+  bool any_stop_requested() const;
   bool should_stop();
   void check_rate_min();
   void finish();
   uint8_t* slot_buffer(uint32_t index) { return spec_.buffers + size_t(index) * spec_.slot_stride; }
 
-  Queue& q_;
+  struct Target {
+    Queue* queue;
+    int region_slot;
+  };
+  Queue* q_;  // the queue in use: queues_[current_]
+  std::vector<Target> queues_;
+  size_t current_ = 0;
+  bool switching_ = false;  // drain, then move to the next queue
+  int64_t switch_started_ = 0, next_switch_ = INT64_MAX, segment_start_ = 0;
+  uint64_t segment_base_[3] = {};  // ios, bytes, lat sum at the segment's start
   JobLoopSpec spec_;
   double* progress_;
   std::atomic<bool> stop_{false};

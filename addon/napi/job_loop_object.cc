@@ -1,4 +1,4 @@
-// startJobLoop(nativeQueue, spec, progress, onDone) -> handle; stopJobLoop(handle).
+// startJobLoop(nativeQueue, spec, progress, onDone, switchTargets) -> handle; stopJobLoop(handle).
 //
 // The loop claims the core queue (JS doIo on it gets EBUSY meanwhile), gets
 // its request buffers in a region of its own (allocated and mapped here, so
@@ -6,7 +6,8 @@
 // When it ends, onDone(result) is called on the JS thread, which joins the
 // thread and frees the region. A destroyed Blkio makes the loop return
 // within a wait slice (Queue::shutdown waits for the claim); an exiting
-// environment stops and joins it in a cleanup hook.
+// environment stops and joins it in a cleanup hook. Switch targets (other
+// queues over the same image) are claimed too and get the region mapped.
 #include "job_loop_object.h"
 
 #include <cerrno>
@@ -36,6 +37,11 @@ struct JobLoopRun {
   std::shared_ptr<Queue> queue;
   MemRegion region{};
   bool region_mapped = false;
+  // Switch targets: their queues and owners, and the owners (other than
+  // owner) the region was mapped into.
+  std::vector<std::shared_ptr<Queue>> target_queues;
+  std::vector<std::shared_ptr<Blkio>> target_owners;
+  std::vector<std::shared_ptr<Blkio>> mapped_into;
   std::unique_ptr<bench::JobLoop> loop;
   std::thread thread;
   Napi::ThreadSafeFunction on_done;
@@ -54,7 +60,11 @@ uint64_t round_up(uint64_t n, uint64_t align) { return align > 1 ? (n + align - 
 // after a failed do_io or a shutdown: the Blkio frees it when destroyed).
 void release_region(JobLoopRun& run) {
   if (!run.region_mapped) return;
-  if (run.loop && run.loop->result().left_in_flight > 0 && run.queue->alive()) return;
+  bool alive = run.queue->alive();
+  for (auto& q : run.target_queues) alive = alive || q->alive();
+  if (run.loop && run.loop->result().left_in_flight > 0 && alive) return;
+  for (auto& b : run.mapped_into) b->unmap_mem_region(run.region);
+  run.mapped_into.clear();
   run.owner->unmap_mem_region(run.region);
   run.owner->free_mem_region(run.region);  // ENODEV once destroyed: it is freed already
   run.region_mapped = false;
@@ -169,6 +179,31 @@ Napi::Object result_object(Napi::Env env, const bench::JobLoopResult& r) {
     o.Set("log", log);
   }
   o.Set("leftInFlight", double(r.left_in_flight));
+  if (!r.segments.empty()) {
+    // Switching: [at ns, pause ns, from, to] per switch; [path, start ns, end ns, ios, bytes, lat sum ns] per stretch.
+    auto switches = Napi::Float64Array::New(env, r.switches.size() * 4);
+    for (size_t i = 0; i < r.switches.size(); i++) {
+      const bench::SwitchRecord& w = r.switches[i];
+      double* row = switches.Data() + i * 4;
+      row[0] = double(w.at_ns);
+      row[1] = double(w.pause_ns);
+      row[2] = w.from;
+      row[3] = w.to;
+    }
+    auto segments = Napi::Float64Array::New(env, r.segments.size() * 6);
+    for (size_t i = 0; i < r.segments.size(); i++) {
+      const bench::PathSegment& g = r.segments[i];
+      double* row = segments.Data() + i * 6;
+      row[0] = g.path;
+      row[1] = double(g.start_ns);
+      row[2] = double(g.end_ns);
+      row[3] = double(g.ios);
+      row[4] = double(g.bytes);
+      row[5] = double(g.lat_sum_ns);
+    }
+    o.Set("switches", switches);
+    o.Set("segments", segments);
+  }
   return o;
 }
 
@@ -189,7 +224,34 @@ void on_loop_done(Napi::Env env, Napi::Function callback, RunHolder* holder) {
   if (env && callback) callback.Call({result_object(env, run.loop->result())});
 }
 
-// startJobLoop(nativeQueue, spec, progress: Float64Array | undefined, onDone)
+struct SwitchTarget {
+  std::shared_ptr<Queue> queue;
+  std::shared_ptr<Blkio> owner;
+};
+
+// Other queues of this addon over an image of the same size, started.
+std::vector<SwitchTarget> switch_targets(Napi::Env env, Napi::Value v, const Blkio& owner) {
+  std::vector<SwitchTarget> out;
+  if (v.IsUndefined() || v.IsNull()) return out;
+  if (!v.IsArray()) bad_spec(env, "job loop: switch targets must be an array of queues");
+  Napi::Array a = v.As<Napi::Array>();
+  if (a.Length() > 8) bad_spec(env, "job loop: at most 8 switch targets");
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value e = a[i];
+    if (!e.IsObject() || !e.As<Napi::Object>().InstanceOf(addon_data(env).queue_class.Value()))
+      throw_blkio_error(env, -ENOTSUP, "job loop: a switch target must be a queue of this addon's drivers");
+    QueueObject* qo = QueueObject::Unwrap(e.As<Napi::Object>());
+    SwitchTarget t{qo->core_queue(), qo->core_owner()};
+    if (!t.queue || !t.owner || !t.queue->alive()) throw_blkio_error(env, -ENODEV, "job loop: a switch target queue has been removed or its Blkio destroyed");
+    if (t.owner->info().capacity != owner.info().capacity)
+      bad_spec(env, "job loop: a switch target's capacity (" + std::to_string(t.owner->info().capacity) + " bytes) differs from the queue's (" +
+                        std::to_string(owner.info().capacity) + " bytes)");
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+// startJobLoop(nativeQueue, spec, progress: Float64Array | undefined, onDone, switchTargets?: Queue[])
 Napi::Value start_job_loop(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(addon_data(env).queue_class.Value()))
@@ -201,6 +263,8 @@ Napi::Value start_job_loop(const Napi::CallbackInfo& info) {
   std::shared_ptr<Blkio> owner = qo->core_owner();
   if (!queue || !owner || !queue->alive()) throw_blkio_error(env, -ENODEV, "queue has been removed or its Blkio destroyed");
   bench::JobLoopSpec spec = parse_job_loop_spec(env, info[1].As<Napi::Object>());
+  std::vector<SwitchTarget> targets = switch_targets(env, info[4], *owner);
+  if (!targets.empty() && spec.switch_every_ns <= 0) bad_spec(env, "job loop: switch targets need switchEveryNs > 0");
 
   double* progress = nullptr;
   Napi::Value progress_value = info[2];
@@ -218,9 +282,15 @@ Napi::Value start_job_loop(const Napi::CallbackInfo& info) {
     progress = arr.Data();
   }
 
-  const DeviceInfo& dev = owner->info();
-  uint64_t stride = round_up(max_block_size(spec), uint64_t(std::max(1, dev.buf_alignment)));
-  uint64_t mem_len = round_up(stride * uint64_t(spec.iodepth), std::max<uint64_t>(4096, dev.mem_region_alignment));
+  // The buffers suit every queue the loop may use.
+  uint64_t buf_align = uint64_t(std::max(1, owner->info().buf_alignment));
+  uint64_t region_align = std::max<uint64_t>(4096, owner->info().mem_region_alignment);
+  for (const SwitchTarget& t : targets) {
+    buf_align = std::max<uint64_t>(buf_align, uint64_t(std::max(1, t.owner->info().buf_alignment)));
+    region_align = std::max<uint64_t>(region_align, t.owner->info().mem_region_alignment);
+  }
+  uint64_t stride = round_up(max_block_size(spec), buf_align);
+  uint64_t mem_len = round_up(stride * uint64_t(spec.iodepth), region_align);
   if (mem_len > kMaxJobMemory)
     bad_spec(env, "job loop: iodepth x block size needs " + std::to_string(mem_len) + " bytes of buffers, more than 1 GiB");
 
@@ -235,6 +305,20 @@ Napi::Value start_job_loop(const Napi::CallbackInfo& info) {
   } unclaim{queue.get()};
   if (queue->outstanding() != 0)
     throw_blkio_error(env, -EBUSY, "queue has requests outstanding; reap them before starting a job loop");
+  struct UnclaimTargets {
+    std::vector<std::shared_ptr<Queue>>* qs;
+    ~UnclaimTargets() {
+      if (qs)
+        for (auto& q : *qs) q->release_claim();
+    }
+  } unclaim_targets{&run->target_queues};
+  for (SwitchTarget& t : targets) {
+    if (!t.queue->claim()) throw_blkio_error(env, -EBUSY, "job loop: a switch target queue is the job's own, given twice, or driven by another job loop");
+    run->target_queues.push_back(t.queue);
+    run->target_owners.push_back(t.owner);
+    if (t.queue->outstanding() != 0)
+      throw_blkio_error(env, -EBUSY, "job loop: a switch target queue has requests outstanding; reap them first");
+  }
   int r = owner->alloc_mem_region(&run->region, size_t(mem_len));
   if (r < 0) throw_blkio_error(env, r);
   r = owner->map_mem_region(run->region);
@@ -251,17 +335,31 @@ Napi::Value start_job_loop(const Napi::CallbackInfo& info) {
   spec.slot_stride = size_t(stride);
   spec.region_slot = owner->mapped_region_slot(run->region.addr, run->region.len);
   run->loop = std::make_unique<bench::JobLoop>(*queue, spec, progress);
+  for (size_t i = 0; i < run->target_queues.size(); i++) {
+    const std::shared_ptr<Blkio>& b = run->target_owners[i];
+    // Once per device: another queue of the job's own device, or of a device already mapped, has the region.
+    bool mapped = b == owner;
+    for (auto& m : run->mapped_into) mapped = mapped || m == b;
+    if (!mapped) {
+      r = b->map_mem_region(run->region);
+      if (r < 0) throw_blkio_error(env, r);
+      run->mapped_into.push_back(b);
+    }
+    run->loop->add_switch_target(*run->target_queues[i], b->mapped_region_slot(run->region.addr, run->region.len));
+  }
   if (progress) run->progress_ref = Napi::Persistent(progress_value);
   run->on_done = Napi::ThreadSafeFunction::New(env, info[3].As<Napi::Function>(), "blkio job loop", 0, 1);
 
   run->hook_holder = new RunHolder(run);
   napi_add_env_cleanup_hook(env, cleanup_hook, run->hook_holder);
-  unclaim.q = nullptr;  // the thread releases the claim, the done callback the region
+  unclaim.q = nullptr;  // the thread releases the claims, the done callback the region
+  unclaim_targets.qs = nullptr;
   free_region.run = nullptr;
   JobLoopRun* raw = run.get();
   run->thread = std::thread([raw, tsfn = run->on_done, keep = new RunHolder(run)]() mutable {
     raw->loop->run();
     raw->queue->release_claim();
+    for (auto& q : raw->target_queues) q->release_claim();
     if (tsfn.BlockingCall(keep, on_loop_done) != napi_ok) delete keep;  // the environment is going away
     tsfn.Release();
   });

@@ -18,7 +18,7 @@ import { OptionError, fioSize } from './units';
 import { reportedResults } from './groups';
 import { STOP } from './loop';
 import { terseReport } from './report-terse';
-import { fleetMode, runClient, runServer } from './fleet-cli';
+import { fleetMode, runClient, runServer } from './fleet/cli';
 import { diskUtilJson, diskUtilText, finishDiskUtil, startDiskUtil } from './disk-util';
 
 interface Io {

@@ -24,6 +24,8 @@ export interface PreparedDevice {
   capacity: number;
   slotStride: number;
   memoryLen: number;
+  /** blkbench_switch_to: the other backend of the image, started with a queue for the job. */
+  switchTarget?: Blkio;
 }
 
 /** Drivers of this package's addon; any other name is looked up in another libblkio. */
@@ -83,6 +85,30 @@ export function openDevice(spec: JobSpec): PreparedDevice {
     b.destroy();
     throw e;
   }
+}
+
+/**
+ * blkbench_switch_to: the other backend of the job's image, started as the job's own (one queue, the
+ * job's ring size and direct), refused unless it serves an image of the same size that takes the
+ * job's block sizes and offset.
+ */
+export function openSwitchTarget(spec: JobSpec, own: PreparedDevice): Blkio {
+  const t = spec.switchTo!;
+  const label = `blkbench_switch_to=${t.driver}:${t.path}`;
+  let target: PreparedDevice;
+  try {
+    target = openDevice({ ...spec, driver: t.driver, path: t.path, preConnectProps: [], preStartProps: [], invalidate: false });
+  } catch (e) {
+    const why = (e as Error).message.startsWith(`${spec.name}: `) ? (e as Error).message.slice(spec.name.length + 2) : (e as Error).message;
+    throw new SetupError(`${spec.name}: ${label}: ${why}`);
+  }
+  if (target.capacity !== own.capacity) {
+    target.blkio.destroy();
+    throw new SetupError(
+      `${spec.name}: ${label} serves ${target.capacity} bytes but '${spec.path}' has ${own.capacity}: both must be the same image`,
+    );
+  }
+  return target.blkio;
 }
 
 /** The properties a job sets before connect, then connect. */
@@ -176,22 +202,27 @@ function dropPageCache(spec: JobSpec): void {
   }
 }
 
-/** A job's buffers: one mapped region of iodepth × max block size, allocated on the job's thread. */
-export function allocJobMemory(b: Blkio, memoryLen: number): { buffer: ArrayBuffer; release: () => void } {
+/**
+ * A job's buffers: one mapped region of iodepth × max block size, allocated on the job's thread
+ * (and mapped into the switch target too, which the job's requests also reach).
+ */
+export function allocJobMemory(b: Blkio, memoryLen: number, switchTarget?: Blkio): { buffer: ArrayBuffer; release: () => void } {
   const region = b.allocMemRegion(memoryLen);
-  try {
-    b.mapMemRegion(region);
-  } catch (e) {
+  const mapped: Blkio[] = [];
+  const release = () => {
+    for (const m of mapped.reverse()) m.unmapMemRegion(region);
     b.freeMemRegion(region);
+  };
+  try {
+    for (const m of switchTarget ? [b, switchTarget] : [b]) {
+      m.mapMemRegion(region);
+      mapped.push(m);
+    }
+  } catch (e) {
+    release();
     throw e;
   }
-  return {
-    buffer: region.buffer,
-    release: () => {
-      b.unmapMemRegion(region);
-      b.freeMemRegion(region);
-    },
-  };
+  return { buffer: region.buffer, release };
 }
 
 /** Where a job clone's I/O goes: the device layout both the main thread and workers use. */
@@ -210,11 +241,14 @@ export function prepareJobLoop(
   progress: Float64Array,
   onTick?: () => void,
   stop?: Int32Array,
+  switchTarget?: Blkio,
 ): { loop: JobLoop; release: () => void } {
   const queue = spec.hipri ? b.getPollQueue(queueIndex) : b.getQueue(queueIndex);
   if (!queue) throw new Error(`${spec.name}: the device has no queue ${queueIndex}`);
-  const memory = allocJobMemory(b, layout.memoryLen);
+  const memory = allocJobMemory(b, layout.memoryLen, switchTarget);
   try {
+    const other = switchTarget?.getQueue(queueIndex);
+    if (switchTarget && !other) throw new Error(`${spec.name}: the switch target has no queue ${queueIndex}`);
     const loop = new JobLoop({
       spec,
       jobIndex,
@@ -229,6 +263,7 @@ export function prepareJobLoop(
       progress,
       onTick,
       stop,
+      switchQueues: other ? [other] : undefined,
     });
     return { loop, release: memory.release };
   } catch (e) {

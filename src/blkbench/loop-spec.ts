@@ -51,6 +51,7 @@ export function jobLoopSpec(
     vectored: spec.vectored,
     writeZeroesOnTrim: spec.writeZeroesOnTrim,
     logSamples: JobLogs.forJob(spec, 0) !== undefined,
+    switchEveryNs: spec.switchTo ? spec.switchEveryNs : 0,
   };
 }
 

@@ -16,7 +16,8 @@
 import { performance } from 'node:perf_hooks';
 import type { Completion, Queue } from '../lib';
 import { BlockSizePicker, OffsetGenerator, PureRandomOffsets, RandomMapOffsets, SequentialOffsets } from './offsets';
-import type { JobLoopSpec } from '../lib/bench';
+import type { JobLoopSpec, JobLoopSwitches } from '../lib/bench';
+import { summarizeSwitches, switchPaths } from './switch-report';
 import { DIRECTIONS, Direction, JobSpec } from './options';
 import { isRandomRw, jobLoopSpec, loopBlockSizes, loopDirections } from './loop-spec';
 import { Prng } from './random';
@@ -39,6 +40,8 @@ export const STOP = { running: 0, stop: 1, exitall: 2 } as const;
 const READ = 0;
 const WRITE = 1;
 const DIR_NAMES: Direction[] = ['read', 'write', 'trim'];
+/** userData of the flush before a switch (slots are 0...iodepth-1). */
+const FLUSH_TAG = -1;
 
 /** Phase codes, also written to the shared progress array. */
 export const PHASE = { ramp: 1, run: 2, verify: 3, done: 4 } as const;
@@ -74,6 +77,11 @@ export interface LoopSetup {
   /** Test mode: record the first traceLimit requests issued (JobLoop.trace), as the native loop's traceLimit. */
   traceLimit?: number;
   /**
+   * blkbench_switch_to: queues of other devices serving the same image, with `memory` mapped there
+   * too; the loop alternates between `queue` and these every loopSpec.switchEveryNs.
+   */
+  switchQueues?: Queue[];
+  /**
    * The job as the native loop takes it (jobLoopSpec of spec and this clone's region; built here when
    * not given). Every per-request decision reads it; spec only names the job in its result and logs.
    */
@@ -86,7 +94,18 @@ export class JobLoop {
   /** The job itself, as the native loop takes it: every per-request decision reads this. */
   private readonly job: JobLoopSpec;
   private readonly rwmixread: number;
-  private readonly q: Queue;
+  /** The queue in use: queues[current]. */
+  private q: Queue;
+  private readonly queues: Queue[];
+  private current = 0;
+  /** Draining to move to the next queue (no request is issued meanwhile). */
+  private switching = false;
+  private switchStarted = 0;
+  private nextSwitch = Infinity;
+  private segmentStart = 0;
+  private segmentBase: [number, number, number] = [0, 0, 0];
+  private readonly switchRecord: JobLoopSwitches = { switches: [], segments: [] };
+  private evented = false;
   private readonly comps: Completion[];
   private readonly depth: number;
   private readonly batchSubmit: number;
@@ -181,6 +200,7 @@ export class JobLoop {
     const jobIndex = job.jobIndex ?? 0;
     const regionLen = job.regionLength;
     this.q = setup.queue;
+    this.queues = [setup.queue, ...(setup.switchQueues ?? [])];
     this.comps = setup.completions;
     this.depth = job.iodepth ?? 1;
     this.batchSubmit = Math.max(1, job.iodepthBatchSubmit ?? 1);
@@ -261,6 +281,10 @@ export class JobLoop {
     for (;;) {
       this.issue();
       const outstanding = this.depth - this.freeCount;
+      if (outstanding === 0 && this.switching) {
+        if (this.switchWhenDrained()) continue;
+        if (this.error !== 0) break;
+      }
       if (outstanding === 0 && this.heldDir >= 0 && !this.stopIssuing) {
         this.waitForPace();
         continue;
@@ -269,7 +293,7 @@ export class JobLoop {
         if (this.nextPhase()) continue;
         break;
       }
-      if (this.freeCount > 0 && !this.stopIssuing && this.heldDir < 0) {
+      if (this.freeCount > 0 && !this.stopIssuing && this.heldDir < 0 && !this.switching) {
         this.pump(0, 0); // a batch is ready and the queue has room: submit only, as fio does
         continue;
       }
@@ -288,11 +312,22 @@ export class JobLoop {
   runEvented(): Promise<JobResult> {
     return new Promise((resolve, reject) => {
       this.q.setCompletionFdEnabled(true);
+      this.evented = true;
       const step = () => {
         try {
           for (;;) {
             this.issue();
             const outstanding = this.depth - this.freeCount;
+            if (outstanding === 0 && this.switching) {
+              const old = this.q;
+              const moved = this.switchWhenDrained();
+              if (this.q !== old) {
+                watcher.close(); // the completion fd to wait on is the new queue's
+                watcher = this.q.watchCompletions(step);
+                watcher.ref();
+              }
+              if (moved) continue;
+            }
             if (outstanding === 0 && this.heldDir >= 0 && !this.stopIssuing) {
               this.waitForPace(); // paced with nothing in flight: sleep rather than spin the event loop
               continue;
@@ -313,7 +348,7 @@ export class JobLoop {
           reject(e);
         }
       };
-      const watcher = this.q.watchCompletions(step);
+      let watcher = this.q.watchCompletions(step);
       watcher.ref(); // keep the process alive while this job has requests in flight
       this.begin();
       step();
@@ -335,6 +370,9 @@ export class JobLoop {
       this.startMeasuring(now);
     }
     this.nextTick = now + PROGRESS_INTERVAL_MS;
+    this.segmentStart = now;
+    const every = this.job.switchEveryNs ?? 0;
+    if (this.queues.length > 1 && every > 0) this.nextSwitch = now + every / 1e6;
     this.updateNextEvent();
   }
 
@@ -348,6 +386,7 @@ export class JobLoop {
     this.issuedIos = 0;
     this.pacer.begin(now);
     this.measured.reset();
+    this.segmentBase = [0, 0, 0]; // the counters restart from 0
     this.cpuStart = cpuNow();
   }
 
@@ -355,7 +394,7 @@ export class JobLoop {
   private issue(): void {
     const q = this.q;
     const tIssue = this.lastClock; // no clock read of its own: the hot path reads the clock per doIo only
-    while (this.freeCount > 0 && !this.stopIssuing) {
+    while (this.freeCount > 0 && !this.stopIssuing && !this.switching) {
       const dir = this.heldDir >= 0 ? this.heldDir
         : this.phase === PHASE.verify ? READ : this.mixed ? (this.mixRng.nextBelow(100) < this.rwmixread ? READ : WRITE) : this.fixedDir;
       if (this.pacer.active && this.phase !== PHASE.verify) {
@@ -563,6 +602,11 @@ export class JobLoop {
       this.runEnd = Infinity;
       this.stopIssuing = true;
     }
+    if (now >= this.nextSwitch && !this.switching) {
+      this.switching = true; // stop issuing; once drained, the loop moves to the next queue
+      this.switchStarted = now;
+      this.nextSwitch = Infinity;
+    }
     if (now >= this.nextSample) {
       this.measured.sample((now - this.nextSample + SAMPLE_INTERVAL_MS) / 1000);
       this.nextSample = now + SAMPLE_INTERVAL_MS;
@@ -619,7 +663,7 @@ export class JobLoop {
   }
 
   private updateNextEvent(): void {
-    this.nextEvent = Math.min(this.rampEnd, this.runEnd, this.nextSample, this.nextTick);
+    this.nextEvent = Math.min(this.rampEnd, this.runEnd, this.nextSample, this.nextTick, this.nextSwitch);
   }
 
   private publishProgress(now: number): void {
@@ -642,6 +686,61 @@ export class JobLoop {
     if (this.timeBased) return Math.min(1, byTime);
     const byBytes = this.phase === PHASE.ramp ? 0 : this.issuedBytes / Math.max(1, this.ioLimit);
     return Math.min(1, Math.max(byTime, byBytes));
+  }
+
+  /**
+   * Nothing in flight and a switch due: flush the old queue if the job writes (so every write it
+   * acknowledged is on the image whichever backend serves it next), then go on with the next queue,
+   * the job's state (offsets, verify marks, pacing, counters) as it is. False when no switch was made
+   * (the phase ended while draining, or the flush failed).
+   */
+  private switchWhenDrained(): boolean {
+    this.switching = false;
+    if (this.stopIssuing) return false; // the next phase (a verify pass) switches on time
+    if ((this.mixed || this.fixedDir !== READ) && !this.flushBeforeSwitch()) return false;
+    const now = performance.now();
+    this.closeSegment(now);
+    if (this.evented) this.q.setCompletionFdEnabled(false);
+    const from = this.current;
+    this.current = (this.current + 1) % this.queues.length;
+    this.q = this.queues[this.current];
+    if (this.evented) this.q.setCompletionFdEnabled(true);
+    const resumed = performance.now();
+    this.lastClock = resumed;
+    this.switchRecord.switches.push({
+      atNs: Math.round((this.switchStarted - this.startedAt) * 1e6), pauseNs: Math.round((resumed - this.switchStarted) * 1e6), from, to: this.current,
+    });
+    this.segmentStart = resumed;
+    this.nextSwitch = resumed + (this.job.switchEveryNs ?? 0) / 1e6;
+    this.updateNextEvent();
+    return true;
+  }
+
+  private flushBeforeSwitch(): boolean {
+    try {
+      this.q.flush(FLUSH_TAG);
+      for (;;) {
+        const n = this.q.doIo(this.comps, 1, 1);
+        if (n === 0) continue;
+        const c = this.comps[0];
+        if (c.ret < 0) throw Object.assign(new Error(`flush before a switch failed: ${c.errorMsg ?? `errno ${-c.ret}`}`), { errno: -c.ret });
+        return true;
+      }
+    } catch (e) {
+      this.fail(e as Error);
+      return false;
+    }
+  }
+
+  /** Ends the stretch on the current queue: what completed there since it began. */
+  private closeSegment(now: number): void {
+    if (this.queues.length < 2) return;
+    const totals = this.measured.totals();
+    this.switchRecord.segments.push({
+      path: this.current, startNs: Math.round((this.segmentStart - this.startedAt) * 1e6), endNs: Math.round((now - this.startedAt) * 1e6),
+      ios: totals[0] - this.segmentBase[0], bytes: totals[1] - this.segmentBase[1], latSumNs: totals[2] - this.segmentBase[2],
+    });
+    this.segmentBase = totals;
   }
 
   /** Moves to the next phase when the queue has drained; false when the job is done. */
@@ -669,6 +768,7 @@ export class JobLoop {
     this.publishProgress(performance.now());
     const runtimeNs = Math.max(0, Math.round((end - this.measureStart) * 1e6));
     this.checkRateMin(runtimeNs);
+    this.closeSegment(performance.now());
     this.logs?.write(end - this.measureStart);
     return {
       name: this.spec.name,
@@ -684,6 +784,7 @@ export class JobLoop {
       errorMessage: this.errorMessage,
       verifiedBlocks: this.verifiedBlocks,
       ignoredErrors: this.ignoredErrors,
+      ...(this.queues.length > 1 ? { switching: summarizeSwitches(this.switchRecord, switchPaths(this.spec)) } : {}),
     };
   }
 }

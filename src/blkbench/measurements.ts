@@ -72,6 +72,18 @@ export class Measurements {
   }
 
   /** Forgets everything (at the end of ramp time). */
+  /** Requests, bytes and the sum of lat (ns) measured so far, over every direction (a switching job's stretches). */
+  totals(): [number, number, number] {
+    let ios = 0, bytes = 0, latSum = 0;
+    for (let d = 0; d < 3; d++) {
+      const l = this.lat[d].snapshot();
+      ios += this.ios[d];
+      bytes += this.bytes[d];
+      latSum += l.n * l.mean;
+    }
+    return [ios, bytes, latSum];
+  }
+
   reset(): void {
     for (let d = 0; d < 3; d++) {
       this.lat[d].reset();

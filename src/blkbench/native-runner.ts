@@ -13,6 +13,7 @@ import { jobLoopSpec } from './loop-spec';
 import { JobLogs } from './logs';
 import { DirectionResult, JobResult } from './results';
 import { StatsSnapshot } from './stats';
+import { summarizeSwitches, switchPaths } from './switch-report';
 
 export { jobLoopSpec } from './loop-spec';
 
@@ -53,7 +54,9 @@ export async function runNativeClones(
       const queue = c.spec.hipri ? c.device.blkio.getPollQueue(c.queueIndex) : c.device.blkio.getQueue(c.queueIndex);
       if (!queue) throw new Error(`${c.spec.name}: the device has no queue ${c.queueIndex}`);
       const slot = new Float64Array(progress.buffer, c.jobIndex * PROGRESS_FIELDS * 8, PROGRESS_FIELDS);
-      loops.push(startJobLoop(queue, loopSpec(c), { progress: slot }));
+      const target = c.device.switchTarget?.getQueue(c.queueIndex);
+      if (c.device.switchTarget && !target) throw new Error(`${c.spec.name}: the switch target has no queue ${c.queueIndex}`);
+      loops.push(startJobLoop(queue, loopSpec(c), { progress: slot, switchTo: target ? [target] : undefined }));
     });
   } catch (e) {
     for (const l of loops) l.stop();
@@ -147,5 +150,6 @@ function jobResult(spec: JobSpec, r: JobLoopResult, cpu: JobLoopResult['cpu']): 
     verifiedBlocks: r.verifiedBlocks,
     ignoredErrors: r.ignoredErrors,
     loop: 'native',
+    ...(r.switching ? { switching: summarizeSwitches(r.switching, switchPaths(spec)) } : {}),
   };
 }

@@ -10,6 +10,7 @@ import {
   parseBlockSizes, parseBsrange, parseBssplit, parseContinueOnError, parseDistribution, parseFallocate,
   parseEngine, parsePerDirection, parsePropList, parseRandseed, parseRw, parseVerify,
 } from './option-values';
+import { SwitchTarget, parseSwitchTarget } from './switch-options';
 import {
   OptionError, SizeOrPercent, badValue, parseBool, parseChoice, parseIntOption, parseSize, parseSizeOrPercent, parseTimeNs,
 } from './units';
@@ -271,6 +272,10 @@ export const OPTIONS = {
   queueSize: optInt(['libblkio_queue_size'], [1, 32768], { loop: 'both', help: 'virtqueue size', fio: 'int' }),
   vectored: bool(['libblkio_vectored'], false, { loop: 'both', help: 'readv/writev', fio: 'bool' }),
   writeZeroesOnTrim: bool(['libblkio_write_zeroes_on_trim'], false, { loop: 'both', help: 'trims as write-zeroes', fio: 'bool' }),
+  switchTo: custom<SwitchTarget | undefined>(['blkbench_switch_to'], 'str', undefined, parseSwitchTarget, {
+    loop: 'both', help: 'DRIVER:PATH: another backend of the same image to switch to and back while the job runs', fio: 'blkbench only',
+  }),
+  switchEveryNs: time(['blkbench_switch_every'], S, { loop: 'both', help: 'switch backends this often (with blkbench_switch_to)', fio: 'blkbench only' }),
 };
 
 export type OptionKey = keyof typeof OPTIONS;

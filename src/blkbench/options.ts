@@ -5,6 +5,7 @@
  * involve more than one option.
  */
 import { OPTIONS, OPTION_BY_NAME, OptionDef, OptionKey, OptionValues, UNSUPPORTED } from './option-table';
+import { checkSwitching } from './switch-options';
 import { DIRECTIONS, DRIVERS, Direction, KERNEL_ENGINES, RwMode } from './option-values';
 import { OptionError } from './units';
 
@@ -123,6 +124,7 @@ export function resolveJob(name: string, raw: RawOptions): JobSpec {
   if (spec.timeBased && spec.runtimeNs === 0) throw new OptionError(`option 'time_based' needs 'runtime'`);
   if (spec.thinktimeSpinNs > spec.thinktimeNs) throw new OptionError(`option 'thinktime_spin' is longer than 'thinktime'`);
   if (spec.verify !== 'none') checkVerifiable(spec);
+  checkSwitching(spec);
   for (const [k, val] of raw) if (val !== undefined) spec.echo[k] = val;
   return spec;
 }

@@ -6,6 +6,7 @@
  * lat (their sum, with percentiles as fio's lat_percentiles=1). The JS loop times each request from its
  * submission to its completion only: that is clat, slat is empty (N=0) and lat equals clat.
  */
+import { switchJson } from './switch-report';
 import { DEFAULT_PERCENTILES, LatencyHistogram, bucketValue, PLAT_BUCKETS } from './histogram';
 import { DIRECTIONS } from './options';
 import { BATCH_KEYS, DEPTH_KEYS, DirectionResult, JobResult, emptyStats, statsView } from './results';
@@ -76,6 +77,7 @@ function jobJson(r: JobResult, plus: boolean, groupBw: Record<string, number>): 
   if (r.loop) job.blkbench_loop = r.loop;
   if (r.loopNote) job.blkbench_loop_note = r.loopNote;
   if (r.verifiedBlocks > 0) job.verified_blocks = r.verifiedBlocks;
+  if (r.switching) job.blkbench_switches = switchJson(r.switching);
   if (r.errorMessage) job.error_message = r.errorMessage;
   return job;
 }

@@ -1,6 +1,7 @@
 /**
  * The human report, laid out like fio's "normal" output so that people who read fio read it at once.
  */
+import { switchLines } from './switch-report';
 import { DEFAULT_PERCENTILES, LatencyHistogram } from './histogram';
 import { DIRECTIONS, Direction, JobSpec } from './options';
 import { BATCH_KEYS, DEPTH_KEYS, DirectionResult, JobResult, statsView } from './results';
@@ -66,6 +67,7 @@ function jobBlock(r: JobResult, now: Date, groupKib: Record<Direction, number>):
   const ios = DIRECTIONS.map((d) => r.dirs[d].ios);
   lines.push(`     issued rwts: total=${ios.join(',')},0 short=0,0,0,0 dropped=0,0,0,0`);
   lines.push(`     latency   : target=0, window=0, percentile=100.00%, depth=${r.spec.iodepth}`);
+  if (r.switching) lines.push(...switchLines(r.switching));
   if (r.verifiedBlocks > 0) {
     lines.push(`     verify    : ${r.verifiedBlocks} blocks checked (${r.spec.verify}), ${r.error === 84 ? 'FAILED' : 'all good'}`);
   }

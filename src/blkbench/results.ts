@@ -5,6 +5,7 @@
 import { DIRECTIONS, Direction, JobSpec } from './options';
 import { LatencyHistogram, PLAT_BUCKETS } from './histogram';
 import { RunningStats, StatsSnapshot } from './stats';
+import type { SwitchSummary } from './switch-report';
 
 export interface DirectionResult {
   ios: number;
@@ -58,6 +59,8 @@ export interface JobResult {
   loopNote?: string;
   /** Request errors counted and passed over (continue_on_error). */
   ignoredErrors?: number;
+  /** blkbench_switch_to: the switches and each backend's share. */
+  switching?: SwitchSummary;
 }
 
 export const DEPTH_KEYS = ['1', '2', '4', '8', '16', '32', '>=64'];
@@ -97,6 +100,8 @@ export function mergeResults(results: JobResult[]): JobResult {
     error: 0,
     errorMessage: null,
     verifiedBlocks: 0,
+    // A switching job's switches are its own: a group of several jobs has none to show.
+    switching: results.length === 1 ? first.switching : undefined,
   };
   let cpuRuntime = 0;
   for (const r of results) {

@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { PreparedDevice, isBuiltInDriver, openDevice, prepareJobLoop } from './device';
+import { PreparedDevice, isBuiltInDriver, openDevice, openSwitchTarget, prepareJobLoop } from './device';
 import { assignFiles, layOutJobFile, unlinkJobFile } from './files';
 import { PROGRESS_FIELDS, STOP } from './loop';
 import { exitallEndsRun, exitallStops, runBatches } from './groups';
@@ -72,7 +72,9 @@ async function runBatch(
   try {
     for (const spec of specs) {
       await layOutJobFile(spec, hooks.log, () => Atomics.load(stop, 0) !== STOP.running);
-      devices.push(openDevice(spec));
+      const device = openDevice(spec);
+      devices.push(device);
+      if (spec.switchTo) device.switchTarget = openSwitchTarget(spec, device);
     }
     const clones: Clone[] = [];
     specs.forEach((spec, i) => {
@@ -88,7 +90,10 @@ async function runBatch(
     }
     return results;
   } finally {
-    for (const d of devices) d.blkio.destroy();
+    for (const d of devices) {
+      d.switchTarget?.destroy();
+      d.blkio.destroy();
+    }
   }
 }
 
@@ -118,7 +123,7 @@ async function runOnMainThread(clone: Clone, progress: Float64Array, hooks: RunH
   const { spec, device } = clone;
   const onTick = hooks.onProgress ? () => hooks.onProgress!(progress) : undefined;
   const layout = { ...device, regionStart: device.regionStart + clone.queueIndex * spec.offsetIncrement };
-  const { loop, release } = prepareJobLoop(device.blkio, spec, 0, clone.jobIndex, layout, progress, onTick, stop);
+  const { loop, release } = prepareJobLoop(device.blkio, spec, 0, clone.jobIndex, layout, progress, onTick, stop, device.switchTarget);
   try {
     return spec.waitMode === 'eventfd' ? await loop.runEvented() : loop.runSync();
   } finally {
@@ -188,6 +193,7 @@ function startWorker(
 ): StartedWorker {
   const input: WorkerInput = {
     handle: clone.device.blkio.share(),
+    switchHandle: clone.device.switchTarget?.share(),
     spec: clone.spec,
     queueIndex: clone.queueIndex,
     jobIndex: clone.jobIndex,

@@ -12,6 +12,8 @@ import { JobResult } from './results';
 
 export interface WorkerInput {
   handle: BlkioHandle;
+  /** blkbench_switch_to: the other backend's device. */
+  switchHandle?: BlkioHandle;
   spec: JobSpec;
   queueIndex: number;
   jobIndex: number;
@@ -32,9 +34,12 @@ async function main(input: WorkerInput): Promise<void> {
   const port = parentPort!;
   const { spec, device } = input;
   const b = attach(input.handle);
+  const target = input.switchHandle ? attach(input.switchHandle) : undefined;
   try {
     const progress = new Float64Array(input.progress, input.jobIndex * PROGRESS_FIELDS * 8, PROGRESS_FIELDS);
-    const { loop, release } = prepareJobLoop(b, spec, input.queueIndex, input.jobIndex, device, progress, undefined, new Int32Array(input.stop));
+    const { loop, release } = prepareJobLoop(
+      b, spec, input.queueIndex, input.jobIndex, device, progress, undefined, new Int32Array(input.stop), target,
+    );
     try {
       port.postMessage({ type: 'ready' } satisfies WorkerMessage);
       const barrier = new Int32Array(input.barrier);
@@ -47,6 +52,7 @@ async function main(input: WorkerInput): Promise<void> {
       release();
     }
   } finally {
+    target?.destroy();
     b.destroy();
   }
 }

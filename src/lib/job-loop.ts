@@ -104,6 +104,19 @@ export interface JobLoopSpec {
   traceLimit?: number;
   /** Keep every measured completion (result.log), for fio's per-job log files. */
   logSamples?: boolean;
+  /**
+   * With `switchTo` queues: move to the next queue every this many ns while the job runs (stop issuing,
+   * let what is in flight complete, flush the old queue if the job writes, go on on the next queue).
+   */
+  switchEveryNs?: number;
+}
+
+/** With switch targets: the switches and the stretches on each queue (0: the job's own, 1...: `switchTo`). */
+export interface JobLoopSwitches {
+  /** Per switch: when it began (ns after the loop's start), how long nothing was issued, and the queues. */
+  switches: Array<{ atNs: number; pauseNs: number; from: number; to: number }>;
+  /** Per stretch on one queue: when (ns after the loop's start), and what completed there in the measured phase. */
+  segments: Array<{ path: number; startNs: number; endNs: number; ios: number; bytes: number; latSumNs: number }>;
 }
 
 /** One latency kind in ns: count, mean, Welford's m2, min, max and fio's histogram counts. */
@@ -180,6 +193,8 @@ export interface JobLoopResult {
   stopped: boolean;
   /** Requests the queue still held at the end (only after a failure or a destroy). */
   leftInFlight: number;
+  /** With switch targets (startJobLoop's `switchTo`). */
+  switching?: JobLoopSwitches;
 }
 
 /** Length of the live counter array: phase (1 ramp, 2 run, 4 done), fraction done, bytes r/w/t, requests r/w/t. */
@@ -218,13 +233,46 @@ function checkedSpec(spec: JobLoopSpec): JobLoopSpec {
  * queue (the koffi libblkio driver: `ENOTSUP`) throw BlkioError at once; failures during the run come
  * back in the result's `error`.
  */
-export function startJobLoop(queue: Queue, spec: JobLoopSpec, options: { progress?: Float64Array } = {}): JobLoop {
+export function startJobLoop(queue: Queue, spec: JobLoopSpec, options: JobLoopOptions = {}): JobLoop {
   if (!(queue instanceof Queue)) invalidArgument('startJobLoop needs a Queue');
   const progress = options.progress ?? new Float64Array(new SharedArrayBuffer(JOB_LOOP_PROGRESS_FIELDS * 8));
+  const targets = options.switchTo?.map((q) => {
+    if (!(q instanceof Queue)) invalidArgument('startJobLoop: switchTo must be an array of Queues');
+    return Queue.nativeOf(q);
+  });
   let resolve!: (r: JobLoopResult) => void;
   const done = new Promise<JobLoopResult>((res) => (resolve = res));
-  const handle = addon.startJobLoop(Queue.nativeOf(queue), checkedSpec(spec), progress, (r) => resolve(r as JobLoopResult));
+  const handle = addon.startJobLoop(Queue.nativeOf(queue), checkedSpec(spec), progress, (r) => resolve(withSwitches(r as RawResult)), targets);
   return new JobLoop(handle, progress, done);
+}
+
+/** startJobLoop's options. */
+export interface JobLoopOptions {
+  /** Live counters (JOB_LOOP_PROGRESS_FIELDS doubles over a SharedArrayBuffer). */
+  progress?: Float64Array;
+  /**
+   * Queues of other devices serving the same image (the same capacity), started, with nothing
+   * outstanding: the loop alternates between its own queue and these every `spec.switchEveryNs`.
+   * They belong to the loop while it runs, as its own queue does; its buffers are mapped into each.
+   */
+  switchTo?: Queue[];
+}
+
+type RawResult = JobLoopResult & { switches?: Float64Array; segments?: Float64Array };
+
+function withSwitches(r: RawResult): JobLoopResult {
+  const { switches, segments, ...rest } = r;
+  if (!switches || !segments) return rest;
+  const s: JobLoopSwitches = { switches: [], segments: [] };
+  for (let i = 0; i < switches.length; i += 4) {
+    s.switches.push({ atNs: switches[i], pauseNs: switches[i + 1], from: switches[i + 2], to: switches[i + 3] });
+  }
+  for (let i = 0; i < segments.length; i += 6) {
+    s.segments.push({
+      path: segments[i], startNs: segments[i + 1], endNs: segments[i + 2], ios: segments[i + 3], bytes: segments[i + 4], latSumNs: segments[i + 5],
+    });
+  }
+  return { ...rest, switching: s };
 }
 
 /** Runs a job loop on `queue` to its end (see startJobLoop). */

@@ -83,7 +83,9 @@ interface Addon {
   /** The drivers the addon has (addon/drivers/registry.cc). */
   readonly driverNames: readonly string[];
   // The native job loop (src/job-loop.ts, addon/napi/job_loop_object.cc).
-  startJobLoop(queue: NativeQueue, spec: object, progress: Float64Array | undefined, onDone: (result: unknown) => void): JobLoopHandle;
+  startJobLoop(
+    queue: NativeQueue, spec: object, progress: Float64Array | undefined, onDone: (result: unknown) => void, switchTargets?: NativeQueue[],
+  ): JobLoopHandle;
   stopJobLoop(handle: JobLoopHandle): void;
 }
 

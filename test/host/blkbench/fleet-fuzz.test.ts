@@ -12,8 +12,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BLKBENCH_CLI, DIST_TEST } from '../../support/paths';
-import { crc16 } from '../../../src/blkbench/fleet-crc16';
-import { CommandReader, Command, OP, encodeCommand, HEADER_SIZE, PROTOCOL_VERSION, FLAG_MORE } from '../../../src/blkbench/fleet-frame';
+import { crc16 } from '../../../src/blkbench/fleet/crc16';
+import { CommandReader, Command, OP, encodeCommand, HEADER_SIZE, PROTOCOL_VERSION, FLAG_MORE } from '../../../src/blkbench/fleet/frame';
 import {
   CLIENT_PROBE,
   DU,
@@ -25,7 +25,7 @@ import {
   encodeJob,
   encodeJobLine,
   encodeText,
-} from '../../../src/blkbench/fleet-pdu';
+} from '../../../src/blkbench/fleet/pdu';
 
 const SEED = 0x5eed17;
 const HOST = '127.0.0.1';

@@ -4,7 +4,7 @@
  * half a minute). Usage: node fleet-server-process.js HOST PORT [LIMITS_JSON]. Prints "listening"
  * once it accepts connections.
  */
-import { FleetServer } from '../../../src/blkbench/fleet-server';
+import { FleetServer } from '../../../src/blkbench/fleet/server';
 
 async function main(): Promise<void> {
   const [host, port, limits] = process.argv.slice(2);

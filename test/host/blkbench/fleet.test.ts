@@ -11,9 +11,9 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BLKBENCH_CLI } from '../../support/paths';
-import { crc16 } from '../../../src/blkbench/fleet-crc16';
-import { CommandReader, OP, encodeCommand } from '../../../src/blkbench/fleet-frame';
-import { decodeText } from '../../../src/blkbench/fleet-pdu';
+import { crc16 } from '../../../src/blkbench/fleet/crc16';
+import { CommandReader, OP, encodeCommand } from '../../../src/blkbench/fleet/frame';
+import { decodeText } from '../../../src/blkbench/fleet/pdu';
 
 const CLI = BLKBENCH_CLI;
 

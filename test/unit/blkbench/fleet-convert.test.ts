@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
-import { groupStats, resultToThreadStat, threadStatToResult } from '../../../src/blkbench/fleet-convert';
-import { decodeGs, decodeTs, encodeGs, encodeTs } from '../../../src/blkbench/fleet-pdu';
+import { groupStats, resultToThreadStat, threadStatToResult } from '../../../src/blkbench/fleet/convert';
+import { decodeGs, decodeTs, encodeGs, encodeTs } from '../../../src/blkbench/fleet/pdu';
 import { LatencyHistogram } from '../../../src/blkbench/histogram';
 import { JobSpec } from '../../../src/blkbench/options';
 import { JobResult, emptyDirection } from '../../../src/blkbench/results';

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
-import { crc16 } from '../../../src/blkbench/fleet-crc16';
-import { CommandReader, HEADER_SIZE, OP, PROTOCOL_VERSION, ProtocolError, encodeCommand } from '../../../src/blkbench/fleet-frame';
-import { parseFleetAddress } from '../../../src/blkbench/fleet-address';
+import { crc16 } from '../../../src/blkbench/fleet/crc16';
+import { CommandReader, HEADER_SIZE, OP, PROTOCOL_VERSION, ProtocolError, encodeCommand } from '../../../src/blkbench/fleet/frame';
+import { parseFleetAddress } from '../../../src/blkbench/fleet/address';
 import {
   DU,
   GROUP_RUN_STATS,
@@ -19,7 +19,7 @@ import {
   encodeTs,
   decodeEta,
   encodeEta,
-} from '../../../src/blkbench/fleet-pdu';
+} from '../../../src/blkbench/fleet/pdu';
 
 function reject(bytes: Buffer, kind: string): ProtocolError {
   try {

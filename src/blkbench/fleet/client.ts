@@ -7,11 +7,11 @@
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { OutputFormat } from './args';
-import { FleetAddress, parseFleetAddress } from './fleet-address';
-import { CLIENT_LIMITS } from './fleet-limits';
-import { pduToDiskLine, threadStatToResult } from './fleet-convert';
-import { Command, CommandReader, OP, ProtocolError, encodeCommand, opName } from './fleet-frame';
+import { OutputFormat } from '../args';
+import { FleetAddress, parseFleetAddress } from './address';
+import { CLIENT_LIMITS } from './limits';
+import { pduToDiskLine, threadStatToResult } from './convert';
+import { Command, CommandReader, OP, ProtocolError, encodeCommand, opName } from './frame';
 import {
   CLIENT_PROBE,
   JOB_OPTION,
@@ -22,14 +22,14 @@ import {
   decodeTs,
   encodeJob,
   encodeJobLine,
-} from './fleet-pdu';
-import { diskUtilJson, diskUtilText } from './disk-util';
-import { DiskLine } from './report-terse';
-import { BLKBENCH_VERSION, ctime, fioJsonReport } from './report-json';
-import { normalReport } from './report-normal';
-import { DIRECTIONS } from './options';
-import { JobResult, mergeResults } from './results';
-import { OptionError } from './units';
+} from './pdu';
+import { diskUtilJson, diskUtilText } from '../disk-util';
+import { DiskLine } from '../report-terse';
+import { BLKBENCH_VERSION, ctime, fioJsonReport } from '../report-json';
+import { normalReport } from '../report-normal';
+import { DIRECTIONS } from '../options';
+import { JobResult, mergeResults } from '../results';
+import { OptionError } from '../units';
 
 interface Io {
   stdout: NodeJS.WritableStream;

@@ -10,11 +10,11 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
-import { parseCommandLine } from './args';
-import { describeFleetAddress, FleetAddress } from './fleet-address';
-import { DEFAULT_LIMITS, FleetLimits, jobAdmissionError, readServerFile } from './fleet-limits';
-import { diskLineToPdu, groupStats, resultToThreadStat } from './fleet-convert';
-import { Command, CommandReader, OP, PROTOCOL_VERSION, ProtocolError, encodeCommand, opName } from './fleet-frame';
+import { parseCommandLine } from '../args';
+import { describeFleetAddress, FleetAddress } from './address';
+import { DEFAULT_LIMITS, FleetLimits, jobAdmissionError, readServerFile } from './limits';
+import { diskLineToPdu, groupStats, resultToThreadStat } from './convert';
+import { Command, CommandReader, OP, PROTOCOL_VERSION, ProtocolError, encodeCommand, opName } from './frame';
 import {
   ARCH_X86_64,
   JOB_OPTION,
@@ -29,15 +29,15 @@ import {
   encodeGs,
   encodeText,
   encodeTs,
-} from './fleet-pdu';
-import { finishDiskUtil, startDiskUtil } from './disk-util';
-import { reportedResults } from './groups';
-import { PHASE, PROGRESS_FIELDS, STOP } from './loop';
-import { JobSpec } from './options';
-import { jobHeaderLine } from './report-normal';
-import { BLKBENCH_VERSION } from './report-json';
-import { mergeResults } from './results';
-import { OptionError } from './units';
+} from './pdu';
+import { finishDiskUtil, startDiskUtil } from '../disk-util';
+import { reportedResults } from '../groups';
+import { PHASE, PROGRESS_FIELDS, STOP } from '../loop';
+import { JobSpec } from '../options';
+import { jobHeaderLine } from '../report-normal';
+import { BLKBENCH_VERSION } from '../report-json';
+import { mergeResults } from '../results';
+import { OptionError } from '../units';
 
 /**
  * fio's options of the fio process rather than of a job, which fio's client passes on with the
@@ -397,7 +397,7 @@ class Session {
     let errno = 0;
     try {
       const disks = startDiskUtil(specs);
-      const { runJobs } = await import('./runner');
+      const { runJobs } = await import('../runner');
       const all = await runJobs(specs, {
         log: (line) => (this.human ? this.text(`${line}\n`) : undefined),
         onProgress: (p) => (this.progress = p),

@@ -4,8 +4,8 @@
  * The server's defaults are documented in docs/fleet.md ("Robustness"); tests shorten the timeouts.
  */
 import * as fs from 'node:fs';
-import { assignFiles } from './files';
-import { JobSpec } from './options';
+import { assignFiles } from '../files';
+import { JobSpec } from '../options';
 
 export interface FleetLimits {
   /** Connections served at once; one more is told the server is busy and closed. */

@@ -4,7 +4,7 @@
  * cmd_ts_pdu 184056, jobs_eta 168 (+ run string), cmd_du_pdu 256, probe reply 112, client probe
  * 136, text 24 (+ text), job option 200.
  */
-import { FieldSpec, IoStat, Layout } from './fleet-layout';
+import { FieldSpec, IoStat, Layout } from './layout';
 
 /** Directions in fio's arrays: read, write, trim. */
 export const DDIRS = 3;

@@ -7,14 +7,14 @@
  * Units on the wire: latencies in ns, runtimes and CPU times in ms, bandwidth samples in KiB/s,
  * group bandwidths in bytes/s.
  */
-import { DEFAULT_PERCENTILES, PLAT_BUCKETS, bucketValue } from './histogram';
-import { IoStat } from './fleet-layout';
-import { DDIRS, GroupRunStats, LAT_CLAT, LAT_TOTAL, PLAT_NR, ThreadStat } from './fleet-pdu';
-import { DIRECTIONS, JobSpec } from './options';
-import { DirectionResult, JobResult, emptyDirection } from './results';
-import { StatsSnapshot } from './stats';
-import { DiskLine } from './report-terse';
-import { DiskUtilPdu } from './fleet-pdu';
+import { DEFAULT_PERCENTILES, PLAT_BUCKETS, bucketValue } from '../histogram';
+import { IoStat } from './layout';
+import { DDIRS, GroupRunStats, LAT_CLAT, LAT_TOTAL, PLAT_NR, ThreadStat } from './pdu';
+import { DIRECTIONS, JobSpec } from '../options';
+import { DirectionResult, JobResult, emptyDirection } from '../results';
+import { StatsSnapshot } from '../stats';
+import { DiskLine } from '../report-terse';
+import { DiskUtilPdu } from './pdu';
 
 const LAT_NS_EDGES = [2, 4, 10, 20, 50, 100, 250, 500, 750, 1000];
 const LAT_MS_EDGES = [2, 4, 10, 20, 50, 100, 250, 500, 750, 1000, 2000];

@@ -8,7 +8,7 @@
  *
  * The tag is the requester's cookie, sent back unchanged in the reply (ETA, PROBE).
  */
-import { crc16 } from './fleet-crc16';
+import { crc16 } from './crc16';
 
 /** The protocol version of fio 3.33 (FIO_SERVER_VER). Peers of another version are refused. */
 export const PROTOCOL_VERSION = 97;

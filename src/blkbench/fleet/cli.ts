@@ -2,9 +2,9 @@
  * The fleet modes of the command line, as fio's: `--server[=ADDRESS]` serves clients until a signal;
  * `--client=HOST job.fio [--client=HOST2 job2.fio …]` runs each job file on the server before it.
  */
-import { parseFleetAddress } from './fleet-address';
-import { FleetServer } from './fleet-server';
-import { OptionError } from './units';
+import { parseFleetAddress } from './address';
+import { FleetServer } from './server';
+import { OptionError } from '../units';
 
 interface Io {
   stdout: NodeJS.WritableStream;
@@ -42,6 +42,6 @@ export async function runServer(argv: string[], io: Io): Promise<number> {
 }
 
 export async function runClient(argv: string[], io: Io): Promise<number> {
-  const { runFleetClient } = await import('./fleet-client');
+  const { runFleetClient } = await import('./client');
   return runFleetClient(argv, io);
 }

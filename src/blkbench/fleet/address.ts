@@ -11,8 +11,8 @@
  * A server without a host listens on every IPv4 address (0.0.0.0), or every IPv6 one for `ip6:`,
  * as fio does; given a host, it listens on that address only.
  */
-import { DEFAULT_PORT } from './fleet-frame';
-import { OptionError } from './units';
+import { DEFAULT_PORT } from './frame';
+import { OptionError } from '../units';
 
 export type FleetAddress =
   | { kind: 'sock'; path: string }
