@@ -18,7 +18,7 @@ import { BLKBENCH_CLI } from '../../support/paths';
 const EXAMPLES = '/usr/share/doc/fio/examples';
 const MAX_BYTES = 8 << 20;
 /** Each shortened example ends in a few seconds; fio hangs on some (io_submit_mode=offload with a rate). */
-const RUN_LIMIT_MS = 8000;
+const RUN_LIMIT_MS = 10000;
 
 /** Examples fio runs here that blkbench refuses: [what blkbench says, why]. */
 const REFUSED: Record<string, [string, string]> = {
@@ -69,7 +69,8 @@ function redirect(name: string): string {
 
 /** The shortened copy of an example's text, or why it must not run at all. */
 export function shorten(text: string): { text: string } | { skip: string } {
-  const out = ['[global]', 'runtime=500ms'];
+  // thread: fio's jobs as threads of one process (as blkbench runs them), which the time limit can kill.
+  const out = ['[global]', 'runtime=500ms', 'thread'];
   for (const line of text.split('\n')) {
     if (/^\s*fill_(device|fs)\b/i.test(line)) {
       out.push(`size=${MAX_BYTES >> 20}m`); // fill the file system, fio's way: a capped size instead
