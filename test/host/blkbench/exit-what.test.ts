@@ -72,6 +72,19 @@ describe('exitall with exit_what stops the jobs fio stops', function () {
     },
   };
 
+  it('exit_what=all: the job that never started gets no block in the normal report, as in fio\'s', () => {
+    for (const tool of ['fio', 'blkbench']) {
+      const cwd = fs.mkdtempSync(path.join(dir, `${tool}-`));
+      fs.writeFileSync(path.join(cwd, 'job.fio'), job('all'));
+      const [cmd, ...args] = tool === 'fio' ? ['fio', 'job.fio'] : [process.execPath, BLKBENCH_CLI, 'job.fio'];
+      const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: 30000 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /^short: \(groupid=0/m, tool);
+      assert.doesNotMatch(r.stdout, /^after: \(groupid/m, tool);
+      assert.match(r.stdout, /^Run status group 2 \(all jobs\):$/m, tool);
+    }
+  });
+
   const says: Record<string, string> = {
     group: 'stops only the jobs of its reporting group',
     stonewall: 'stops every running job; the job after the stonewall runs',
