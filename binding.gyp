@@ -59,6 +59,7 @@
         "addon/bench/md5.cc",
         "addon/bench/verify.cc",
         "addon/bench/write_data.cc",
+        "addon/bench/zbd.cc",
         "addon/bench/job_loop.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -114,6 +114,9 @@ JobLoop::JobLoop(Queue& queue, const JobLoopSpec& spec, double* progress)
   for (int i = depth_ - 1; i >= 0; i--) free_.push_back(uint32_t(i));
   pending_.reserve(size_t(depth_));
   comps_.resize(size_t(std::max(complete_max_, depth_)));
+  if (spec.zbd.enabled)
+    zones_ = std::make_unique<ZoneTable>(spec.zbd, spec.region_len, spec.random, spec.mixed, spec.verify != VerifyKind::None,
+                                         spec.bs[kRead].min(), spec.bs[kWrite].min());
   if (spec.trace_limit > 0) result_.trace.reserve(spec.trace_limit);
   if (spec.log_samples) result_.log.reserve(size_t(1) << 16);
 }
@@ -158,7 +161,7 @@ void JobLoop::run() {
       if (next_phase()) continue;
       break;
     }
-    if (!free_.empty() && !stop_issuing_ && held_dir_ < 0 && !switching_) continue;  // room left: keep issuing, as fio does
+    if (!free_.empty() && !stop_issuing_ && held_dir_ < 0 && !switching_ && !zbd_held_) continue;  // room left: keep issuing, as fio does
     int min = std::min(complete_min_, int(outstanding));
     if (!reap(min, complete_max_)) break;
   }
@@ -285,27 +288,44 @@ bool JobLoop::paced(uint8_t dir) {
 void JobLoop::issue() {
   while (!free_.empty() && !stop_issuing_ && !switching_) {
     bool verifying = phase_ == kVerify;
-    uint8_t dir = held_dir_ >= 0 ? uint8_t(held_dir_)
-                  : verifying ? uint8_t(kRead)
-                  : spec_.mixed ? (mix_rng_.below(100) < uint64_t(spec_.read_percent) ? uint8_t(kRead) : uint8_t(kWrite))
-                                : spec_.single_dir;
-    if (pacer_.active() && !verifying && paced(dir)) break;
-    held_dir_ = -1;
-    const BlockSizes& sizes = spec_.bs[dir];
-    int size_index = sizes.pick(size_rng_);
-    uint32_t len = sizes.size[size_index];
-    int64_t rel = verifying ? next_verify_offset(len) : next_run_offset(len);
-    if (rel < 0 && !sizes.fixed() && !verifying && !stop_issuing_) {
-      // Variable block sizes: as fio, finish the region with a smaller size that still fits.
-      for (int i = 0; i < sizes.count && rel < 0; i++) {
-        if (sizes.size[i] >= len) continue;
-        len = sizes.size[i];
-        rel = next_run_offset(len);
+    uint8_t dir;
+    uint32_t len;
+    int64_t rel;
+    if (zbd_held_ && !verifying) {
+      if (free_.size() < size_t(depth_)) break;  // held until everything in flight has completed
+      dir = zbd_dir_;
+      len = zbd_len_;
+      rel = int64_t(zbd_rel_);
+    } else {
+      dir = held_dir_ >= 0 ? uint8_t(held_dir_)
+            : verifying ? uint8_t(kRead)
+            : spec_.mixed ? (mix_rng_.below(100) < uint64_t(spec_.read_percent) ? uint8_t(kRead) : uint8_t(kWrite))
+                          : spec_.single_dir;
+      // zonemode=zbd, as fio: a mixed job writes until there is something to read.
+      if (zones_ && !verifying && dir == kRead && !zones_->reads_possible()) dir = kWrite;
+      if (pacer_.active() && !verifying && paced(dir)) break;
+      held_dir_ = -1;
+      const BlockSizes& sizes = spec_.bs[dir];
+      int size_index = sizes.pick(size_rng_);
+      len = sizes.size[size_index];
+      rel = verifying ? next_verify_offset(len) : next_run_offset(len);
+      if (rel < 0 && !sizes.fixed() && !verifying && !stop_issuing_) {
+        // Variable block sizes: as fio, finish the region with a smaller size that still fits.
+        for (int i = 0; i < sizes.count && rel < 0; i++) {
+          if (sizes.size[i] >= len) continue;
+          len = sizes.size[i];
+          rel = next_run_offset(len);
+        }
+      }
+      if (rel < 0) {
+        stop_issuing_ = true;
+        break;
       }
     }
-    if (rel < 0) {
-      stop_issuing_ = true;
-      break;
+    if (zones_ && !verifying) {
+      uint64_t placed = uint64_t(rel);
+      if (!place_in_zones(dir, placed, len)) break;
+      rel = int64_t(placed);
     }
     uint32_t index = free_.back();
     free_.pop_back();
@@ -316,6 +336,73 @@ void JobLoop::issue() {
     pending_.push_back(index);
     if (pending_.size() >= size_t(spec_.batch_submit)) break;
   }
+}
+
+// zonemode=zbd: moves the drawn request to where the zones take it; false
+// when it cannot go yet (held), or the job has nowhere left to go.
+bool JobLoop::place_in_zones(uint8_t dir, uint64_t& rel, uint32_t& len) {
+  const uint64_t drawn_rel = rel;
+  const uint32_t drawn_len = len;
+  for (;;) {
+    size_t outstanding = size_t(depth_) - free_.size();
+    switch (zones_->adjust(dir, rel, len, outstanding)) {
+      case ZoneTable::kAccept:
+        zbd_held_ = false;
+        if (!spec_.random) offsets_.seek(rel + len);  // the sequential cursor follows the write pointer, as in fio
+        return true;
+      case ZoneTable::kDrain:
+        zbd_held_ = true;
+        zbd_dir_ = dir;
+        zbd_rel_ = drawn_rel;
+        zbd_len_ = drawn_len;
+        return false;
+      case ZoneTable::kReset:
+        if (!reset_zone(zones_->reset_zone())) {
+          zbd_held_ = false;
+          return false;
+        }
+        zones_->reset_done(zones_->reset_zone());
+        continue;
+      case ZoneTable::kEof:
+        zbd_held_ = false;
+        stop_issuing_ = true;
+        return false;
+      case ZoneTable::kFail:
+        zbd_held_ = false;
+        fail(zones_->error(), "zonemode=zbd: " + zones_->message());
+        return false;
+    }
+  }
+}
+
+// Resets one zone on the device and waits for it (nothing else is in flight).
+bool JobLoop::reset_zone(uint32_t zone) {
+  if (spec_.zbd.emulated) return true;
+  uint64_t offset = spec_.region_start + uint64_t(zone) * spec_.zbd.zone_size;
+  q_->zone_management(RequestType::ZoneReset, offset, reinterpret_cast<void*>(uintptr_t(UINT32_MAX)), 0);
+  int r = 0;
+  while (r == 0) {
+    timespec slice{0, long(kWaitSliceNs)};
+    r = q_->do_io(comps_.data(), 1, 1, &slice);
+    if (r == -ETIME) r = 0;
+    if (r == 0 && (q_->stop_requested() || abandon_requested_.load(std::memory_order_relaxed))) {
+      abandon_ = true;
+      fail(ECANCELED, "the run was stopped during a zone reset");
+      return false;
+    }
+  }
+  if (r < 0) {
+    fail(-r, std::string("do_io failed: ") + last_error_message());
+    abandon_ = true;
+    return false;
+  }
+  if (comps_[0].ret < 0) {
+    char what[96];
+    snprintf(what, sizeof what, "reset of the zone at offset %" PRIu64 " failed: ", offset);
+    fail(-comps_[0].ret, std::string(what) + (comps_[0].error_msg ? comps_[0].error_msg : strerror(-comps_[0].ret)));
+    return false;
+  }
+  return true;
 }
 
 void JobLoop::start_request(uint32_t index, uint8_t dir, uint32_t len, uint64_t rel) {
@@ -419,6 +506,8 @@ void JobLoop::complete(int n, int64_t now) {
     const Completion& c = comps_[size_t(i)];
     auto index = uint32_t(reinterpret_cast<uintptr_t>(c.user_data));
     const Slot& s = slots_[index];
+    // zonemode=zbd: a write that reached its zone's end closes the zone, as fio's accounting does.
+    if (zones_ && s.dir == kWrite && phase_ != kVerify) zones_->write_completed(s.offset - spec_.region_start, s.len);
     if (c.ret < 0) {
       request_failed(s, c);
     } else if (phase_ == kVerify) {
@@ -622,6 +711,7 @@ bool JobLoop::next_phase() {
     run_ended_ = last_completion_;
     phase_ = kVerify;
     stop_issuing_ = false;
+    zbd_held_ = false;
     return true;
   }
   return false;
@@ -662,6 +752,7 @@ void JobLoop::finish() {
   result_.runtime_ns = phase_ == kRun || phase_ == kVerify ? std::max<int64_t>(0, run_end - measure_start_) : 0;
   result_.elapsed_ns = end - started_;
   result_.left_in_flight = q_->outstanding();
+  if (zones_) result_.zone_resets = zones_->resets();
   close_segment(end);
   check_rate_min();
   phase_ = kDone;

@@ -25,6 +25,7 @@
 #include "pacer.h"
 #include "verify.h"
 #include "write_data.h"
+#include "zbd.h"
 
 namespace blkio::bench {
 
@@ -73,6 +74,8 @@ struct JobLoopSpec {
   // Keep every measured completion for fio's per-job logs (write_lat_log and
   // the others; blkbench writes the files from them).
   bool log_samples = false;
+  // fio's zonemode=zbd (zbd.enabled): requests go where the zones take them.
+  ZbdSpec zbd;
   // Switching (docs/switching.md): with switch targets added, the loop moves
   // to the next queue every switch_every_ns (drain, flush, swap, resume).
   int64_t switch_every_ns = 0;
@@ -139,6 +142,7 @@ struct JobLoopResult {
   std::string error_message;
   uint64_t verified_blocks = 0;
   uint64_t ignored_errors = 0;
+  uint64_t zone_resets = 0;
   std::vector<TraceEntry> trace;
   std::vector<LogSample> log;
   // Requests still held by the queue when the loop ended (after a failure or
@@ -176,6 +180,8 @@ class JobLoop {
   };
 
   void fill_write_buffers();
+  bool place_in_zones(uint8_t dir, uint64_t& rel, uint32_t& len);
+  bool reset_zone(uint32_t zone);
   void begin();
   void start_measuring(int64_t now);
   void issue();
@@ -238,6 +244,12 @@ class JobLoop {
   std::vector<uint8_t> written_;  // blocks written by a verifying write job, read back in the verify phase
   uint64_t verify_cursor_ = 0;
   int held_dir_ = -1;  // a direction drawn but held back by the pacer
+  std::unique_ptr<ZoneTable> zones_;
+  // zonemode=zbd: a request drawn but held until the requests in flight complete.
+  bool zbd_held_ = false;
+  uint8_t zbd_dir_ = 0;
+  uint32_t zbd_len_ = 0;
+  uint64_t zbd_rel_ = 0;
   int64_t paced_until_ = 0;
   int completion_fd_ = -1;  // libblkio_wait_mode=eventfd
 

@@ -23,6 +23,8 @@ class OffsetGenerator {
   // map may shorten len to a multiple of the unit.
   int64_t next(uint32_t& len);
   void reset();
+  // Sequential: the next request starts at pos (zonemode=zbd moves writes to a write pointer).
+  void seek(uint64_t pos) { pos_ = pos; }
 
  private:
   uint64_t find_free(uint64_t from);

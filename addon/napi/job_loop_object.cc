@@ -149,6 +149,7 @@ Napi::Object result_object(Napi::Env env, const bench::JobLoopResult& r) {
   o.Set("stopped", r.stopped);
   o.Set("verifiedBlocks", double(r.verified_blocks));
   o.Set("ignoredErrors", double(r.ignored_errors));
+  o.Set("zoneResets", double(r.zone_resets));
   if (!r.trace.empty()) {
     // Test mode: the requests in the order issued, as [offset, length, direction, phase] rows.
     Napi::Array trace = Napi::Array::New(env, r.trace.size());

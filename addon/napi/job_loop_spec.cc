@@ -157,6 +157,43 @@ void write_data(Napi::Env env, Napi::Object o, bench::WriteDataSpec& w) {
 
 bool used(const bench::JobLoopSpec& s, int d) { return s.mixed ? d != bench::kTrim : d == s.single_dir; }
 
+// zbd: fio's zonemode=zbd, with the job's zones as blkbench read them from the device.
+void zoned(Napi::Env env, Napi::Object o, bench::JobLoopSpec& spec) {
+  Napi::Value v = o.Get("zbd");
+  if (v.IsUndefined() || v.IsNull()) return;
+  if (!v.IsObject()) bad(env, "zbd must be an object");
+  Napi::Object z = v.As<Napi::Object>();
+  bench::ZbdSpec& zs = spec.zbd;
+  zs.enabled = true;
+  zs.zone_size = uint64_t(field(env, z, "zoneSize", 1, kMaxSafe, 0));
+  if (zs.zone_size == 0) bad(env, "zbd.zoneSize is required");
+  Napi::Value zv = z.Get("zones");
+  if (!zv.IsArray()) bad(env, "zbd.zones must be [capacity, written, kind][]");
+  Napi::Array zones = zv.As<Napi::Array>();
+  uint32_t n = zones.Length();
+  if (n < 1 || n > (1u << 24)) bad(env, "zbd.zones must hold 1 to 2^24 zones");
+  zs.zones.resize(n);
+  for (uint32_t i = 0; i < n; i++) {
+    std::string name = "zbd.zones[" + std::to_string(i) + "]";
+    Napi::Value e = zones.Get(i);
+    if (!e.IsArray() || e.As<Napi::Array>().Length() != 3) bad(env, name + " must be [capacity, written, kind]");
+    Napi::Array a = e.As<Napi::Array>();
+    bench::ZoneInit& zi = zs.zones[i];
+    zi.capacity = uint64_t(integer(env, a.Get(0u), name + " capacity", 1, double(zs.zone_size), 0));
+    zi.written = uint64_t(integer(env, a.Get(1u), name + " written", 0, double(zi.capacity), 0));
+    zi.kind = uint8_t(integer(env, a.Get(2u), name + " kind", 0, 3, 0));
+  }
+  zs.max_open = uint32_t(field(env, z, "maxOpenZones", 0, 4096, 0));
+  zs.job_max_open = uint32_t(field(env, z, "jobMaxOpenZones", 0, zs.max_open, 0));
+  if (zs.job_max_open > 0 && zs.max_open == 0) bad(env, "zbd.jobMaxOpenZones needs zbd.maxOpenZones");
+  Napi::Value t = z.Get("resetThreshold");
+  if (!t.IsUndefined()) zs.reset_threshold = real(env, t, "zbd.resetThreshold", 0, 1);
+  Napi::Value f = z.Get("resetFrequency");
+  if (!f.IsUndefined()) zs.reset_frequency = real(env, f, "zbd.resetFrequency", 0, 1);
+  zs.read_beyond_wp = flag(z, "readBeyondWp");
+  zs.emulated = flag(z, "emulated");
+}
+
 }  // namespace
 
 uint32_t max_block_size(const bench::JobLoopSpec& spec) {
@@ -203,6 +240,7 @@ bench::JobLoopSpec parse_job_loop_spec(Napi::Env env, Napi::Object s) {
   spec.stamp_writes = flag(s, "stampWrites");
   spec.trace_limit = size_t(field(env, s, "traceLimit", 0, 1 << 24, 0));
   spec.log_samples = flag(s, "logSamples");
+  zoned(env, s, spec);
   spec.switch_every_ns = int64_t(field(env, s, "switchEveryNs", 0, kMaxSafe, 0));
   spec.job_index = uint32_t(field(env, s, "jobIndex", 0, 4294967295.0, 0));
   Napi::Value seed = s.Get("seed");
@@ -214,6 +252,15 @@ bench::JobLoopSpec parse_job_loop_spec(Napi::Env env, Napi::Object s) {
   }
 
   if (spec.time_based && spec.runtime_ns == 0) bad(env, "timeBased needs runtimeNs > 0");
+  if (spec.zbd.enabled) {
+    if (spec.region_len % spec.zbd.zone_size != 0 || spec.region_len / spec.zbd.zone_size != spec.zbd.zones.size())
+      bad(env, "with zbd, regionLength must be its zones (" + std::to_string(spec.zbd.zones.size()) + " of " +
+                   std::to_string(spec.zbd.zone_size) + " bytes)");
+    if (used(spec, bench::kTrim)) bad(env, "zbd does not take trims");
+    if (spec.seq_add != 0) bad(env, "zbd does not take seqAdd");
+    if (spec.verify != bench::VerifyKind::None && spec.zbd.reset_frequency > 0)
+      bad(env, "zbd.resetFrequency would reset zones whose data verify checks");
+  }
   uint32_t largest = 0;
   for (int d = 0; d < 3; d++) {
     if (!used(spec, d)) continue;

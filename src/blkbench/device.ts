@@ -9,6 +9,8 @@ import { DRIVERS } from './options';
 import { JobLoop } from './loop';
 import { JobSpec, jobDirections, maxBlockSize, minBlockSize, DIRECTIONS } from './options';
 import { resolveSizeOrPercent } from './units';
+import { setUpZones, ZonedSetupError } from './zbd-setup';
+import type { JobLoopZones } from '../lib/bench';
 
 /** A problem with the job or its target, found before I/O started. */
 export class SetupError extends Error {
@@ -24,6 +26,8 @@ export interface PreparedDevice {
   capacity: number;
   slotStride: number;
   memoryLen: number;
+  /** zonemode=zbd: the job's zones (the region is then exactly these zones). */
+  zbd?: JobLoopZones;
   /** blkbench_switch_to: the other backend of the image, started with a queue for the job. */
   switchTarget?: Blkio;
 }
@@ -69,8 +73,19 @@ export function openDevice(spec: JobSpec): PreparedDevice {
   try {
     connect(b, spec, step);
     const capacity = Number(b.getUint64('capacity'));
-    const region = jobRegion(spec, capacity, b.getInt('request-alignment'));
+    let region = jobRegion(spec, capacity, b.getInt('request-alignment'));
     start(b, spec, step);
+    let zbd: JobLoopZones | undefined;
+    if (spec.zonemode === 'zbd') {
+      try {
+        const zoned = setUpZones(b, spec, region, capacity);
+        region = { offset: zoned.regionStart, size: zoned.regionLen };
+        zbd = zoned.zbd;
+      } catch (e) {
+        if (e instanceof ZonedSetupError) throw new SetupError(e.message);
+        throw new SetupError(`${spec.name}: zonemode=zbd: ${(e as Error).message}`);
+      }
+    }
 
     const bufAlign = Math.max(1, b.getInt('buf-alignment'));
     const memAlign = Math.max(1, Number(b.getUint64('mem-region-alignment')));
@@ -80,7 +95,7 @@ export function openDevice(spec: JobSpec): PreparedDevice {
     if (spec.invalidate && spec.driver === 'io_uring' && !spec.direct) dropPageCache(spec);
     // fio's io_size: how much I/O to do over the region (more than one pass when larger).
     const ioLimit = spec.ioSize ?? region.size;
-    return { blkio: b, regionStart: region.offset, regionLen: region.size, ioLimit, capacity, slotStride, memoryLen };
+    return { blkio: b, regionStart: region.offset, regionLen: region.size, ioLimit, capacity, slotStride, memoryLen, zbd };
   } catch (e) {
     b.destroy();
     throw e;
@@ -226,7 +241,7 @@ export function allocJobMemory(b: Blkio, memoryLen: number, switchTarget?: Blkio
 }
 
 /** Where a job clone's I/O goes: the device layout both the main thread and workers use. */
-export type JobLayout = Pick<PreparedDevice, 'regionStart' | 'regionLen' | 'ioLimit' | 'slotStride' | 'memoryLen'>;
+export type JobLayout = Pick<PreparedDevice, 'regionStart' | 'regionLen' | 'ioLimit' | 'slotStride' | 'memoryLen' | 'zbd'>;
 
 /**
  * A job loop on queue `queueIndex` (a poll queue for hipri) of a started device, with its buffers
@@ -260,6 +275,7 @@ export function prepareJobLoop(
       regionStart: layout.regionStart,
       regionLen: layout.regionLen,
       ioLimit: layout.ioLimit,
+      zbd: layout.zbd,
       progress,
       onTick,
       stop,

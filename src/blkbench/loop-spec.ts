@@ -3,7 +3,7 @@
  * once (jobLoopSpec), and the native loop (through the addon) and the JS loop (loop.ts) both read
  * that object. The helpers below are how the JS loop reads it, with the addon's defaults.
  */
-import type { JobLoopBlockSizeSplit, JobLoopRw, JobLoopSpec } from '../lib/bench';
+import type { JobLoopBlockSizeSplit, JobLoopRw, JobLoopSpec, JobLoopZones } from '../lib/bench';
 import { JobLogs } from './logs';
 import { Direction, JobSpec } from './options';
 import { Prng } from './random';
@@ -15,7 +15,8 @@ export type WriteDataOptions = NonNullable<JobLoopSpec['writeData']>;
  * clone works. The seed is drawn here when randrepeat is off, so the caller may run the same spec twice.
  */
 export function jobLoopSpec(
-  spec: JobSpec, where: { regionStart: number; regionLength: number; ioLimit: number; jobIndex: number; traceLimit?: number },
+  spec: JobSpec,
+  where: { regionStart: number; regionLength: number; ioLimit: number; jobIndex: number; traceLimit?: number; zbd?: JobLoopZones },
 ): JobLoopSpec {
   const bssplit = (d: Direction) => ({ sizes: spec.bs[d].sizes, weights: spec.bs[d].weights });
   return {

@@ -14,9 +14,10 @@
  * iodepth_batch_complete_min and at most iodepth_batch_complete_max of them.
  */
 import { performance } from 'node:perf_hooks';
+import { createCompletions } from '../lib';
 import type { Completion, Queue } from '../lib';
 import { BlockSizePicker, OffsetGenerator, PureRandomOffsets, RandomMapOffsets, SequentialOffsets } from './offsets';
-import type { JobLoopSpec, JobLoopSwitches } from '../lib/bench';
+import type { JobLoopSpec, JobLoopSwitches, JobLoopZones } from '../lib/bench';
 import { summarizeSwitches, switchPaths } from './switch-report';
 import { DIRECTIONS, Direction, JobSpec } from './options';
 import { isRandomRw, jobLoopSpec, loopBlockSizes, loopDirections } from './loop-spec';
@@ -29,6 +30,7 @@ import { DistributionOffsets, SkipSequentialOffsets } from './offsets-fio';
 import { Pacer, pause } from './pace';
 import { WriteData } from './write-data';
 import { JobLogs } from './logs';
+import { ZBD, ZoneTable } from './zbd';
 
 /**
  * Values of the shared stop word: a job stops issuing when it is not RUNNING (a signal: STOP; an
@@ -74,6 +76,8 @@ export interface LoopSetup {
   onTick?: () => void;
   /** Shared stop word (STOP), checked about every 100 ms: exitall and signals end every job early. */
   stop?: Int32Array;
+  /** zonemode=zbd: the job's zones (without loopSpec). */
+  zbd?: JobLoopZones;
   /** Test mode: record the first traceLimit requests issued (JobLoop.trace), as the native loop's traceLimit. */
   traceLimit?: number;
   /**
@@ -154,6 +158,15 @@ export class JobLoop {
   private readonly stopWord: Int32Array | undefined;
   private ignoredErrors = 0;
   private readonly logs: JobLogs | undefined;
+  /** zonemode=zbd: the zone table, and a request held until the requests in flight complete. */
+  private readonly zones: ZoneTable | undefined;
+  private readonly seqOffsets: SequentialOffsets | undefined;
+  private zbdHeld = false;
+  private zbdDir = 0;
+  private zbdLen = 0;
+  private zbdRel = 0;
+  private zbdSizeIndex = 0;
+  private readonly zbdCompletions: Completion[] = [];
 
   private readonly measured = new Measurements();
   /** With traceLimit: [offset, length, direction, phase] of each request issued, as the native loop's result.trace. */
@@ -195,7 +208,7 @@ export class JobLoop {
     const spec = (this.spec = setup.spec);
     const job = (this.job = setup.loopSpec ?? jobLoopSpec(spec, {
       regionStart: setup.regionStart ?? 0, regionLength: setup.regionLen ?? 0, ioLimit: setup.ioLimit ?? setup.regionLen ?? 0,
-      jobIndex: setup.jobIndex ?? 0,
+      jobIndex: setup.jobIndex ?? 0, zbd: setup.zbd,
     }));
     const jobIndex = job.jobIndex ?? 0;
     const regionLen = job.regionLength;
@@ -259,7 +272,7 @@ export class JobLoop {
     const dist = job.randomDistribution ?? { kind: 'random' };
     const seqAdd = job.seqAdd ?? 0;
     if (!isRandomRw(job.rw) && seqAdd !== 0) this.offsets = new SkipSequentialOffsets(regionLen, seqAdd);
-    else if (!isRandomRw(job.rw)) this.offsets = new SequentialOffsets(regionLen);
+    else if (!isRandomRw(job.rw)) this.offsets = this.seqOffsets = new SequentialOffsets(regionLen);
     else if (dist.kind !== 'random') {
       this.offsets = new DistributionOffsets(regionLen, unit, { ...dist, param: dist.param ?? 0 }, offsetRng);
     } else if (job.norandommap) this.offsets = new PureRandomOffsets(regionLen, unit, offsetRng);
@@ -270,6 +283,11 @@ export class JobLoop {
       for (let slot = 0; slot < depth; slot++) this.writeData.fill(this.views[slot * this.sizeCount + this.sizeCount - 1]);
     }
     this.verifyReads = this.verifyKind !== undefined && dirs[0] === 'read';
+    if (job.zbd) {
+      const smallestOf = (d: number) => Math.min(...bs[d].sizes);
+      this.zones = new ZoneTable(job.zbd, regionLen, isRandomRw(job.rw), this.mixed, this.verifyKind !== undefined, smallestOf(READ), smallestOf(WRITE));
+      this.zbdCompletions = createCompletions(1);
+    }
     this.verifySeed = Number(BigInt.asUintN(32, seed)) ^ jobIndex;
     this.written = this.verifyKind !== undefined && dirs[0] === 'write' ? new Uint8Array(Math.ceil(regionLen / unit)) : undefined;
   }
@@ -293,7 +311,7 @@ export class JobLoop {
         if (this.nextPhase()) continue;
         break;
       }
-      if (this.freeCount > 0 && !this.stopIssuing && this.heldDir < 0 && !this.switching) {
+      if (this.freeCount > 0 && !this.stopIssuing && this.heldDir < 0 && !this.zbdHeld && !this.switching) {
         this.pump(0, 0); // a batch is ready and the queue has room: submit only, as fio does
         continue;
       }
@@ -395,36 +413,59 @@ export class JobLoop {
     const q = this.q;
     const tIssue = this.lastClock; // no clock read of its own: the hot path reads the clock per doIo only
     while (this.freeCount > 0 && !this.stopIssuing && !this.switching) {
-      const dir = this.heldDir >= 0 ? this.heldDir
-        : this.phase === PHASE.verify ? READ : this.mixed ? (this.mixRng.nextBelow(100) < this.rwmixread ? READ : WRITE) : this.fixedDir;
-      if (this.pacer.active && this.phase !== PHASE.verify) {
-        const now = performance.now();
-        const wait = this.pacer.delay(dir, now);
-        if (wait > 0) {
-          this.heldDir = dir;
-          this.pacedUntil = now + wait;
+      const verifying = this.phase === PHASE.verify;
+      let dir: number;
+      let sizeIndex: number;
+      let len: number;
+      let rel: number;
+      if (this.zbdHeld && !verifying) {
+        if (this.freeCount < this.depth) break; // held until everything in flight has completed
+        dir = this.zbdDir;
+        len = this.zbdLen;
+        rel = this.zbdRel;
+        sizeIndex = this.zbdSizeIndex;
+      } else {
+        dir = this.heldDir >= 0 ? this.heldDir
+          : verifying ? READ : this.mixed ? (this.mixRng.nextBelow(100) < this.rwmixread ? READ : WRITE) : this.fixedDir;
+        // zonemode=zbd, as fio: a mixed job writes until there is something to read.
+        if (this.zones && !verifying && dir === READ && !this.zones.readsPossible()) dir = WRITE;
+        if (this.pacer.active && !verifying) {
+          const now = performance.now();
+          const wait = this.pacer.delay(dir, now);
+          if (wait > 0) {
+            this.heldDir = dir;
+            this.pacedUntil = now + wait;
+            break;
+          }
+        }
+        this.heldDir = -1;
+        const picker = this.pickers[dir];
+        sizeIndex = picker.fixed !== 0 ? 0 : picker.pick();
+        len = picker.sizes[sizeIndex];
+        rel = verifying ? this.nextVerifyOffset(len) : this.nextOffset(len);
+        if (rel < 0 && picker.fixed === 0 && !verifying && !this.stopIssuing) {
+          // Variable block sizes: as fio, finish the region with a smaller size that still fits.
+          for (let i = 0; i < picker.sizes.length && rel < 0; i++) {
+            if (picker.sizes[i] >= len) continue;
+            sizeIndex = i;
+            len = picker.sizes[i];
+            rel = this.nextOffset(len);
+          }
+        }
+        if (rel < 0) {
+          this.stopIssuing = true;
           break;
         }
+        if (this.randomMap !== undefined && !verifying) len = this.randomMap.granted;
       }
-      this.heldDir = -1;
-      const picker = this.pickers[dir];
-      let sizeIndex = picker.fixed !== 0 ? 0 : picker.pick();
-      let len = picker.sizes[sizeIndex];
-      let rel = this.phase === PHASE.verify ? this.nextVerifyOffset(len) : this.nextOffset(len);
-      if (rel < 0 && picker.fixed === 0 && this.phase !== PHASE.verify && !this.stopIssuing) {
-        // Variable block sizes: as fio, finish the region with a smaller size that still fits.
-        for (let i = 0; i < picker.sizes.length && rel < 0; i++) {
-          if (picker.sizes[i] >= len) continue;
-          sizeIndex = i;
-          len = picker.sizes[i];
-          rel = this.nextOffset(len);
+      if (this.zones && !verifying) {
+        if (!this.placeInZones(dir, rel, len)) {
+          this.zbdSizeIndex = sizeIndex;
+          break;
         }
+        rel = this.zones.rel;
+        len = this.zones.len; // possibly shortened to the zone's room: a view of its own below
       }
-      if (rel < 0) {
-        this.stopIssuing = true;
-        break;
-      }
-      if (this.randomMap !== undefined && this.phase !== PHASE.verify) len = this.randomMap.granted;
       const slot = this.freeSlots[--this.freeCount];
       const off = this.regionStart + rel;
       this.slotOffset[slot] = off;
@@ -433,7 +474,7 @@ export class JobLoop {
       this.slotIssued[slot] = tIssue;
       if (this.trace.length < this.traceLimit) this.trace.push([off, len, dir, this.phase]);
       const vi = slot * this.sizeCount + this.pickerToView[dir][sizeIndex];
-      // A request the random map trimmed gets a view of its own (the only allocation, and only then).
+      // A request the random map trimmed or a zone shortened gets a view of its own (the only allocation, and only then).
       const view = this.views[vi].length === len ? this.views[vi] : this.views[vi].subarray(0, len);
       const iovec = view === this.views[vi] ? this.iovecs[vi] : [view];
       if (dir === READ) {
@@ -459,6 +500,69 @@ export class JobLoop {
       this.pendingSlots[this.pendingCount++] = slot;
       if (this.pendingCount >= this.batchSubmit) break;
     }
+  }
+
+  /** zonemode=zbd: moves the drawn request to where the zones take it (zones.rel/len); false when it is held or the job is done. */
+  private placeInZones(dir: number, rel: number, len: number): boolean {
+    const zones = this.zones!;
+    for (;;) {
+      const outcome = zones.adjust(dir, rel, len, this.depth - this.freeCount);
+      switch (outcome) {
+        case ZBD.accept:
+          this.zbdHeld = false;
+          this.seqOffsets?.seek(zones.rel + zones.len); // the sequential cursor follows the write pointer, as in fio
+          return true;
+        case ZBD.drain:
+          this.zbdHeld = true;
+          this.zbdDir = dir;
+          this.zbdRel = rel;
+          this.zbdLen = len;
+          return false;
+        case ZBD.reset:
+          if (!this.resetZone(zones.resetZone)) {
+            this.zbdHeld = false;
+            return false;
+          }
+          zones.resetDone(zones.resetZone);
+          continue;
+        case ZBD.eof:
+          this.zbdHeld = false;
+          this.stopIssuing = true;
+          return false;
+        default:
+          this.zbdHeld = false;
+          if (this.error === 0) {
+            this.error = zones.error;
+            this.errorMessage = `zonemode=zbd: ${zones.message}`;
+          }
+          this.stopIssuing = true;
+          return false;
+      }
+    }
+  }
+
+  /** Resets one zone on the device and waits for it (nothing else is in flight). */
+  private resetZone(zone: number): boolean {
+    const zbd = this.job.zbd!;
+    if (zbd.emulated) return true;
+    const offset = this.regionStart + zone * zbd.zoneSize;
+    try {
+      this.q.resetZone(offset, -1);
+      while (this.q.doIo(this.zbdCompletions, 1, 1) === 0) { /* until the reset completes */ }
+    } catch (e) {
+      this.fail(e as Error);
+      return false;
+    }
+    const c = this.zbdCompletions[0];
+    if (c.ret < 0) {
+      if (this.error === 0) {
+        this.error = -c.ret;
+        this.errorMessage = `reset of the zone at offset ${offset} failed: ${c.errorMsg ?? `errno ${-c.ret}`}`;
+      }
+      this.stopIssuing = true;
+      return false;
+    }
+    return true;
   }
 
   private nextOffset(len: number): number {
@@ -541,6 +645,8 @@ export class JobLoop {
       const c = comps[i];
       const slot = c.userData as number;
       const dir = this.slotDir[slot];
+      // zonemode=zbd: a write that reached its zone's end closes the zone, as fio's accounting does.
+      if (this.zones && dir === WRITE && this.phase !== PHASE.verify) this.zones.writeCompleted(this.slotOffset[slot] - this.regionStart, this.slotLen[slot]);
       if (c.ret < 0) {
         this.requestFailed(slot, c.ret, c.errorMsg);
       } else if (this.phase === PHASE.verify) {
@@ -756,6 +862,7 @@ export class JobLoop {
       this.phase = PHASE.verify;
       this.runEndedAt = this.lastCompletion;
       this.stopIssuing = false;
+      this.zbdHeld = false;
       return true;
     }
     return false;
@@ -784,6 +891,7 @@ export class JobLoop {
       errorMessage: this.errorMessage,
       verifiedBlocks: this.verifiedBlocks,
       ignoredErrors: this.ignoredErrors,
+      zoneResets: this.zones?.resets,
       ...(this.queues.length > 1 ? { switching: summarizeSwitches(this.switchRecord, switchPaths(this.spec)) } : {}),
     };
   }

@@ -100,6 +100,7 @@ function loopSpec(c: NativeClone): JobLoopSpec {
     regionLength: device.regionLen,
     ioLimit: device.ioLimit,
     jobIndex: c.jobIndex,
+    zbd: device.zbd,
   });
 }
 
@@ -149,6 +150,7 @@ function jobResult(spec: JobSpec, r: JobLoopResult, cpu: JobLoopResult['cpu']): 
     errorMessage: r.errorMessage,
     verifiedBlocks: r.verifiedBlocks,
     ignoredErrors: r.ignoredErrors,
+    zoneResets: r.zoneResets,
     loop: 'native',
     ...(r.switching ? { switching: summarizeSwitches(r.switching, switchPaths(spec)) } : {}),
   };

@@ -30,6 +30,11 @@ export class SequentialOffsets implements OffsetGenerator {
   reset(): void {
     this.pos = 0;
   }
+
+  /** The next request starts at pos (zonemode=zbd moves writes to a write pointer). */
+  seek(pos: number): void {
+    this.pos = pos;
+  }
 }
 
 export class PureRandomOffsets implements OffsetGenerator {

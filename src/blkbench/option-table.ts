@@ -84,6 +84,14 @@ const perDirSize = (name: string) => (t: string) =>
   parsePerDirection(name, t, (p) => parseSize(name, p), 0);
 const perDirInt = (name: string) => (t: string) =>
   parsePerDirection(name, t, (p) => parseIntOption(name, p, 0, Number.MAX_SAFE_INTEGER), 0);
+/** A ratio from 0 to 1 (fio's float options such as zone_reset_threshold). */
+const ratio = (names: string[], dflt: number, meta: Meta): OptionDef<number> => ({
+  names, kind: 'int', default: dflt, ...meta, parse: (t) => {
+    const v = Number(t.trim());
+    if (t.trim() === '' || !Number.isFinite(v) || v < 0 || v > 1) throw badValue(names[0], t, 'a number from 0 to 1');
+    return v;
+  },
+});
 const ZERO3: PerDirection<number> = { read: 0, write: 0, trim: 0 };
 const US = 1e3;
 const S = 1e9;
@@ -255,6 +263,27 @@ export const OPTIONS = {
   logHistMsec: int(['log_hist_msec'], 0, [0, 1 << 30], { loop: 'both', help: 'histogram log interval in ms', fio: 'int' }),
   diskUtil: bool(['disk_util'], true, { loop: 'both', help: 'report block device utilization', fio: 'bool' }),
 
+  // Zoned block devices (docs/zoned.md).
+  zonemode: custom<'none' | 'zbd'>(['zonemode'], 'choice', 'none', (t) => {
+    if (t.trim().toLowerCase() === 'strided') throw new OptionError(`option 'zonemode=strided' is not supported (zonemode=none or zbd)`);
+    return parseChoice('zonemode', t, ['none', 'zbd'] as const);
+  }, {
+    loop: 'both', help: 'none|zbd: zbd writes at zone write pointers, reads below them (fio\'s zoned block device mode)',
+    fio: 'str: none, strided, zbd',
+  }),
+  zonesize: optSize(['zonesize'], { loop: 'both', help: 'zbd: the zone size (0 or the device\'s; zones of it on a device without zones)', fio: 'size' }),
+  zonecapacity: optSize(['zonecapacity'], { loop: 'both', help: 'zbd on a device without zones: writable bytes per zone (default zonesize)', fio: 'size' }),
+  zonerange: optSize(['zonerange'], {
+    loop: 'both', help: 'accepted', fio: 'size: strided zone size', note: 'it applies to zonemode=strided only (fio ignores it with zonemode=zbd)',
+  }),
+  zoneskip: size(['zoneskip'], 0, { loop: 'both', help: 'zbd: only 0 (skipping zones is not supported)', fio: 'size' }),
+  readBeyondWp: bool(['read_beyond_wp'], false, { loop: 'both', help: 'zbd: reads may go past the write pointer', fio: 'bool' }),
+  maxOpenZones: int(['max_open_zones'], 0, [0, 4096], { loop: 'both', help: 'zbd: zones written at once (0: the device\'s limit or none)', fio: 'int' }),
+  jobMaxOpenZones: int(['job_max_open_zones'], 0, [0, 4096], { loop: 'both', help: 'zbd: zones this job writes at once (needs a global limit)', fio: 'int' }),
+  ignoreZoneLimits: bool(['ignore_zone_limits'], false, { loop: 'both', help: 'zbd: max_open_zones may exceed the device\'s limit', fio: 'bool' }),
+  zoneResetThreshold: ratio(['zone_reset_threshold'], 1, { loop: 'both', help: 'zbd: share of the region holding data above which writes reset zones', fio: 'float' }),
+  zoneResetFrequency: ratio(['zone_reset_frequency'], 0, { loop: 'both', help: 'zbd: above the threshold, one reset per 1/this writes', fio: 'float' }),
+
   // libblkio engine.
   preConnectProps: custom<Array<[string, string]>>(['libblkio_pre_connect_props'], 'list', [], (t) => parsePropList('libblkio_pre_connect_props', t), {
     loop: 'both', help: 'properties before connect: a=b:c=d', fio: 'str',
@@ -298,7 +327,6 @@ export const UNSUPPORTED: Record<string, string> = {
   fsync_on_close: 'fsync_on_close is not supported',
   sync: 'O_SYNC writes are not supported',
   file_service_type: 'one file per job: file_service_type does not apply',
-  zonemode: 'zoned I/O is not supported',
   cpus_allowed: 'CPU pinning is not supported',
   cpumask: 'CPU pinning is not supported',
   nice: 'job priorities are not supported',

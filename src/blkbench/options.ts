@@ -124,6 +124,7 @@ export function resolveJob(name: string, raw: RawOptions): JobSpec {
   if (spec.timeBased && spec.runtimeNs === 0) throw new OptionError(`option 'time_based' needs 'runtime'`);
   if (spec.thinktimeSpinNs > spec.thinktimeNs) throw new OptionError(`option 'thinktime_spin' is longer than 'thinktime'`);
   if (spec.verify !== 'none') checkVerifiable(spec);
+  if (spec.zonemode === 'zbd') checkZoned(spec);
   checkSwitching(spec);
   for (const [k, val] of raw) if (val !== undefined) spec.echo[k] = val;
   return spec;
@@ -155,6 +156,24 @@ function checkVerifiable(spec: JobSpec): void {
   for (const d of DIRECTIONS) {
     if (spec.bs[d].sizes.length > 1) throw new OptionError(`option 'verify' needs one block size, not 'bssplit'`);
     if (spec.bs[d].sizes[0] < 64) throw new OptionError(`option 'verify' needs a block size of at least 64 bytes`);
+  }
+}
+
+/** zonemode=zbd's limits, as fio's (and what blkbench does not do with it). */
+function checkZoned(spec: JobSpec): void {
+  const no = (what: string) => new OptionError(`zonemode=zbd: ${what}`);
+  if (spec.rw === 'trim' || spec.rw === 'randtrim') throw no(`rw=${spec.rw} is not supported (trims of zones are zone resets)`);
+  if (spec.seqAdd !== 0) throw no(`rw=${spec.rw}:${spec.seqAdd} (a skip between requests) is not supported`);
+  if (spec.numjobs > 1) throw no('numjobs above 1 is not supported (the zones\' state would have to be shared between clones)');
+  if (spec.zoneskip !== 0) throw no('zoneskip is not supported');
+  if (spec.switchTo !== undefined) throw no('blkbench_switch_to is not supported (the zones\' state is one device\'s)');
+  if (spec.verify !== 'none' && spec.zoneResetFrequency > 0) throw no('zone_reset_frequency cannot be used with verify: a reset would lose the data verify checks');
+  if (spec.jobMaxOpenZones > 0 && spec.maxOpenZones > 0 && spec.jobMaxOpenZones > spec.maxOpenZones) {
+    throw no(`job_max_open_zones (${spec.jobMaxOpenZones}) is above max_open_zones (${spec.maxOpenZones})`);
+  }
+  if (jobDirections(spec.rw).includes('write') && !spec.direct) throw no('writes need direct=1, as in fio');
+  if (spec.zonecapacity !== undefined && spec.zonesize !== undefined && spec.zonecapacity > spec.zonesize) {
+    throw no(`zonecapacity ${spec.zonecapacity} is larger than zonesize ${spec.zonesize}`);
   }
 }
 

@@ -72,6 +72,7 @@ function jobBlock(r: JobResult, now: Date, groupKib: Record<Direction, number>):
   if (r.verifiedBlocks > 0) {
     lines.push(`     verify    : ${r.verifiedBlocks} blocks checked (${r.spec.verify}), ${r.error === 84 ? 'FAILED' : 'all good'}`);
   }
+  if (r.spec.zonemode === 'zbd') lines.push(`     zbd       : ${r.zoneResets ?? 0} zone resets`);
   return lines.join('\n') + '\n';
 }
 

@@ -59,6 +59,8 @@ export interface JobResult {
   loopNote?: string;
   /** Request errors counted and passed over (continue_on_error). */
   ignoredErrors?: number;
+  /** zonemode=zbd: zones reset during the run (fio's nr_zone_resets). */
+  zoneResets?: number;
   /** blkbench_switch_to: the switches and each backend's share. */
   switching?: SwitchSummary;
 }

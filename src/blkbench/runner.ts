@@ -203,6 +203,7 @@ function startWorker(
       ioLimit: clone.device.ioLimit,
       slotStride: clone.device.slotStride,
       memoryLen: clone.device.memoryLen,
+      zbd: clone.device.zbd,
     },
     progress: progress.buffer as SharedArrayBuffer,
     barrier: barrier.buffer as SharedArrayBuffer,

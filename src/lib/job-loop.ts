@@ -104,11 +104,36 @@ export interface JobLoopSpec {
   traceLimit?: number;
   /** Keep every measured completion (result.log), for fio's per-job log files. */
   logSamples?: boolean;
+  /** fio's zonemode=zbd: the job's zones; regionLength must be exactly these zones. */
+  zbd?: JobLoopZones;
   /**
    * With `switchTo` queues: move to the next queue every this many ns while the job runs (stop issuing,
    * let what is in flight complete, flush the old queue if the job writes, go on on the next queue).
    */
   switchEveryNs?: number;
+}
+
+/**
+ * fio's zonemode=zbd for a job loop: writes go to the write pointer of a zone the job may hold open
+ * (another zone when that one is full or over the open limit, resetting zones as fio does), reads stay
+ * below write pointers. Zone resets are issued on the queue (nothing else in flight) unless `emulated`.
+ */
+export interface JobLoopZones {
+  /** Bytes per zone; zone i starts at regionStart + i × zoneSize. */
+  zoneSize: number;
+  /** Each zone of the region in order: writable bytes, bytes written (write pointer − start), and kind
+   * (0 conventional, 1 sequential write required/preferred, 2 the same but open, 3 offline). */
+  zones: Array<[capacity: number, written: number, kind: number]>;
+  /** fio's max_open_zones (0: open zones are not tracked) and job_max_open_zones. */
+  maxOpenZones?: number;
+  jobMaxOpenZones?: number;
+  /** fio's zone_reset_threshold (default 1) and zone_reset_frequency (default 0: no such resets). */
+  resetThreshold?: number;
+  resetFrequency?: number;
+  /** fio's read_beyond_wp. */
+  readBeyondWp?: boolean;
+  /** No device zones behind the table (fio's zones on a device without them): resets only move its write pointers. */
+  emulated?: boolean;
 }
 
 /** With switch targets: the switches and the stretches on each queue (0: the job's own, 1...: `switchTo`). */
@@ -173,6 +198,8 @@ export interface JobLoopResult {
   verifiedBlocks: number;
   /** Request errors passed over by continueOnError. */
   ignoredErrors: number;
+  /** With zbd: zones reset during the run. */
+  zoneResets: number;
   /** With traceLimit: the requests in the order issued. */
   trace?: JobLoopTraceEntry[];
   /** With logSamples: rows of 6 numbers per completion: ms after the measured start, direction, slat ns, clat ns, length, offset. */

@@ -14,7 +14,7 @@ const CPP_DIR = path.join(REPO_ROOT, 'test', 'cpp');
 // The units each test file exercises, beyond headers.
 const UNIT_SOURCES = [
   'addon/drivers/virtio/virtqueue.cc', 'addon/drivers/virtio/vfio_iommu_info.cc',
-  'addon/bench/prng.cc', 'addon/bench/crc32c.cc', 'addon/bench/md5.cc', 'addon/bench/verify.cc',
+  'addon/bench/prng.cc', 'addon/bench/crc32c.cc', 'addon/bench/md5.cc', 'addon/bench/verify.cc', 'addon/bench/zbd.cc',
 ];
 
 const testFiles = fs.readdirSync(CPP_DIR).filter((f) => f.endsWith('_test.cc')).sort();

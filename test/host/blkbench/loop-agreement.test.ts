@@ -7,7 +7,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { Blkio, create, createCompletions } from '../../../src/lib';
-import { JobLoopResult, JobLoopSpec, runJobLoop } from '../../../src/lib/bench';
+import { JobLoopResult, JobLoopSpec, JobLoopZones, runJobLoop } from '../../../src/lib/bench';
 import { parseCommandLine } from '../../../src/blkbench/args';
 import { allocJobMemory } from '../../../src/blkbench/device';
 import { JobLoop } from '../../../src/blkbench/loop';
@@ -35,7 +35,17 @@ function jobSpec(file: string, args: string[]): JobSpec {
 
 /** The one job definition both loops take. */
 function loopSpecOf(spec: JobSpec, regionLen: number): JobLoopSpec {
-  return jobLoopSpec(spec, { regionStart: 0, regionLength: regionLen, ioLimit: regionLen, jobIndex: 0, traceLimit: TRACE_ALL });
+  return jobLoopSpec(spec, { regionStart: 0, regionLength: regionLen, ioLimit: regionLen, jobIndex: 0, traceLimit: TRACE_ALL, zbd: zonesOf(spec, regionLen) });
+}
+
+/** zonemode=zbd on the file: fio's zones laid over a device without them (all empty at the start). */
+function zonesOf(spec: JobSpec, regionLen: number): JobLoopZones | undefined {
+  if (spec.zonemode !== 'zbd') return undefined;
+  const zoneSize = spec.zonesize!;
+  const zones = Array.from({ length: regionLen / zoneSize }, () => [spec.zonecapacity ?? zoneSize, 0, 1] as [number, number, number]);
+  return {
+    zoneSize, zones, maxOpenZones: spec.maxOpenZones, resetThreshold: spec.zoneResetThreshold, resetFrequency: spec.zoneResetFrequency, emulated: true,
+  };
 }
 
 async function runJs(b: Blkio, spec: JobSpec, regionLen: number): Promise<{ trace: Trace; result: JobResult }> {
@@ -107,6 +117,19 @@ describe('blkbench: the native and JS job loops agree', function () {
     await assertSameRequests(['--rw=randtrim', '--bs=8k', '--iodepth=4'], MiB);
     await assertSameRequests(['--rw=randread', '--random_distribution=zoned:60/10:30/20:10/70', '--number_ios=2000', '--iodepth=4']);
     await assertSameRequests(['--rw=read:12k', '--bs=4k', '--iodepth=2', '--loops=2'], MiB);
+  });
+
+  // One request in flight: which zones are open depends on when writes complete (as in fio), so deeper
+  // queues may differ between runs of either loop.
+  it('zonemode=zbd: writes at write pointers under max_open_zones, with full zones reset, go alike', async () => {
+    const zbd = ['--zonemode=zbd', '--zonesize=256k', '--direct=1', '--max_open_zones=3'];
+    const trace = await assertSameRequests([...zbd, '--rw=randwrite', '--bs=16k', '--number_ios=600'], 2 * MiB);
+    const js = await runJs(b, jobSpec(file, [...zbd, '--rw=randwrite', '--bs=16k', '--number_ios=600']), 2 * MiB);
+    assert.ok((js.result.zoneResets ?? 0) > 0, 'full zones were reset');
+    const zonesWritten = new Set(trace.map((t) => Math.floor(t[0] / (256 * 1024))));
+    assert.ok(zonesWritten.size > 3, 'writes moved on to other zones as zones filled');
+    await assertSameRequests([...zbd, '--rw=randrw', '--bs=16k', '--number_ios=800', '--zone_reset_threshold=0.3', '--zone_reset_frequency=0.05'], 2 * MiB);
+    await assertSameRequests([...zbd, '--rw=write', '--bs=12k', '--iodepth=2', '--zonecapacity=200k'], 2 * MiB);
   });
 
   it('a verifying write job writes and reads back the same blocks, verified alike', async () => {

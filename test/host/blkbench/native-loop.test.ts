@@ -235,6 +235,19 @@ describe('native job loop (io_uring on files)', function () {
     assertBlkioError(() => startJobLoop(q, { rw: 'read', regionLength: MiB, iodepth: 65536, blockSize: 1 << 20 }), 'EINVAL', /1 GiB/);
   });
 
+  it('bad zbd specs throw EINVAL naming the problem', () => {
+    const q = b.getQueue(0)!;
+    const zones = (n: number) => Array.from({ length: n }, () => [256 * 1024, 0, 1] as [number, number, number]);
+    const zbd = { zoneSize: 256 * 1024, zones: zones(4) };
+    assertBlkioError(() => startJobLoop(q, { rw: 'write', regionLength: MiB, zbd: { ...zbd, zones: zones(3) } }), 'EINVAL', /regionLength must be its zones \(3 of 262144 bytes\)/);
+    assertBlkioError(() => startJobLoop(q, { rw: 'write', regionLength: MiB, zbd: { ...zbd, zones: [] } }), 'EINVAL', /1 to 2\^24 zones/);
+    assertBlkioError(() => startJobLoop(q, { rw: 'write', regionLength: MiB, zbd: { ...zbd, zones: [[1, 2, 1], ...zones(3)] } }), 'EINVAL', /zbd.zones\[0\] written/);
+    assertBlkioError(() => startJobLoop(q, { rw: 'write', regionLength: MiB, zbd: { ...zbd, zones: [[4096, 0, 7], ...zones(3)] } }), 'EINVAL', /zbd.zones\[0\] kind/);
+    assertBlkioError(() => startJobLoop(q, { rw: 'write', regionLength: MiB, zbd: { ...zbd, resetFrequency: 2 } }), 'EINVAL', /resetFrequency/);
+    assertBlkioError(() => startJobLoop(q, { rw: 'write', regionLength: MiB, zbd: { ...zbd, jobMaxOpenZones: 1 } }), 'EINVAL', /jobMaxOpenZones/);
+    assertBlkioError(() => startJobLoop(q, { rw: 'trim', regionLength: MiB, zbd }), 'EINVAL', /does not take trims/);
+  });
+
   it('live counters must live in a SharedArrayBuffer (an ArrayBuffer could be detached under the loop)', () => {
     const q = b.getQueue(0)!;
     assertBlkioError(() => startJobLoop(q, { rw: 'read', regionLength: MiB }, { progress: new Float64Array(8) }), 'EINVAL', /SharedArrayBuffer/);

@@ -135,6 +135,18 @@ describe('blkbench job options', () => {
       ['a bad randseed', { randseed: '-1' }, "bad value '-1' for option 'randseed': expected an integer from 0 to 2^64-1"],
       ['a bad num_entries', { libblkio_num_entries: '0' }, "bad value '0' for option 'libblkio_num_entries': expected an integer from 1 to 32768"],
       ['a bad output of percent', { size: '0%' }, "bad value '0%' for option 'size': expected a percentage between 0 and 100"],
+      ['zonemode=strided', { zonemode: 'strided' }, "option 'zonemode=strided' is not supported (zonemode=none or zbd)"],
+      ['an unknown zonemode', { zonemode: 'zns' }, "bad value 'zns' for option 'zonemode': expected one of none, zbd"],
+      ['a zone_reset_threshold above 1', { zone_reset_threshold: '1.5' }, "bad value '1.5' for option 'zone_reset_threshold': expected a number from 0 to 1"],
+      ['a zone_reset_frequency that is no number', { zone_reset_frequency: 'often' }, "bad value 'often' for option 'zone_reset_frequency': expected a number from 0 to 1"],
+      ['a max_open_zones above fio\'s limit', { max_open_zones: '5000' }, "bad value '5000' for option 'max_open_zones': expected an integer from 0 to 4096"],
+      ['zbd writes without direct', { zonemode: 'zbd', rw: 'write' }, 'zonemode=zbd: writes need direct=1, as in fio'],
+      ['zbd trims', { zonemode: 'zbd', rw: 'randtrim' }, 'zonemode=zbd: rw=randtrim is not supported (trims of zones are zone resets)'],
+      ['zbd with numjobs', { zonemode: 'zbd', numjobs: '2' }, "zonemode=zbd: numjobs above 1 is not supported (the zones' state would have to be shared between clones)"],
+      ['zbd with zoneskip', { zonemode: 'zbd', zoneskip: '4m' }, 'zonemode=zbd: zoneskip is not supported'],
+      ['zbd resets under verify', { zonemode: 'zbd', rw: 'write', direct: '1', verify: 'crc32c', zone_reset_frequency: '0.1' }, 'zonemode=zbd: zone_reset_frequency cannot be used with verify: a reset would lose the data verify checks'],
+      ['job_max_open_zones above max_open_zones', { zonemode: 'zbd', max_open_zones: '2', job_max_open_zones: '3' }, 'zonemode=zbd: job_max_open_zones (3) is above max_open_zones (2)'],
+      ['zonecapacity above zonesize', { zonemode: 'zbd', zonesize: '1m', zonecapacity: '2m' }, 'zonemode=zbd: zonecapacity 2097152 is larger than zonesize 1048576'],
     ];
     for (const [what, options, message] of cases) {
       it(`stops on ${what}: "${message}"`, () => {
