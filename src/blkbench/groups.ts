@@ -46,3 +46,17 @@ export function reportedResults<R extends { groupid: number; spec: JobSpec }>(al
   }
   return out;
 }
+
+/**
+ * fio's exitall with exit_what: whether `done` finishing stops `other`, a job of the same batch.
+ * group: the jobs of its reporting group; stonewall and all: every running job.
+ */
+export function exitallStops(done: JobSpec, other: JobSpec): boolean {
+  if (!done.exitall) return false;
+  return done.exitWhat !== 'group' || other.groupid === done.groupid;
+}
+
+/** Whether `done` finishing ends the whole run (exit_what=all): no later batch starts. */
+export function exitallEndsRun(done: JobSpec): boolean {
+  return done.exitall && done.exitWhat === 'all';
+}

@@ -32,8 +32,11 @@ import { WriteData } from './write-data';
 import { JobLogs } from './logs';
 import { ZBD, ZoneTable } from './zbd';
 
-/** Values of the shared stop word: a job stops issuing when it is not RUNNING (exitall, a signal). */
-export const STOP = { running: 0, stop: 1 } as const;
+/**
+ * Values of the shared stop word: a job stops issuing when it is not RUNNING (a signal: STOP; an
+ * exit_what=all job that is done: EXITALL, after which later jobs are reported as not run).
+ */
+export const STOP = { running: 0, stop: 1, exitall: 2 } as const;
 
 // Directions as small integers on the hot path (trim is 2).
 const READ = 0;

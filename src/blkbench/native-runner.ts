@@ -5,6 +5,7 @@
  */
 import { JobLoop, JobLoopDirection, JobLoopResult, JobLoopSamples, JobLoopSpec, startJobLoop } from '../lib/bench';
 import { isBuiltInDriver, PreparedDevice } from './device';
+import { exitallEndsRun, exitallStops } from './groups';
 import { PROGRESS_FIELDS, STOP } from './loop';
 import { OPTIONS, OptionKey } from './option-table';
 import { JobSpec } from './options';
@@ -42,7 +43,7 @@ function bigints(_key: string, v: unknown): unknown {
 
 /**
  * Runs every clone on a native loop of its own. progress has a slot per job index; the stop word
- * (a signal, or exitall) stops every loop within one progress interval.
+ * (a signal, or exit_what=all) stops every loop within one progress interval.
  */
 export async function runNativeClones(
   clones: NativeClone[], progress: Float64Array, stop: Int32Array, onProgress?: (p: Float64Array) => void,
@@ -73,11 +74,12 @@ export async function runNativeClones(
     const results = await Promise.all(
       loops.map((l, i) =>
         l.done.then((r) => {
-          // exitall: the first job to finish ends every other one.
-          if (clones[i].spec.exitall) {
-            Atomics.store(stop, 0, STOP.stop);
-            stopAll();
-          }
+          // exitall: a job that is done stops the jobs its exit_what names.
+          const done = clones[i].spec;
+          if (exitallEndsRun(done)) Atomics.compareExchange(stop, 0, STOP.running, STOP.exitall);
+          clones.forEach((c, j) => {
+            if (exitallStops(done, c.spec)) loops[j].stop();
+          });
           return r;
         }),
       ),

@@ -107,7 +107,7 @@ export const OPTIONS = {
   // What and where.
   jobName: str(['name'], { loop: 'both', help: 'in a job section: the job\'s name (in [global]: ignored, as fio does)', fio: 'str' }),
   description: str(['description'], { loop: 'both', help: 'free text, shown nowhere', fio: 'str' }),
-  thread: bool(['thread'], true, { loop: 'both', help: 'accepted: blkbench always runs jobs as threads', fio: 'bool: threads instead of processes' }),
+  thread: bool(['thread', 'threads'], true, { loop: 'both', help: 'accepted: blkbench always runs jobs as threads', fio: 'bool: threads instead of processes' }),
   ioengine: custom(['ioengine', 'driver'], 'str', 'io_uring', parseEngine, {
     loop: 'both', help: 'io_uring|nvme-io_uring|virtio-blk-vfio-pci|virtio-blk-vhost-user|virtio-blk-vhost-vdpa|libblkio; libaio, psync, sync, pvsync, pvsync2, posixaio run on io_uring',
     fio: 'str: the I/O engine',
@@ -200,7 +200,11 @@ export const OPTIONS = {
   newGroup: bool(['new_group'], false, { loop: 'both', help: 'start a new reporting group', fio: 'bool' }),
   waitFor: str(['wait_for'], { loop: 'both', help: 'start when the named job is done', fio: 'str' }),
   groupReporting: bool(['group_reporting'], false, { loop: 'both', help: 'report each group as one job', fio: 'bool' }),
-  exitall: bool(['exitall'], false, { loop: 'both', help: 'stop every job when this one is done', fio: 'bool' }),
+  exitall: bool(['exitall'], false, { loop: 'both', help: 'when this job is done, stop the jobs exit_what names', fio: 'bool' }),
+  exitWhat: choice(['exit_what'], 'group', ['group', 'stonewall', 'all'] as const, {
+    loop: 'both', help: 'what exitall stops: group (its reporting group), stonewall (every running job), all (and no later job runs)',
+    fio: 'str: group (default), stonewall, all',
+  }),
 
   // Pace.
   rate: custom<PerDirection<number>>(['rate'], 'size', ZERO3, perDirSize('rate'), { loop: 'both', help: 'bytes/s cap, per direction', fio: 'size list' }),
@@ -345,7 +349,6 @@ export const UNSUPPORTED: Record<string, string> = {
   fill_fs: 'fill_device is not supported (give size)',
   do_verify: 'do_verify is not supported (verify runs after a write job; a read job checks what it reads)',
   verify_interval: 'verify_interval is not supported (one header per block)',
-  exit_what: 'exit_what is not supported (exitall ends every job)',
   random_sequence_stride: 'random_distribution=sequence is not supported',
 };
 

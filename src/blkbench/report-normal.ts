@@ -41,7 +41,8 @@ export function normalReport(results: JobResult[], all: JobResult[], now = new D
     const members = results.filter((r) => r.groupid === g);
     const groupKib = { read: 0, write: 0, trim: 0 };
     for (const r of members) for (const d of DIRECTIONS) groupKib[d] += kibPerSec(r.dirs[d], r.runtimeNs);
-    for (const r of members) out.push(jobBlock(r, now, groupKib));
+    // As fio, a job that issued nothing (one an exit_what=all job kept from starting) gets no block.
+    for (const r of members) if (r.error !== 0 || DIRECTIONS.some((d) => r.dirs[d].ios > 0)) out.push(jobBlock(r, now, groupKib));
   }
   for (const g of [...new Set(all.map((r) => r.groupid))]) out.push(groupBlock(all.filter((r) => r.groupid === g), g));
   return out.join('\n');

@@ -8,10 +8,10 @@ import { Worker } from 'node:worker_threads';
 import { PreparedDevice, isBuiltInDriver, openDevice, openSwitchTarget, prepareJobLoop } from './device';
 import { assignFiles, layOutJobFile, unlinkJobFile } from './files';
 import { PROGRESS_FIELDS, STOP } from './loop';
-import { runBatches } from './groups';
+import { exitallEndsRun, exitallStops, runBatches } from './groups';
 import { nativeLoopUnsupported, runNativeClones } from './native-runner';
 import { JobSpec } from './options';
-import { JobResult } from './results';
+import { JobResult, emptyDirection } from './results';
 import type { WorkerInput, WorkerMessage } from './worker';
 
 export interface RunHooks {
@@ -19,7 +19,7 @@ export interface RunHooks {
   log: (line: string) => void;
   /** Called about every 100 ms with the shared progress array (one PROGRESS_FIELDS slot per job). */
   onProgress?: (progress: Float64Array) => void;
-  /** Shared stop word (loop.ts STOP): set it to end every job early (a signal); exitall sets it too. */
+  /** Shared stop word (loop.ts STOP): set it to end every job early (a signal); exit_what=all sets it too. */
   stop?: Int32Array;
 }
 
@@ -41,13 +41,27 @@ export async function runJobs(jobSpecs: JobSpec[], hooks: RunHooks): Promise<Job
   const results: JobResult[] = [];
   try {
     for (const batch of runBatches(specs)) {
-      if (Atomics.load(stop, 0) !== STOP.running) break;
-      results.push(...(await runBatch(batch.map((i) => specs[i]), batch.map((i) => firstIndex[i]), progress, stop, hooks)));
+      const batchSpecs = batch.map((i) => specs[i]);
+      const word = Atomics.load(stop, 0);
+      if (word === STOP.exitall) results.push(...batchSpecs.flatMap(notRun)); // reported with no I/O, as fio does
+      else if (word !== STOP.running) break;
+      else results.push(...(await runBatch(batchSpecs, batch.map((i) => firstIndex[i]), progress, stop, hooks)));
     }
     return results;
   } finally {
     for (const spec of specs) unlinkJobFile(spec);
   }
+}
+
+/** The results of a job's clones that never started (an exit_what=all job ended the run before). */
+function notRun(spec: JobSpec): JobResult[] {
+  return Array.from({ length: spec.numjobs }, () => ({
+    name: spec.name, jobs: 1, groupid: spec.groupid, spec, runtimeNs: 0, elapsedNs: 0,
+    dirs: { read: emptyDirection(), write: emptyDirection(), trim: emptyDirection() },
+    cpu: { usrNs: 0, sysNs: 0, ctx: 0, majf: 0, minf: 0 },
+    depth: { level: new Array(7).fill(0), submit: new Array(7).fill(0), complete: new Array(7).fill(0) },
+    error: 0, errorMessage: null, verifiedBlocks: 0, loop: spec.jobLoop,
+  }));
 }
 
 /** Jobs that run at once: devices prepared here, then every clone on a worker of its own. */
@@ -99,7 +113,7 @@ async function runJsClones(clones: Clone[], progress: Float64Array, hooks: RunHo
   const only = clones[0].spec;
   if (clones.length === 1 && (only.waitMode === 'eventfd' || !isBuiltInDriver(only.driver))) {
     const result = await runOnMainThread(clones[0], progress, hooks, stop);
-    if (only.exitall) Atomics.store(stop, 0, STOP.stop);
+    if (exitallEndsRun(only)) Atomics.compareExchange(stop, 0, STOP.running, STOP.exitall);
     return [result];
   }
   return await runOnWorkers(clones, progress, hooks, stop);
@@ -128,12 +142,28 @@ interface StartedWorker {
   exited: Promise<void>;
 }
 
-/** Each clone on a worker thread of its own: all get ready, then start at once behind a barrier. */
+/**
+ * Each clone on a worker thread of its own: all get ready, then start at once behind a barrier. Each
+ * has a stop word of its own, so that exitall stops only the clones its exit_what names; the shared
+ * one (a signal) is passed on to all of them.
+ */
 async function runOnWorkers(clones: Clone[], progress: Float64Array, hooks: RunHooks, stop: Int32Array): Promise<JobResult[]> {
   const barrier = new Int32Array(new SharedArrayBuffer(4));
-  const started = clones.map((clone) => startWorker(clone, progress, barrier, stop));
+  const stops = clones.map(() => new Int32Array(new SharedArrayBuffer(4)));
+  const stopClone = (j: number) => {
+    Atomics.store(stops[j], 0, STOP.stop);
+    Atomics.notify(stops[j], 0); // wakes a job sleeping in startdelay, thinktime or a rate pause
+  };
+  const onDone = (done: JobSpec) => {
+    if (exitallEndsRun(done)) Atomics.compareExchange(stop, 0, STOP.running, STOP.exitall);
+    clones.forEach((c, j) => exitallStops(done, c.spec) && stopClone(j));
+  };
+  const started = clones.map((clone, j) => startWorker(clone, progress, barrier, stops[j], onDone));
   let succeeded = false;
-  const timer = hooks.onProgress ? setInterval(() => hooks.onProgress!(progress), 200) : undefined;
+  const timer = setInterval(() => {
+    if (Atomics.load(stop, 0) !== STOP.running) stops.forEach((_, j) => stopClone(j));
+    hooks.onProgress?.(progress);
+  }, 100);
   try {
     try {
       await Promise.all(started.map((w) => w.ready));
@@ -148,7 +178,7 @@ async function runOnWorkers(clones: Clone[], progress: Float64Array, hooks: RunH
     succeeded = true;
     return results;
   } finally {
-    if (timer) clearInterval(timer);
+    clearInterval(timer);
     // After a result, a worker still frees its buffers and destroys its handle: let it exit by itself.
     // terminate() in the middle of that aborted Node now and then ("terminate called after throwing
     // an instance of 'Napi::Error'"); it is only for workers that failed or never got to run.
@@ -158,7 +188,9 @@ async function runOnWorkers(clones: Clone[], progress: Float64Array, hooks: RunH
 }
 
 /** Starts one clone's worker on its share of the device; its promises settle from the worker's messages. */
-function startWorker(clone: Clone, progress: Float64Array, barrier: Int32Array, stop: Int32Array): StartedWorker {
+function startWorker(
+  clone: Clone, progress: Float64Array, barrier: Int32Array, stop: Int32Array, onDone: (done: JobSpec) => void,
+): StartedWorker {
   const input: WorkerInput = {
     handle: clone.device.blkio.share(),
     switchHandle: clone.device.switchTarget?.share(),
@@ -187,11 +219,7 @@ function startWorker(clone: Clone, progress: Float64Array, barrier: Int32Array, 
   worker.on('message', (m: WorkerMessage) => {
     if (m.type === 'ready') ready.resolve();
     else if (m.type === 'result') {
-      // exitall: the first job to finish ends every other one.
-      if (clone.spec.exitall) {
-        Atomics.store(stop, 0, STOP.stop);
-        Atomics.notify(stop, 0);
-      }
+      onDone(clone.spec); // exitall
       result.resolve(m.result);
     } else fail(new Error(m.message));
   });

@@ -35,6 +35,17 @@ describe('blkbench job options', () => {
     assert.equal(s.path, '/dev/vhost-vdpa-0');
   });
 
+  it('takes fio\'s threads spelling of thread', () => {
+    assert.equal(job({ threads: '1' }).thread, true);
+  });
+
+  it('reads exit_what as group (the default), stonewall or all, and refuses anything else', () => {
+    assert.equal(job({}).exitWhat, 'group');
+    assert.equal(job({ exit_what: 'stonewall' }).exitWhat, 'stonewall');
+    assert.equal(job({ exit_what: 'all' }).exitWhat, 'all');
+    assert.throws(() => job({ exit_what: 'some' }), /exit_what/);
+  });
+
   it('accepts hyphens for underscores in option names', () => {
     assert.equal(job({ 'time-based': undefined, runtime: '1' }).timeBased, true);
   });

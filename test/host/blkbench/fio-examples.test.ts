@@ -1,0 +1,164 @@
+/**
+ * fio's own example job files (Debian's fio-examples package): every example that fio runs on this
+ * machine, blkbench runs too, on the native loop. Each example is copied into a temporary directory
+ * and shortened first: files and directories point into that directory, sizes are capped at 8 MiB
+ * (fill_device too) and times at half a second, so nothing is written elsewhere and the whole list takes a minute or two.
+ * An example that names a real device is run by neither tool; one that fio cannot run here (an
+ * engine or hardware this machine lacks) is skipped with fio's reason. The few that fio runs and
+ * blkbench refuses on purpose are listed in REFUSED with the reason; the test checks that blkbench
+ * still refuses them for that reason, so a list that falls behind fails too.
+ */
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { BLKBENCH_CLI } from '../../support/paths';
+
+const EXAMPLES = '/usr/share/doc/fio/examples';
+const MAX_BYTES = 8 << 20;
+/** Each shortened example ends in a few seconds; fio hangs on some (io_submit_mode=offload with a rate). */
+const RUN_LIMIT_MS = 10000;
+
+/** Examples fio runs here that blkbench refuses: [what blkbench says, why]. */
+const REFUSED: Record<string, [string, string]> = {
+  'cpuio.fio': ["'cpuio' for option 'ioengine'", 'ioengine=cpuio burns CPU and does no I/O'],
+  'exec.fio': ["'exec' for option 'ioengine'", 'ioengine=exec runs programs, cpuio burns CPU: no I/O'],
+  'falloc.fio': ["'falloc' for option 'ioengine'", 'ioengine=falloc issues fallocate calls, not reads or writes'],
+  'filecreate-ioengine.fio': ["option 'nrfiles=", 'ioengine=filecreate creates files (nrfiles, one file per job here)'],
+  'filedelete-ioengine.fio': ["'filedelete' for option 'ioengine'", 'ioengine=filedelete deletes files'],
+  'filestat-ioengine.fio': ["'filestat' for option 'ioengine'", 'ioengine=filestat stats files'],
+  'ftruncate.fio': ["'ftruncate' for option 'ioengine'", 'ioengine=ftruncate truncates files'],
+  'netio.fio': ["'net' for option 'ioengine'", 'ioengine=net does socket I/O'],
+  'netio_multicast.fio': ["'net' for option 'ioengine'", 'ioengine=net does socket I/O'],
+  'pmemblk.fio': ["'pmemblk' for option 'ioengine'", 'ioengine=pmemblk is libpmemblk\'s, not a block device\'s'],
+  'null.fio': ["'null' for option 'ioengine'", 'ioengine=null: no driver completes requests without a target'],
+  'zipf.fio': ["'null' for option 'ioengine'", 'ioengine=null: no driver completes requests without a target'],
+  'steadystate.fio': ["unknown option 'ss'", 'steady-state detection (ss) is not done; its targets are /dev/null and /dev/zero'],
+  'surface-scan.fio': ["'meta' for option 'verify'", 'verify=meta, verify_pattern, verify_interval, do_verify are not done'],
+};
+
+/** Options holding a size, capped at MAX_BYTES. */
+const SIZE_OPTIONS = new Set(['size', 'filesize', 'io_size', 'io_limit', 'offset', 'offset_increment']);
+/** Options holding a time: [bare unit in seconds, cap in milliseconds]. */
+const TIME_OPTIONS: Record<string, [number, number]> = {
+  runtime: [1, 500], timeout: [1, 500], ramp_time: [1, 100], startdelay: [1, 100],
+  ss_dur: [1, 1000], ss_ramp: [1, 0], thinktime: [1e-6, 10], // fio reads ss_* in whole seconds
+};
+const UNIT: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40, p: 2 ** 50 };
+const TIME_UNIT: Record<string, number> = { us: 1e-6, usec: 1e-6, ms: 1e-3, msec: 1e-3, s: 1, sec: 1, m: 60, min: 60, h: 3600, d: 86400 };
+/** Devices that hold no data: reading or writing them harms nothing. */
+const HARMLESS_DEVICES = new Set(['/dev/null', '/dev/zero']);
+
+function capSize(value: string): string {
+  return value.replace(/(\d+)([kmgtp]?)(i?b?)/gi, (all, n: string, u: string) =>
+    Number(n) * UNIT[u.toLowerCase()] > MAX_BYTES ? `${MAX_BYTES >> 20}m` : all);
+}
+
+/** A longer time (or one not read here, such as a range) becomes the cap. */
+function capTime(value: string, bareUnit: number, capMs: number): string {
+  const m = /^(\d+(?:\.\d+)?)([a-z]*)$/i.exec(value);
+  const unit = m && (m[2] === '' ? bareUnit : TIME_UNIT[m[2].toLowerCase()]);
+  return m && unit && Number(m[1]) * unit * 1e3 <= capMs ? value : `${capMs}ms`;
+}
+
+/** A file name inside `dir`: relative names stay relative (both tools run in `dir`), absolute ones lose their directory. */
+function redirect(name: string): string {
+  return name.split(/(?<!\\):/).map((p) => (p.startsWith('/') ? path.basename(p) : p)).join(':');
+}
+
+/** The shortened copy of an example's text, or why it must not run at all. */
+export function shorten(text: string): { text: string } | { skip: string } {
+  // thread: fio's jobs as threads of one process (as blkbench runs them), which the time limit can kill.
+  const out = ['[global]', 'runtime=500ms', 'thread'];
+  for (const line of text.split('\n')) {
+    if (/^\s*fill_(device|fs)\b/i.test(line)) {
+      out.push(`size=${MAX_BYTES >> 20}m`); // fill the file system, fio's way: a capped size instead
+      continue;
+    }
+    const m = /^(\s*)([a-z_]+)\s*=\s*([^;#]*?)\s*([;#].*)?$/i.exec(line);
+    if (!m) {
+      out.push(line);
+      continue;
+    }
+    const key = m[2].toLowerCase();
+    let value = m[3];
+    if (key === 'filename' || key === 'filename_format') {
+      const device = value.split(/(?<!\\):/).find((p) => p.startsWith('/dev/') && !HARMLESS_DEVICES.has(p));
+      if (device) return { skip: `names the device ${device}` };
+      value = redirect(value);
+    } else if (key === 'directory') value = '.';
+    else if (SIZE_OPTIONS.has(key)) value = capSize(value);
+    else if (key in TIME_OPTIONS) value = capTime(value, ...TIME_OPTIONS[key]);
+    out.push(`${m[1]}${key}=${value}`);
+  }
+  return { text: out.join('\n') };
+}
+
+interface Run { code: number | null; stdout: string; stderr: string }
+
+function run(cmd: string, args: string[], cwd: string): Run {
+  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: RUN_LIMIT_MS, killSignal: 'SIGKILL' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr + (r.error ? String(r.error) : '') };
+}
+
+/** fio's reason in one line: its first error line, else the end of what it printed. */
+function why(r: Run): string {
+  if (r.code === null) return `fio does not finish in ${RUN_LIMIT_MS / 1000} s`;
+  const lines = (r.stderr + '\n' + r.stdout).split('\n').map((l) => l.trim()).filter(Boolean);
+  const err = lines.find((l) => /error|fail|not|invalid|unable|bad/i.test(l)) ?? lines[lines.length - 1] ?? '';
+  return `fio exits ${r.code}: ${err.slice(0, 160)}`;
+}
+
+const files = fs.existsSync(EXAMPLES) ? fs.readdirSync(EXAMPLES).filter((f) => f.endsWith('.fio')).sort() : [];
+
+describe('fio\'s example job files run under blkbench where fio runs them', function () {
+  this.timeout(2 * RUN_LIMIT_MS + 10000);
+  let root: string;
+  const outcome: string[] = [];
+
+  before(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'blkbench-fio-examples-'));
+  });
+  after(() => {
+    fs.rmSync(root, { recursive: true, force: true });
+    if (outcome.length) console.log(`      fio's examples:\n${outcome.map((l) => `        ${l}`).join('\n')}`);
+  });
+
+  it('finds fio\'s examples installed', () => {
+    assert.ok(files.length > 50, `${EXAMPLES} holds ${files.length} job files: install them with: apt-get install -y fio-examples (test/prerequisites.sh)`);
+  });
+
+  for (const file of files) {
+    it(file, function () {
+      const short = shorten(fs.readFileSync(path.join(EXAMPLES, file), 'utf8'));
+      if ('skip' in short) {
+        outcome.push(`${file}: neither tool runs it: ${short.skip}`);
+        this.skip();
+      }
+      const dir = fs.mkdtempSync(path.join(root, `${file}-`));
+      fs.writeFileSync(path.join(dir, 'job.fio'), short.text);
+      const fio = run('fio', ['job.fio'], dir);
+      if (fio.code !== 0) {
+        outcome.push(`${file}: fio cannot run it here (${why(fio)})`);
+        this.skip();
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.mkdirSync(dir);
+      fs.writeFileSync(path.join(dir, 'job.fio'), short.text);
+      const r = run(process.execPath, [BLKBENCH_CLI, '--output-format=json', 'job.fio'], dir);
+      const refused = REFUSED[file];
+      if (refused) {
+        assert.ok(r.code !== 0 && r.stderr.includes(refused[0]), `blkbench no longer refuses ${file} with "${refused[0]}": update REFUSED\n${r.stderr}`);
+        outcome.push(`${file}: fio runs it, blkbench refuses it: ${refused[1]}`);
+        this.skip();
+      }
+      outcome.push(`${file}: ${r.code === 0 ? 'runs under fio and blkbench' : `blkbench FAILS: ${r.stderr.trim().split('\n')[0]}`}`);
+      assert.equal(r.code, 0, `blkbench refuses an example fio runs:\n${r.stderr}`);
+      const jobs = JSON.parse(r.stdout).jobs as Array<{ jobname: string; blkbench_loop?: string }>;
+      assert.ok(jobs.length > 0);
+      for (const j of jobs) assert.equal(j.blkbench_loop, 'native', `job ${j.jobname} ran on the ${j.blkbench_loop} loop`);
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+  }
+});
