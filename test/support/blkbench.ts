@@ -1,10 +1,12 @@
-/** Shared helpers for blkbench tests: synthetic results and an XML well-formedness check. */
-import * as fs from 'node:fs';
+/** Shared helpers for blkbench tests: running the CLI, synthetic results, report and XML checks. */
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import { parseCommandLine } from '../../src/blkbench/args';
 import { LatencyHistogram } from '../../src/blkbench/histogram';
 import { JobResult, emptyDirection } from '../../src/blkbench/results';
 import { RunningStats } from '../../src/blkbench/stats';
+import { BLKBENCH_CLI } from './paths';
 
 /** A job result with the given read latencies, as if measured over runtimeMs. */
 export function syntheticResult(name: string, readLatenciesNs: number[], runtimeMs: number, argv: string[] = []): JobResult {
@@ -95,4 +97,17 @@ export function assertCompareReport(stdout: string, labels: string[], plotFile: 
   const svg = fs.readFileSync(plotFile, 'utf8');
   assertWellFormedXml(svg);
   for (const label of labels) assert.equal(svg.split(`data-target="${label}"`).length - 1, 3, label);
+}
+
+/** What a blkbench run printed and how it exited. */
+export interface BlkbenchRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the blkbench CLI of this checkout to its end (killed after timeoutMs, default 60 s). */
+export function blkbench(args: string[], options: { timeoutMs?: number; cwd?: string } = {}): BlkbenchRun {
+  const r = spawnSync(process.execPath, [BLKBENCH_CLI, ...args], { encoding: 'utf8', timeout: options.timeoutMs ?? 60_000, cwd: options.cwd });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }

@@ -2,25 +2,10 @@
  * blkbench end to end: the CLI as a child process, on the io_uring driver and temporary files.
  */
 import * as assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { assertWellFormedXml } from '../../support/blkbench';
-import { BLKBENCH_CLI } from '../../support/paths';
-
-const CLI = BLKBENCH_CLI;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function blkbench(args: string[]): Run {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+import { assertWellFormedXml, blkbench } from '../../support/blkbench';
 
 function json(args: string[]): any {
   const r = blkbench([...args, '--output-format=json']);

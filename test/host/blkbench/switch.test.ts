@@ -5,7 +5,6 @@
  * loop's switching API itself.
  */
 import * as assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Blkio, BlkioError, create, createCompletions } from '../../../src/lib';
@@ -13,23 +12,14 @@ import { runJobLoop, startJobLoop } from '../../../src/lib/bench';
 import { parseCommandLine } from '../../../src/blkbench/args';
 import { checkBlock } from '../../../src/blkbench/verify';
 import { tempDir } from '../../support/files';
-import { BLKBENCH_CLI } from '../../support/paths';
 import { createRawImage, Qsd } from '../../support/qsd';
+import { blkbench } from '../../support/blkbench';
 
 const MiB = 1 << 20;
 const SIZE = 16 * MiB;
 const BLOCK = 4096;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function blkbench(args: string[]): Run {
-  const r = spawnSync(process.execPath, [BLKBENCH_CLI, '--invalidate=0', ...args], { encoding: 'utf8', timeout: 90000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const run = (args: string[]) => blkbench(['--invalidate=0', ...args], { timeoutMs: 90_000 });
 
 /** Every block of the image holds a whole verify block written for its own offset (not the random fill). */
 function assertImageVerifies(image: string): void {
@@ -57,7 +47,7 @@ describe('blkbench switching a running job between io_uring and vhost-user on on
   });
 
   function switchingWriteJob(extra: string[]): any {
-    const r = blkbench([
+    const r = run([
       '--name=sw', `--filename=${image}`, '--ioengine=io_uring', '--rw=randwrite', `--bs=${BLOCK}`, '--iodepth=32',
       '--verify=crc32c', '--runtime=2', '--time_based', '--output-format=json',
       `--blkbench_switch_to=virtio-blk-vhost-user:${qsd.socket}`, '--blkbench_switch_every=200ms', ...extra,
@@ -98,7 +88,7 @@ describe('blkbench switching a running job between io_uring and vhost-user on on
 
   it('a verifying read job switching between the backends finds every block as written', () => {
     assert.equal(switchingWriteJob(['--runtime=1']).error, 0);
-    const r = blkbench([
+    const r = run([
       '--name=rd', `--filename=${image}`, '--ioengine=io_uring', '--rw=randread', `--bs=${BLOCK}`, '--iodepth=32', '--verify=crc32c',
       '--output-format=json', `--blkbench_switch_to=virtio-blk-vhost-user:${qsd.socket}`, '--blkbench_switch_every=20ms',
     ]);
@@ -110,7 +100,7 @@ describe('blkbench switching a running job between io_uring and vhost-user on on
   });
 
   it('the normal report has a line for the switches and one per backend', () => {
-    const r = blkbench([
+    const r = run([
       '--name=n', `--filename=${image}`, '--rw=randwrite', '--iodepth=8', '--runtime=1', '--time_based',
       `--blkbench_switch_to=virtio-blk-vhost-user:${qsd.socket}`, '--blkbench_switch_every=200ms',
     ]);
@@ -123,7 +113,7 @@ describe('blkbench switching a running job between io_uring and vhost-user on on
   it('refuses a switch target whose image has another size, naming both', async () => {
     const other = await Qsd.start({ size: SIZE / 2 });
     try {
-      const r = blkbench([
+      const r = run([
         '--name=x', `--filename=${image}`, '--rw=randread', `--blkbench_switch_to=virtio-blk-vhost-user:${other.socket}`, '--blkbench_switch_every=1s',
       ]);
       assert.equal(r.code, 1);
@@ -136,7 +126,7 @@ describe('blkbench switching a running job between io_uring and vhost-user on on
   it('refuses a block size the switch target cannot take', async () => {
     const big = await Qsd.start({ image, dir: tempDir('blkbench-switch-4k-'), logicalBlockSize: 4096 });
     try {
-      const r = blkbench([
+      const r = run([
         '--name=x', `--filename=${image}`, '--rw=randread', '--bs=512', `--blkbench_switch_to=virtio-blk-vhost-user:${big.socket}`,
         '--blkbench_switch_every=1s',
       ]);
@@ -150,7 +140,7 @@ describe('blkbench switching a running job between io_uring and vhost-user on on
   it('refuses a read-only switch target for a job that writes', async () => {
     const ro = await Qsd.start({ size: SIZE, writable: false });
     try {
-      const r = blkbench([
+      const r = run([
         '--name=x', `--filename=${image}`, '--rw=randwrite', `--blkbench_switch_to=virtio-blk-vhost-user:${ro.socket}`, '--blkbench_switch_every=1s',
       ]);
       assert.equal(r.code, 1);
@@ -161,7 +151,7 @@ describe('blkbench switching a running job between io_uring and vhost-user on on
   });
 
   it('refuses a switch target that cannot be opened, naming it', () => {
-    const r = blkbench([
+    const r = run([
       '--name=x', `--filename=${image}`, '--rw=randread', `--blkbench_switch_to=virtio-blk-vhost-user:${dir}/nothing.sock`, '--blkbench_switch_every=1s',
     ]);
     assert.equal(r.code, 1);

@@ -5,18 +5,12 @@
  * (test/vm/zoned/blkbench-zbd.test.ts).
  */
 import * as assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BLKBENCH_CLI } from '../../support/paths';
+import { blkbench } from '../../support/blkbench';
 
 const MiB = 1 << 20;
-
-function blkbench(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BLKBENCH_CLI, ...args], { encoding: 'utf8', timeout: 60000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 describe('blkbench zonemode=zbd on a device without zones', function () {
   this.timeout(60000);

@@ -2,24 +2,19 @@
 // on 127.0.0.1, qemu-storage-daemon's nbd driver reaches it and exports it over
 // vhost-user. Data is checked from outside, in the image file behind the server.
 import * as assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BlkioError, Device, open } from '../../../src/lib';
-import { assertCompareReport } from '../../support/blkbench';
+import { assertCompareReport, blkbench } from '../../support/blkbench';
 import { readFileRange, tempDir } from '../../support/files';
 import { NbdChain, NbdServerKind } from '../../support/nbd';
 import { Qsd } from '../../support/qsd';
-import { BLKBENCH_CLI } from '../../support/paths';
 
 const DRIVER = 'virtio-blk-vhost-user';
 const MiB = 1 << 20;
 
-function blkbench(args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BLKBENCH_CLI, ...args], { encoding: 'utf8', timeout: 120000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+const run = (args: string[]) => blkbench(args, { timeoutMs: 120_000 });
 
 interface JobDoc {
   error: number;
@@ -87,14 +82,14 @@ for (const server of ['qemu-nbd', 'nbdkit'] as NbdServerKind[]) describe(`NBD ex
 
   it('blkbench checks every block of a crc32c verify job, and the image verifies from outside', () => {
     const job = ['--bs=4k', '--size=4m', '--verify=crc32c', '--output-format=json'];
-    let r = blkbench(['--name=nbd', `--ioengine=${DRIVER}`, `--filename=${chain.socket}`, '--rw=randwrite', '--iodepth=8', ...job]);
+    let r = run(['--name=nbd', `--ioengine=${DRIVER}`, `--filename=${chain.socket}`, '--rw=randwrite', '--iodepth=8', ...job]);
     assert.equal(r.code, 0, r.stderr);
     let jobDoc = (JSON.parse(r.stdout) as { jobs: JobDoc[] }).jobs[0];
     assert.equal(jobDoc.error, 0);
     assert.equal(jobDoc.write.total_ios, 1024);
     assert.equal(jobDoc.verified_blocks, 1024);
     // The same blocks, read from the file behind the server by another engine.
-    r = blkbench(['--name=outside', '--ioengine=io_uring', `--filename=${chain.image}`, '--rw=read', '--invalidate=0', ...job]);
+    r = run(['--name=outside', '--ioengine=io_uring', `--filename=${chain.image}`, '--rw=read', '--invalidate=0', ...job]);
     assert.equal(r.code, 0, r.stderr);
     jobDoc = (JSON.parse(r.stdout) as { jobs: JobDoc[] }).jobs[0];
     assert.equal(jobDoc.read.total_ios, 1024);
@@ -113,7 +108,7 @@ describe('blkbench compare: local file, local qemu-storage-daemon and NBD', func
     const chain = await NbdChain.start({ server: 'nbdkit', size: 16 * MiB });
     try {
       const plot = path.join(dir, 'compare.svg');
-      const r = blkbench(['compare', '--rw=randread', '--bs=4k', '--iodepth=8', '--runtime=300ms', '--time_based', '--invalidate=0',
+      const r = run(['compare', '--rw=randread', '--bs=4k', '--iodepth=8', '--runtime=300ms', '--time_based', '--invalidate=0',
         `--target=file@io_uring:${file}`, `--target=qsd@${DRIVER}:${local.socket}`, `--target=nbd@${DRIVER}:${chain.socket}`,
         `--plot=${plot}`, '--output-format=json']);
       assert.equal(r.code, 0, r.stderr);

@@ -6,25 +6,20 @@
 // (nbdkit, qemu-storage-daemon over vhost-user) and the NVMe/TCP namespace.
 // Guest only.
 import * as assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BlkioError, Device, open } from '../../../src/lib';
 import { checkBlock } from '../../../src/blkbench/verify';
-import { assertCompareReport } from '../../support/blkbench';
+import { assertCompareReport, blkbench } from '../../support/blkbench';
 import { readFileRange, tempDir } from '../../support/files';
 import { NbdChain } from '../../support/nbd';
 import { NvmeTcpConnection, NvmetTcpTarget, NVME_TCP_MODEL } from '../../support/nvme-tcp';
-import { BLKBENCH_CLI } from '../../support/paths';
 
 const MiB = 1 << 20;
 const SIZE = 16 * MiB;
 
-function blkbench(args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BLKBENCH_CLI, ...args], { encoding: 'utf8', timeout: 240000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+const run = (args: string[]) => blkbench(args, { timeoutMs: 240_000 });
 
 interface JobDoc {
   error: number;
@@ -127,7 +122,7 @@ if (process.env.BLKIO_IN_VM === '1') {
 
     for (const [engine, device] of [['nvme-io_uring', () => ns().charDevice], ['io_uring', () => ns().blockDevice]] as const) {
       it(`blkbench checks every block of a crc32c verify job with ${engine}, and the backing file verifies from outside`, () => {
-        const r = blkbench(['--name=tcp', `--ioengine=${engine}`, `--filename=${device()}`, '--rw=randwrite', '--iodepth=8', '--direct=1',
+        const r = run(['--name=tcp', `--ioengine=${engine}`, `--filename=${device()}`, '--rw=randwrite', '--iodepth=8', '--direct=1',
           '--bs=4k', '--size=2m', '--verify=crc32c', '--output-format=json']);
         assert.equal(r.code, 0, r.stderr);
         const j = jobOf(r.stdout);
@@ -144,7 +139,7 @@ if (process.env.BLKIO_IN_VM === '1') {
       const chain = await NbdChain.start({ server: 'nbdkit', size: SIZE, dir: tempDir('blkio-nbd-guest-') });
       try {
         const plot = path.join(dir, 'compare.svg');
-        const r = blkbench(['compare', '--rw=randread', '--bs=4k', '--iodepth=8', '--runtime=500ms', '--time_based', '--invalidate=0',
+        const r = run(['compare', '--rw=randread', '--bs=4k', '--iodepth=8', '--runtime=500ms', '--time_based', '--invalidate=0',
           `--target=file@io_uring:${local}`, `--target=nbd@virtio-blk-vhost-user:${chain.socket}`,
           `--target=nvme-tcp@nvme-io_uring:${ns().charDevice}`, `--plot=${plot}`, '--output-format=json']);
         assert.equal(r.code, 0, r.stderr);

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  allocateZones, create, decodeZones, Zone,
+  allocateZones, Completion, create, decodeZones, Queue, Zone,
   ZONE_STATE_CLOSED, ZONE_STATE_EMPTY, ZONE_STATE_EXP_OPEN, ZONE_STATE_FULL, ZONE_STATE_IMP_OPEN,
 } from '../../../src/lib';
 import { complete } from '../../support/completions';
@@ -30,37 +30,32 @@ interface Done {
   written: number;
 }
 
-/** The zones of a zoned block device, read through the library. */
-function zonesOf(device: string, count: number): Zone[] {
+/** One request on a started io_uring Blkio of the device, which is destroyed afterwards. */
+function onDevice(device: string, enqueue: (q: Queue) => void): Completion {
   const b = create('io_uring');
   try {
     b.setStr('path', device);
     b.connect();
     b.start();
     const q = b.getQueue(0)!;
-    const buf = allocateZones(count);
-    q.reportZones(0, buf);
-    const [c] = complete(q, 1);
-    assert.equal(c.ret, count, `report zones: ${c.errorMsg}`);
-    return decodeZones(buf, count);
+    enqueue(q);
+    return complete(q, 1)[0];
   } finally {
     b.destroy();
   }
 }
 
+/** The zones of a zoned block device, read through the library. */
+function zonesOf(device: string, count: number): Zone[] {
+  const buf = allocateZones(count);
+  const c = onDevice(device, (q) => q.reportZones(0, buf));
+  assert.equal(c.ret, count, `report zones: ${c.errorMsg}`);
+  return decodeZones(buf, count);
+}
+
 function resetAllZones(device: string, count: number): void {
-  const b = create('io_uring');
-  try {
-    b.setStr('path', device);
-    b.connect();
-    b.start();
-    const q = b.getQueue(0)!;
-    q.resetAllZones();
-    const [c] = complete(q, 1);
-    assert.equal(c.ret, 0, `reset all zones: ${c.errorMsg}`);
-  } finally {
-    b.destroy();
-  }
+  const c = onDevice(device, (q) => q.resetAllZones());
+  assert.equal(c.ret, 0, `reset all zones: ${c.errorMsg}`);
   assert.ok(zonesOf(device, count).every((z) => z.state === ZONE_STATE_EMPTY), 'every zone empty before the run');
 }
 
