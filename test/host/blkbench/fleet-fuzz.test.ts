@@ -95,11 +95,12 @@ function exchange(
     let closedByServer = false;
     let finished = false;
     const finish = () => {
-      if (finished) return;
-      finished = true;
-      clearTimeout(timer);
-      sock.destroy();
-      resolve({ replies, closedByServer });
+      if (!finished) {
+        finished = true;
+        clearTimeout(timer);
+        sock.destroy();
+        resolve({ replies, closedByServer });
+      }
     };
     const timer = setTimeout(finish, o.waitMs ?? 2000);
     sock.on('data', (b: Buffer) => {
@@ -120,11 +121,11 @@ function exchange(
     });
     sock.on('connect', async () => {
       for (const p of parts) {
-        if (finished) return;
+        if (finished) break; // the server closed the connection meanwhile
         sock.write(p);
         if (o.gapMs) await new Promise((r) => setTimeout(r, o.gapMs));
       }
-      if (o.hangUp) {
+      if (o.hangUp && !finished) {
         sock.end();
         // a half-closed peer still reads the reply; the server closes its side after it
       }

@@ -45,12 +45,13 @@ function canConnect(host: string, port: number): Promise<boolean> {
 }
 
 async function waitListening(host: string, port: number, child: ChildProcess, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
+  let listening = false;
+  for (let i = 0; i < 200 && !listening; i++) {
     if (child.exitCode !== null) throw new Error(`${what} exited (${child.exitCode}) before listening`);
-    if (await canConnect(host, port)) return;
-    await new Promise((r) => setTimeout(r, 50));
+    listening = await canConnect(host, port);
+    if (!listening) await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`${what} does not listen on ${host},${port}`);
+  if (!listening) throw new Error(`${what} does not listen on ${host},${port}`);
 }
 
 /** Waits until a TCP socket listens on `port` inside namespace `ns` (iproute2's ss). */
