@@ -13,56 +13,18 @@
 //   node dist-test/bench/fast-vs-slow-path.js [seconds=2] [rounds=3] [switches=20] [--vduse]
 import * as path from 'node:path';
 import * as fs from 'node:fs';
-import { Device, open, OpenOptions, StorageDaemon } from '../src/lib';
+import { open, OpenOptions, StorageDaemon } from '../src/lib';
 import { tempDir } from '../test/support/files';
 import { createRawImage } from '../test/support/qsd';
 import { VduseExport } from '../test/support/vdpa-targets';
+import { QD, SIZE, sleep, startWriters, writeIops } from './promise-writers';
 import { median } from './support';
 
-const QD = 32;
-const BS = 4096;
-const SIZE = 64 << 20;
 const withVduse = process.argv.includes('--vduse');
 const args = process.argv.slice(2).filter((a) => a !== '--vduse');
 const seconds = Number(args[0] ?? 2);
 const rounds = Number(args[1] ?? 3);
 const switches = Number(args[2] ?? 20);
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-function startWriters(dev: Device): { stop(): Promise<void>; done(): number } {
-  let stopped = false;
-  let done = 0;
-  const one = async (): Promise<void> => {
-    const buf = Buffer.alloc(BS, 0xa5);
-    while (!stopped) {
-      await dev.write(buf, 0, BS, Math.floor(Math.random() * (SIZE / BS)) * BS);
-      done++;
-    }
-  };
-  const all = Promise.all([...Array(QD).keys()].map(() => one()));
-  return {
-    stop: async () => {
-      stopped = true;
-      await all;
-    },
-    done: () => done,
-  };
-}
-
-async function iops(options: OpenOptions): Promise<number> {
-  const dev = await open(options);
-  const w = startWriters(dev);
-  await sleep(200);
-  const before = w.done();
-  const t0 = performance.now();
-  await sleep(seconds * 1000);
-  const n = w.done() - before;
-  const elapsed = (performance.now() - t0) / 1000;
-  await w.stop();
-  await dev.close();
-  return n / elapsed;
-}
 
 const k = (x: number) => `${(x / 1000).toFixed(1)}k IOPS`;
 
@@ -135,7 +97,7 @@ async function main(): Promise<void> {
     );
     const results: number[][] = paths.map(() => []);
     for (let r = 1; r <= rounds; r++) {
-      for (let p = 0; p < paths.length; p++) results[p].push(await iops(paths[p].options));
+      for (let p = 0; p < paths.length; p++) results[p].push(await writeIops(paths[p].options, seconds));
       const f = results[0][r - 1];
       console.log(`  round ${r}: ` + paths.map((p, i) => `${p.label.split(':')[0]} ${k(results[i][r - 1])}`).join(', ') +
         ', ratios to fast ' + results.slice(1).map((x) => (x[r - 1] / f).toFixed(2)).join(', '));

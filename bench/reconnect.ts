@@ -9,59 +9,12 @@
 //   node dist-test/bench/reconnect.js [seconds=2] [rounds=3] [kills=10]
 import { open } from '../src/lib';
 import { Qsd } from '../test/support/qsd';
+import { SIZE, sleep, startWriters, writeIops } from './promise-writers';
 import { median } from './support';
 
-const QD = 32;
-const BS = 4096;
-const SIZE = 64 << 20;
 const seconds = Number(process.argv[2] ?? 2);
 const rounds = Number(process.argv[3] ?? 3);
 const kills = Number(process.argv[4] ?? 10);
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-interface Writer {
-  stop(): Promise<void>;
-  done(): number;
-  lastCompletion(): number;
-}
-
-function startWriters(dev: Awaited<ReturnType<typeof open>>): Writer {
-  let stopped = false;
-  let done = 0;
-  let last = performance.now();
-  const one = async (): Promise<void> => {
-    const buf = Buffer.alloc(BS, 0xa5);
-    while (!stopped) {
-      await dev.write(buf, 0, BS, Math.floor(Math.random() * (SIZE / BS)) * BS);
-      done++;
-      last = performance.now();
-    }
-  };
-  const all = Promise.all([...Array(QD).keys()].map(() => one()));
-  return {
-    stop: async () => {
-      stopped = true;
-      await all;
-    },
-    done: () => done,
-    lastCompletion: () => last,
-  };
-}
-
-async function iops(qsd: Qsd, reconnect: boolean): Promise<number> {
-  const dev = await open({ driver: 'virtio-blk-vhost-user', path: qsd.socket, ...(reconnect ? { reconnect: { timeoutMs: 10000 } } : {}) });
-  const w = startWriters(dev);
-  await sleep(200); // warm up
-  const before = w.done();
-  const t0 = performance.now();
-  await sleep(seconds * 1000);
-  const n = w.done() - before;
-  const elapsed = (performance.now() - t0) / 1000;
-  await w.stop();
-  await dev.close();
-  return n / elapsed;
-}
 
 async function pauses(qsd: Qsd): Promise<{ total: number[]; driver: number[] }> {
   const dev = await open({ driver: 'virtio-blk-vhost-user', path: qsd.socket, reconnect: { timeoutMs: 10000 } });
@@ -91,7 +44,7 @@ async function main(): Promise<void> {
     const off: number[] = [];
     for (let r = 0; r < rounds; r++) {
       const order = r % 2 ? [true, false] : [false, true];
-      for (const reconnect of order) (reconnect ? on : off).push(await iops(qsd, reconnect));
+      for (const reconnect of order) (reconnect ? on : off).push(await writeIops({ driver: 'virtio-blk-vhost-user', path: qsd.socket, ...(reconnect ? { reconnect: { timeoutMs: 10000 } } : {}) }, seconds));
       console.log(`  round ${r + 1}: reconnect on ${(on[r] / 1000).toFixed(1)}k IOPS, off ${(off[r] / 1000).toFixed(1)}k IOPS, ratio ${(on[r] / off[r]).toFixed(2)}`);
     }
     console.log(`medians: on ${(median(on) / 1000).toFixed(1)}k IOPS, off ${(median(off) / 1000).toFixed(1)}k IOPS, ratio on/off ${(median(on) / median(off)).toFixed(2)}`);
