@@ -38,7 +38,9 @@
         "addon/drivers/virtio/virtio_blk_queue.cc",
         "addon/drivers/virtio/virtio_blk.cc"
       ],
-      "cflags": ["-fPIC"]
+      # Hidden: calls inside the library go straight to their callee (no PLT
+      # hop, and inlinable) on every request's path.
+      "cflags": ["-fPIC", "-fvisibility=hidden"]
     },
     {
       "target_name": "blkio",
@@ -62,6 +64,8 @@
         "addon/bench/zbd.cc",
         "addon/bench/job_loop.cc"
       ],
+      # Only napi_register_module_v1 (marked default by node_api.h) is the addon's interface.
+      "cflags": ["-fvisibility=hidden"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       # SWALLOW_UNTHROWABLE: a worker being terminated cannot take a JS
       # exception; without it node-addon-api aborts the process instead.
