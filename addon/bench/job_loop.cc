@@ -89,6 +89,8 @@ JobLoop::JobLoop(Queue& queue, const JobLoopSpec& spec, double* progress)
       queues_{{&queue, spec.region_slot}},
       spec_(spec),
       progress_(progress),
+      free_(size_t(std::max(1, spec.iodepth))),
+      pending_(size_t(std::max(1, spec.iodepth))),
       depth_(std::max(1, spec.iodepth)),
       complete_min_(std::max(0, spec.complete_min)),
       complete_max_(std::max({1, spec.complete_max, spec.complete_min})),
@@ -112,7 +114,6 @@ JobLoop::JobLoop(Queue& queue, const JobLoopSpec& spec, double* progress)
   passes_left_ = spec.loops > 0 ? spec.loops - 1 : 0;
   slots_.resize(size_t(depth_));
   for (int i = depth_ - 1; i >= 0; i--) free_.push_back(uint32_t(i));
-  pending_.reserve(size_t(depth_));
   comps_.resize(size_t(std::max(complete_max_, depth_)));
   if (spec.zbd.enabled)
     zones_ = std::make_unique<ZoneTable>(spec.zbd, spec.region_len, spec.random, spec.mixed, spec.verify != VerifyKind::None,
@@ -169,7 +170,13 @@ void JobLoop::run() {
   finish();
 }
 
-bool JobLoop::should_stop() {
+inline bool JobLoop::should_stop() {
+  bool asked = abandon_requested_.load(std::memory_order_relaxed) || stop_.load(std::memory_order_relaxed) || any_stop_requested();
+  return asked && stop_asked();
+}
+
+// should_stop() once something asked for it: what to do about it.
+bool JobLoop::stop_asked() {
   if (abandon_requested_.load(std::memory_order_relaxed)) {
     abandon_ = true;
     result_.stopped = true;
@@ -227,8 +234,8 @@ void JobLoop::start_measuring(int64_t now) {
     d.iops = SampleStats();
   }
   std::fill(std::begin(segment_base_), std::end(segment_base_), 0);  // the counters restart from 0
-  std::fill(std::begin(sample_ios_), std::end(sample_ios_), 0);
-  std::fill(std::begin(sample_bytes_), std::end(sample_bytes_), 0);
+  std::fill(std::begin(sampled_ios_), std::end(sampled_ios_), 0);
+  std::fill(std::begin(sampled_bytes_), std::end(sampled_bytes_), 0);
   std::fill(std::begin(result_.depth_level), std::end(result_.depth_level), 0);
   std::fill(std::begin(result_.depth_submit), std::end(result_.depth_submit), 0);
   std::fill(std::begin(result_.depth_complete), std::end(result_.depth_complete), 0);
@@ -237,13 +244,13 @@ void JobLoop::start_measuring(int64_t now) {
 }
 
 // The next offset of the current pass, or -1 at the end of a pass.
-int64_t JobLoop::next_offset(uint32_t& len) {
+inline int64_t JobLoop::next_offset(uint32_t& len) {
   if (skip_offsets_) return skip_offsets_->next(len);
   if (dist_offsets_) return dist_offsets_->next(len);
   return offsets_.next(len);
 }
 
-int64_t JobLoop::next_run_offset(uint32_t& len) {
+inline int64_t JobLoop::next_run_offset(uint32_t& len) {
   if (phase_ == kRun && spec_.number_ios > 0 && issued_ios_ >= spec_.number_ios) return -1;
   bool counted = !spec_.time_based && phase_ == kRun;
   if (counted && issued_bytes_ >= spec_.io_limit) {
@@ -285,7 +292,7 @@ bool JobLoop::paced(uint8_t dir) {
   return true;
 }
 
-void JobLoop::issue() {
+inline void JobLoop::issue() {
   while (!free_.empty() && !stop_issuing_ && !switching_) {
     bool verifying = phase_ == kVerify;
     uint8_t dir;
@@ -405,7 +412,7 @@ bool JobLoop::reset_zone(uint32_t zone) {
   return true;
 }
 
-void JobLoop::start_request(uint32_t index, uint8_t dir, uint32_t len, uint64_t rel) {
+inline void JobLoop::start_request(uint32_t index, uint8_t dir, uint32_t len, uint64_t rel) {
   Slot& s = slots_[index];
   s.offset = spec_.region_start + rel;
   s.len = len;
@@ -439,7 +446,7 @@ void JobLoop::start_request(uint32_t index, uint8_t dir, uint32_t len, uint64_t 
   }
 }
 
-void JobLoop::submit() {
+inline void JobLoop::submit() {
   int r = q_->do_io(nullptr, 0, 0, nullptr);
   int64_t t = now_ = clock_ns();
   if (r < 0) {
@@ -483,9 +490,9 @@ int JobLoop::wait_completions(int n, int min, int max) {
   return n;
 }
 
-bool JobLoop::reap(int min, int max) {
+inline bool JobLoop::reap(int min, int max) {
   int n = q_->do_io(comps_.data(), 0, max, nullptr);  // what is ready: no syscall
-  if (n >= 0) n = wait_completions(n, min, max);
+  if (n >= 0 && n < min) n = wait_completions(n, min, max);
   if (n < 0) {
     fail(-n, std::string("do_io failed: ") + last_error_message());
     abandon_ = true;
@@ -501,9 +508,33 @@ bool JobLoop::reap(int min, int max) {
   return !abandon_;
 }
 
-void JobLoop::complete(int n, int64_t now) {
+// A measured request: fio's slat, clat and lat (their sum).
+inline void JobLoop::count_completion(const Slot& s, int64_t now) {
+  DirectionResult& d = result_.dir[s.dir];
+  d.ios++;
+  d.bytes += s.len;
+  uint64_t slat = uint64_t(s.submitted_ns - s.start_ns), clat = uint64_t(now - s.submitted_ns);
+  d.slat.add(slat);
+  d.clat.add(clat);
+  d.lat.add(slat + clat);
+}
+
+inline void JobLoop::complete(int n, int64_t now) {
+  const Completion* comps = comps_.data();
+  if (phase_ == kRun && !zones_ && !spec_.log_samples && !verify_reads_) {
+    // The common case, with the checks for what the job does not use hoisted out of the loop.
+    for (int i = 0; i < n; i++) {
+      const Completion& c = comps[i];
+      auto index = uint32_t(reinterpret_cast<uintptr_t>(c.user_data));
+      const Slot& s = slots_[index];
+      if (c.ret < 0) request_failed(s, c);
+      else count_completion(s, now);
+      free_.push_back(index);
+    }
+    return;
+  }
   for (int i = 0; i < n; i++) {
-    const Completion& c = comps_[size_t(i)];
+    const Completion& c = comps[i];
     auto index = uint32_t(reinterpret_cast<uintptr_t>(c.user_data));
     const Slot& s = slots_[index];
     // zonemode=zbd: a write that reached its zone's end closes the zone, as fio's accounting does.
@@ -514,14 +545,7 @@ void JobLoop::complete(int n, int64_t now) {
       check_read(s, slot_buffer(index));  // the read-back after a write job: checked, not counted as the job's I/O
     } else {
       if (phase_ == kRun) {
-        DirectionResult& d = result_.dir[s.dir];
-        d.ios++;
-        d.bytes += s.len;
-        d.slat.add(uint64_t(s.submitted_ns - s.start_ns));
-        d.clat.add(uint64_t(now - s.submitted_ns));
-        d.lat.add(uint64_t(now - s.start_ns));
-        sample_ios_[s.dir]++;
-        sample_bytes_[s.dir] += s.len;
+        count_completion(s, now);
         if (spec_.log_samples)
           result_.log.push_back({now - measure_start_, uint64_t(s.submitted_ns - s.start_ns), uint64_t(now - s.submitted_ns), s.offset, s.len, s.dir});
       }
@@ -591,9 +615,11 @@ void JobLoop::time_events(int64_t now) {
     double secs = double(now - last_sample_) / 1e9;
     for (int d = 0; d < 3; d++) {
       if (result_.dir[d].ios == 0) continue;
-      result_.dir[d].bw_kib.add(double(sample_bytes_[d]) / 1024 / secs);
-      result_.dir[d].iops.add(double(sample_ios_[d]) / secs);
-      sample_bytes_[d] = sample_ios_[d] = 0;
+      DirectionResult& r = result_.dir[d];
+      r.bw_kib.add(double(r.bytes - sampled_bytes_[d]) / 1024 / secs);
+      r.iops.add(double(r.ios - sampled_ios_[d]) / secs);
+      sampled_bytes_[d] = r.bytes;
+      sampled_ios_[d] = r.ios;
     }
     last_sample_ = now;
     next_sample_ = now + kSampleIntervalNs;
@@ -607,7 +633,7 @@ void JobLoop::time_events(int64_t now) {
 
 void JobLoop::update_next_event() { next_event_ = std::min({ramp_end_, run_end_, next_sample_, next_tick_, next_switch_}); }
 
-bool JobLoop::any_stop_requested() const {
+inline bool JobLoop::any_stop_requested() const {
   for (const Target& t : queues_)
     if (t.queue->stop_requested()) return true;
   return false;

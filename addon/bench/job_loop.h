@@ -23,6 +23,7 @@
 #include "latency.h"
 #include "offsets.h"
 #include "pacer.h"
+#include "slot_stack.h"
 #include "verify.h"
 #include "write_data.h"
 #include "zbd.h"
@@ -194,6 +195,7 @@ class JobLoop {
   bool reap(int min, int max);
   int wait_completions(int n, int min, int max);
   void complete(int n, int64_t now);
+  void count_completion(const Slot& s, int64_t now);
   void check_read(const Slot& s, uint8_t* buf);
   void request_failed(const Slot& s, const Completion& c);
   void wait_for_pace();
@@ -208,6 +210,7 @@ class JobLoop {
   void close_segment(int64_t now);
   bool any_stop_requested() const;
   bool should_stop();
+  bool stop_asked();
   void check_rate_min();
   void finish();
   uint8_t* slot_buffer(uint32_t index) { return spec_.buffers + size_t(index) * spec_.slot_stride; }
@@ -228,8 +231,8 @@ class JobLoop {
   std::atomic<bool> abandon_requested_{false};
 
   std::vector<Slot> slots_;
-  std::vector<uint32_t> free_;
-  std::vector<uint32_t> pending_;
+  SlotStack free_;     // slots no request uses
+  SlotStack pending_;  // slots of requests prepared since the last submission
   std::vector<Completion> comps_;
   int depth_, complete_min_, complete_max_;
   uint32_t unit_;
@@ -261,7 +264,7 @@ class JobLoop {
   int64_t started_ = 0, measure_start_ = 0, last_completion_ = 0, run_ended_ = -1;
   int64_t ramp_end_, run_end_, next_sample_, next_tick_, next_event_;
   int64_t last_sample_ = 0;
-  uint64_t sample_ios_[3] = {}, sample_bytes_[3] = {};
+  uint64_t sampled_ios_[3] = {}, sampled_bytes_[3] = {};  // the counters at the last bandwidth/IOPS sample
   CpuUsage cpu_start_, process_cpu_start_;
   JobLoopResult result_;
 };

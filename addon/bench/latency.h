@@ -14,12 +14,12 @@ constexpr int kPlatGroups = 29;
 constexpr int kPlatBuckets = kPlatGroups * kPlatVal;  // 1856
 
 // fio's plat_val_to_idx: exact below 128 ns, then 64 bins per power of two.
+// Without a branch: e is the number of low bits dropped (0 below 128), and
+// the kept top 7 bits (64..127) already count the group's first bin.
 inline int plat_index(uint64_t ns) {
-  if (ns < uint64_t(kPlatVal) * 2) return int(ns);
-  int msb = 63 - __builtin_clzll(ns);
-  int error_bits = msb - kPlatBits;
-  int index = (error_bits + 1) * kPlatVal + int((ns >> error_bits) & (kPlatVal - 1));
-  return index < kPlatBuckets ? index : kPlatBuckets - 1;
+  int e = (63 - __builtin_clzll(ns | kPlatVal)) - kPlatBits;
+  uint64_t index = (uint64_t(e) << kPlatBits) + (ns >> e);
+  return index < uint64_t(kPlatBuckets) ? int(index) : kPlatBuckets - 1;
 }
 
 struct LatencyStats {
@@ -41,8 +41,8 @@ struct LatencyStats {
     n++;
     sum += ns;
     sum_squares += (unsigned __int128)ns * ns;
-    if (ns < min) min = ns;
-    if (ns > max) max = ns;
+    min = ns < min ? ns : min;
+    max = ns > max ? ns : max;
     hist[plat_index(ns)]++;
   }
   double mean() const { return n ? double(sum) / double(n) : 0; }

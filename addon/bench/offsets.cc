@@ -28,7 +28,7 @@ void OffsetGenerator::reset() {
   if (uint32_t tail = words_.size() % 32) full_words_.back() |= ~((1u << tail) - 1);
 }
 
-int64_t OffsetGenerator::next(uint32_t& len) {
+int64_t OffsetGenerator::next_any(uint32_t& len) {
   switch (kind_) {
     case Kind::Sequential: {
       if (pos_ + len > region_len_) return -1;
@@ -62,26 +62,16 @@ int64_t OffsetGenerator::next(uint32_t& len) {
   return -1;
 }
 
-void OffsetGenerator::take(uint64_t b) {
-  uint32_t& word = words_[b >> 5];
-  uint32_t bit = 1u << (b & 31);
-  if (word & bit) return;
-  word |= bit;
-  done_++;
-  if (word == 0xffffffffu) full_words_[b >> 10] |= 1u << ((b >> 5) & 31);
-}
-
 uint64_t OffsetGenerator::take_free_run(uint64_t block, uint64_t max_blocks) {
   uint64_t n = 0;
   while (n < max_blocks && !(words_[(block + n) >> 5] & (1u << ((block + n) & 31)))) take(block + n++);
   return n;
 }
 
-uint64_t OffsetGenerator::find_free(uint64_t from) {
+// The word holding from has no free block at or after it: the next free block in the words after it.
+uint64_t OffsetGenerator::find_free_after(uint64_t from) {
   size_t n_words = words_.size();
   size_t w = from >> 5;
-  uint32_t here = ~words_[w] & (0xffffffffu << (from & 31));
-  if (here) return (uint64_t(w) << 5) + __builtin_ctz(here);
   for (size_t step = 1; step <= n_words; step++) {
     w = w + 1 == n_words ? 0 : w + 1;
     if ((w & 31) == 0 && w + 32 <= n_words && full_words_[w >> 5] == 0xffffffffu) {

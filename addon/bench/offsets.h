@@ -21,14 +21,35 @@ class OffsetGenerator {
   // Offset within the region for a request of len bytes, or -1 when this
   // pass over the region is complete (reset() starts another). The random
   // map may shorten len to a multiple of the unit.
-  int64_t next(uint32_t& len);
+  int64_t next(uint32_t& len) {
+    // One block of the random map (every 4k-random job's request): inline.
+    if (kind_ == Kind::RandomMap && len == unit_ && done_ < blocks_) {
+      uint64_t block = find_free(rng_.below(blocks_));
+      take(block);
+      return int64_t(block * unit_);
+    }
+    return next_any(len);
+  }
   void reset();
   // Sequential: the next request starts at pos (zonemode=zbd moves writes to a write pointer).
   void seek(uint64_t pos) { pos_ = pos; }
 
  private:
-  uint64_t find_free(uint64_t from);
-  void take(uint64_t block);
+  int64_t next_any(uint32_t& len);
+  // The first free block at or after from (wrapping); the word holding from is looked at inline.
+  uint64_t find_free(uint64_t from) {
+    uint32_t here = ~words_[from >> 5] & (0xffffffffu << (from & 31));
+    return here ? (from & ~uint64_t(31)) + uint64_t(__builtin_ctz(here)) : find_free_after(from);
+  }
+  uint64_t find_free_after(uint64_t from);
+  void take(uint64_t b) {
+    uint32_t& word = words_[b >> 5];
+    uint32_t bit = 1u << (b & 31);
+    if (word & bit) return;
+    word |= bit;
+    done_++;
+    if (word == 0xffffffffu) full_words_[b >> 10] |= 1u << ((b >> 5) & 31);
+  }
   uint64_t take_free_run(uint64_t block, uint64_t max_blocks);
 
   Kind kind_;

@@ -30,6 +30,13 @@ const char* disallowed_flag_message(uint32_t bad) {
 
 bool misaligned(uint64_t v, int32_t alignment) { return alignment > 1 && v % uint64_t(alignment) != 0; }
 
+// v (several values or-ed together) is a multiple of alignment. Answers
+// false for an alignment that is not a power of two, leaving it to validate().
+inline bool aligned_pow2(uint64_t v, int32_t alignment) {
+  uint64_t a = alignment > 1 ? uint64_t(alignment) : 1;
+  return (a & (a - 1)) == 0 && (v & (a - 1)) == 0;
+}
+
 }  // namespace
 
 Queue::Queue(const QueueContext& ctx, std::unique_ptr<QueueDriver> driver, bool poll)
@@ -73,19 +80,12 @@ void Queue::shutdown_claimed() {
   completed_.clear();
 }
 
-Request* Queue::acquire() {
-  if (free_.empty()) {
-    pool_.push_back(std::make_unique<Request>());
-    pool_.back()->pool_index = uint32_t(pool_.size() - 1);
-    free_.reserve(pool_.capacity());
-    return pool_.back().get();
-  }
-  Request* r = free_.back();
-  free_.pop_back();
-  return r;
+Request* Queue::grow_pool() {
+  pool_.push_back(std::make_unique<Request>());
+  pool_.back()->pool_index = uint32_t(pool_.size() - 1);
+  free_.reserve(pool_.capacity());
+  return pool_.back().get();
 }
-
-void Queue::release(Request* req) { free_.push_back(req); }
 
 const char* Queue::validate(const Request& req, int* err) const {
   const DeviceInfo& info = *ctx_.info;
@@ -126,6 +126,24 @@ const char* Queue::validate(const Request& req, int* err) const {
   return nullptr;
 }
 
+// A read or write that passes every check validate() makes, tested in one
+// go (the common case of every request). False does not mean invalid: then
+// validate() decides, with its message.
+inline bool Queue::plainly_valid_read_write(const Request& req) const {
+  const DeviceInfo& info = *ctx_.info;
+  bool writing = req.type == RequestType::Write;
+  if (req.flags & ~(writing ? allowed_flags(RequestType::Write) : allowed_flags(RequestType::Read))) return false;
+  if (writing && *ctx_.read_only) return false;
+  if (req.len > uint64_t(INT64_MAX) || req.start > uint64_t(INT64_MAX) - req.len) return false;
+  if (!aligned_pow2(req.start | req.len, info.request_alignment)) return false;
+  if (!info.can_grow) {
+    uint64_t capacity = ctx_.capacity->load(std::memory_order_relaxed);
+    if (req.start > capacity || req.len > capacity - req.start) return false;
+  }
+  if (!aligned_pow2(uintptr_t(req.buf) | req.len, info.buf_alignment)) return false;
+  return !(info.needs_mem_regions && req.region < 0 && req.len > 0);
+}
+
 const char* Queue::validate_zone_request(const Request& req, int* err) const {
   const DeviceInfo& info = *ctx_.info;
   const ZonedInfo& z = info.zoned;
@@ -162,12 +180,12 @@ void Queue::submit_new(Request* req, int region_hint) {
   req->done = 0;
   req->stage = 0;
   req->started = false;
-  if (req->type == RequestType::Read || req->type == RequestType::Write)
-    req->region = ctx_.regions->find(req->buf, req->len, region_hint);
-  else
-    req->region = -1;
-  int err;
-  if (const char* msg = validate(*req, &err)) return complete_now(req, -err, msg);
+  bool read_write = req->type == RequestType::Read || req->type == RequestType::Write;
+  req->region = read_write ? ctx_.regions->find(req->buf, req->len, region_hint) : -1;
+  if (!read_write || !plainly_valid_read_write(*req)) {
+    int err;
+    if (const char* msg = validate(*req, &err)) return complete_now(req, -err, msg);
+  }
   bool nothing_to_do =
       req->len == 0 && req->type != RequestType::Flush && (!is_zone_request(req->type) || req->type == RequestType::ReportZones);
   if (nothing_to_do) return complete_now(req, 0, nullptr);
@@ -300,7 +318,8 @@ int Queue::reap_into(Completion* out, int max) {
   int n = 0;
   while (n < max) {
     if (reaped_.size() < size_t(max - n)) reaped_.resize(size_t(max - n));
-    int got = driver_->reap(reaped_.data(), max - n);
+    int asked = max - n;
+    int got = driver_->reap(reaped_.data(), asked);
     if (got <= 0) break;
     for (int i = 0; i < got; i++) {
       Finished& f = reaped_[i];
@@ -312,6 +331,7 @@ int Queue::reap_into(Completion* out, int max) {
       out[n++] = Completion{f.req->user_data, f.ret < 0 ? f.error_msg : nullptr, f.ret, {}};
       release(f.req);
     }
+    if (got < asked) break;  // the driver had no more ready: asking again finds nothing
   }
   return n;
 }
@@ -327,7 +347,30 @@ unsigned Queue::wait_count(unsigned wanted) const {
   return want;
 }
 
+// do_io that waits for nothing (min 0, no timeout): the first round of
+// do_io's loop, which then ends at once. A job loop's every call.
+int Queue::poll_now(Completion* out, int max) {
+  if (!backlog_.empty()) feed_driver();
+  int n = 0;
+  while (n < max && !completed_.empty()) out[n++] = completed_.pop_front();
+  if (n < max) n += reap_into(out + n, max - n);
+  if (!backlog_.empty()) feed_driver();  // reaping made room, or resubmitted
+  int ret = driver_->submit(0, Deadline::never());
+  // Page-cache hits complete inside the submit: hand them out now.
+  if (ret >= 0 && n < max) n += reap_into(out + n, max - n);
+  if (ret < 0) {
+    unfill(out, n);  // nothing is lost
+    return ret;
+  }
+  return n;
+}
+
 int Queue::do_io(Completion* out, int min, int max, timespec* timeout) {
+  if (min == 0 && !timeout && max >= 0 && (out || max == 0)) return poll_now(out, max);  // every check of do_io_waiting holds
+  return do_io_waiting(out, min, max, timeout);
+}
+
+int Queue::do_io_waiting(Completion* out, int min, int max, timespec* timeout) {
   if (min < 0 || max < 0) return fail(EINVAL, "min_completions and max_completions must be non-negative");
   if (min > max) return fail(EINVAL, "min_completions must not exceed max_completions");
   if (!out && max > 0) return fail(EINVAL, "completions must be non-NULL when max_completions > 0");

@@ -103,8 +103,18 @@ class Queue {
   bool stop_requested() const { return stop_requested_.load(std::memory_order_relaxed); }
 
  private:
-  Request* acquire();
-  void release(Request* req);
+  // Requests come from the pool and go back to it (no allocation once it has grown).
+  Request* acquire() {
+    if (free_.empty()) return grow_pool();
+    Request* r = free_.back();
+    free_.pop_back();
+    return r;
+  }
+  void release(Request* req) { free_.push_back(req); }
+  Request* grow_pool();
+  bool plainly_valid_read_write(const Request& req) const;
+  int poll_now(Completion* out, int max);
+  int do_io_waiting(Completion* out, int min, int max, timespec* timeout);
   void submit_new(Request* req, int region_hint);
   void vectored(RequestType type, uint64_t start, const iovec* iov, int iovcnt, void* user_data, uint32_t flags);
   const char* validate(const Request& req, int* err) const;

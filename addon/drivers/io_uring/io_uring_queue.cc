@@ -88,7 +88,7 @@ int UringQueue::init(unsigned entries) {
   sparse.nr = RegionTable::kSlots;
   sparse.flags = IORING_RSRC_REGISTER_SPARSE;
   if (ring_.register_op(IORING_REGISTER_BUFFERS2, &sparse, sizeof sparse) >= 0)
-    fixed_buffer_.assign(RegionTable::kSlots, false);
+    fixed_buffer_.assign(RegionTable::kSlots, 0);
   return 0;
 }
 
@@ -112,11 +112,34 @@ void UringQueue::unregister_buffer(int slot) {
   update.data = reinterpret_cast<uint64_t>(&none);
   update.nr = 1;
   ring_.register_op(IORING_REGISTER_BUFFERS_UPDATE, &update, sizeof update);
-  fixed_buffer_[size_t(slot)] = false;
+  fixed_buffer_[size_t(slot)] = 0;
+}
+
+// Reads and writes: the SQE of every request in a benchmark.
+inline void UringQueue::prepare_read_write(Request* req, io_uring_sqe* sqe) {
+  address_sqe(sqe, target_.fd, req);
+  bool reading = req->type == RequestType::Read;
+  bool fixed = req->region >= 0 && size_t(req->region) < fixed_buffer_.size() && fixed_buffer_[size_t(req->region)];
+  if (fixed) {
+    sqe->opcode = reading ? IORING_OP_READ_FIXED : IORING_OP_WRITE_FIXED;
+    sqe->buf_index = uint16_t(req->region);
+  } else {
+    sqe->opcode = reading ? IORING_OP_READ : IORING_OP_WRITE;
+  }
+  sqe->addr = reinterpret_cast<uint64_t>(req->buf) + req->done;
+  sqe->len = unsigned(std::min(req->len - req->done, kMaxChunk));
+  sqe->off = req->start + req->done;
+  if (!reading && (req->flags & REQ_FUA)) sqe->rw_flags = RWF_DSYNC;
 }
 
 int UringQueue::enqueue(Request* req, const char** error_msg) {
   RequestType t = req->type;
+  if (t == RequestType::Read || t == RequestType::Write) {  // the common case, first
+    io_uring_sqe* sqe = claim_sqe();
+    if (!sqe) return kFull;
+    prepare_read_write(req, sqe);
+    return kAccepted;
+  }
   bool data_op = has_buffer(t);
   if (poll_ && !data_op) {
     *error_msg = "request not supported on poll queues for this driver";
@@ -135,25 +158,10 @@ int UringQueue::enqueue(Request* req, const char** error_msg) {
 }
 
 void UringQueue::prepare(Request* req, io_uring_sqe* sqe) {
+  if (req->type == RequestType::Read || req->type == RequestType::Write) return prepare_read_write(req, sqe);
   address_sqe(sqe, target_.fd, req);
   bool fua = (req->flags & REQ_FUA) != 0;
   switch (req->type) {
-    case RequestType::Read:
-    case RequestType::Write: {
-      bool reading = req->type == RequestType::Read;
-      bool fixed = req->region >= 0 && size_t(req->region) < fixed_buffer_.size() && fixed_buffer_[size_t(req->region)];
-      if (fixed) {
-        sqe->opcode = reading ? IORING_OP_READ_FIXED : IORING_OP_WRITE_FIXED;
-        sqe->buf_index = uint16_t(req->region);
-      } else {
-        sqe->opcode = reading ? IORING_OP_READ : IORING_OP_WRITE;
-      }
-      sqe->addr = reinterpret_cast<uint64_t>(req->buf) + req->done;
-      sqe->len = unsigned(std::min(req->len - req->done, kMaxChunk));
-      sqe->off = req->start + req->done;
-      if (!reading && fua) sqe->rw_flags = RWF_DSYNC;
-      return;
-    }
     case RequestType::Readv:
     case RequestType::Writev:
       sqe->opcode = req->type == RequestType::Readv ? IORING_OP_READV : IORING_OP_WRITEV;
@@ -244,6 +252,18 @@ int UringQueue::finish_zone_request(Request* req, int res, const char** msg) {
   if (res < 0) return *msg = errno_text(res), res;  // the read was cancelled
   *msg = req->side_msg;
   return req->side_result;
+}
+
+int UringQueue::reap(Finished* out, int max) {
+  return reap_with(out, max, [this](Request* req, int res, const char** msg) {
+    // A read or write done in one go (the common case) has no further step.
+    bool rw = req->type == RequestType::Read || req->type == RequestType::Write;
+    if (rw && res > 0 && uint64_t(res) == req->len - req->done) {
+      req->done = req->len;
+      return 0;
+    }
+    return finish(req, res, msg);
+  });
 }
 
 // Turns a CQE result into the request's outcome: 0, -errno, or kResubmit.

@@ -20,6 +20,7 @@ class UringQueue : public RingQueue {
   int init(unsigned entries);
 
   int enqueue(Request* req, const char** error_msg) override;
+  int reap(Finished* out, int max) override;
   void quiesce(unsigned in_flight) override;
 
   void register_buffer(int slot, const void* addr, size_t len);
@@ -27,6 +28,7 @@ class UringQueue : public RingQueue {
 
  private:
   void prepare(Request* req, io_uring_sqe* sqe);
+  void prepare_read_write(Request* req, io_uring_sqe* sqe);
   int enqueue_zone_request(Request* req, const char** error_msg);
   int finish_zone_request(Request* req, int res, const char** error_msg);
   void close_zone_fds();
@@ -34,7 +36,7 @@ class UringQueue : public RingQueue {
 
   IoUringDriver* owner_;
   UringTarget target_;
-  std::vector<bool> fixed_buffer_;  // slot registered in this ring
+  std::vector<uint8_t> fixed_buffer_;  // slot registered in this ring (a byte each: no bit extraction per request)
   bool block_discard_cmd_ = true;    // until the kernel refuses io_uring's block discard command
   ZoneWorker zone_worker_;
   std::vector<int> zone_fds_;  // eventfds of zone requests in flight

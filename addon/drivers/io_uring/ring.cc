@@ -65,7 +65,7 @@ int Ring::init(unsigned entries, unsigned setup_flags) {
   // SQEs are used in ring order, so the indirection array is the identity.
   auto* array = reinterpret_cast<unsigned*>(sq + p.sq_off.array);
   for (unsigned i = 0; i < sq_entries_; i++) array[i] = i;
-  sqe_tail_ = *sq_tail_;
+  sqe_tail_ = sq_head_seen_ = *sq_tail_;
 
   auto* cq = static_cast<char*>(cq_ring_);
   cq_head_ = reinterpret_cast<unsigned*>(cq + p.cq_off.head);
@@ -76,17 +76,6 @@ int Ring::init(unsigned entries, unsigned setup_flags) {
   cqes_ = reinterpret_cast<io_uring_cqe*>(cq + p.cq_off.cqes);
   return 0;
 }
-
-io_uring_sqe* Ring::next_sqe() {
-  unsigned head = __atomic_load_n(sq_head_, __ATOMIC_ACQUIRE);
-  if (sqe_tail_ - head >= sq_entries_) return nullptr;
-  io_uring_sqe* sqe = &sqes_[(sqe_tail_ & sq_mask_) << sqe_shift_];
-  sqe_tail_++;
-  memset(sqe, 0, sizeof *sqe << sqe_shift_);
-  return sqe;
-}
-
-unsigned Ring::unsubmitted() const { return sqe_tail_ - __atomic_load_n(sq_head_, __ATOMIC_ACQUIRE); }
 
 int Ring::enter(unsigned min_complete, unsigned flags, const timespec* timeout) {
   __atomic_store_n(sq_tail_, sqe_tail_, __ATOMIC_RELEASE);

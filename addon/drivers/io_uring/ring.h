@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 namespace blkio {
 
@@ -26,9 +27,22 @@ class Ring {
 
   // A zeroed SQE to fill, or nullptr when the submission queue is full.
   // With IORING_SETUP_SQE128 it is 128 bytes long (the uring_cmd area).
-  io_uring_sqe* next_sqe();
+  // Inline: one per request.
+  io_uring_sqe* next_sqe() {
+    if (sqe_tail_ - sq_head_seen_ >= sq_entries_) {
+      // Looks full: the kernel may have consumed some since the head was last read.
+      sq_head_seen_ = __atomic_load_n(sq_head_, __ATOMIC_ACQUIRE);
+      if (sqe_tail_ - sq_head_seen_ >= sq_entries_) return nullptr;
+    }
+    io_uring_sqe* sqe = &sqes_[(sqe_tail_ & sq_mask_) << sqe_shift_];
+    sqe_tail_++;
+    // Constant sizes, so that the compiler zeroes with a few wide stores.
+    if (sqe_shift_) memset(static_cast<void*>(sqe), 0, 2 * sizeof *sqe);
+    else memset(static_cast<void*>(sqe), 0, sizeof *sqe);
+    return sqe;
+  }
   // SQEs filled and not yet consumed by the kernel.
-  unsigned unsubmitted() const;
+  unsigned unsubmitted() const { return sqe_tail_ - __atomic_load_n(sq_head_, __ATOMIC_ACQUIRE); }
 
   // io_uring_enter for everything filled; min_complete/timeout as the
   // syscall (timeout needs IORING_FEAT_EXT_ARG). Returns >= 0 or -errno.
@@ -60,6 +74,7 @@ class Ring {
   unsigned* sq_head_ = nullptr;
   unsigned* sq_tail_ = nullptr;
   unsigned sqe_tail_ = 0;  // local tail, published in enter()
+  unsigned sq_head_seen_ = 0;  // the kernel's head when last read (it only moves on)
   unsigned sqe_shift_ = 0;  // 1 with IORING_SETUP_SQE128
   unsigned cqe_shift_ = 0;  // 1 with IORING_SETUP_CQE32
   unsigned cq_entries_ = 0, cq_mask_ = 0;

@@ -26,14 +26,10 @@ int RingQueue::attach_eventfd_and_file(int fd) {
   return 0;
 }
 
-io_uring_sqe* RingQueue::claim_sqe() {
-  if (in_kernel_ >= ring_.cq_entries()) return nullptr;  // never overflow the CQ
-  io_uring_sqe* sqe = ring_.next_sqe();
-  if (sqe) in_kernel_++;
-  return sqe;
-}
-
 int RingQueue::submit(unsigned wait_for, const Deadline& deadline) {
+  // Nothing to wait for (every submission, and a reap of what is ready):
+  // enter only with new SQEs.
+  if (wait_for == 0 && !poll_) return ring_.unsubmitted() == 0 ? 0 : enter(0, 0, deadline);
   // Never ask the kernel for more completions than it will ever produce.
   if (wait_for > in_kernel_) wait_for = in_kernel_;
   unsigned flags = poll_ ? IORING_ENTER_GETEVENTS : 0;  // IOPOLL reaps only inside enter
@@ -42,6 +38,10 @@ int RingQueue::submit(unsigned wait_for, const Deadline& deadline) {
     flags |= IORING_ENTER_GETEVENTS;
   }
   if (!flags && ring_.unsubmitted() == 0) return 0;
+  return enter(wait_for, flags, deadline);
+}
+
+int RingQueue::enter(unsigned wait_for, unsigned flags, const Deadline& deadline) {
   bool timed = wait_for > 0 && !deadline.is_never();
   if (timed && !ring_.has_feature(IORING_FEAT_EXT_ARG))
     return fail(ENOTSUP, "do_io timeouts need Linux 5.11 or later (IORING_FEAT_EXT_ARG)");
@@ -61,20 +61,7 @@ int RingQueue::submit(unsigned wait_for, const Deadline& deadline) {
 }
 
 int RingQueue::reap(Finished* out, int max) {
-  unsigned ready = ring_.cq_ready();
-  unsigned seen = 0;
-  int n = 0;
-  while (seen < ready && n < max) {
-    const io_uring_cqe& cqe = ring_.cqe(seen++);
-    if (cqe.user_data == kInternalTag) continue;
-    in_kernel_--;
-    auto* req = reinterpret_cast<Request*>(cqe.user_data);
-    const char* msg = nullptr;
-    int ret = finish(req, cqe.res, &msg);
-    out[n++] = Finished{req, ret, msg};
-  }
-  ring_.advance(seen);
-  return n;
+  return reap_with(out, max, [this](Request* req, int res, const char** msg) { return finish(req, res, msg); });
 }
 
 void RingQueue::drain() {
