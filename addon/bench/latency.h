@@ -17,7 +17,7 @@ constexpr int kPlatBuckets = kPlatGroups * kPlatVal;  // 1856
 // Without a branch: e is the number of low bits dropped (0 below 128), and
 // the kept top 7 bits (64..127) already count the group's first bin.
 inline int plat_index(uint64_t ns) {
-  int e = (63 - __builtin_clzll(ns | kPlatVal)) - kPlatBits;
+  int e = (__builtin_clzll(ns | kPlatVal) ^ 63) - kPlatBits;  // clz ^ 63: the top bit's index (one bsr)
   uint64_t index = (uint64_t(e) << kPlatBits) + (ns >> e);
   return index < uint64_t(kPlatBuckets) ? int(index) : kPlatBuckets - 1;
 }

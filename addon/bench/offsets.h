@@ -21,7 +21,7 @@ class OffsetGenerator {
   // Offset within the region for a request of len bytes, or -1 when this
   // pass over the region is complete (reset() starts another). The random
   // map may shorten len to a multiple of the unit.
-  int64_t next(uint32_t& len) {
+  __attribute__((always_inline)) int64_t next(uint32_t& len) {
     // One block of the random map (every 4k-random job's request): inline.
     if (kind_ == Kind::RandomMap && len == unit_ && done_ < blocks_) {
       uint64_t block = find_free(rng_.below(blocks_));

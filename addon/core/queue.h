@@ -139,6 +139,8 @@ class Queue {
   std::atomic<bool> claimed_{false};
   std::atomic<bool> stop_requested_{false};
   bool quiesced_ = false;
+  uint64_t request_alignment_mask_;  // see alignment_mask() in queue.cc
+  uint64_t buf_alignment_mask_;
 };
 
 }  // namespace blkio
