@@ -41,6 +41,7 @@ DistributionOffsets::DistributionOffsets(uint64_t region_len, uint32_t unit, con
   // Continuous zipf on [1, blocks + 1): inverse CDF of x^-theta.
   zipf_exp_ = 1 - spec.param;
   zipf_scale_ = std::pow(double(blocks_ + 1), zipf_exp_) - 1;
+  zipf_inv_exp_ = 1 / zipf_exp_;  // the same double each draw divided out before
 }
 
 int64_t DistributionOffsets::next(uint32_t len) {
@@ -48,7 +49,9 @@ int64_t DistributionOffsets::next(uint32_t len) {
   if (span > blocks_) return -1;
   if (spec_.kind == DistributionSpec::Zoned) return zoned(span);
   int64_t rank = std::min<int64_t>(int64_t(blocks_) - 1, std::max<int64_t>(0, draw_rank()));
-  uint64_t block = uint64_t((unsigned __int128)uint64_t(rank) * multiplier_ % blocks_);
+  // rank < blocks: with blocks and multiplier below 2^32 the product fits 64 bits (one divide).
+  uint64_t block = ((blocks_ | multiplier_) >> 32) == 0 ? uint64_t(rank) * multiplier_ % blocks_
+                                                   : uint64_t((unsigned __int128)uint64_t(rank) * multiplier_ % blocks_);
   if (block + span > blocks_) block = blocks_ - span;
   return int64_t(block * unit_);
 }
@@ -74,7 +77,7 @@ int64_t DistributionOffsets::draw_rank() {
   double n = double(blocks_);
   switch (spec_.kind) {
     case DistributionSpec::Zipf:
-      return int64_t(std::floor(std::pow(zipf_scale_ * u + 1, 1 / zipf_exp_))) - 1;
+      return int64_t(std::floor(std::pow(zipf_scale_ * u + 1, zipf_inv_exp_))) - 1;
     case DistributionSpec::Pareto:
       // rank = blocks x u^(1/power): smaller powers weigh the first ranks more.
       return int64_t(std::floor(n * std::pow(u, 1 / spec_.param)));

@@ -47,7 +47,7 @@ class DistributionOffsets {
   DistributionSpec spec_;
   Prng rng_;
   uint64_t multiplier_;
-  double zipf_exp_, zipf_scale_;
+  double zipf_exp_, zipf_scale_, zipf_inv_exp_;
 };
 
 }  // namespace blkio::bench

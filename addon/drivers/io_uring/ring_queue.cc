@@ -28,8 +28,11 @@ int RingQueue::attach_eventfd_and_file(int fd) {
 
 int RingQueue::submit(unsigned wait_for, const Deadline& deadline) {
   // Nothing to wait for (every submission, and a reap of what is ready):
-  // enter only with new SQEs.
-  if (wait_for == 0 && !poll_) return ring_.unsubmitted() == 0 ? 0 : enter(0, 0, deadline);
+  // enter only with new SQEs; enter() below when that fails (EINTR, ...).
+  if (wait_for == 0 && !poll_) {
+    if (ring_.unsubmitted() == 0) return 0;
+    return ring_.enter(0, 0, nullptr) >= 0 ? 0 : enter(0, 0, deadline);
+  }
   // Never ask the kernel for more completions than it will ever produce.
   if (wait_for > in_kernel_) wait_for = in_kernel_;
   unsigned flags = poll_ ? IORING_ENTER_GETEVENTS : 0;  // IOPOLL reaps only inside enter
