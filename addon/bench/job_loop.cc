@@ -116,6 +116,8 @@ JobLoop::JobLoop(Queue& queue, const JobLoopSpec& spec, double* progress)
   // One mark per write-sized block: written_[offset / len] (the smallest write size bounds the index).
   if (spec.verify != VerifyKind::None && first_dir == kWrite) written_.assign(size_t(spec.region_len / spec.bs[kWrite].min() + 1), 0);
   passes_left_ = spec.loops > 0 ? spec.loops - 1 : 0;
+  plain_ = !spec.mixed && !spec.zbd.enabled && !pacer_.active() && spec.verify == VerifyKind::None &&
+           spec.bs[spec.single_dir].fixed() && spec.trace_limit == 0;
   slots_.resize(size_t(depth_));
   for (int i = depth_ - 1; i >= 0; i--) free_.push_back(uint32_t(i));
   comps_.resize(size_t(std::max(complete_max_, depth_)));
@@ -296,7 +298,31 @@ bool JobLoop::paced(uint8_t dir) {
   return true;
 }
 
+// issue() for a job with one direction and one block size and none of
+// pacing, zones, verify or a trace (every plain benchmark job): the same
+// requests, without the checks for what the job does not use.
+JOB_LOOP_STEP void JobLoop::issue_plain() {
+  const uint8_t dir = spec_.single_dir;
+  const uint32_t size = spec_.bs[dir].size[0];
+  while (!free_.empty() && !stop_issuing_ && !switching_) {
+    uint32_t len = size;
+    int64_t rel = next_run_offset(len);
+    if (rel < 0) {
+      stop_issuing_ = true;
+      break;
+    }
+    uint32_t index = free_.back();
+    free_.pop_back();
+    start_request(index, dir, len, uint64_t(rel));
+    issued_bytes_ += len;
+    issued_ios_++;
+    pending_.push_back(index);
+    if (pending_.size() >= size_t(spec_.batch_submit)) break;
+  }
+}
+
 JOB_LOOP_STEP void JobLoop::issue() {
+  if (plain_) return issue_plain();
   while (!free_.empty() && !stop_issuing_ && !switching_) {
     bool verifying = phase_ == kVerify;
     uint8_t dir;

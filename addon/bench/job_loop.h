@@ -186,6 +186,7 @@ class JobLoop {
   void begin();
   void start_measuring(int64_t now);
   void issue();
+  void issue_plain();
   bool paced(uint8_t dir);
   int64_t next_offset(uint32_t& len);
   int64_t next_run_offset(uint32_t& len);
@@ -247,6 +248,7 @@ class JobLoop {
   std::vector<uint8_t> written_;  // blocks written by a verifying write job, read back in the verify phase
   uint64_t verify_cursor_ = 0;
   int held_dir_ = -1;  // a direction drawn but held back by the pacer
+  bool plain_ = false;  // issue_plain() issues this job's requests
   std::unique_ptr<ZoneTable> zones_;
   // zonemode=zbd: a request drawn but held until the requests in flight complete.
   bool zbd_held_ = false;

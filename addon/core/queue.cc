@@ -325,13 +325,17 @@ int Queue::take_unsubmitted(void** out, int max) {
 int Queue::reap_into(Completion* out, int max) {
   int n = 0;
   while (n < max) {
-    if (reaped_.size() < size_t(max - n)) reaped_.resize(size_t(max - n));
     int asked = max - n;
-    int got = driver_->reap(reaped_.data(), asked);
+    if (reaped_capacity_ < size_t(asked)) {
+      reaped_.reset(new Finished[size_t(asked)]);
+      reaped_capacity_ = size_t(asked);
+    }
+    Finished* reaped = reaped_.get();
+    int got = driver_->reap(reaped, asked);
     if (got <= 0) break;
+    in_flight_ -= size_t(got);
     for (int i = 0; i < got; i++) {
-      Finished& f = reaped_[i];
-      in_flight_--;
+      const Finished& f = reaped[i];
       if (f.ret == QueueDriver::kResubmit) {
         backlog_.push_front(f.req);
         continue;

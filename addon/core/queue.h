@@ -133,7 +133,8 @@ class Queue {
   Fifo<Request*> backlog_;        // validated, waiting for room in the driver
   Fifo<Completion> completed_;    // finished, not yet returned by do_io
   size_t in_flight_ = 0;          // held by the driver
-  std::vector<Finished> reaped_;  // scratch for reap
+  std::unique_ptr<Finished[]> reaped_;  // scratch for reap (only grows)
+  size_t reaped_capacity_ = 0;
   std::mutex claim_mutex_;
   std::condition_variable claim_released_;
   std::atomic<bool> claimed_{false};
