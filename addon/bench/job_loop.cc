@@ -116,8 +116,7 @@ JobLoop::JobLoop(Queue& queue, const JobLoopSpec& spec, double* progress)
   // One mark per write-sized block: written_[offset / len] (the smallest write size bounds the index).
   if (spec.verify != VerifyKind::None && first_dir == kWrite) written_.assign(size_t(spec.region_len / spec.bs[kWrite].min() + 1), 0);
   passes_left_ = spec.loops > 0 ? spec.loops - 1 : 0;
-  plain_ = !spec.mixed && !spec.zbd.enabled && !pacer_.active() && spec.verify == VerifyKind::None &&
-           spec.bs[spec.single_dir].fixed() && spec.trace_limit == 0;
+  plain_ = !spec.mixed && !spec.zbd.enabled && !pacer_.active() && spec.verify == VerifyKind::None && spec.bs[spec.single_dir].fixed();
   slots_.resize(size_t(depth_));
   for (int i = depth_ - 1; i >= 0; i--) free_.push_back(uint32_t(i));
   comps_.resize(size_t(std::max(complete_max_, depth_)));
@@ -299,8 +298,8 @@ bool JobLoop::paced(uint8_t dir) {
 }
 
 // issue() for a job with one direction and one block size and none of
-// pacing, zones, verify or a trace (every plain benchmark job): the same
-// requests, without the checks for what the job does not use.
+// pacing, zones or verify (every plain benchmark job): the same requests,
+// without the checks for what the job does not use.
 JOB_LOOP_STEP void JobLoop::issue_plain() {
   const uint8_t dir = spec_.single_dir;
   const uint32_t size = spec_.bs[dir].size[0];

@@ -113,6 +113,14 @@ describe('blkbench: the native and JS job loops agree', function () {
     assert.ok(trace.some((t) => t[0] >= 1024 * MiB), 'offsets reach past 2^21 blocks');
   });
 
+  it('a one-size randread over the random map (the plain benchmark job) draws the same offsets, each block once per pass', async () => {
+    const trace = await assertSameRequests(['--rw=randread', '--bs=4k', '--iodepth=8', '--loops=2'], MiB);
+    const blocks = MiB / 4096;
+    assert.equal(trace.length, 2 * blocks, 'two passes of 4 KiB requests');
+    for (const pass of [trace.slice(0, blocks), trace.slice(blocks)])
+      assert.equal(new Set(pass.map((t) => t[0])).size, blocks, 'every block once in the pass');
+  });
+
   it('randtrim, a zoned distribution and rw=read:N agree too', async () => {
     await assertSameRequests(['--rw=randtrim', '--bs=8k', '--iodepth=4'], MiB);
     await assertSameRequests(['--rw=randread', '--random_distribution=zoned:60/10:30/20:10/70', '--number_ios=2000', '--iodepth=4']);
