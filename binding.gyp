@@ -60,6 +60,7 @@
         "addon/bench/verify.cc",
         "addon/bench/write_data.cc",
         "addon/bench/zbd.cc",
+        "addon/bench/null_sink.cc",
         "addon/bench/job_loop.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -85,8 +85,11 @@ bool plain_offsets(const JobLoopSpec& s) {
 }  // namespace
 
 JobLoop::JobLoop(Queue& queue, const JobLoopSpec& spec, double* progress)
-    : q_(&queue),
-      queues_{{&queue, spec.region_slot}},
+    : JobLoop(std::make_unique<QueueSink>(queue), spec, progress) {}
+
+JobLoop::JobLoop(std::unique_ptr<RequestSink> sink, const JobLoopSpec& spec, double* progress)
+    : q_(sink.get()),
+      queues_{{sink.get(), spec.region_slot}},
       spec_(spec),
       progress_(progress),
       depth_(std::max(1, spec.iodepth)),
@@ -119,11 +122,17 @@ JobLoop::JobLoop(Queue& queue, const JobLoopSpec& spec, double* progress)
                                          spec.bs[kRead].min(), spec.bs[kWrite].min());
   if (spec.trace_limit > 0) result_.trace.reserve(spec.trace_limit);
   if (spec.log_samples) result_.log.reserve(size_t(1) << 16);
+  sinks_.push_back(std::move(sink));
+}
+
+void JobLoop::add_switch_target(Queue& queue, int region_slot) {
+  sinks_.push_back(std::make_unique<QueueSink>(queue));
+  queues_.push_back({sinks_.back().get(), region_slot});
 }
 
 void JobLoop::fill_write_buffers() {
   // Write buffers hold pseudo-random data, as fio's do by default (filled here, off the JS thread).
-  if (!uses(spec_, kWrite) || spec_.verify != VerifyKind::None) return;
+  if (!uses(spec_, kWrite) || spec_.verify != VerifyKind::None || !spec_.buffers) return;
   size_t len = std::min<size_t>(spec_.bs[kWrite].max(), spec_.slot_stride);
   for (int i = 0; i < depth_; i++) write_data_.fill(slot_buffer(uint32_t(i)), len);
 }
@@ -379,7 +388,7 @@ bool JobLoop::place_in_zones(uint8_t dir, uint64_t& rel, uint32_t& len) {
 bool JobLoop::reset_zone(uint32_t zone) {
   if (spec_.zbd.emulated) return true;
   uint64_t offset = spec_.region_start + uint64_t(zone) * spec_.zbd.zone_size;
-  q_->zone_management(RequestType::ZoneReset, offset, reinterpret_cast<void*>(uintptr_t(UINT32_MAX)), 0);
+  q_->zone_management(RequestType::ZoneReset, offset, reinterpret_cast<void*>(uintptr_t(UINT32_MAX)));
   int r = 0;
   while (r == 0) {
     timespec slice{0, long(kWaitSliceNs)};
@@ -415,11 +424,11 @@ void JobLoop::start_request(uint32_t index, uint8_t dir, uint32_t len, uint64_t 
   void* user_data = reinterpret_cast<void*>(uintptr_t(index));
   if (result_.trace.size() < spec_.trace_limit) result_.trace.push_back({s.offset, len, dir, uint8_t(phase_)});
   if (dir == kTrim) {
-    if (spec_.write_zeroes_on_trim) q_->write_zeroes(s.offset, len, user_data, 0);
-    else q_->discard(s.offset, len, user_data, 0);
+    if (spec_.write_zeroes_on_trim) q_->write_zeroes(s.offset, len, user_data);
+    else q_->discard(s.offset, len, user_data);
     return;
   }
-  if (dir == kWrite) {
+  if (dir == kWrite && buf) {
     if (spec_.verify != VerifyKind::None) {
       fill_verify_block(buf, len, s.offset, spec_.verify, verify_seed_);
       if (rel / len < written_.size()) written_[rel / len] = 1;
@@ -430,12 +439,12 @@ void JobLoop::start_request(uint32_t index, uint8_t dir, uint32_t len, uint64_t 
   }
   if (spec_.vectored) {
     s.iov = {buf, len};
-    if (dir == kRead) q_->readv(s.offset, &s.iov, 1, user_data, 0);
-    else q_->writev(s.offset, &s.iov, 1, user_data, 0);
+    if (dir == kRead) q_->readv(s.offset, &s.iov, 1, user_data);
+    else q_->writev(s.offset, &s.iov, 1, user_data);
   } else if (dir == kRead) {
-    q_->read(s.offset, buf, len, user_data, 0, spec_.region_slot);
+    q_->read(s.offset, buf, len, user_data, spec_.region_slot);
   } else {
-    q_->write(s.offset, buf, len, user_data, 0, spec_.region_slot);
+    q_->write(s.offset, buf, len, user_data, spec_.region_slot);
   }
 }
 
@@ -641,7 +650,7 @@ bool JobLoop::switch_queue() {
 
 bool JobLoop::flush_before_switch() {
   void* const tag = reinterpret_cast<void*>(~uintptr_t(0));
-  q_->flush(tag, 0);
+  q_->flush(tag);
   for (;;) {
     timespec slice{0, long(kWaitSliceNs)};
     int r = q_->do_io(comps_.data(), 1, 1, &slice);

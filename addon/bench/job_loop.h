@@ -23,6 +23,7 @@
 #include "latency.h"
 #include "offsets.h"
 #include "pacer.h"
+#include "request_sink.h"
 #include "verify.h"
 #include "write_data.h"
 #include "zbd.h"
@@ -157,9 +158,12 @@ class JobLoop {
  public:
   // progress: kProgressFields doubles (may be null), written about every 100 ms.
   JobLoop(Queue& queue, const JobLoopSpec& spec, double* progress);
+  // The same over another sink (blkbench's null sink). Without buffers
+  // (spec.buffers null) no data is prepared or checked: verify must be off.
+  JobLoop(std::unique_ptr<RequestSink> sink, const JobLoopSpec& spec, double* progress);
   // Another queue over the same image (a second backend), with the loop's
   // buffers mapped there at region_slot. The caller holds its claim too.
-  void add_switch_target(Queue& queue, int region_slot) { queues_.push_back({&queue, region_slot}); }
+  void add_switch_target(Queue& queue, int region_slot);
   // Runs to the end on the calling thread. The caller holds queue.claim().
   void run();
   // Thread-safe: stop issuing, let what is in flight complete, then return.
@@ -210,13 +214,14 @@ class JobLoop {
   bool should_stop();
   void check_rate_min();
   void finish();
-  uint8_t* slot_buffer(uint32_t index) { return spec_.buffers + size_t(index) * spec_.slot_stride; }
+  uint8_t* slot_buffer(uint32_t index) { return spec_.buffers ? spec_.buffers + size_t(index) * spec_.slot_stride : nullptr; }
 
   struct Target {
-    Queue* queue;
+    RequestSink* queue;
     int region_slot;
   };
-  Queue* q_;  // the queue in use: queues_[current_]
+  std::vector<std::unique_ptr<RequestSink>> sinks_;  // what queues_ points to
+  RequestSink* q_;  // the sink in use: queues_[current_]
   std::vector<Target> queues_;
   size_t current_ = 0;
   bool switching_ = false;  // drain, then move to the next queue

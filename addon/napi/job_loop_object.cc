@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "../bench/job_loop.h"
+#include "../bench/null_sink.h"
 #include "addon_data.h"
 #include "errors.h"
 #include "job_loop_spec.h"
@@ -252,13 +253,69 @@ std::vector<SwitchTarget> switch_targets(Napi::Env env, Napi::Value v, const Blk
   return out;
 }
 
-// startJobLoop(nativeQueue, spec, progress: Float64Array | undefined, onDone, switchTargets?: Queue[])
+// The live counters the loop's thread writes: a Float64Array over a SharedArrayBuffer, or none.
+double* progress_of(Napi::Env env, Napi::Value progress_value) {
+  if (progress_value.IsUndefined() || progress_value.IsNull()) return nullptr;
+  if (!progress_value.IsTypedArray() || progress_value.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    bad_spec(env, "job loop: progress must be a Float64Array");
+  auto arr = progress_value.As<Napi::Float64Array>();
+  // The loop's thread writes into it for the whole run: an ArrayBuffer could
+  // be detached (transferred) under it, a SharedArrayBuffer cannot.
+  bool detachable = false;
+  napi_is_arraybuffer(env, arr.ArrayBuffer(), &detachable);
+  if (detachable) bad_spec(env, "job loop: progress must be a Float64Array over a SharedArrayBuffer");
+  if (arr.ElementLength() < size_t(bench::kProgressFields)) bad_spec(env, "job loop: progress must hold at least 8 numbers");
+  return arr.Data();
+}
+
+// Runs the loop on its thread; when it ends, onDone gets the result on the JS thread.
+Napi::Value launch(Napi::Env env, RunHolder run, Napi::Value progress_value, Napi::Function on_done) {
+  if (progress_value.IsTypedArray()) run->progress_ref = Napi::Persistent(progress_value);
+  run->on_done = Napi::ThreadSafeFunction::New(env, on_done, "blkio job loop", 0, 1);
+  run->hook_holder = new RunHolder(run);
+  napi_add_env_cleanup_hook(env, cleanup_hook, run->hook_holder);
+  JobLoopRun* raw = run.get();
+  run->thread = std::thread([raw, tsfn = run->on_done, keep = new RunHolder(run)]() mutable {
+    raw->loop->run();
+    if (raw->queue) raw->queue->release_claim();
+    for (auto& q : raw->target_queues) q->release_claim();
+    if (tsfn.BlockingCall(keep, on_loop_done) != napi_ok) delete keep;  // the environment is going away
+    tsfn.Release();
+  });
+  auto* external_holder = new RunHolder(run);
+  auto handle = Napi::External<RunHolder>::New(env, external_holder, [](Napi::Env, RunHolder* h) { delete h; });
+  napi_type_tag_object(env, handle, &kJobLoopTag);
+  return handle;
+}
+
+// blkbench's ioengine=null: the loop's requests go to a null sink, which
+// completes them without a target and without touching data, so the loop
+// has no buffers, and what needs data or a device is refused.
+Napi::Value start_null_job_loop(Napi::Env env, const Napi::CallbackInfo& info) {
+  bench::JobLoopSpec spec = parse_job_loop_spec(env, info[1].As<Napi::Object>());
+  if (spec.verify != bench::VerifyKind::None) bad_spec(env, "job loop without a queue (null sink): verify needs data, and it keeps none");
+  if (spec.stamp_writes) bad_spec(env, "job loop without a queue (null sink): stampWrites needs data, and it keeps none");
+  if (spec.wait_mode == bench::WaitMode::Eventfd) bad_spec(env, "job loop without a queue (null sink): waitMode 'eventfd' needs a completion fd, and it has none");
+  if (spec.zbd.enabled) bad_spec(env, "job loop without a queue (null sink): zbd needs a zoned device");
+  if (!info[4].IsUndefined() && !info[4].IsNull()) bad_spec(env, "job loop without a queue (null sink): it has no switch targets");
+  double* progress = progress_of(env, info[2]);
+  auto run = std::make_shared<JobLoopRun>();
+  run->env = env;
+  spec.buffers = nullptr;
+  spec.slot_stride = 0;
+  spec.region_slot = -1;
+  run->loop = std::make_unique<bench::JobLoop>(std::make_unique<bench::NullSink>(size_t(spec.iodepth) + 1), spec, progress);
+  return launch(env, run, info[2], info[3].As<Napi::Function>());
+}
+
+// startJobLoop(nativeQueue | null, spec, progress: Float64Array | undefined, onDone, switchTargets?: Queue[])
 Napi::Value start_job_loop(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(addon_data(env).queue_class.Value()))
-    throw_blkio_error(env, -ENOTSUP, "the job loop runs on queues of this addon's drivers only");
   if (!info[1].IsObject()) bad_spec(env, "job loop spec must be an object");
   if (!info[3].IsFunction()) bad_spec(env, "job loop: onDone must be a function");
+  if (info[0].IsNull()) return start_null_job_loop(env, info);
+  if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(addon_data(env).queue_class.Value()))
+    throw_blkio_error(env, -ENOTSUP, "the job loop runs on queues of this addon's drivers only");
   QueueObject* qo = QueueObject::Unwrap(info[0].As<Napi::Object>());
   std::shared_ptr<Queue> queue = qo->core_queue();
   std::shared_ptr<Blkio> owner = qo->core_owner();
@@ -267,22 +324,7 @@ Napi::Value start_job_loop(const Napi::CallbackInfo& info) {
   std::vector<SwitchTarget> targets = switch_targets(env, info[4], *owner);
   if (!targets.empty() && spec.switch_every_ns <= 0) bad_spec(env, "job loop: switch targets need switchEveryNs > 0");
 
-  double* progress = nullptr;
-  Napi::Value progress_value = info[2];
-  if (!progress_value.IsUndefined() && !progress_value.IsNull()) {
-    if (!progress_value.IsTypedArray() || progress_value.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
-      bad_spec(env, "job loop: progress must be a Float64Array");
-    auto arr = progress_value.As<Napi::Float64Array>();
-    // The loop's thread writes into it for the whole run: an ArrayBuffer could
-    // be detached (transferred) under it, a SharedArrayBuffer cannot.
-    bool detachable = false;
-    napi_is_arraybuffer(env, arr.ArrayBuffer(), &detachable);
-    if (detachable) bad_spec(env, "job loop: progress must be a Float64Array over a SharedArrayBuffer");
-    if (arr.ElementLength() < size_t(bench::kProgressFields))
-      bad_spec(env, "job loop: progress must hold at least 8 numbers");
-    progress = arr.Data();
-  }
-
+  double* progress = progress_of(env, info[2]);
   // The buffers suit every queue the loop may use.
   uint64_t buf_align = uint64_t(std::max(1, owner->info().buf_alignment));
   uint64_t region_align = std::max<uint64_t>(4096, owner->info().mem_region_alignment);
@@ -348,27 +390,10 @@ Napi::Value start_job_loop(const Napi::CallbackInfo& info) {
     }
     run->loop->add_switch_target(*run->target_queues[i], b->mapped_region_slot(run->region.addr, run->region.len));
   }
-  if (progress) run->progress_ref = Napi::Persistent(progress_value);
-  run->on_done = Napi::ThreadSafeFunction::New(env, info[3].As<Napi::Function>(), "blkio job loop", 0, 1);
-
-  run->hook_holder = new RunHolder(run);
-  napi_add_env_cleanup_hook(env, cleanup_hook, run->hook_holder);
   unclaim.q = nullptr;  // the thread releases the claims, the done callback the region
   unclaim_targets.qs = nullptr;
   free_region.run = nullptr;
-  JobLoopRun* raw = run.get();
-  run->thread = std::thread([raw, tsfn = run->on_done, keep = new RunHolder(run)]() mutable {
-    raw->loop->run();
-    raw->queue->release_claim();
-    for (auto& q : raw->target_queues) q->release_claim();
-    if (tsfn.BlockingCall(keep, on_loop_done) != napi_ok) delete keep;  // the environment is going away
-    tsfn.Release();
-  });
-
-  auto* external_holder = new RunHolder(run);
-  auto handle = Napi::External<RunHolder>::New(env, external_holder, [](Napi::Env, RunHolder* h) { delete h; });
-  napi_type_tag_object(env, handle, &kJobLoopTag);
-  return handle;
+  return launch(env, run, info[2], info[3].As<Napi::Function>());
 }
 
 Napi::Value stop_job_loop(const Napi::CallbackInfo& info) {

@@ -18,7 +18,8 @@ export class SetupError extends Error {
 }
 
 export interface PreparedDevice {
-  blkio: Blkio;
+  /** The started device; undefined for ioengine=null, whose requests the job loop completes itself. */
+  blkio: Blkio | undefined;
   regionStart: number;
   regionLen: number;
   /** Bytes each job does before it stops (fio's io_size: the region's size). */
@@ -61,6 +62,18 @@ function stepsOf(spec: JobSpec): Step {
       throw new SetupError(`${spec.name}: ${what} failed: ${(e as Error).message}`);
     }
   };
+}
+
+/**
+ * ioengine=null: no device. As fio's null engine, the job's "file" is offset + size bytes (and the
+ * clones' offset_increment); requests touch no memory.
+ */
+export function nullDevice(spec: JobSpec): PreparedDevice {
+  const size = spec.size && 'bytes' in spec.size ? spec.size.bytes : 0;
+  const offset = 'bytes' in spec.offset ? spec.offset.bytes : 0;
+  if (size < minBlockSize(spec)) throw new SetupError(`${spec.name}: size ${size} is smaller than the block size ${minBlockSize(spec)}`);
+  const capacity = offset + (spec.numjobs - 1) * spec.offsetIncrement + size;
+  return { blkio: undefined, regionStart: offset, regionLen: size, ioLimit: spec.ioSize ?? size, capacity, slotStride: 0, memoryLen: 0 };
 }
 
 /** Creates, connects and starts the job's Blkio with one queue per job clone. */
@@ -108,6 +121,7 @@ export function openDevice(spec: JobSpec): PreparedDevice {
  * job's block sizes and offset.
  */
 export function openSwitchTarget(spec: JobSpec, own: PreparedDevice): Blkio {
+  if (!own.blkio) throw new SetupError(`${spec.name}: blkbench_switch_to needs a device`);
   const t = spec.switchTo!;
   const label = `blkbench_switch_to=${t.driver}:${t.path}`;
   let target: PreparedDevice;
@@ -118,12 +132,12 @@ export function openSwitchTarget(spec: JobSpec, own: PreparedDevice): Blkio {
     throw new SetupError(`${spec.name}: ${label}: ${why}`);
   }
   if (target.capacity !== own.capacity) {
-    target.blkio.destroy();
+    target.blkio!.destroy();
     throw new SetupError(
       `${spec.name}: ${label} serves ${target.capacity} bytes but '${spec.path}' has ${own.capacity}: both must be the same image`,
     );
   }
-  return target.blkio;
+  return target.blkio!;
 }
 
 /** The properties a job sets before connect, then connect. */

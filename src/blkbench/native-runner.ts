@@ -3,12 +3,12 @@
  * thread of its own over its own queue, so no JS runs per request; the main thread only draws the
  * progress line from the loops' live counters and turns their results into blkbench's JobResult.
  */
-import { JobLoop, JobLoopDirection, JobLoopResult, JobLoopSamples, JobLoopSpec, startJobLoop } from '../lib/bench';
+import { JobLoop, JobLoopDirection, JobLoopResult, JobLoopSamples, JobLoopSpec, startJobLoop, startNullJobLoop } from '../lib/bench';
 import { isBuiltInDriver, PreparedDevice } from './device';
 import { exitallEndsRun, exitallStops } from './groups';
 import { PROGRESS_FIELDS, STOP } from './loop';
 import { OPTIONS, OptionKey } from './option-table';
-import { JobSpec } from './options';
+import { JobSpec, NULL_ENGINE } from './options';
 import { jobLoopSpec } from './loop-spec';
 import { JobLogs } from './logs';
 import { DirectionResult, JobResult } from './results';
@@ -28,7 +28,7 @@ const PROGRESS_INTERVAL_MS = 100;
 
 /** Why the native loop cannot run this job (the JS loop runs it instead), or null. */
 export function nativeLoopUnsupported(spec: JobSpec): string | null {
-  if (!isBuiltInDriver(spec.driver)) return `libblkio_driver=${spec.driver} (another libblkio library)`;
+  if (!isBuiltInDriver(spec.driver) && spec.driver !== NULL_ENGINE) return `libblkio_driver=${spec.driver} (another libblkio library)`;
   for (const key of Object.keys(OPTIONS) as OptionKey[]) {
     if (OPTIONS[key].loop !== 'js' || !(key in spec)) continue;
     const value = (spec as unknown as Record<string, unknown>)[key];
@@ -51,9 +51,14 @@ export async function runNativeClones(
   const loops: JobLoop[] = [];
   try {
     clones.forEach((c) => {
-      const queue = c.spec.hipri ? c.device.blkio.getPollQueue(c.queueIndex) : c.device.blkio.getQueue(c.queueIndex);
-      if (!queue) throw new Error(`${c.spec.name}: the device has no queue ${c.queueIndex}`);
       const slot = new Float64Array(progress.buffer, c.jobIndex * PROGRESS_FIELDS * 8, PROGRESS_FIELDS);
+      const b = c.device.blkio;
+      if (!b) {
+        loops.push(startNullJobLoop(loopSpec(c), { progress: slot })); // ioengine=null: the loop completes its own requests
+        return;
+      }
+      const queue = c.spec.hipri ? b.getPollQueue(c.queueIndex) : b.getQueue(c.queueIndex);
+      if (!queue) throw new Error(`${c.spec.name}: the device has no queue ${c.queueIndex}`);
       const target = c.device.switchTarget?.getQueue(c.queueIndex);
       if (c.device.switchTarget && !target) throw new Error(`${c.spec.name}: the switch target has no queue ${c.queueIndex}`);
       loops.push(startJobLoop(queue, loopSpec(c), { progress: slot, switchTo: target ? [target] : undefined }));

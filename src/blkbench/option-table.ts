@@ -109,7 +109,7 @@ export const OPTIONS = {
   description: str(['description'], { loop: 'both', help: 'free text, shown nowhere', fio: 'str' }),
   thread: bool(['thread', 'threads'], true, { loop: 'both', help: 'accepted: blkbench always runs jobs as threads', fio: 'bool: threads instead of processes' }),
   ioengine: custom(['ioengine', 'driver'], 'str', 'io_uring', parseEngine, {
-    loop: 'both', help: 'io_uring|nvme-io_uring|virtio-blk-vfio-pci|virtio-blk-vhost-user|virtio-blk-vhost-vdpa|libblkio; libaio, psync, sync, pvsync, pvsync2, posixaio run on io_uring',
+    loop: 'both', help: 'io_uring|nvme-io_uring|virtio-blk-vfio-pci|virtio-blk-vhost-user|virtio-blk-vhost-vdpa|libblkio; libaio, psync, sync, pvsync, pvsync2, posixaio run on io_uring; null: no target (the job loop completes every request)',
     fio: 'str: the I/O engine',
   }),
   libblkio_driver: str(['libblkio_driver'], { loop: 'both', help: 'with ioengine=libblkio: any libblkio driver name', fio: 'str: libblkio driver' }),
@@ -261,6 +261,10 @@ export const OPTIONS = {
   writeHistLog: logPrefix(['write_hist_log'], 'prefix for the latency histogram log (bare: the job\'s name)', 'both'),
   logAvgMsec: int(['log_avg_msec'], 0, [0, 1 << 30], { loop: 'both', help: 'average log entries over this many ms', fio: 'int' }),
   logHistMsec: int(['log_hist_msec'], 0, [0, 1 << 30], { loop: 'both', help: 'histogram log interval in ms', fio: 'int' }),
+  gtodReduce: bool(['gtod_reduce'], false, {
+    loop: 'both', help: 'accepted', fio: 'bool: fewer clock reads (no slat, clat, bw measurements)',
+    note: 'latencies are still measured: blkbench reads the clock once per submission and per reap, not per request',
+  }),
   diskUtil: bool(['disk_util'], true, { loop: 'both', help: 'report block device utilization', fio: 'bool' }),
 
   // Zoned block devices (docs/zoned.md).
@@ -341,7 +345,6 @@ export const UNSUPPORTED: Record<string, string> = {
   exec_postrun: 'running commands is not supported',
   verify_pattern: 'verify patterns are not supported (use verify=crc32c or md5)',
   trim_percentage: 'trim_percentage is not supported',
-  gtod_reduce: 'gtod_reduce is not supported: blkbench reads the clock once per batch',
   latency_target: 'the latency-target queue depth search is not supported',
   latency_window: 'the latency-target queue depth search is not supported',
   latency_percentile: 'the latency-target queue depth search is not supported',

@@ -232,10 +232,16 @@ export const DRIVERS: readonly string[] = builtinDrivers();
 /** fio engines that only change how fio talks to the kernel: here they all run on io_uring. */
 export const KERNEL_ENGINES = ['libaio', 'psync', 'sync', 'pvsync', 'pvsync2', 'posixaio', 'vsync'] as const;
 
-/** ioengine: a driver, libblkio, or a kernel engine; others (falloc, null, net, …) are refused. */
+/**
+ * fio's null engine: blkbench's job loop completes every request itself, with no target (no driver,
+ * no file, no data touched). Also the job's `driver`.
+ */
+export const NULL_ENGINE = 'null';
+
+/** ioengine: a driver, libblkio, a kernel engine or null; others (falloc, net, …) are refused. */
 export function parseEngine(text: string): string {
   const t = text.trim();
-  const known = [...DRIVERS, 'libblkio', ...KERNEL_ENGINES];
+  const known = [...DRIVERS, 'libblkio', ...KERNEL_ENGINES, NULL_ENGINE];
   if (!known.includes(t)) throw badValue('ioengine', text, `one of ${known.join(', ')}`);
   return t;
 }

@@ -6,7 +6,7 @@
  */
 import { OPTIONS, OPTION_BY_NAME, OptionDef, OptionKey, OptionValues, UNSUPPORTED } from './option-table';
 import { checkSwitching } from './switch-options';
-import { DIRECTIONS, DRIVERS, Direction, KERNEL_ENGINES, RwMode } from './option-values';
+import { DIRECTIONS, DRIVERS, Direction, KERNEL_ENGINES, NULL_ENGINE, RwMode } from './option-values';
 import { OptionError } from './units';
 
 export { DIRECTIONS, RW_MODES, VERIFY_KINDS, parseBssplit, parsePropList } from './option-values';
@@ -14,7 +14,7 @@ export type { BlockSizeChoice, Direction, RwMode, VerifyKind } from './option-va
 export { WAIT_MODES } from './option-table';
 export type { WaitMode } from './option-table';
 
-export { DRIVERS, KERNEL_ENGINES } from './option-values';
+export { DRIVERS, KERNEL_ENGINES, NULL_ENGINE } from './option-values';
 
 export type JobSpec = Omit<OptionValues, 'rw' | 'rwmixwrite' | 'buffered' | 'ioengine' | 'bsrange' | 'bssplit' | 'filename'> & {
   name: string;
@@ -125,6 +125,7 @@ export function resolveJob(name: string, raw: RawOptions): JobSpec {
   if (spec.thinktimeSpinNs > spec.thinktimeNs) throw new OptionError(`option 'thinktime_spin' is longer than 'thinktime'`);
   if (spec.verify !== 'none') checkVerifiable(spec);
   if (spec.zonemode === 'zbd') checkZoned(spec);
+  if (spec.driver === NULL_ENGINE) checkNullEngine(spec);
   checkSwitching(spec);
   for (const [k, val] of raw) if (val !== undefined) spec.echo[k] = val;
   return spec;
@@ -135,6 +136,7 @@ function resolveEngine(engine: string, libblkioDriver: string | undefined, engin
   if ((KERNEL_ENGINES as readonly string[]).includes(engine)) {
     return { driver: 'io_uring', engineNote: `ioengine=${engine} runs on blkbench's io_uring driver (iodepth and batching keep their meaning)` };
   }
+  if (engine === NULL_ENGINE) return { driver: NULL_ENGINE };
   if (engine === 'libblkio') {
     if (libblkioDriver === undefined || libblkioDriver.trim() === '') throw new OptionError(`option 'ioengine=libblkio' needs 'libblkio_driver'`);
     return { driver: libblkioDriver.trim() };
@@ -146,6 +148,21 @@ function resolveEngine(engine: string, libblkioDriver: string | undefined, engin
   throw new OptionError(
     `bad value '${engine}' for option 'ioengine': expected one of ${[...DRIVERS, 'libblkio', ...KERNEL_ENGINES].join(', ')}`,
   );
+}
+
+/**
+ * ioengine=null, as fio's null engine: its "file" is as large as offset + size says (so size must be
+ * bytes), and nothing is kept, so what needs data, a completion fd, zones or a device is refused.
+ */
+function checkNullEngine(spec: JobSpec): void {
+  const no = (what: string) => new OptionError(`ioengine=null: ${what}`);
+  if (spec.size === undefined) throw no(`needs 'size' (there is no file or device to take it from)`);
+  if (!('bytes' in spec.size) || !('bytes' in spec.offset)) throw no(`'size' and 'offset' must be bytes, not a percentage (there is no device)`);
+  if (spec.verify !== 'none') throw no(`'verify' cannot be used: no data is written or read`);
+  if (spec.zonemode !== 'none') throw no(`zonemode=${spec.zonemode} needs a zoned device`);
+  if (spec.switchTo !== undefined) throw no(`blkbench_switch_to needs a device`);
+  if (spec.waitMode === 'eventfd') throw no(`libblkio_wait_mode=eventfd needs a completion fd, and there is none`);
+  if (spec.jobLoop === 'js') throw no(`blkbench_loop=js is not supported: the null engine is the native job loop's`);
 }
 
 function checkVerifiable(spec: JobSpec): void {

@@ -4,13 +4,14 @@
  * device. Workers wait on a barrier so that all clones start I/O together.
  */
 import * as path from 'node:path';
+import type { Blkio } from '../lib';
 import { Worker } from 'node:worker_threads';
-import { PreparedDevice, isBuiltInDriver, openDevice, openSwitchTarget, prepareJobLoop } from './device';
+import { PreparedDevice, isBuiltInDriver, nullDevice, openDevice, openSwitchTarget, prepareJobLoop } from './device';
 import { assignFiles, layOutJobFile, unlinkJobFile } from './files';
 import { PROGRESS_FIELDS, STOP } from './loop';
 import { exitallEndsRun, exitallStops, runBatches } from './groups';
 import { nativeLoopUnsupported, runNativeClones } from './native-runner';
-import { JobSpec } from './options';
+import { JobSpec, NULL_ENGINE } from './options';
 import { JobResult, emptyDirection } from './results';
 import type { WorkerInput, WorkerMessage } from './worker';
 
@@ -72,7 +73,7 @@ async function runBatch(
   try {
     for (const spec of specs) {
       await layOutJobFile(spec, hooks.log, () => Atomics.load(stop, 0) !== STOP.running);
-      const device = openDevice(spec);
+      const device = spec.driver === NULL_ENGINE ? nullDevice(spec) : openDevice(spec);
       devices.push(device);
       if (spec.switchTo) device.switchTarget = openSwitchTarget(spec, device);
     }
@@ -92,7 +93,7 @@ async function runBatch(
   } finally {
     for (const d of devices) {
       d.switchTarget?.destroy();
-      d.blkio.destroy();
+      d.blkio?.destroy();
     }
   }
 }
@@ -119,11 +120,17 @@ async function runJsClones(clones: Clone[], progress: Float64Array, hooks: RunHo
   return await runOnWorkers(clones, progress, hooks, stop);
 }
 
+/** The device of a clone the JS loop runs (ioengine=null never gets here: it is the native loop's). */
+function deviceOf(clone: Clone): Blkio {
+  if (!clone.device.blkio) throw new Error(`${clone.spec.name}: the JS job loop needs a device`);
+  return clone.device.blkio;
+}
+
 async function runOnMainThread(clone: Clone, progress: Float64Array, hooks: RunHooks, stop: Int32Array): Promise<JobResult> {
   const { spec, device } = clone;
   const onTick = hooks.onProgress ? () => hooks.onProgress!(progress) : undefined;
   const layout = { ...device, regionStart: device.regionStart + clone.queueIndex * spec.offsetIncrement };
-  const { loop, release } = prepareJobLoop(device.blkio, spec, 0, clone.jobIndex, layout, progress, onTick, stop, device.switchTarget);
+  const { loop, release } = prepareJobLoop(deviceOf(clone), spec, 0, clone.jobIndex, layout, progress, onTick, stop, device.switchTarget);
   try {
     return spec.waitMode === 'eventfd' ? await loop.runEvented() : loop.runSync();
   } finally {
@@ -192,7 +199,7 @@ function startWorker(
   clone: Clone, progress: Float64Array, barrier: Int32Array, stop: Int32Array, onDone: (done: JobSpec) => void,
 ): StartedWorker {
   const input: WorkerInput = {
-    handle: clone.device.blkio.share(),
+    handle: deviceOf(clone).share(),
     switchHandle: clone.device.switchTarget?.share(),
     spec: clone.spec,
     queueIndex: clone.queueIndex,

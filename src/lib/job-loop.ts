@@ -273,6 +273,21 @@ export function startJobLoop(queue: Queue, spec: JobLoopSpec, options: JobLoopOp
   return new JobLoop(handle, progress, done);
 }
 
+/**
+ * Starts a job loop with no queue behind it: blkbench's ioengine=null (fio's null engine). Every
+ * request completes successfully at the loop's next submission or reap, without touching data, so
+ * the loop measures itself: its offsets, sizes, histograms and counters are as on a queue. It has
+ * no buffers, so `verify` and `stampWrites` are refused, and no completion fd (no 'eventfd'), zones
+ * or switch targets.
+ */
+export function startNullJobLoop(spec: JobLoopSpec, options: Pick<JobLoopOptions, 'progress'> = {}): JobLoop {
+  const progress = options.progress ?? new Float64Array(new SharedArrayBuffer(JOB_LOOP_PROGRESS_FIELDS * 8));
+  let resolve!: (r: JobLoopResult) => void;
+  const done = new Promise<JobLoopResult>((res) => (resolve = res));
+  const handle = addon.startJobLoop(null, checkedSpec(spec), progress, (r) => resolve(withSwitches(r as RawResult)));
+  return new JobLoop(handle, progress, done);
+}
+
 /** startJobLoop's options. */
 export interface JobLoopOptions {
   /** Live counters (JOB_LOOP_PROGRESS_FIELDS doubles over a SharedArrayBuffer). */
