@@ -111,7 +111,8 @@ JobLoop::JobLoop(std::unique_ptr<RequestSink> sink, const JobLoopSpec& spec, dou
   uint8_t first_dir = spec.mixed ? uint8_t(kRead) : spec.single_dir;
   verify_reads_ = spec.verify != VerifyKind::None && first_dir == kRead;
   // One mark per write-sized block: written_[offset / len] (the smallest write size bounds the index).
-  if (spec.verify != VerifyKind::None && first_dir == kWrite) written_.assign(size_t(spec.region_len / spec.bs[kWrite].min() + 1), 0);
+  verify_format_ = VerifyFormat{spec_.verify, spec_.verify_interval, spec_.verify_pattern.data(), spec_.verify_pattern.size()};
+  if (spec.verify != VerifyKind::None && spec.do_verify && first_dir == kWrite) written_.assign(size_t(spec.region_len / spec.bs[kWrite].min() + 1), 0);
   passes_left_ = spec.loops > 0 ? spec.loops - 1 : 0;
   slots_.resize(size_t(depth_));
   for (int i = depth_ - 1; i >= 0; i--) free_.push_back(uint32_t(i));
@@ -430,7 +431,7 @@ void JobLoop::start_request(uint32_t index, uint8_t dir, uint32_t len, uint64_t 
   }
   if (dir == kWrite && buf) {
     if (spec_.verify != VerifyKind::None) {
-      fill_verify_block(buf, len, s.offset, spec_.verify, verify_seed_);
+      fill_verify_block(buf, len, s.offset, verify_format_, verify_seed_);
       if (rel / len < written_.size()) written_[rel / len] = 1;
     } else if (write_data_.per_request()) {
       write_data_.fill(buf, len);
@@ -543,7 +544,7 @@ void JobLoop::complete(int n, int64_t now) {
 void JobLoop::check_read(const Slot& s, uint8_t* buf) {
   result_.verified_blocks++;
   char why[256];
-  if (check_verify_block(buf, s.len, s.offset, spec_.verify, why, sizeof why)) return;
+  if (check_verify_block(buf, s.len, s.offset, verify_format_, why, sizeof why)) return;
   if (!result_.error) fail(kEilseq, why);
 }
 

@@ -61,6 +61,9 @@ struct JobLoopSpec {
   uint64_t seed = 0;
   uint32_t job_index = 0;
   VerifyKind verify = VerifyKind::None;
+  uint32_t verify_interval = 0;        // a verify header every this many bytes (0: one per block)
+  std::vector<uint8_t> verify_pattern;  // the payload (empty: pseudo-random)
+  bool do_verify = true;                // false: a verifying write job does not read its blocks back
   WriteDataSpec write_data;
   PaceSpec pace;
   uint64_t rate_min[3] = {};
@@ -245,6 +248,7 @@ class JobLoop {
   WriteData write_data_;
   Pacer pacer_;
   uint32_t verify_seed_;
+  VerifyFormat verify_format_;  // points into spec_.verify_pattern
   bool verify_reads_;
   std::vector<uint8_t> written_;  // blocks written by a verifying write job, read back in the verify phase
   uint64_t verify_cursor_ = 0;

@@ -8,7 +8,7 @@
 import {
   BlockSizeChoice, ContinueOnError, Distribution, FallocateMode, PerDirection, RwSpec, VerifyKind,
   parseBlockSizes, parseBsrange, parseBssplit, parseContinueOnError, parseDistribution, parseFallocate,
-  parseEngine, parsePerDirection, parsePropList, parseRandseed, parseRw, parseVerify,
+  parseEngine, parsePerDirection, parsePropList, parseRandseed, parseRw, parseVerify, parseVerifyPattern,
 } from './option-values';
 import { SwitchTarget, parseSwitchTarget } from './switch-options';
 import {
@@ -127,6 +127,9 @@ export const OPTIONS = {
   fallocate: custom<FallocateMode>(['fallocate'], 'choice', 'native', parseFallocate, {
     loop: 'both', help: 'laying out a new file: none|native|posix|keep|truncate', fio: 'str: native (default), posix, keep, truncate, none',
   }),
+  createSerialize: bool(['create_serialize'], true, {
+    loop: 'both', help: 'accepted', fio: 'bool: lay out the jobs\' files one at a time', note: 'files are always laid out one at a time',
+  }),
   createOnOpen: bool(['create_on_open'], false, { loop: 'both', help: 'create the file when the job starts, not before', fio: 'bool' }),
   unlink: bool(['unlink'], false, { loop: 'both', help: 'remove the job\'s files after the job', fio: 'bool' }),
 
@@ -243,7 +246,17 @@ export const OPTIONS = {
   }),
 
   // Errors and verification.
-  verify: custom<VerifyKind>(['verify'], 'choice', 'none', parseVerify, { loop: 'both', help: 'crc32c|md5', fio: 'str' }),
+  verify: custom<VerifyKind>(['verify'], 'choice', 'none', parseVerify, {
+    loop: 'both', help: 'crc32c|md5: checksummed blocks; meta: headers only (and verify_pattern); pattern: verify_pattern alone, no headers', fio: 'str',
+  }),
+  verifyPattern: custom<number[] | undefined>(['verify_pattern'], 'str', undefined, parseVerifyPattern, {
+    loop: 'both', help: 'written data: hex (0x...) and decimal numbers and "text" one after another, checked on reading (alone: verify=pattern)',
+    fio: 'str: pattern bytes (%o not supported here)',
+  }),
+  verifyInterval: optInt(['verify_interval'], [64, 1 << 30], {
+    loop: 'both', help: 'a verify header every this many bytes of a block (it must divide the block size)', fio: 'int: min 2 headers\' size',
+  }),
+  doVerify: bool(['do_verify'], true, { loop: 'both', help: 'a verifying write job reads its blocks back afterwards', fio: 'bool' }),
   verifyFatal: bool(['verify_fatal'], false, { loop: 'both', help: 'stop at the first bad block', fio: 'bool', note: 'verification always stops at the first bad block' }),
   verifyBacklog: optInt(['verify_backlog'], [1, Number.MAX_SAFE_INTEGER], { loop: 'both', help: 'accepted', fio: 'int', note: 'blocks are verified after the write phase' }),
   verifyAsync: optInt(['verify_async'], [0, 1024], { loop: 'both', help: 'accepted', fio: 'int', note: 'verification runs on the job\'s thread' }),
@@ -343,15 +356,12 @@ export const UNSUPPORTED: Record<string, string> = {
   iomem: 'buffer memory types are not supported (buffers are mapped memory regions)',
   exec_prerun: 'running commands is not supported',
   exec_postrun: 'running commands is not supported',
-  verify_pattern: 'verify patterns are not supported (use verify=crc32c or md5)',
   trim_percentage: 'trim_percentage is not supported',
   latency_target: 'the latency-target queue depth search is not supported',
   latency_window: 'the latency-target queue depth search is not supported',
   latency_percentile: 'the latency-target queue depth search is not supported',
   fill_device: 'fill_device is not supported (give size)',
   fill_fs: 'fill_device is not supported (give size)',
-  do_verify: 'do_verify is not supported (verify runs after a write job; a read job checks what it reads)',
-  verify_interval: 'verify_interval is not supported (one header per block)',
   random_sequence_stride: 'random_distribution=sequence is not supported',
 };
 

@@ -123,7 +123,10 @@ export function resolveJob(name: string, raw: RawOptions): JobSpec {
   }
   if (spec.timeBased && spec.runtimeNs === 0) throw new OptionError(`option 'time_based' needs 'runtime'`);
   if (spec.thinktimeSpinNs > spec.thinktimeNs) throw new OptionError(`option 'thinktime_spin' is longer than 'thinktime'`);
+  // fio: a pattern alone is verify=pattern.
+  if (spec.verifyPattern !== undefined && !raw.has('verify')) spec.verify = 'pattern';
   if (spec.verify !== 'none') checkVerifiable(spec);
+  else if (spec.verifyPattern !== undefined) throw new OptionError(`option 'verify_pattern' cannot be used with verify=none: only verify writes the pattern`);
   if (spec.zonemode === 'zbd') checkZoned(spec);
   if (spec.driver === NULL_ENGINE) checkNullEngine(spec);
   checkSwitching(spec);
@@ -170,9 +173,15 @@ function checkVerifiable(spec: JobSpec): void {
   if (spec.rw === 'randrw' || spec.rw === 'readwrite') {
     throw new OptionError(`option 'verify' cannot be used with rw=${spec.rw}: use a write job, then a read job`);
   }
+  if (spec.verify === 'pattern' && spec.verifyPattern === undefined) throw new OptionError(`option 'verify=pattern' needs 'verify_pattern'`);
   for (const d of DIRECTIONS) {
     if (spec.bs[d].sizes.length > 1) throw new OptionError(`option 'verify' needs one block size, not 'bssplit'`);
-    if (spec.bs[d].sizes[0] < 64) throw new OptionError(`option 'verify' needs a block size of at least 64 bytes`);
+    const bs = spec.bs[d].sizes[0];
+    if (bs < 64) throw new OptionError(`option 'verify' needs a block size of at least 64 bytes`);
+    const interval = spec.verifyInterval;
+    if (interval !== undefined && interval < bs && bs % interval !== 0) {
+      throw new OptionError(`option 'verify_interval=${interval}' does not divide the ${d} block size ${bs}`);
+    }
   }
 }
 

@@ -80,8 +80,18 @@ export interface JobLoopSpec {
   jobIndex?: number;
   /** 'block' waits in the kernel (default); 'loop' busy-polls; 'eventfd' waits on the completion fd. */
   waitMode?: 'block' | 'loop' | 'eventfd';
-  /** Writes carry a checked header and checksum; a write job reads its blocks back, a read job checks what it reads. */
-  verify?: 'none' | 'crc32c' | 'md5';
+  /**
+   * Writes carry a checked header and checksum; a write job reads its blocks back, a read job checks what it reads.
+   * 'meta' checks headers only (fio's header check; with verifyPattern also the data); 'pattern' has no headers:
+   * every byte is verifyPattern's.
+   */
+  verify?: 'none' | 'crc32c' | 'md5' | 'meta' | 'pattern';
+  /** fio's verify_interval: a header every this many bytes of a block (it must divide the block size; default: one per block). */
+  verifyInterval?: number;
+  /** fio's verify_pattern as bytes (1 to 512): the data written, repeated from each header's start, instead of random words. */
+  verifyPattern?: number[];
+  /** fio's do_verify (default true): false, and a verifying write job does not read its blocks back. */
+  doVerify?: boolean;
   /** What writes carry: random data by default; fio's zero_buffers, refill_buffers, buffer_compress_*, dedupe_percentage. */
   writeData?: { zero?: boolean; refill?: boolean; compressPercentage?: number; compressChunk?: number; dedupePercentage?: number };
   /** fio's rate (bytes/s), rate_iops and rate_min (a direction below it fails the job with EIO). */
