@@ -12,10 +12,13 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <thread>
 
 #include "../bench/job_loop.h"
+#include "../bench/mem_device_sink.h"
 #include "../bench/null_sink.h"
 #include "addon_data.h"
 #include "errors.h"
@@ -44,6 +47,8 @@ struct JobLoopRun {
   std::vector<std::shared_ptr<Blkio>> target_owners;
   std::vector<std::shared_ptr<Blkio>> mapped_into;
   std::unique_ptr<bench::JobLoop> loop;
+  // A memory device's loop: its buffers, plain memory (no Blkio maps them).
+  std::unique_ptr<uint8_t, decltype(&free)> heap_buffers{nullptr, &free};
   std::thread thread;
   Napi::ThreadSafeFunction on_done;
   Napi::Reference<Napi::Value> progress_ref;  // keeps the shared counters alive
@@ -308,12 +313,44 @@ Napi::Value start_null_job_loop(Napi::Env env, const Napi::CallbackInfo& info) {
   return launch(env, run, info[2], info[3].As<Napi::Function>());
 }
 
-// startJobLoop(nativeQueue | null, spec, progress: Float64Array | undefined, onDone, switchTargets?: Queue[])
+// blkbench's memory character devices (/dev/null, /dev/zero...): a sink that
+// reads and writes the device itself, into buffers of plain memory.
+Napi::Value start_mem_device_job_loop(Napi::Env env, const Napi::CallbackInfo& info) {
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  bench::JobLoopSpec spec = parse_job_loop_spec(env, info[1].As<Napi::Object>());
+  if (spec.wait_mode == bench::WaitMode::Eventfd) bad_spec(env, "job loop on a memory device: waitMode 'eventfd' needs a completion fd, and it has none");
+  if (spec.zbd.enabled) bad_spec(env, "job loop on a memory device: zbd needs a zoned device");
+  if (!info[4].IsUndefined() && !info[4].IsNull()) bad_spec(env, "job loop on a memory device: it has no switch targets");
+  double* progress = progress_of(env, info[2]);
+  uint64_t stride = round_up(max_block_size(spec), 4096);
+  uint64_t mem_len = stride * uint64_t(spec.iodepth);
+  if (mem_len > kMaxJobMemory)
+    bad_spec(env, "job loop: iodepth x block size needs " + std::to_string(mem_len) + " bytes of buffers, more than 1 GiB");
+  bool writes = spec.mixed || spec.single_dir != bench::kRead;
+  std::string why;
+  int fd = bench::open_mem_device(path.c_str(), writes, &why);
+  if (fd < 0) throw_blkio_error(env, fd, why.c_str());
+  auto sink = std::make_unique<bench::MemDeviceSink>(fd, size_t(spec.iodepth) + 1);
+  auto run = std::make_shared<JobLoopRun>();
+  run->env = env;
+  void* mem = nullptr;
+  if (posix_memalign(&mem, 4096, size_t(mem_len)) != 0) throw_blkio_error(env, -ENOMEM, "job loop: no memory for the buffers");
+  run->heap_buffers.reset(static_cast<uint8_t*>(mem));
+  std::memset(mem, 0, size_t(mem_len));
+  spec.buffers = run->heap_buffers.get();
+  spec.slot_stride = size_t(stride);
+  spec.region_slot = -1;
+  run->loop = std::make_unique<bench::JobLoop>(std::move(sink), spec, progress);
+  return launch(env, run, info[2], info[3].As<Napi::Function>());
+}
+
+// startJobLoop(nativeQueue | null | memoryDevicePath, spec, progress: Float64Array | undefined, onDone, switchTargets?: Queue[])
 Napi::Value start_job_loop(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[1].IsObject()) bad_spec(env, "job loop spec must be an object");
   if (!info[3].IsFunction()) bad_spec(env, "job loop: onDone must be a function");
   if (info[0].IsNull()) return start_null_job_loop(env, info);
+  if (info[0].IsString()) return start_mem_device_job_loop(env, info);
   if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(addon_data(env).queue_class.Value()))
     throw_blkio_error(env, -ENOTSUP, "the job loop runs on queues of this addon's drivers only");
   QueueObject* qo = QueueObject::Unwrap(info[0].As<Napi::Object>());

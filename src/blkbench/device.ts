@@ -18,8 +18,13 @@ export class SetupError extends Error {
 }
 
 export interface PreparedDevice {
-  /** The started device; undefined for ioengine=null, whose requests the job loop completes itself. */
+  /**
+   * The started device; undefined for ioengine=null, whose requests the job loop completes itself,
+   * and for a memory character device (memDevice), which the job loop reads and writes itself.
+   */
   blkio: Blkio | undefined;
+  /** /dev/null, /dev/zero and the like: the io_uring driver (as libblkio's) takes no character device. */
+  memDevice?: string;
   regionStart: number;
   regionLen: number;
   /** Bytes each job does before it stops (fio's io_size: the region's size). */
@@ -69,6 +74,34 @@ function stepsOf(spec: JobSpec): Step {
  * clones' offset_increment); requests touch no memory.
  */
 export function nullDevice(spec: JobSpec): PreparedDevice {
+  return sizedRegion(spec);
+}
+
+/** Whether an io_uring job's target is a character device (such as /dev/null). */
+export function isCharacterDevice(spec: JobSpec): boolean {
+  if (spec.driver !== 'io_uring' || spec.path === undefined) return false;
+  try {
+    return fs.statSync(spec.path).isCharacterDevice();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A job on /dev/null, /dev/zero, /dev/full, /dev/random or /dev/urandom, as fio runs them: the region
+ * is offset + size (a character device has no size); the job loop checks the device when it opens it.
+ */
+export function memDevice(spec: JobSpec): PreparedDevice {
+  const no = (what: string) => new SetupError(`${spec.name}: '${spec.path}' is a character device: ${what}`);
+  if (spec.size === undefined || !('bytes' in spec.size) || !('bytes' in spec.offset)) throw no(`give 'size' (and 'offset') in bytes, as fio needs`);
+  if (spec.verify !== 'none') throw no(`'verify' cannot be used: it keeps no data`);
+  if (spec.zonemode !== 'none' || spec.switchTo !== undefined || spec.waitMode === 'eventfd' || spec.jobLoop === 'js') {
+    throw no(`only the native job loop runs on it, without zonemode, blkbench_switch_to or libblkio_wait_mode=eventfd`);
+  }
+  return { ...sizedRegion(spec), memDevice: spec.path };
+}
+
+function sizedRegion(spec: JobSpec): PreparedDevice {
   const size = spec.size && 'bytes' in spec.size ? spec.size.bytes : 0;
   const offset = 'bytes' in spec.offset ? spec.offset.bytes : 0;
   if (size < minBlockSize(spec)) throw new SetupError(`${spec.name}: size ${size} is smaller than the block size ${minBlockSize(spec)}`);

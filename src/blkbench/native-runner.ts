@@ -3,7 +3,7 @@
  * thread of its own over its own queue, so no JS runs per request; the main thread only draws the
  * progress line from the loops' live counters and turns their results into blkbench's JobResult.
  */
-import { JobLoop, JobLoopDirection, JobLoopResult, JobLoopSamples, JobLoopSpec, startJobLoop, startNullJobLoop } from '../lib/bench';
+import { JobLoop, JobLoopDirection, JobLoopResult, JobLoopSamples, JobLoopSpec, startJobLoop, startMemDeviceJobLoop, startNullJobLoop } from '../lib/bench';
 import { isBuiltInDriver, PreparedDevice } from './device';
 import { exitallEndsRun, exitallStops } from './groups';
 import { PROGRESS_FIELDS, STOP } from './loop';
@@ -54,7 +54,9 @@ export async function runNativeClones(
       const slot = new Float64Array(progress.buffer, c.jobIndex * PROGRESS_FIELDS * 8, PROGRESS_FIELDS);
       const b = c.device.blkio;
       if (!b) {
-        loops.push(startNullJobLoop(loopSpec(c), { progress: slot })); // ioengine=null: the loop completes its own requests
+        // ioengine=null: the loop completes its own requests; /dev/null and the like: it reads and writes them itself.
+        const path = c.device.memDevice;
+        loops.push(path !== undefined ? startMemDeviceJobLoop(path, loopSpec(c), { progress: slot }) : startNullJobLoop(loopSpec(c), { progress: slot }));
         return;
       }
       const queue = c.spec.hipri ? b.getPollQueue(c.queueIndex) : b.getQueue(c.queueIndex);

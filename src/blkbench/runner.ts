@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import type { Blkio } from '../lib';
 import { Worker } from 'node:worker_threads';
-import { PreparedDevice, isBuiltInDriver, nullDevice, openDevice, openSwitchTarget, prepareJobLoop } from './device';
+import { PreparedDevice, isBuiltInDriver, isCharacterDevice, memDevice, nullDevice, openDevice, openSwitchTarget, prepareJobLoop } from './device';
 import { assignFiles, layOutJobFile, unlinkJobFile } from './files';
 import { PROGRESS_FIELDS, STOP } from './loop';
 import { exitallEndsRun, exitallStops, runBatches } from './groups';
@@ -73,7 +73,7 @@ async function runBatch(
   try {
     for (const spec of specs) {
       await layOutJobFile(spec, hooks.log, () => Atomics.load(stop, 0) !== STOP.running);
-      const device = spec.driver === NULL_ENGINE ? nullDevice(spec) : openDevice(spec);
+      const device = spec.driver === NULL_ENGINE ? nullDevice(spec) : isCharacterDevice(spec) ? memDevice(spec) : openDevice(spec);
       devices.push(device);
       if (spec.switchTo) device.switchTarget = openSwitchTarget(spec, device);
     }

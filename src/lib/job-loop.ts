@@ -298,6 +298,22 @@ export function startNullJobLoop(spec: JobLoopSpec, options: Pick<JobLoopOptions
   return new JobLoop(handle, progress, done);
 }
 
+/**
+ * Starts a job loop on one of the kernel's memory character devices (/dev/null, /dev/zero, /dev/full,
+ * /dev/random, /dev/urandom), which the io_uring driver, as libblkio's, does not take: each request is
+ * a pread/pwrite on the device when the loop reaps, so its time is clat, as with fio's synchronous
+ * engines. The loop's buffers are plain memory. Any other path throws `EINVAL`; trims fail with
+ * `ENOTSUP` in the result; no 'eventfd', zones or switch targets.
+ */
+export function startMemDeviceJobLoop(path: string, spec: JobLoopSpec, options: Pick<JobLoopOptions, 'progress'> = {}): JobLoop {
+  if (typeof path !== 'string') invalidArgument('startMemDeviceJobLoop needs a path');
+  const progress = options.progress ?? new Float64Array(new SharedArrayBuffer(JOB_LOOP_PROGRESS_FIELDS * 8));
+  let resolve!: (r: JobLoopResult) => void;
+  const done = new Promise<JobLoopResult>((res) => (resolve = res));
+  const handle = addon.startJobLoop(path, checkedSpec(spec), progress, (r) => resolve(withSwitches(r as RawResult)));
+  return new JobLoop(handle, progress, done);
+}
+
 /** startJobLoop's options. */
 export interface JobLoopOptions {
   /** Live counters (JOB_LOOP_PROGRESS_FIELDS doubles over a SharedArrayBuffer). */

@@ -84,7 +84,7 @@ interface Addon {
   readonly driverNames: readonly string[];
   // The native job loop (src/job-loop.ts, addon/napi/job_loop_object.cc).
   startJobLoop(
-    queue: NativeQueue | null, spec: object, progress: Float64Array | undefined, onDone: (result: unknown) => void, switchTargets?: NativeQueue[],
+    queue: NativeQueue | null | string, spec: object, progress: Float64Array | undefined, onDone: (result: unknown) => void, switchTargets?: NativeQueue[],
   ): JobLoopHandle;
   stopJobLoop(handle: JobLoopHandle): void;
 }
