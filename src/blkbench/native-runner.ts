@@ -14,6 +14,8 @@ import { JobLogs } from './logs';
 import { DirectionResult, JobResult } from './results';
 import { StatsSnapshot } from './stats';
 import { summarizeSwitches, switchPaths } from './switch-report';
+import { SteadyStateMonitor } from './steadystate';
+import { performance } from 'node:perf_hooks';
 
 export { jobLoopSpec } from './loop-spec';
 
@@ -73,8 +75,11 @@ export async function runNativeClones(
   const stopAll = () => {
     for (const l of loops) l.stop();
   };
+  // ss: a job (or group) whose rate holds steady is stopped, as fio's helper thread stops it.
+  const steady = SteadyStateMonitor.watch(clones, progress, (i) => loops[i].stop(), performance.now());
   const timer = setInterval(() => {
     if (Atomics.load(stop, 0) !== STOP.running) stopAll();
+    steady?.tick(performance.now());
     onProgress?.(progress);
   }, PROGRESS_INTERVAL_MS);
   try {
@@ -94,7 +99,7 @@ export async function runNativeClones(
     // Each job's CPU is its loop thread's, as fio counts a job's (getrusage RUSAGE_THREAD in every mode):
     // io_uring's io-wq workers (buffered writes) and the idle main thread are not in it.
     results.forEach((r, i) => writeLogs(clones[i], r));
-    return results.map((r, i) => jobResult(clones[i].spec, r, r.cpu));
+    return results.map((r, i) => ({ ...jobResult(clones[i].spec, r, r.cpu), ...(steady ? { steadystate: steady.reportFor(i) } : {}) }));
   } finally {
     clearInterval(timer);
   }

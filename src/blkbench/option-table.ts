@@ -11,6 +11,7 @@ import {
   parseEngine, parsePerDirection, parsePropList, parseRandseed, parseRw, parseVerify, parseVerifyPattern,
 } from './option-values';
 import { SwitchTarget, parseSwitchTarget } from './switch-options';
+import { SteadyStateSpec, parseSteadyState } from './steadystate';
 import {
   OptionError, SizeOrPercent, badValue, parseBool, parseChoice, parseIntOption, parseSize, parseSizeOrPercent, parseTimeNs,
 } from './units';
@@ -197,6 +198,14 @@ export const OPTIONS = {
   timeBased: bool(['time_based'], false, { loop: 'both', help: 'run for runtime, repeating passes', fio: 'bool' }),
   rampTimeNs: time(['ramp_time'], S, { loop: 'both', help: 'run unmeasured first', fio: 'time, seconds' }),
   startdelayNs: time(['startdelay'], S, { loop: 'both', help: 'wait before starting', fio: 'time, seconds' }),
+
+  // Steady state (fio's ss): stop a time_based job once its IOPS or bandwidth holds steady.
+  steadystate: custom<SteadyStateSpec>(['steadystate', 'ss'], 'str', parseSteadyState('iops_slope:0.01%'), parseSteadyState, {
+    loop: 'both', help: 'iops|iops_slope|bw|bw_slope:LIMIT[%]: the criterion over the ss_dur window (judged once a second, per group with group_reporting)',
+    fio: 'str: default iops_slope:0.01%',
+  }),
+  ssDurNs: time(['steadystate_duration', 'ss_dur'], S, { loop: 'both', help: 'the window in whole seconds (0: no steady-state detection)', fio: 'time, seconds' }),
+  ssRampNs: time(['steadystate_ramp_time', 'ss_ramp'], S, { loop: 'both', help: 'run this long before sampling for steady state', fio: 'time, seconds' }),
 
   // Groups.
   stonewall: bool(['stonewall', 'wait_for_previous'], false, { loop: 'both', help: 'wait for the jobs before; start a new group', fio: 'bool' }),

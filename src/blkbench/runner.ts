@@ -5,6 +5,8 @@
  */
 import * as path from 'node:path';
 import type { Blkio } from '../lib';
+import { performance } from 'node:perf_hooks';
+import { SteadyStateMonitor } from './steadystate';
 import { Worker } from 'node:worker_threads';
 import { PreparedDevice, isBuiltInDriver, isCharacterDevice, memDevice, nullDevice, openDevice, openSwitchTarget, prepareJobLoop } from './device';
 import { assignFiles, layOutJobFile, unlinkJobFile } from './files';
@@ -128,11 +130,20 @@ function deviceOf(clone: Clone): Blkio {
 
 async function runOnMainThread(clone: Clone, progress: Float64Array, hooks: RunHooks, stop: Int32Array): Promise<JobResult> {
   const { spec, device } = clone;
-  const onTick = hooks.onProgress ? () => hooks.onProgress!(progress) : undefined;
+  // The clone's own stop word: the run's (a signal) is passed on, and ss stops only this clone.
+  const own = new Int32Array(new SharedArrayBuffer(4));
+  const steady = SteadyStateMonitor.watch([clone], progress, () => Atomics.store(own, 0, STOP.stop), performance.now());
+  const onTick = () => {
+    const word = Atomics.load(stop, 0);
+    if (word !== STOP.running) Atomics.store(own, 0, word);
+    steady?.tick(performance.now());
+    hooks.onProgress?.(progress);
+  };
   const layout = { ...device, regionStart: device.regionStart + clone.queueIndex * spec.offsetIncrement };
-  const { loop, release } = prepareJobLoop(deviceOf(clone), spec, 0, clone.jobIndex, layout, progress, onTick, stop, device.switchTarget);
+  const { loop, release } = prepareJobLoop(deviceOf(clone), spec, 0, clone.jobIndex, layout, progress, onTick, own, device.switchTarget);
   try {
-    return spec.waitMode === 'eventfd' ? await loop.runEvented() : loop.runSync();
+    const result = spec.waitMode === 'eventfd' ? await loop.runEvented() : loop.runSync();
+    return steady ? { ...result, steadystate: steady.reportFor(0) } : result;
   } finally {
     release();
   }
@@ -167,8 +178,10 @@ async function runOnWorkers(clones: Clone[], progress: Float64Array, hooks: RunH
   };
   const started = clones.map((clone, j) => startWorker(clone, progress, barrier, stops[j], onDone));
   let succeeded = false;
+  let steady: SteadyStateMonitor | undefined;
   const timer = setInterval(() => {
     if (Atomics.load(stop, 0) !== STOP.running) stops.forEach((_, j) => stopClone(j));
+    steady?.tick(performance.now());
     hooks.onProgress?.(progress);
   }, 100);
   try {
@@ -179,11 +192,12 @@ async function runOnWorkers(clones: Clone[], progress: Float64Array, hooks: RunH
       Atomics.notify(barrier, 0);
       throw e;
     }
+    steady = SteadyStateMonitor.watch(clones, progress, stopClone, performance.now()); // ss, as fio's helper thread
     Atomics.store(barrier, 0, BARRIER_GO);
     Atomics.notify(barrier, 0);
     const results = await Promise.all(started.map((w) => w.result));
     succeeded = true;
-    return results;
+    return steady ? results.map((r, i) => ({ ...r, steadystate: steady!.reportFor(i) })) : results;
   } finally {
     clearInterval(timer);
     // After a result, a worker still frees its buffers and destroys its handle: let it exit by itself.

@@ -32,7 +32,6 @@ const REFUSED: Record<string, [string, string]> = {
   'netio.fio': ["'net' for option 'ioengine'", 'ioengine=net does socket I/O'],
   'netio_multicast.fio': ["'net' for option 'ioengine'", 'ioengine=net does socket I/O'],
   'pmemblk.fio': ["'pmemblk' for option 'ioengine'", 'ioengine=pmemblk is libpmemblk\'s, not a block device\'s'],
-  'steadystate.fio': ["unknown option 'ss'", 'steady-state detection (ss) is not done; its targets are /dev/null and /dev/zero'],
 };
 
 /** Options holding a size, capped at MAX_BYTES. */
