@@ -164,6 +164,6 @@ describe('fio\'s example job files run under blkbench where fio runs them', func
   // Skips above are fio's own gaps here; a machine where fio ran almost none of its examples would
   // check nothing, so the run must cover most of those that fio runs on a Debian machine.
   it('ran most of fio\'s examples under both tools', () => {
-    assert.ok(ranOnBoth >= 12, `only ${ranOnBoth} examples ran under fio and blkbench:\n${outcome.join('\n')}`);
+    assert.ok(ranOnBoth >= 22, `only ${ranOnBoth} examples ran under fio and blkbench:\n${outcome.join('\n')}`);
   });
 });
