@@ -61,7 +61,7 @@
         "addon/bench/write_data.cc",
         "addon/bench/zbd.cc",
         "addon/bench/null_sink.cc",
-        "addon/bench/mem_device_sink.cc",
+        "addon/bench/syscall_sink.cc",
         "addon/bench/job_loop.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

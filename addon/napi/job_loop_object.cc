@@ -18,7 +18,7 @@
 #include <thread>
 
 #include "../bench/job_loop.h"
-#include "../bench/mem_device_sink.h"
+#include "../bench/syscall_sink.h"
 #include "../bench/null_sink.h"
 #include "addon_data.h"
 #include "errors.h"
@@ -313,14 +313,23 @@ Napi::Value start_null_job_loop(Napi::Env env, const Napi::CallbackInfo& info) {
   return launch(env, run, info[2], info[3].As<Napi::Function>());
 }
 
-// blkbench's memory character devices (/dev/null, /dev/zero...): a sink that
-// reads and writes the device itself, into buffers of plain memory.
-Napi::Value start_mem_device_job_loop(Napi::Env env, const Napi::CallbackInfo& info) {
+// blkbench's synchronous targets: a sink that does one system call per
+// request itself (pread/pwrite on a memory character device such as
+// /dev/null, fallocate or ftruncate on a file), into buffers of plain memory.
+Napi::Value start_syscall_job_loop(Napi::Env env, const Napi::CallbackInfo& info) {
   std::string path = info[0].As<Napi::String>().Utf8Value();
+  Napi::Value k = info[5];
+  std::string kind_name = k.IsString() ? k.As<Napi::String>().Utf8Value() : "readwrite";
+  bench::SyscallKind kind = kind_name == "fallocate" ? bench::SyscallKind::Fallocate
+                            : kind_name == "ftruncate" ? bench::SyscallKind::Ftruncate
+                            : kind_name == "readwrite" ? bench::SyscallKind::ReadWrite
+                                                       : (bad_spec(env, "job loop: the target kind must be readwrite, fallocate or ftruncate"), bench::SyscallKind::ReadWrite);
   bench::JobLoopSpec spec = parse_job_loop_spec(env, info[1].As<Napi::Object>());
-  if (spec.wait_mode == bench::WaitMode::Eventfd) bad_spec(env, "job loop on a memory device: waitMode 'eventfd' needs a completion fd, and it has none");
-  if (spec.zbd.enabled) bad_spec(env, "job loop on a memory device: zbd needs a zoned device");
-  if (!info[4].IsUndefined() && !info[4].IsNull()) bad_spec(env, "job loop on a memory device: it has no switch targets");
+  if (kind != bench::SyscallKind::ReadWrite && spec.verify != bench::VerifyKind::None)
+    bad_spec(env, "job loop on " + kind_name + ": verify needs data, and " + kind_name + " moves none");
+  if (spec.wait_mode == bench::WaitMode::Eventfd) bad_spec(env, "job loop on a system-call target: waitMode 'eventfd' needs a completion fd, and it has none");
+  if (spec.zbd.enabled) bad_spec(env, "job loop on a system-call target: zbd needs a zoned device");
+  if (!info[4].IsUndefined() && !info[4].IsNull()) bad_spec(env, "job loop on a system-call target: it has no switch targets");
   double* progress = progress_of(env, info[2]);
   uint64_t stride = round_up(max_block_size(spec), 4096);
   uint64_t mem_len = stride * uint64_t(spec.iodepth);
@@ -328,9 +337,9 @@ Napi::Value start_mem_device_job_loop(Napi::Env env, const Napi::CallbackInfo& i
     bad_spec(env, "job loop: iodepth x block size needs " + std::to_string(mem_len) + " bytes of buffers, more than 1 GiB");
   bool writes = spec.mixed || spec.single_dir != bench::kRead;
   std::string why;
-  int fd = bench::open_mem_device(path.c_str(), writes, &why);
+  int fd = bench::open_syscall_target(path.c_str(), kind, writes, &why);
   if (fd < 0) throw_blkio_error(env, fd, why.c_str());
-  auto sink = std::make_unique<bench::MemDeviceSink>(fd, size_t(spec.iodepth) + 1);
+  auto sink = std::make_unique<bench::SyscallSink>(fd, kind, size_t(spec.iodepth) + 1);
   auto run = std::make_shared<JobLoopRun>();
   run->env = env;
   void* mem = nullptr;
@@ -344,13 +353,13 @@ Napi::Value start_mem_device_job_loop(Napi::Env env, const Napi::CallbackInfo& i
   return launch(env, run, info[2], info[3].As<Napi::Function>());
 }
 
-// startJobLoop(nativeQueue | null | memoryDevicePath, spec, progress: Float64Array | undefined, onDone, switchTargets?: Queue[])
+// startJobLoop(nativeQueue | null | path, spec, progress: Float64Array | undefined, onDone, switchTargets?: Queue[], pathKind?: readwrite | fallocate | ftruncate)
 Napi::Value start_job_loop(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[1].IsObject()) bad_spec(env, "job loop spec must be an object");
   if (!info[3].IsFunction()) bad_spec(env, "job loop: onDone must be a function");
   if (info[0].IsNull()) return start_null_job_loop(env, info);
-  if (info[0].IsString()) return start_mem_device_job_loop(env, info);
+  if (info[0].IsString()) return start_syscall_job_loop(env, info);
   if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(addon_data(env).queue_class.Value()))
     throw_blkio_error(env, -ENOTSUP, "the job loop runs on queues of this addon's drivers only");
   QueueObject* qo = QueueObject::Unwrap(info[0].As<Napi::Object>());

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { Blkio, create, createCompletions } from '../lib';
-import { DRIVERS } from './options';
+import { DRIVERS, FILE_ENGINES } from './options';
 import { JobLoop } from './loop';
 import { JobSpec, jobDirections, maxBlockSize, minBlockSize, DIRECTIONS } from './options';
 import { resolveSizeOrPercent } from './units';
@@ -25,6 +25,8 @@ export interface PreparedDevice {
   blkio: Blkio | undefined;
   /** /dev/null, /dev/zero and the like: the io_uring driver (as libblkio's) takes no character device. */
   memDevice?: string;
+  /** ioengine=falloc|ftruncate: the job's file and the call each request is. */
+  fileEngine?: { path: string; call: 'fallocate' | 'ftruncate' };
   regionStart: number;
   regionLen: number;
   /** Bytes each job does before it stops (fio's io_size: the region's size). */
@@ -99,6 +101,25 @@ export function memDevice(spec: JobSpec): PreparedDevice {
     throw no(`only the native job loop runs on it, without zonemode, blkbench_switch_to or libblkio_wait_mode=eventfd`);
   }
   return { ...sizedRegion(spec), memDevice: spec.path };
+}
+
+/** ioengine=falloc|ftruncate on the job's (laid out) file: the region is checked against its size. */
+export function fileEngineDevice(spec: JobSpec): PreparedDevice {
+  const file = spec.path!;
+  let size: number;
+  try {
+    const st = fs.statSync(file);
+    if (!st.isFile()) throw new SetupError(`${spec.name}: ioengine=${spec.driver} needs a regular file, and '${file}' is not one`);
+    size = st.size;
+  } catch (e) {
+    if (e instanceof SetupError) throw e;
+    throw new SetupError(`${spec.name}: cannot stat '${file}': ${(e as Error).message}`);
+  }
+  const region = jobRegion(spec, size, 1);
+  return {
+    blkio: undefined, regionStart: region.offset, regionLen: region.size, ioLimit: spec.ioSize ?? region.size, capacity: size,
+    slotStride: 0, memoryLen: 0, fileEngine: { path: file, call: FILE_ENGINES[spec.driver] },
+  };
 }
 
 function sizedRegion(spec: JobSpec): PreparedDevice {

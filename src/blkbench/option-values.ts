@@ -276,10 +276,16 @@ export const KERNEL_ENGINES = ['libaio', 'psync', 'sync', 'pvsync', 'pvsync2', '
  */
 export const NULL_ENGINE = 'null';
 
-/** ioengine: a driver, libblkio, a kernel engine or null; others (falloc, net, …) are refused. */
+/**
+ * fio's file engines that move no data, one system call per request on the job's file (the job
+ * loop's system-call sink): falloc (fallocate) and ftruncate. Engine name → the sink's call.
+ */
+export const FILE_ENGINES: Readonly<Record<string, 'fallocate' | 'ftruncate'>> = { falloc: 'fallocate', ftruncate: 'ftruncate' };
+
+/** ioengine: a driver, libblkio, a kernel engine, null or a file engine; others (cpuio, net, …) are refused. */
 export function parseEngine(text: string): string {
   const t = text.trim();
-  const known = [...DRIVERS, 'libblkio', ...KERNEL_ENGINES, NULL_ENGINE];
+  const known = [...DRIVERS, 'libblkio', ...KERNEL_ENGINES, NULL_ENGINE, ...Object.keys(FILE_ENGINES)];
   if (!known.includes(t)) throw badValue('ioengine', text, `one of ${known.join(', ')}`);
   return t;
 }

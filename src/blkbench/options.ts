@@ -6,7 +6,7 @@
  */
 import { OPTIONS, OPTION_BY_NAME, OptionDef, OptionKey, OptionValues, UNSUPPORTED } from './option-table';
 import { checkSwitching } from './switch-options';
-import { DIRECTIONS, DRIVERS, Direction, KERNEL_ENGINES, NULL_ENGINE, RwMode } from './option-values';
+import { DIRECTIONS, DRIVERS, Direction, FILE_ENGINES, KERNEL_ENGINES, NULL_ENGINE, RwMode } from './option-values';
 import { OptionError } from './units';
 
 export { DIRECTIONS, RW_MODES, VERIFY_KINDS, parseBssplit, parsePropList } from './option-values';
@@ -14,7 +14,7 @@ export type { BlockSizeChoice, Direction, RwMode, VerifyKind } from './option-va
 export { WAIT_MODES } from './option-table';
 export type { WaitMode } from './option-table';
 
-export { DRIVERS, KERNEL_ENGINES, NULL_ENGINE } from './option-values';
+export { DRIVERS, FILE_ENGINES, KERNEL_ENGINES, NULL_ENGINE } from './option-values';
 
 export type JobSpec = Omit<OptionValues, 'rw' | 'rwmixwrite' | 'buffered' | 'ioengine' | 'bsrange' | 'bssplit' | 'filename'> & {
   name: string;
@@ -129,6 +129,7 @@ export function resolveJob(name: string, raw: RawOptions): JobSpec {
   else if (spec.verifyPattern !== undefined) throw new OptionError(`option 'verify_pattern' cannot be used with verify=none: only verify writes the pattern`);
   if (spec.zonemode === 'zbd') checkZoned(spec);
   if (spec.driver === NULL_ENGINE) checkNullEngine(spec);
+  if (spec.driver in FILE_ENGINES) checkFileEngine(spec);
   checkSwitching(spec);
   for (const [k, val] of raw) if (val !== undefined) spec.echo[k] = val;
   return spec;
@@ -139,7 +140,7 @@ function resolveEngine(engine: string, libblkioDriver: string | undefined, engin
   if ((KERNEL_ENGINES as readonly string[]).includes(engine)) {
     return { driver: 'io_uring', engineNote: `ioengine=${engine} runs on blkbench's io_uring driver (iodepth and batching keep their meaning)` };
   }
-  if (engine === NULL_ENGINE) return { driver: NULL_ENGINE };
+  if (engine === NULL_ENGINE || engine in FILE_ENGINES) return { driver: engine };
   if (engine === 'libblkio') {
     if (libblkioDriver === undefined || libblkioDriver.trim() === '') throw new OptionError(`option 'ioengine=libblkio' needs 'libblkio_driver'`);
     return { driver: libblkioDriver.trim() };
@@ -166,6 +167,17 @@ function checkNullEngine(spec: JobSpec): void {
   if (spec.switchTo !== undefined) throw no(`blkbench_switch_to needs a device`);
   if (spec.waitMode === 'eventfd') throw no(`libblkio_wait_mode=eventfd needs a completion fd, and there is none`);
   if (spec.jobLoop === 'js') throw no(`blkbench_loop=js is not supported: the null engine is the native job loop's`);
+}
+
+/** ioengine=falloc|ftruncate: system calls on the job's file that move no data (fio's engines of the names). */
+function checkFileEngine(spec: JobSpec): void {
+  const no = (what: string) => new OptionError(`ioengine=${spec.driver}: ${what}`);
+  if (spec.verify !== 'none') throw no(`'verify' cannot be used: no data is written or read`);
+  if (spec.zonemode !== 'none') throw no(`zonemode=${spec.zonemode} is not supported`);
+  if (spec.switchTo !== undefined) throw no(`blkbench_switch_to is not supported`);
+  if (spec.waitMode === 'eventfd') throw no(`libblkio_wait_mode=eventfd needs a completion fd, and there is none`);
+  if (spec.jobLoop === 'js') throw no(`blkbench_loop=js is not supported: the engine is the native job loop's`);
+  if (spec.driver === 'ftruncate' && spec.rw !== 'write' && spec.rw !== 'randwrite') throw no(`rw=${spec.rw}: only writes truncate (rw=write or randwrite)`);
 }
 
 function checkVerifiable(spec: JobSpec): void {

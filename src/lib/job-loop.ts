@@ -306,11 +306,28 @@ export function startNullJobLoop(spec: JobLoopSpec, options: Pick<JobLoopOptions
  * `ENOTSUP` in the result; no 'eventfd', zones or switch targets.
  */
 export function startMemDeviceJobLoop(path: string, spec: JobLoopSpec, options: Pick<JobLoopOptions, 'progress'> = {}): JobLoop {
-  if (typeof path !== 'string') invalidArgument('startMemDeviceJobLoop needs a path');
+  return startOnPath(path, 'readwrite', spec, options);
+}
+
+/**
+ * Starts a job loop whose requests are fio's `falloc` or `ftruncate` engine's calls on a regular file
+ * (one system call per request when the loop reaps): with 'fallocate' a read allocates keeping the
+ * file's size, a write allocates, a trim punches a hole; with 'ftruncate' a write sets the file's size
+ * to its offset (reads and trims fail with `EINVAL`). No data moves, so `verify` is refused.
+ */
+export function startFileEngineJobLoop(
+  path: string, engine: 'fallocate' | 'ftruncate', spec: JobLoopSpec, options: Pick<JobLoopOptions, 'progress'> = {},
+): JobLoop {
+  if (engine !== 'fallocate' && engine !== 'ftruncate') invalidArgument("startFileEngineJobLoop: engine must be 'fallocate' or 'ftruncate'");
+  return startOnPath(path, engine, spec, options);
+}
+
+function startOnPath(path: string, kind: 'readwrite' | 'fallocate' | 'ftruncate', spec: JobLoopSpec, options: Pick<JobLoopOptions, 'progress'>): JobLoop {
+  if (typeof path !== 'string') invalidArgument('the job loop needs a path');
   const progress = options.progress ?? new Float64Array(new SharedArrayBuffer(JOB_LOOP_PROGRESS_FIELDS * 8));
   let resolve!: (r: JobLoopResult) => void;
   const done = new Promise<JobLoopResult>((res) => (resolve = res));
-  const handle = addon.startJobLoop(path, checkedSpec(spec), progress, (r) => resolve(withSwitches(r as RawResult)));
+  const handle = addon.startJobLoop(path, checkedSpec(spec), progress, (r) => resolve(withSwitches(r as RawResult)), undefined, kind);
   return new JobLoop(handle, progress, done);
 }
 

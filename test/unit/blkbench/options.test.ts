@@ -106,7 +106,7 @@ describe('blkbench job options', () => {
       ['an unknown option', { bogus: '1' }, "unknown option 'bogus'"],
       ['a missing value', { bs: undefined }, "option 'bs' needs a value"],
       ['an unknown rw', { rw: 'sideways' }, "bad value 'sideways' for option 'rw': expected one of read, write, randread, randwrite, randrw, readwrite, trim, randtrim, rw (optionally ':SIZE', e.g. read:-8k)"],
-      ['an unknown engine', { ioengine: 'splice' }, "bad value 'splice' for option 'ioengine': expected one of io_uring, nvme-io_uring, virtio-blk-vfio-pci, virtio-blk-vhost-user, virtio-blk-vhost-vdpa, libblkio, libaio, psync, sync, pvsync, pvsync2, posixaio, vsync, null"],
+      ['an unknown engine', { ioengine: 'splice' }, "bad value 'splice' for option 'ioengine': expected one of io_uring, nvme-io_uring, virtio-blk-vfio-pci, virtio-blk-vhost-user, virtio-blk-vhost-vdpa, libblkio, libaio, psync, sync, pvsync, pvsync2, posixaio, vsync, null, falloc, ftruncate"],
       ['libblkio without a driver', { ioengine: 'libblkio' }, "option 'ioengine=libblkio' needs 'libblkio_driver'"],
       ['an empty libblkio driver', { ioengine: 'libblkio', libblkio_driver: ' ' }, "option 'ioengine=libblkio' needs 'libblkio_driver'"],
       ['a bad block size', { bs: '4x' }, "bad value '4x' for option 'bs': expected a size such as 4096, 4k, 1m or 2g"],
@@ -176,5 +176,13 @@ describe('blkbench job options', () => {
     assert.throws(() => job({ ioengine: 'null', size: '10%' }), /must be bytes/);
     assert.throws(() => job({ ioengine: 'null', size: '1m', libblkio_wait_mode: 'eventfd' }), /needs a completion fd/);
     assert.throws(() => job({ ioengine: 'null', size: '1m', zonemode: 'zbd', zonesize: '64k' }), /zonemode=zbd needs a zoned device/);
+  });
+
+  it('takes ioengine=falloc and ftruncate on files, ftruncate with writes only', () => {
+    assert.equal(job({ ioengine: 'falloc', filename: '/f', rw: 'randtrim' }).driver, 'falloc');
+    assert.equal(job({ ioengine: 'ftruncate', filename: '/f', rw: 'randwrite' }).driver, 'ftruncate');
+    assert.throws(() => job({ ioengine: 'ftruncate', filename: '/f', rw: 'read' }), { message: 'ioengine=ftruncate: rw=read: only writes truncate (rw=write or randwrite)' });
+    assert.throws(() => job({ ioengine: 'falloc', filename: '/f', rw: 'write', verify: 'md5' }), /ioengine=falloc: 'verify' cannot be used/);
+    assert.throws(() => job({ ioengine: 'falloc', filename: '/f', blkbench_loop: 'js' }), /native job loop's/);
   });
 });
