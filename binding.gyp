@@ -62,6 +62,7 @@
         "addon/bench/zbd.cc",
         "addon/bench/null_sink.cc",
         "addon/bench/syscall_sink.cc",
+        "addon/bench/cpu_sink.cc",
         "addon/bench/job_loop.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -123,6 +123,7 @@ JobLoop::JobLoop(std::unique_ptr<RequestSink> sink, const JobLoopSpec& spec, dou
                                          spec.bs[kRead].min(), spec.bs[kWrite].min());
   if (spec.trace_limit > 0) result_.trace.reserve(spec.trace_limit);
   if (spec.log_samples) result_.log.reserve(size_t(1) << 16);
+  moves_data_ = sink->moves_data();
   sinks_.push_back(std::move(sink));
 }
 
@@ -526,7 +527,7 @@ void JobLoop::complete(int n, int64_t now) {
       if (phase_ == kRun) {
         DirectionResult& d = result_.dir[s.dir];
         d.ios++;
-        d.bytes += s.len;
+        d.bytes += moves_data_ ? s.len : 0;
         d.slat.add(uint64_t(s.submitted_ns - s.start_ns));
         d.clat.add(uint64_t(now - s.submitted_ns));
         d.lat.add(uint64_t(now - s.start_ns));

@@ -225,6 +225,7 @@ class JobLoop {
   };
   std::vector<std::unique_ptr<RequestSink>> sinks_;  // what queues_ points to
   RequestSink* q_;  // the sink in use: queues_[current_]
+  bool moves_data_ = true;  // false: requests are counted, their bytes are not (ioengine=cpuio)
   std::vector<Target> queues_;
   size_t current_ = 0;
   bool switching_ = false;  // drain, then move to the next queue

@@ -32,6 +32,9 @@ class RequestSink {
   virtual bool stop_requested() const = 0;
   virtual int completion_fd() const = 0;
   virtual void set_completion_fd_enabled(bool on) = 0;
+  // False for a sink whose requests move no data (fio's FIO_NOIO engines):
+  // the loop counts them, but not their bytes.
+  virtual bool moves_data() const { return true; }
 };
 
 // A core queue of this addon's drivers (the caller holds its claim).

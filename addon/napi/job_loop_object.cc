@@ -19,6 +19,7 @@
 
 #include "../bench/job_loop.h"
 #include "../bench/syscall_sink.h"
+#include "../bench/cpu_sink.h"
 #include "../bench/null_sink.h"
 #include "addon_data.h"
 #include "errors.h"
@@ -298,6 +299,20 @@ Napi::Value launch(Napi::Env env, RunHolder run, Napi::Value progress_value, Nap
 // has no buffers, and what needs data or a device is refused.
 Napi::Value start_null_job_loop(Napi::Env env, const Napi::CallbackInfo& info) {
   bench::JobLoopSpec spec = parse_job_loop_spec(env, info[1].As<Napi::Object>());
+  // ioengine=cpuio: { cpuMode: 'noop' | 'qsort', cycleNs } as the sixth argument.
+  std::unique_ptr<bench::RequestSink> sink;
+  if (info[5].IsObject()) {
+    Napi::Object c = info[5].As<Napi::Object>();
+    Napi::Value m = c.Get("cpuMode");
+    std::string mode = m.IsString() ? m.As<Napi::String>().Utf8Value() : "";
+    if (mode != "noop" && mode != "qsort") bad_spec(env, "job loop: cpuMode must be 'noop' or 'qsort'");
+    Napi::Value cy = c.Get("cycleNs");
+    double cycle = cy.IsNumber() ? cy.As<Napi::Number>().DoubleValue() : -1;
+    if (!(cycle >= 1000 && cycle <= 60e9) || cycle != std::floor(cycle)) bad_spec(env, "job loop: cycleNs must be an integer from 1000 (1 us) to 60e9 (60 s)");
+    sink = std::make_unique<bench::CpuSink>(mode == "qsort" ? bench::CpuMode::Qsort : bench::CpuMode::Noop, int64_t(cycle), size_t(spec.iodepth) + 1);
+  } else {
+    sink = std::make_unique<bench::NullSink>(size_t(spec.iodepth) + 1);
+  }
   if (spec.verify != bench::VerifyKind::None) bad_spec(env, "job loop without a queue (null sink): verify needs data, and it keeps none");
   if (spec.stamp_writes) bad_spec(env, "job loop without a queue (null sink): stampWrites needs data, and it keeps none");
   if (spec.wait_mode == bench::WaitMode::Eventfd) bad_spec(env, "job loop without a queue (null sink): waitMode 'eventfd' needs a completion fd, and it has none");
@@ -309,7 +324,7 @@ Napi::Value start_null_job_loop(Napi::Env env, const Napi::CallbackInfo& info) {
   spec.buffers = nullptr;
   spec.slot_stride = 0;
   spec.region_slot = -1;
-  run->loop = std::make_unique<bench::JobLoop>(std::make_unique<bench::NullSink>(size_t(spec.iodepth) + 1), spec, progress);
+  run->loop = std::make_unique<bench::JobLoop>(std::move(sink), spec, progress);
   return launch(env, run, info[2], info[3].As<Napi::Function>());
 }
 

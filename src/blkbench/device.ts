@@ -25,6 +25,8 @@ export interface PreparedDevice {
   blkio: Blkio | undefined;
   /** /dev/null, /dev/zero and the like: the io_uring driver (as libblkio's) takes no character device. */
   memDevice?: string;
+  /** ioengine=cpuio: how each request burns CPU. */
+  cpuBurn?: { mode: 'noop' | 'qsort'; cycleNs: number };
   /** ioengine=falloc|ftruncate: the job's file and the call each request is. */
   fileEngine?: { path: string; call: 'fallocate' | 'ftruncate' };
   regionStart: number;
@@ -101,6 +103,15 @@ export function memDevice(spec: JobSpec): PreparedDevice {
     throw no(`only the native job loop runs on it, without zonemode, blkbench_switch_to or libblkio_wait_mode=eventfd`);
   }
   return { ...sizedRegion(spec), memDevice: spec.path };
+}
+
+/** ioengine=cpuio: no target and no end but runtime (a region of 2^50 bytes to draw request offsets from). */
+export function cpuDevice(spec: JobSpec): PreparedDevice {
+  const region = 2 ** 50;
+  return {
+    blkio: undefined, regionStart: 0, regionLen: region, ioLimit: region, capacity: region, slotStride: 0, memoryLen: 0,
+    cpuBurn: { mode: spec.cpumode, cycleNs: spec.cpuchunks * 1000 },
+  };
 }
 
 /** ioengine=falloc|ftruncate on the job's (laid out) file: the region is checked against its size. */

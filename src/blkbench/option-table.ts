@@ -110,7 +110,7 @@ export const OPTIONS = {
   description: str(['description'], { loop: 'both', help: 'free text, shown nowhere', fio: 'str' }),
   thread: bool(['thread', 'threads'], true, { loop: 'both', help: 'accepted: blkbench always runs jobs as threads', fio: 'bool: threads instead of processes' }),
   ioengine: custom(['ioengine', 'driver'], 'str', 'io_uring', parseEngine, {
-    loop: 'both', help: 'io_uring|nvme-io_uring|virtio-blk-vfio-pci|virtio-blk-vhost-user|virtio-blk-vhost-vdpa|libblkio; libaio, psync, sync, pvsync, pvsync2, posixaio run on io_uring; null: no target (the job loop completes every request); falloc, ftruncate: one fallocate/ftruncate per request on the file',
+    loop: 'both', help: 'io_uring|nvme-io_uring|virtio-blk-vfio-pci|virtio-blk-vhost-user|virtio-blk-vhost-vdpa|libblkio; libaio, psync, sync, pvsync, pvsync2, posixaio run on io_uring; null: no target (the job loop completes every request); falloc, ftruncate: one fallocate/ftruncate per request on the file; cpuio: burns CPU (cpuload)',
     fio: 'str: the I/O engine',
   }),
   libblkio_driver: str(['libblkio_driver'], { loop: 'both', help: 'with ioengine=libblkio: any libblkio driver name', fio: 'str: libblkio driver' }),
@@ -198,6 +198,13 @@ export const OPTIONS = {
   timeBased: bool(['time_based'], false, { loop: 'both', help: 'run for runtime, repeating passes', fio: 'bool' }),
   rampTimeNs: time(['ramp_time'], S, { loop: 'both', help: 'run unmeasured first', fio: 'time, seconds' }),
   startdelayNs: time(['startdelay'], S, { loop: 'both', help: 'wait before starting', fio: 'time, seconds' }),
+
+  // ioengine=cpuio (fio's CPU burner).
+  cpuload: int(['cpuload'], 0, [0, 100], { loop: 'both', help: 'ioengine=cpuio: percent of a CPU to burn (needed)', fio: 'int' }),
+  cpumode: choice(['cpumode'], 'noop', ['noop', 'qsort'] as const, {
+    loop: 'both', help: 'ioengine=cpuio: noop (spin) or qsort (sort numbers) for each cycle', fio: 'str',
+  }),
+  cpuchunks: int(['cpuchunks'], 50000, [1, 60_000_000], { loop: 'both', help: 'ioengine=cpuio: length of each burn cycle in microseconds', fio: 'int: usec' }),
 
   // Steady state (fio's ss): stop a time_based job once its IOPS or bandwidth holds steady.
   steadystate: custom<SteadyStateSpec>(['steadystate', 'ss'], 'str', parseSteadyState('iops_slope:0.01%'), parseSteadyState, {

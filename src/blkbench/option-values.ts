@@ -282,10 +282,13 @@ export const NULL_ENGINE = 'null';
  */
 export const FILE_ENGINES: Readonly<Record<string, 'fallocate' | 'ftruncate'>> = { falloc: 'fallocate', ftruncate: 'ftruncate' };
 
-/** ioengine: a driver, libblkio, a kernel engine, null or a file engine; others (cpuio, net, …) are refused. */
+/** fio's cpuio: no I/O, CPU burnt in cycles (cpuload, cpumode, cpuchunks). */
+export const CPU_ENGINE = 'cpuio';
+
+/** ioengine: a driver, libblkio, a kernel engine, null, a file engine or cpuio; others (net, exec, …) are refused. */
 export function parseEngine(text: string): string {
   const t = text.trim();
-  const known = [...DRIVERS, 'libblkio', ...KERNEL_ENGINES, NULL_ENGINE, ...Object.keys(FILE_ENGINES)];
+  const known = [...DRIVERS, 'libblkio', ...KERNEL_ENGINES, NULL_ENGINE, ...Object.keys(FILE_ENGINES), CPU_ENGINE];
   if (!known.includes(t)) throw badValue('ioengine', text, `one of ${known.join(', ')}`);
   return t;
 }

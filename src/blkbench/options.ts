@@ -6,7 +6,7 @@
  */
 import { OPTIONS, OPTION_BY_NAME, OptionDef, OptionKey, OptionValues, UNSUPPORTED } from './option-table';
 import { checkSwitching } from './switch-options';
-import { DIRECTIONS, DRIVERS, Direction, FILE_ENGINES, KERNEL_ENGINES, NULL_ENGINE, RwMode } from './option-values';
+import { CPU_ENGINE, DIRECTIONS, DRIVERS, Direction, FILE_ENGINES, KERNEL_ENGINES, NULL_ENGINE, RwMode } from './option-values';
 import { OptionError } from './units';
 
 export { DIRECTIONS, RW_MODES, VERIFY_KINDS, parseBssplit, parsePropList } from './option-values';
@@ -14,7 +14,7 @@ export type { BlockSizeChoice, Direction, RwMode, VerifyKind } from './option-va
 export { WAIT_MODES } from './option-table';
 export type { WaitMode } from './option-table';
 
-export { DRIVERS, FILE_ENGINES, KERNEL_ENGINES, NULL_ENGINE } from './option-values';
+export { CPU_ENGINE, DRIVERS, FILE_ENGINES, KERNEL_ENGINES, NULL_ENGINE } from './option-values';
 
 export type JobSpec = Omit<OptionValues, 'rw' | 'rwmixwrite' | 'buffered' | 'ioengine' | 'bsrange' | 'bssplit' | 'filename'> & {
   name: string;
@@ -130,6 +130,8 @@ export function resolveJob(name: string, raw: RawOptions): JobSpec {
   if (spec.zonemode === 'zbd') checkZoned(spec);
   if (spec.driver === NULL_ENGINE) checkNullEngine(spec);
   if (spec.driver in FILE_ENGINES) checkFileEngine(spec);
+  if (spec.driver === CPU_ENGINE) setUpCpuEngine(spec);
+  else for (const k of ['cpuload', 'cpumode', 'cpuchunks']) if (raw.has(k)) throw new OptionError(`option '${k}' needs ioengine=cpuio`);
   checkSwitching(spec);
   for (const [k, val] of raw) if (val !== undefined) spec.echo[k] = val;
   return spec;
@@ -140,7 +142,7 @@ function resolveEngine(engine: string, libblkioDriver: string | undefined, engin
   if ((KERNEL_ENGINES as readonly string[]).includes(engine)) {
     return { driver: 'io_uring', engineNote: `ioengine=${engine} runs on blkbench's io_uring driver (iodepth and batching keep their meaning)` };
   }
-  if (engine === NULL_ENGINE || engine in FILE_ENGINES) return { driver: engine };
+  if (engine === NULL_ENGINE || engine in FILE_ENGINES || engine === CPU_ENGINE) return { driver: engine };
   if (engine === 'libblkio') {
     if (libblkioDriver === undefined || libblkioDriver.trim() === '') throw new OptionError(`option 'ioengine=libblkio' needs 'libblkio_driver'`);
     return { driver: libblkioDriver.trim() };
@@ -167,6 +169,25 @@ function checkNullEngine(spec: JobSpec): void {
   if (spec.switchTo !== undefined) throw no(`blkbench_switch_to needs a device`);
   if (spec.waitMode === 'eventfd') throw no(`libblkio_wait_mode=eventfd needs a completion fd, and there is none`);
   if (spec.jobLoop === 'js') throw no(`blkbench_loop=js is not supported: the null engine is the native job loop's`);
+}
+
+/**
+ * ioengine=cpuio, as fio's: each request burns cpuchunks microseconds of CPU, then the job idles for
+ * what makes that cpuload percent of the time. The loop's thinktime runs from a request's issue (the
+ * burst is in its reap), so it is the whole period: burst and idle.
+ */
+function setUpCpuEngine(spec: JobSpec): void {
+  const no = (what: string) => new OptionError(`ioengine=cpuio: ${what}`);
+  if (spec.cpuload === 0) throw no(`needs 'cpuload' (percent of a CPU to burn)`);
+  if (spec.runtimeNs === 0) throw no(`needs 'runtime' (it does no I/O to run out of)`);
+  if (spec.verify !== 'none' || spec.zonemode !== 'none' || spec.switchTo !== undefined || spec.waitMode === 'eventfd') {
+    throw no(`verify, zonemode, blkbench_switch_to and libblkio_wait_mode=eventfd need I/O`);
+  }
+  if (spec.jobLoop === 'js') throw no(`blkbench_loop=js is not supported: the engine is the native job loop's`);
+  spec.thinktimeNs = Math.floor((spec.cpuchunks * 100) / spec.cpuload) * 1000;
+  spec.thinktimeSpinNs = 0;
+  spec.thinktimeBlocks = 1;
+  spec.iodepth = 1;
 }
 
 /** ioengine=falloc|ftruncate: system calls on the job's file that move no data (fio's engines of the names). */

@@ -299,6 +299,24 @@ export function startNullJobLoop(spec: JobLoopSpec, options: Pick<JobLoopOptions
 }
 
 /**
+ * Starts a job loop that burns CPU instead of doing I/O (fio's cpuio engine): each request is a burst
+ * of `cycleNs` of work on the loop's thread when the loop reaps it, spinning on the clock ('noop') or
+ * sorting pseudo-random numbers round after round ('qsort'). Requests are counted, their bytes are not.
+ * The job's thinktime is the idle part of each cycle (fio's cpuload sets it); no `verify`.
+ */
+export function startCpuJobLoop(
+  spec: JobLoopSpec, burn: { mode: 'noop' | 'qsort'; cycleNs: number }, options: Pick<JobLoopOptions, 'progress'> = {},
+): JobLoop {
+  if (typeof burn !== 'object' || burn === null) invalidArgument('startCpuJobLoop needs { mode, cycleNs }');
+  const progress = options.progress ?? new Float64Array(new SharedArrayBuffer(JOB_LOOP_PROGRESS_FIELDS * 8));
+  let resolve!: (r: JobLoopResult) => void;
+  const done = new Promise<JobLoopResult>((res) => (resolve = res));
+  const handle = addon.startJobLoop(null, checkedSpec(spec), progress, (r) => resolve(withSwitches(r as RawResult)), undefined,
+    { cpuMode: burn.mode, cycleNs: burn.cycleNs });
+  return new JobLoop(handle, progress, done);
+}
+
+/**
  * Starts a job loop on one of the kernel's memory character devices (/dev/null, /dev/zero, /dev/full,
  * /dev/random, /dev/urandom), which the io_uring driver, as libblkio's, does not take: each request is
  * a pread/pwrite on the device when the loop reaps, so its time is clat, as with fio's synchronous

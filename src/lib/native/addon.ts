@@ -85,7 +85,7 @@ interface Addon {
   // The native job loop (src/job-loop.ts, addon/napi/job_loop_object.cc).
   startJobLoop(
     queue: NativeQueue | null | string, spec: object, progress: Float64Array | undefined, onDone: (result: unknown) => void, switchTargets?: NativeQueue[],
-    pathKind?: 'readwrite' | 'fallocate' | 'ftruncate',
+    sinkOptions?: 'readwrite' | 'fallocate' | 'ftruncate' | { cpuMode: 'noop' | 'qsort'; cycleNs: number },
   ): JobLoopHandle;
   stopJobLoop(handle: JobLoopHandle): void;
 }

@@ -1,14 +1,17 @@
 /**
- * fio's falloc and ftruncate engines as the native job loop's system-call sink
- * (startFileEngineJobLoop): each request is one fallocate or ftruncate on a real file, with what fio's
- * engines make of each direction. blkbench's request counts and file sizes against fio's are in
- * jobs/file-engines.fio.
+ * fio's engines that move no data on the native job loop: falloc and ftruncate as its system-call sink
+ * (startFileEngineJobLoop), each request one fallocate or ftruncate on a real file, with what fio's
+ * engines make of each direction (blkbench's request counts and file sizes against fio's are in
+ * jobs/file-engines.fio); cpuio as its CPU sink (startCpuJobLoop), each request a burst of CPU work.
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BlkioError } from '../../../src/lib';
-import { startFileEngineJobLoop } from '../../../src/lib/bench';
+import { spawnSync } from 'node:child_process';
+import { startCpuJobLoop, startFileEngineJobLoop } from '../../../src/lib/bench';
+import { BLKBENCH_CLI } from '../../support/paths';
+import { requirePrerequisite } from '../../support/prerequisites';
 import { tempDir } from '../../support/files';
 
 const MiB = 1 << 20;
@@ -67,5 +70,49 @@ describe('file engines: fallocate and ftruncate per request', function () {
     bad(() => startFileEngineJobLoop('/dev/null', 'ftruncate', { rw: 'write', regionLength: MiB }), /not a regular file/);
     bad(() => startFileEngineJobLoop(file, 'truncate' as 'ftruncate', { rw: 'write', regionLength: MiB }), /engine must be/);
     bad(() => startFileEngineJobLoop(file, 'fallocate', { rw: 'write', regionLength: MiB, verify: 'md5' }), /verify needs data/);
+  });
+});
+
+describe('ioengine=cpuio: CPU bursts instead of I/O', function () {
+  this.timeout(30000);
+
+  it('counts each burst as a request without bytes, its time in clat, paced by the thinktime', async () => {
+    const r = await startCpuJobLoop({ rw: 'read', regionLength: 1 << 30, timeBased: true, runtimeNs: 300e6, thinktimeNs: 20e6 }, { mode: 'noop', cycleNs: 10e6 }).done;
+    assert.equal(r.error, 0, r.errorMessage ?? '');
+    assert.ok(r.read.ios >= 1 && r.read.ios <= 16, `${r.read.ios} bursts in 300 ms of 20 ms periods`);
+    assert.equal(r.read.bytes, 0);
+    assert.ok(r.read.clat.min >= 10e6, `a burst took ${r.read.clat.min} ns`);
+    const q = await startCpuJobLoop({ rw: 'read', regionLength: 1 << 30, numberIos: 2 }, { mode: 'qsort', cycleNs: 1e6 }).done;
+    assert.deepEqual([q.error, q.read.ios, q.read.bytes], [0, 2, 0]);
+  });
+
+  it('refuses a bad burst', () => {
+    assert.throws(() => startCpuJobLoop({ rw: 'read', regionLength: 4096 }, { mode: 'spin' as 'noop', cycleNs: 1e6 }), /cpuMode must be/);
+    assert.throws(() => startCpuJobLoop({ rw: 'read', regionLength: 4096 }, { mode: 'noop', cycleNs: 5 }), /cycleNs must be/);
+  });
+
+  it('blkbench runs fio\'s cpuio jobs with fio\'s JSON fields, no bytes, on the native loop', () => {
+    requirePrerequisite(spawnSync('fio', ['--version'], { encoding: 'utf8' }).stdout?.startsWith('fio-') ?? false, 'fio 3.33', 'apt-get install fio');
+    const dir = tempDir('blkbench-cpuio-');
+    try {
+      fs.writeFileSync(path.join(dir, 'job.fio'), '[global]\nthread\nioengine=cpuio\ntime_based\nruntime=400ms\ncpuload=50\ncpuchunks=20000\n[noop]\n[qsort]\ncpumode=qsort\n');
+      const out = (cmd: string, args: string[]) => {
+        const r = spawnSync(cmd, [...args, '--output-format=json', 'job.fio'], { cwd: dir, encoding: 'utf8', timeout: 30000 });
+        assert.equal(r.status, 0, r.stderr);
+        return (JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))) as { jobs: Array<Record<string, unknown> & { read: Record<string, number> }> }).jobs;
+      };
+      const fio = out('fio', []);
+      const bb = out(process.execPath, [BLKBENCH_CLI]);
+      fio.forEach((f, i) => {
+        const j = bb[i];
+        assert.equal(j.blkbench_loop, 'native');
+        assert.equal(j.read.io_bytes, 0);
+        assert.ok(j.read.total_ios > 0);
+        for (const k of Object.keys(f)) assert.ok(k in j, `fio's field ${k} is missing`);
+        for (const k of Object.keys(f.read)) assert.ok(k in j.read, `fio's read field ${k} is missing`);
+      });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

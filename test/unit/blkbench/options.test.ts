@@ -106,7 +106,7 @@ describe('blkbench job options', () => {
       ['an unknown option', { bogus: '1' }, "unknown option 'bogus'"],
       ['a missing value', { bs: undefined }, "option 'bs' needs a value"],
       ['an unknown rw', { rw: 'sideways' }, "bad value 'sideways' for option 'rw': expected one of read, write, randread, randwrite, randrw, readwrite, trim, randtrim, rw (optionally ':SIZE', e.g. read:-8k)"],
-      ['an unknown engine', { ioengine: 'splice' }, "bad value 'splice' for option 'ioengine': expected one of io_uring, nvme-io_uring, virtio-blk-vfio-pci, virtio-blk-vhost-user, virtio-blk-vhost-vdpa, libblkio, libaio, psync, sync, pvsync, pvsync2, posixaio, vsync, null, falloc, ftruncate"],
+      ['an unknown engine', { ioengine: 'splice' }, "bad value 'splice' for option 'ioengine': expected one of io_uring, nvme-io_uring, virtio-blk-vfio-pci, virtio-blk-vhost-user, virtio-blk-vhost-vdpa, libblkio, libaio, psync, sync, pvsync, pvsync2, posixaio, vsync, null, falloc, ftruncate, cpuio"],
       ['libblkio without a driver', { ioengine: 'libblkio' }, "option 'ioengine=libblkio' needs 'libblkio_driver'"],
       ['an empty libblkio driver', { ioengine: 'libblkio', libblkio_driver: ' ' }, "option 'ioengine=libblkio' needs 'libblkio_driver'"],
       ['a bad block size', { bs: '4x' }, "bad value '4x' for option 'bs': expected a size such as 4096, 4k, 1m or 2g"],
@@ -184,5 +184,14 @@ describe('blkbench job options', () => {
     assert.throws(() => job({ ioengine: 'ftruncate', filename: '/f', rw: 'read' }), { message: 'ioengine=ftruncate: rw=read: only writes truncate (rw=write or randwrite)' });
     assert.throws(() => job({ ioengine: 'falloc', filename: '/f', rw: 'write', verify: 'md5' }), /ioengine=falloc: 'verify' cannot be used/);
     assert.throws(() => job({ ioengine: 'falloc', filename: '/f', blkbench_loop: 'js' }), /native job loop's/);
+  });
+
+  it('takes ioengine=cpuio with cpuload, cpumode and cpuchunks: a burst each request, the period as its thinktime', () => {
+    const s = job({ ioengine: 'cpuio', cpuload: '25', cpuchunks: '10000', cpumode: 'qsort', runtime: '1', time_based: '1' });
+    assert.deepEqual([s.driver, s.cpumode, s.thinktimeNs, s.thinktimeBlocks, s.iodepth], ['cpuio', 'qsort', 40e6, 1, 1]);
+    assert.throws(() => job({ ioengine: 'cpuio', runtime: '1' }), /ioengine=cpuio: needs 'cpuload'/);
+    assert.throws(() => job({ ioengine: 'cpuio', cpuload: '50' }), /ioengine=cpuio: needs 'runtime'/);
+    assert.throws(() => job({ filename: '/f', cpuload: '50' }), { message: "option 'cpuload' needs ioengine=cpuio" });
+    assert.throws(() => job({ ioengine: 'cpuio', cpuload: '50', runtime: '1', cpumode: 'spin' }), /bad value 'spin' for option 'cpumode'/);
   });
 });
