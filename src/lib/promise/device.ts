@@ -639,10 +639,23 @@ export class Device {
   }
 
   async #withBounce<R>(length: number, signal: AbortSignal | undefined, use: (bounce: Uint8Array) => Promise<R>): Promise<R> {
-    if (this.#failed) throw this.#failed;
-    if (this.#closed) throw closedError();
-    throwIfAborted(signal);
-    const pool = await this.#bouncePool();
+    let pool: BouncePool;
+    for (;;) {
+      if (this.#failed) throw this.#failed;
+      if (this.#closed) throw closedError();
+      throwIfAborted(signal);
+      if (this.#held) {
+        await this.#held;
+        continue;
+      }
+      pool = await this.#bouncePool();
+      // Bounce space is taken only while no switch holds requests, from the
+      // pool of the backend the request will reach. A switch that began
+      // during the await above has already waited for the requests holding
+      // space (#bouncing) and would never see this one: it would reach the
+      // old backend after its last drain, and never complete.
+      if (!this.#held && pool === this.#bounce) break;
+    }
     if (length > pool.size)
       throw new BlkioError(`request of ${length} bytes exceeds the bounce buffer (bounceBufferSize ${pool.size})`, 22);
     // Counted until its space is released: a switch waits for that.

@@ -6,12 +6,6 @@
 // write. Every step is bounded: a stuck one fails naming itself and what the
 // threads involved were blocked in (BLKIO_TEST_TRACE=1 logs each step and,
 // when a switch times out, probes the stall). Guest only.
-//
-// Runs only with BLKIO_VM_SWITCH_STRESS=1 (pass it with BLKIO_VM_PASS_ENV),
-// best in a one-vCPU guest (BLKIO_VM_CPUS=1): in the TCG guest wake-ups get
-// lost, which stalled 14 of 26 runs with two vCPUs and 1 of 12 with one
-// (docs/switching.md, "Switching in the TCG test guest"), so it is not part
-// of the default guest run.
 import * as assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -148,9 +142,7 @@ if (inVm) {
       ].join('\n');
     const step = <T>(what: string, work: Promise<T>): Promise<T> => bounded(what, STEP_MS, work, diagnostics);
 
-    before(async function () {
-      // Lost wake-ups in the TCG guest still stall some runs: docs/switching.md.
-      if (process.env.BLKIO_VM_SWITCH_STRESS !== '1') return this.skip();
+    before(async () => {
       dir = tempDir('blkio-switch-');
       socket = path.join(dir, 'vhost-user.sock');
       e = await step(
