@@ -63,6 +63,7 @@
         "addon/bench/null_sink.cc",
         "addon/bench/syscall_sink.cc",
         "addon/bench/cpu_sink.cc",
+        "addon/bench/file_op_sink.cc",
         "addon/bench/job_loop.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -20,6 +20,7 @@
 #include "../bench/job_loop.h"
 #include "../bench/syscall_sink.h"
 #include "../bench/cpu_sink.h"
+#include "../bench/file_op_sink.h"
 #include "../bench/null_sink.h"
 #include "addon_data.h"
 #include "errors.h"
@@ -294,14 +295,48 @@ Napi::Value launch(Napi::Env env, RunHolder run, Napi::Value progress_value, Nap
   return handle;
 }
 
+// filecreate/filestat/filedelete: the files, their size and the operation.
+std::unique_ptr<bench::RequestSink> file_op_sink(Napi::Env env, Napi::Object o, const bench::JobLoopSpec& spec) {
+  Napi::Value opv = o.Get("fileOp");
+  std::string op = opv.IsString() ? opv.As<Napi::String>().Utf8Value() : "";
+  bench::FileOp fop;
+  if (op == "create") fop = bench::FileOp::Create;
+  else if (op == "stat") fop = bench::FileOp::Stat;
+  else if (op == "lstat") fop = bench::FileOp::Lstat;
+  else if (op == "statx") fop = bench::FileOp::Statx;
+  else if (op == "unlink") fop = bench::FileOp::Unlink;
+  else bad_spec(env, "job loop: fileOp must be create, stat, lstat, statx or unlink");
+  Napi::Value fv = o.Get("files");
+  if (!fv.IsArray()) bad_spec(env, "job loop: files must be an array of paths");
+  Napi::Array files = fv.As<Napi::Array>();
+  if (files.Length() == 0 || files.Length() > (1u << 20)) bad_spec(env, "job loop: files must hold 1 to 1048576 paths");
+  std::vector<std::string> paths;
+  paths.reserve(files.Length());
+  for (uint32_t i = 0; i < files.Length(); i++) {
+    Napi::Value p = files[i];
+    if (!p.IsString()) bad_spec(env, "job loop: files must be an array of paths");
+    paths.push_back(p.As<Napi::String>().Utf8Value());
+    if (paths.back().empty() || paths.back().find('\0') != std::string::npos) bad_spec(env, "job loop: a path in files is empty or holds a NUL");
+  }
+  Napi::Value sv = o.Get("fileSize");
+  double size = sv.IsNumber() ? sv.As<Napi::Number>().DoubleValue() : 0;
+  if (!(size >= 1 && size <= 9007199254740991.0) || size != std::floor(size)) bad_spec(env, "job loop: fileSize must be a positive integer");
+  if (double(spec.region_start) + double(spec.region_len) > size * double(paths.size()))
+    bad_spec(env, "job loop: the region reaches past the last file (files x fileSize)");
+  return std::make_unique<bench::FileOpSink>(fop, std::move(paths), uint64_t(size), size_t(spec.iodepth) + 1);
+}
+
 // blkbench's ioengine=null: the loop's requests go to a null sink, which
 // completes them without a target and without touching data, so the loop
 // has no buffers, and what needs data or a device is refused.
 Napi::Value start_null_job_loop(Napi::Env env, const Napi::CallbackInfo& info) {
   bench::JobLoopSpec spec = parse_job_loop_spec(env, info[1].As<Napi::Object>());
-  // ioengine=cpuio: { cpuMode: 'noop' | 'qsort', cycleNs } as the sixth argument.
+  // ioengine=cpuio: { cpuMode: 'noop' | 'qsort', cycleNs } as the sixth argument;
+  // filecreate/filestat/filedelete: { fileOp, files: string[], fileSize }.
   std::unique_ptr<bench::RequestSink> sink;
-  if (info[5].IsObject()) {
+  if (info[5].IsObject() && info[5].As<Napi::Object>().Has("fileOp")) {
+    sink = file_op_sink(env, info[5].As<Napi::Object>(), spec);
+  } else if (info[5].IsObject()) {
     Napi::Object c = info[5].As<Napi::Object>();
     Napi::Value m = c.Get("cpuMode");
     std::string mode = m.IsString() ? m.As<Napi::String>().Utf8Value() : "";

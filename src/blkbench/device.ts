@@ -5,7 +5,8 @@
  */
 import * as fs from 'node:fs';
 import { Blkio, create, createCompletions } from '../lib';
-import { DRIVERS, FILE_ENGINES } from './options';
+import { DRIVERS, FILE_ENGINES, FILE_OP_ENGINES } from './options';
+import { defaultFileName } from './files';
 import { JobLoop } from './loop';
 import { JobSpec, jobDirections, maxBlockSize, minBlockSize, DIRECTIONS } from './options';
 import { resolveSizeOrPercent } from './units';
@@ -25,6 +26,8 @@ export interface PreparedDevice {
   blkio: Blkio | undefined;
   /** /dev/null, /dev/zero and the like: the io_uring driver (as libblkio's) takes no character device. */
   memDevice?: string;
+  /** ioengine=filecreate|filestat|filedelete: each clone's files and the operation on each. */
+  fileOps?: { op: 'create' | 'stat' | 'lstat' | 'statx' | 'unlink'; fileSize: number; files: string[][] };
   /** ioengine=cpuio: how each request burns CPU. */
   cpuBurn?: { mode: 'noop' | 'qsort'; cycleNs: number };
   /** ioengine=falloc|ftruncate: the job's file and the call each request is. */
@@ -103,6 +106,34 @@ export function memDevice(spec: JobSpec): PreparedDevice {
     throw no(`only the native job loop runs on it, without zonemode, blkbench_switch_to or libblkio_wait_mode=eventfd`);
   }
   return { ...sizedRegion(spec), memDevice: spec.path };
+}
+
+/**
+ * ioengine=filecreate|filestat|filedelete: nrfiles files per clone, named as fio names them
+ * ($jobname.$jobnum.$filenum in directory). filestat's and filedelete's are created first with
+ * filesize bytes, as fio lays them out; filecreate's are for the job to create.
+ */
+export function fileOpDevice(spec: JobSpec): PreparedDevice {
+  const fileSize = spec.filesize!;
+  const op = spec.driver === 'filestat' ? spec.statType : FILE_OP_ENGINES[spec.driver];
+  const files = Array.from({ length: spec.numjobs }, (_, jobnum) =>
+    Array.from({ length: spec.nrfiles }, (_, filenum) => defaultFileName(spec, jobnum, filenum)));
+  if (op !== 'create') {
+    for (const f of files.flat()) {
+      try {
+        const fd = fs.openSync(f, 'a');
+        try {
+          if (fs.fstatSync(fd).size < fileSize) fs.ftruncateSync(fd, fileSize);
+        } finally {
+          fs.closeSync(fd);
+        }
+      } catch (e) {
+        throw new SetupError(`${spec.name}: laying out '${f}' failed: ${(e as Error).message}`);
+      }
+    }
+  }
+  const region = fileSize * spec.nrfiles;
+  return { blkio: undefined, regionStart: 0, regionLen: region, ioLimit: spec.ioSize ?? region, capacity: region, slotStride: 0, memoryLen: 0, fileOps: { op, fileSize, files } };
 }
 
 /** ioengine=cpuio: no target and no end but runtime (a region of 2^50 bytes to draw request offsets from). */

@@ -110,7 +110,7 @@ export const OPTIONS = {
   description: str(['description'], { loop: 'both', help: 'free text, shown nowhere', fio: 'str' }),
   thread: bool(['thread', 'threads'], true, { loop: 'both', help: 'accepted: blkbench always runs jobs as threads', fio: 'bool: threads instead of processes' }),
   ioengine: custom(['ioengine', 'driver'], 'str', 'io_uring', parseEngine, {
-    loop: 'both', help: 'io_uring|nvme-io_uring|virtio-blk-vfio-pci|virtio-blk-vhost-user|virtio-blk-vhost-vdpa|libblkio; libaio, psync, sync, pvsync, pvsync2, posixaio run on io_uring; null: no target (the job loop completes every request); falloc, ftruncate: one fallocate/ftruncate per request on the file; cpuio: burns CPU (cpuload)',
+    loop: 'both', help: 'io_uring|nvme-io_uring|virtio-blk-vfio-pci|virtio-blk-vhost-user|virtio-blk-vhost-vdpa|libblkio; libaio, psync, sync, pvsync, pvsync2, posixaio run on io_uring; null: no target (the job loop completes every request); falloc, ftruncate: one fallocate/ftruncate per request on the file; cpuio: burns CPU (cpuload); filecreate, filestat, filedelete: one create, stat or unlink per file of nrfiles',
     fio: 'str: the I/O engine',
   }),
   libblkio_driver: str(['libblkio_driver'], { loop: 'both', help: 'with ioengine=libblkio: any libblkio driver name', fio: 'str: libblkio driver' }),
@@ -119,11 +119,12 @@ export const OPTIONS = {
   filenameFormat: custom(['filename_format'], 'str', '$jobname.$jobnum.$filenum', (t) => t, {
     loop: 'both', help: 'file name without filename: $jobname, $jobnum, $filenum', fio: 'str: default $jobname.$jobnum.$filenum',
   }),
-  nrfiles: custom(['nrfiles', 'nr_files'], 'int', 1, (t) => {
-    const n = parseIntOption('nrfiles', t, 1);
-    if (n > 1) throw new OptionError(`option 'nrfiles=${n}': more than one file per job is not supported (use numjobs)`);
-    return n;
-  }, { loop: 'both', help: 'files per job (only 1)', fio: 'int: files per job' }),
+  nrfiles: custom(['nrfiles', 'nr_files'], 'int', 1, (t) => parseIntOption('nrfiles', t, 1, 1 << 20), {
+    loop: 'both', help: 'files per job (1, or many with ioengine=filecreate|filestat|filedelete)', fio: 'int: files per job',
+  }),
+  openfiles: optInt(['openfiles', 'open_files'], [1, 1 << 20], {
+    loop: 'both', help: 'accepted', fio: 'int: files open at once', note: 'a job has one file open at a time (filecreate closes each file it creates)',
+  }),
   filesize: optSize(['filesize'], { loop: 'both', help: 'size of each file (default: size / nrfiles)', fio: 'size' }),
   fallocate: custom<FallocateMode>(['fallocate'], 'choice', 'native', parseFallocate, {
     loop: 'both', help: 'laying out a new file: none|native|posix|keep|truncate', fio: 'str: native (default), posix, keep, truncate, none',
@@ -203,6 +204,9 @@ export const OPTIONS = {
   cpuload: int(['cpuload'], 0, [0, 100], { loop: 'both', help: 'ioengine=cpuio: percent of a CPU to burn (needed)', fio: 'int' }),
   cpumode: choice(['cpumode'], 'noop', ['noop', 'qsort'] as const, {
     loop: 'both', help: 'ioengine=cpuio: noop (spin) or qsort (sort numbers) for each cycle', fio: 'str',
+  }),
+  statType: choice(['stat_type'], 'stat', ['stat', 'lstat', 'statx'] as const, {
+    loop: 'both', help: 'ioengine=filestat: the call that looks each file up', fio: 'str',
   }),
   cpuchunks: int(['cpuchunks'], 50000, [1, 60_000_000], { loop: 'both', help: 'ioengine=cpuio: length of each burn cycle in microseconds', fio: 'int: usec' }),
 

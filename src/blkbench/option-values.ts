@@ -285,10 +285,13 @@ export const FILE_ENGINES: Readonly<Record<string, 'fallocate' | 'ftruncate'>> =
 /** fio's cpuio: no I/O, CPU burnt in cycles (cpuload, cpumode, cpuchunks). */
 export const CPU_ENGINE = 'cpuio';
 
+/** fio's engines of one operation per file of nrfiles: engine name → the operation (filestat's is stat_type's). */
+export const FILE_OP_ENGINES: Readonly<Record<string, 'create' | 'stat' | 'unlink'>> = { filecreate: 'create', filestat: 'stat', filedelete: 'unlink' };
+
 /** ioengine: a driver, libblkio, a kernel engine, null, a file engine or cpuio; others (net, exec, …) are refused. */
 export function parseEngine(text: string): string {
   const t = text.trim();
-  const known = [...DRIVERS, 'libblkio', ...KERNEL_ENGINES, NULL_ENGINE, ...Object.keys(FILE_ENGINES), CPU_ENGINE];
+  const known = [...DRIVERS, 'libblkio', ...KERNEL_ENGINES, NULL_ENGINE, ...Object.keys(FILE_ENGINES), CPU_ENGINE, ...Object.keys(FILE_OP_ENGINES)];
   if (!known.includes(t)) throw badValue('ioengine', text, `one of ${known.join(', ')}`);
   return t;
 }

@@ -6,7 +6,7 @@
  */
 import { OPTIONS, OPTION_BY_NAME, OptionDef, OptionKey, OptionValues, UNSUPPORTED } from './option-table';
 import { checkSwitching } from './switch-options';
-import { CPU_ENGINE, DIRECTIONS, DRIVERS, Direction, FILE_ENGINES, KERNEL_ENGINES, NULL_ENGINE, RwMode } from './option-values';
+import { CPU_ENGINE, DIRECTIONS, DRIVERS, Direction, FILE_ENGINES, FILE_OP_ENGINES, KERNEL_ENGINES, NULL_ENGINE, RwMode } from './option-values';
 import { OptionError } from './units';
 
 export { DIRECTIONS, RW_MODES, VERIFY_KINDS, parseBssplit, parsePropList } from './option-values';
@@ -14,7 +14,7 @@ export type { BlockSizeChoice, Direction, RwMode, VerifyKind } from './option-va
 export { WAIT_MODES } from './option-table';
 export type { WaitMode } from './option-table';
 
-export { CPU_ENGINE, DRIVERS, FILE_ENGINES, KERNEL_ENGINES, NULL_ENGINE } from './option-values';
+export { CPU_ENGINE, DRIVERS, FILE_ENGINES, FILE_OP_ENGINES, KERNEL_ENGINES, NULL_ENGINE } from './option-values';
 
 export type JobSpec = Omit<OptionValues, 'rw' | 'rwmixwrite' | 'buffered' | 'ioengine' | 'bsrange' | 'bssplit' | 'filename'> & {
   name: string;
@@ -130,6 +130,11 @@ export function resolveJob(name: string, raw: RawOptions): JobSpec {
   if (spec.zonemode === 'zbd') checkZoned(spec);
   if (spec.driver === NULL_ENGINE) checkNullEngine(spec);
   if (spec.driver in FILE_ENGINES) checkFileEngine(spec);
+  if (spec.driver in FILE_OP_ENGINES) checkFileOpEngine(spec);
+  else if (spec.nrfiles > 1) {
+    throw new OptionError(`option 'nrfiles=${spec.nrfiles}': more than one file per job is only for ioengine=filecreate, filestat and filedelete (use numjobs)`);
+  }
+  if (raw.has('stat_type') && spec.driver !== 'filestat') throw new OptionError(`option 'stat_type' needs ioengine=filestat`);
   if (spec.driver === CPU_ENGINE) setUpCpuEngine(spec);
   else for (const k of ['cpuload', 'cpumode', 'cpuchunks']) if (raw.has(k)) throw new OptionError(`option '${k}' needs ioengine=cpuio`);
   checkSwitching(spec);
@@ -142,7 +147,7 @@ function resolveEngine(engine: string, libblkioDriver: string | undefined, engin
   if ((KERNEL_ENGINES as readonly string[]).includes(engine)) {
     return { driver: 'io_uring', engineNote: `ioengine=${engine} runs on blkbench's io_uring driver (iodepth and batching keep their meaning)` };
   }
-  if (engine === NULL_ENGINE || engine in FILE_ENGINES || engine === CPU_ENGINE) return { driver: engine };
+  if (engine === NULL_ENGINE || engine in FILE_ENGINES || engine === CPU_ENGINE || engine in FILE_OP_ENGINES) return { driver: engine };
   if (engine === 'libblkio') {
     if (libblkioDriver === undefined || libblkioDriver.trim() === '') throw new OptionError(`option 'ioengine=libblkio' needs 'libblkio_driver'`);
     return { driver: libblkioDriver.trim() };
@@ -188,6 +193,23 @@ function setUpCpuEngine(spec: JobSpec): void {
   spec.thinktimeSpinNs = 0;
   spec.thinktimeBlocks = 1;
   spec.iodepth = 1;
+}
+
+/**
+ * ioengine=filecreate|filestat|filedelete: nrfiles files of filesize each per job clone (named by
+ * filename_format in directory), one operation per file; the blocks of a file after its first do nothing.
+ */
+function checkFileOpEngine(spec: JobSpec): void {
+  const no = (what: string) => new OptionError(`ioengine=${spec.driver}: ${what}`);
+  if (spec.filesize === undefined || spec.filesize <= 0) throw no(`needs 'filesize' (each file's size), as fio does`);
+  if (spec.path !== undefined) throw no(`takes its files from 'filename_format' and 'directory', not 'filename'`);
+  for (const d of DIRECTIONS) {
+    if (spec.bs[d].sizes.some((b) => spec.filesize! % b !== 0)) throw no(`the block size must divide filesize ${spec.filesize}`);
+  }
+  if (spec.verify !== 'none' || spec.zonemode !== 'none' || spec.switchTo !== undefined || spec.waitMode === 'eventfd') {
+    throw no(`verify, zonemode, blkbench_switch_to and libblkio_wait_mode=eventfd are not supported`);
+  }
+  if (spec.jobLoop === 'js') throw no(`blkbench_loop=js is not supported: the engine is the native job loop's`);
 }
 
 /** ioengine=falloc|ftruncate: system calls on the job's file that move no data (fio's engines of the names). */

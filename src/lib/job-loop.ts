@@ -317,6 +317,26 @@ export function startCpuJobLoop(
 }
 
 /**
+ * Starts a job loop over many small files, one file operation each (fio's filecreate, filestat and
+ * filedelete engines): the region is the files one after another, `fileSize` bytes each, and the first
+ * request of each file creates it (open with O_CREAT, then close), stats it (stat, lstat or statx) or
+ * unlinks it when the loop reaps; its other requests complete as they are. Failures (a missing file)
+ * come back in the result's `error`.
+ */
+export function startFileOpJobLoop(
+  files: string[], op: 'create' | 'stat' | 'lstat' | 'statx' | 'unlink', fileSize: number, spec: JobLoopSpec,
+  options: Pick<JobLoopOptions, 'progress'> = {},
+): JobLoop {
+  if (!Array.isArray(files)) invalidArgument('startFileOpJobLoop needs an array of paths');
+  const progress = options.progress ?? new Float64Array(new SharedArrayBuffer(JOB_LOOP_PROGRESS_FIELDS * 8));
+  let resolve!: (r: JobLoopResult) => void;
+  const done = new Promise<JobLoopResult>((res) => (resolve = res));
+  const handle = addon.startJobLoop(null, checkedSpec(spec), progress, (r) => resolve(withSwitches(r as RawResult)), undefined,
+    { fileOp: op, files, fileSize });
+  return new JobLoop(handle, progress, done);
+}
+
+/**
  * Starts a job loop on one of the kernel's memory character devices (/dev/null, /dev/zero, /dev/full,
  * /dev/random, /dev/urandom), which the io_uring driver, as libblkio's, does not take: each request is
  * a pread/pwrite on the device when the loop reaps, so its time is clat, as with fio's synchronous

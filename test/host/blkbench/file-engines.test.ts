@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BlkioError } from '../../../src/lib';
 import { spawnSync } from 'node:child_process';
-import { startCpuJobLoop, startFileEngineJobLoop } from '../../../src/lib/bench';
+import { startCpuJobLoop, startFileEngineJobLoop, startFileOpJobLoop } from '../../../src/lib/bench';
 import { BLKBENCH_CLI } from '../../support/paths';
 import { requirePrerequisite } from '../../support/prerequisites';
 import { tempDir } from '../../support/files';
@@ -114,5 +114,45 @@ describe('ioengine=cpuio: CPU bursts instead of I/O', function () {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('ioengine=filecreate, filestat, filedelete: one operation per file', function () {
+  this.timeout(30000);
+  let dir: string;
+
+  beforeEach(() => {
+    dir = tempDir('blkbench-file-ops-');
+  });
+  afterEach(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('creates, stats and unlinks each file once, whatever its number of blocks', async () => {
+    const files = Array.from({ length: 5 }, (_, i) => path.join(dir, `f.${i}`));
+    const spec = { rw: 'read' as const, regionLength: 5 * 8192, blockSize: 4096 };
+    const c = await startFileOpJobLoop(files, 'create', 8192, spec).done;
+    assert.deepEqual([c.error, c.read.ios, c.read.bytes], [0, 10, 5 * 8192], c.errorMessage ?? '');
+    assert.deepEqual(fs.readdirSync(dir).sort(), files.map((f) => path.basename(f)));
+    for (const op of ['stat', 'lstat', 'statx'] as const) {
+      const s = await startFileOpJobLoop(files, op, 8192, spec).done;
+      assert.equal(s.error, 0, `${op}: ${s.errorMessage}`);
+    }
+    const d = await startFileOpJobLoop(files, 'unlink', 8192, spec).done;
+    assert.equal(d.error, 0, d.errorMessage ?? '');
+    assert.deepEqual(fs.readdirSync(dir), []);
+  });
+
+  it('a missing file fails the job with ENOENT', async () => {
+    const r = await startFileOpJobLoop([path.join(dir, 'none')], 'stat', 4096, { rw: 'read', regionLength: 4096 }).done;
+    assert.equal(r.error, 2);
+    assert.match(r.errorMessage ?? '', /stat of the file failed/);
+  });
+
+  it('refuses a region past the files, a bad operation and no files', () => {
+    const f = [path.join(dir, 'a')];
+    assert.throws(() => startFileOpJobLoop(f, 'stat', 4096, { rw: 'read', regionLength: 8192 }), /reaches past the last file/);
+    assert.throws(() => startFileOpJobLoop(f, 'chmod' as 'stat', 4096, { rw: 'read', regionLength: 4096 }), /fileOp must be/);
+    assert.throws(() => startFileOpJobLoop([], 'stat', 4096, { rw: 'read', regionLength: 4096 }), /files must hold 1 to/);
   });
 });

@@ -23,9 +23,6 @@ const RUN_LIMIT_MS = 10000;
 /** Examples fio runs here that blkbench refuses: [what blkbench says, why]. */
 const REFUSED: Record<string, [string, string]> = {
   'exec.fio': ["'exec' for option 'ioengine'", 'ioengine=exec runs programs: no I/O'],
-  'filecreate-ioengine.fio': ["option 'nrfiles=", 'ioengine=filecreate creates many files per job (nrfiles), blkbench has one'],
-  'filedelete-ioengine.fio': ["'filedelete' for option 'ioengine'", 'ioengine=filedelete deletes many files per job (nrfiles), blkbench has one'],
-  'filestat-ioengine.fio': ["'filestat' for option 'ioengine'", 'ioengine=filestat stats many files per job (nrfiles), blkbench has one'],
   'netio.fio': ["'net' for option 'ioengine'", 'ioengine=net does socket I/O'],
   'netio_multicast.fio': ["'net' for option 'ioengine'", 'ioengine=net does socket I/O'],
   'pmemblk.fio': ["'pmemblk' for option 'ioengine'", 'ioengine=pmemblk is libpmemblk\'s, not a block device\'s'],
@@ -161,6 +158,6 @@ describe('fio\'s example job files run under blkbench where fio runs them', func
   // Skips above are fio's own gaps here; a machine where fio ran almost none of its examples would
   // check nothing, so the run must cover most of those that fio runs on a Debian machine.
   it('ran most of fio\'s examples under both tools', () => {
-    assert.ok(ranOnBoth >= 25, `only ${ranOnBoth} examples ran under fio and blkbench:\n${outcome.join('\n')}`);
+    assert.ok(ranOnBoth >= 28, `only ${ranOnBoth} examples ran under fio and blkbench:\n${outcome.join('\n')}`);
   });
 });

@@ -106,7 +106,7 @@ describe('blkbench job options', () => {
       ['an unknown option', { bogus: '1' }, "unknown option 'bogus'"],
       ['a missing value', { bs: undefined }, "option 'bs' needs a value"],
       ['an unknown rw', { rw: 'sideways' }, "bad value 'sideways' for option 'rw': expected one of read, write, randread, randwrite, randrw, readwrite, trim, randtrim, rw (optionally ':SIZE', e.g. read:-8k)"],
-      ['an unknown engine', { ioengine: 'splice' }, "bad value 'splice' for option 'ioengine': expected one of io_uring, nvme-io_uring, virtio-blk-vfio-pci, virtio-blk-vhost-user, virtio-blk-vhost-vdpa, libblkio, libaio, psync, sync, pvsync, pvsync2, posixaio, vsync, null, falloc, ftruncate, cpuio"],
+      ['an unknown engine', { ioengine: 'splice' }, "bad value 'splice' for option 'ioengine': expected one of io_uring, nvme-io_uring, virtio-blk-vfio-pci, virtio-blk-vhost-user, virtio-blk-vhost-vdpa, libblkio, libaio, psync, sync, pvsync, pvsync2, posixaio, vsync, null, falloc, ftruncate, cpuio, filecreate, filestat, filedelete"],
       ['libblkio without a driver', { ioengine: 'libblkio' }, "option 'ioengine=libblkio' needs 'libblkio_driver'"],
       ['an empty libblkio driver', { ioengine: 'libblkio', libblkio_driver: ' ' }, "option 'ioengine=libblkio' needs 'libblkio_driver'"],
       ['a bad block size', { bs: '4x' }, "bad value '4x' for option 'bs': expected a size such as 4096, 4k, 1m or 2g"],
@@ -193,5 +193,14 @@ describe('blkbench job options', () => {
     assert.throws(() => job({ ioengine: 'cpuio', cpuload: '50' }), /ioengine=cpuio: needs 'runtime'/);
     assert.throws(() => job({ filename: '/f', cpuload: '50' }), { message: "option 'cpuload' needs ioengine=cpuio" });
     assert.throws(() => job({ ioengine: 'cpuio', cpuload: '50', runtime: '1', cpumode: 'spin' }), /bad value 'spin' for option 'cpumode'/);
+  });
+
+  it('takes nrfiles above 1 only for filecreate, filestat and filedelete, which need filesize', () => {
+    const s = job({ ioengine: 'filestat', nrfiles: '200', filesize: '4k', stat_type: 'statx' });
+    assert.deepEqual([s.driver, s.nrfiles, s.statType], ['filestat', 200, 'statx']);
+    assert.throws(() => job({ filename: '/f', nrfiles: '2' }), /more than one file per job is only for ioengine=filecreate, filestat and filedelete/);
+    assert.throws(() => job({ ioengine: 'filedelete', nrfiles: '2' }), /ioengine=filedelete: needs 'filesize'/);
+    assert.throws(() => job({ ioengine: 'filecreate', filesize: '6k' }), /the block size must divide filesize 6144/);
+    assert.throws(() => job({ filename: '/f', stat_type: 'lstat' }), { message: "option 'stat_type' needs ioengine=filestat" });
   });
 });
