@@ -5,10 +5,8 @@
 // settled, so that some arrive between a switch's checks and its hold.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { Device, open, OpenOptions } from '../../../src/lib';
-import { tempDir } from '../../support/files';
-import { createRawImage, Qsd } from '../../support/qsd';
+import { open, OpenOptions } from '../../../src/lib';
+import { useExportedImage } from '../../support/exported-image';
 
 const SIZE = 4 << 20;
 const BLOCK = 4096;
@@ -21,26 +19,10 @@ async function turns(count: number): Promise<void> {
 
 describe('Bounced requests across switches (vhost-user and io_uring)', function () {
   this.timeout(120000);
-  let dir: string;
-  let image: string;
-  let qsd: Qsd;
-  let dev: Device | undefined;
-
-  beforeEach(async () => {
-    dir = tempDir('blkio-switch-');
-    image = createRawImage(path.join(dir, 'disk.raw'), SIZE);
-    qsd = await Qsd.start({ image, dir });
-  });
-  afterEach(async () => {
-    await dev?.close();
-    dev = undefined;
-    await qsd.dispose();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const t = useExportedImage(SIZE);
 
   async function writeThroughSwitches(a: OpenOptions, b: OpenOptions, misalign: number): Promise<void> {
-    dev = await open(a);
-    const d = dev;
+    const d = (t.dev = await open(a));
     let stop = false;
     const last = new Map<number, number>();
     const writers = Array.from({ length: WRITERS }, async (_, w) => {
@@ -61,17 +43,17 @@ describe('Bounced requests across switches (vhost-user and io_uring)', function 
     stop = true;
     await Promise.all(writers);
     await d.close();
-    dev = undefined;
-    const bytes = fs.readFileSync(image);
+    t.dev = undefined;
+    const bytes = fs.readFileSync(t.image);
     for (const [w, fill] of last) assert.equal(bytes[w * BLOCK], fill, `block ${w}`);
   }
 
   it('settles every write bounced for vhost-user (memory regions) through switches to io_uring and back', async () => {
-    await writeThroughSwitches({ driver: 'virtio-blk-vhost-user', path: qsd.socket }, { driver: 'io_uring', path: image }, 0);
+    await writeThroughSwitches({ driver: 'virtio-blk-vhost-user', path: t.qsd.socket }, { driver: 'io_uring', path: t.image }, 0);
   });
 
   it('settles every write bounced for O_DIRECT alignment through switches between two io_uring backends', async () => {
-    const direct: OpenOptions = { driver: 'io_uring', path: image, properties: { direct: true } };
+    const direct: OpenOptions = { driver: 'io_uring', path: t.image, properties: { direct: true } };
     await writeThroughSwitches(direct, direct, 1);
   });
 });

@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BlkioError, Device, open, OpenOptions, SwitchReport } from '../../../src/lib';
 import { tempDir } from '../../support/files';
-import { createRawImage, Qsd } from '../../support/qsd';
+import { useExportedImage } from '../../support/exported-image';
+import { createRawImage } from '../../support/qsd';
 import { VerifyingWriter } from '../../support/verifying-writer';
 
 const SIZE = 16 << 20;
@@ -20,28 +21,13 @@ async function progress(writer: VerifyingWriter, count: number): Promise<void> {
 
 describe('Switching between io_uring and vhost-user with writes running', function () {
   this.timeout(120000);
-  let dir: string;
-  let image: string;
-  let qsd: Qsd;
-  let dev: Device | undefined;
+  const t = useExportedImage(SIZE);
 
-  beforeEach(async () => {
-    dir = tempDir('blkio-switch-');
-    image = createRawImage(path.join(dir, 'disk.raw'), SIZE);
-    qsd = await Qsd.start({ image, dir });
-  });
-  afterEach(async () => {
-    await dev?.close();
-    dev = undefined;
-    await qsd.dispose();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-
-  const fast = (): OpenOptions => ({ driver: 'io_uring', path: image });
-  const slow = (): OpenOptions => ({ driver: 'virtio-blk-vhost-user', path: qsd.socket });
+  const fast = (): OpenOptions => ({ driver: 'io_uring', path: t.image });
+  const slow = (): OpenOptions => ({ driver: 'virtio-blk-vhost-user', path: t.qsd.socket });
 
   it('loses no acknowledged write across ten switches at queue depth 32', async () => {
-    dev = await open(fast());
+    const dev = (t.dev = await open(fast()));
     const writer = new VerifyingWriter(dev, { blocks: 1024, blockSize: BLOCK, depth: 32, flushEvery: 64 });
     const reports: SwitchReport[] = [];
     for (let i = 0; i < 10; i++) {
@@ -52,21 +38,21 @@ describe('Switching between io_uring and vhost-user with writes running', functi
     const result = await writer.stop();
     assert.equal(result.error, undefined, `a request failed: ${String(result.error)}`);
     await dev.close();
-    dev = undefined;
-    writer.check(fs.readFileSync(image));
+    t.dev = undefined;
+    writer.check(fs.readFileSync(t.image));
     assert.ok(result.reads > 0);
   });
 
   it('reports the backends it switched between and the pause', async () => {
-    dev = await open(fast());
+    const dev = (t.dev = await open(fast()));
     const writer = new VerifyingWriter(dev, { blocks: 256, blockSize: BLOCK, depth: 32 });
     await progress(writer, 50);
     const there = await dev.switchTo(slow());
     await progress(writer, 50);
     const back = await dev.switchTo(fast());
     assert.equal((await writer.stop()).error, undefined);
-    assert.equal(there.from, `io_uring:${image}`);
-    assert.equal(there.to, `virtio-blk-vhost-user:${qsd.socket}`);
+    assert.equal(there.from, `io_uring:${t.image}`);
+    assert.equal(there.to, `virtio-blk-vhost-user:${t.qsd.socket}`);
     assert.deepEqual([back.from, back.to], [there.to, there.from]);
     for (const r of [there, back]) {
       assert.ok(Number.isFinite(r.pauseMs) && r.pauseMs >= 0, `pauseMs ${r.pauseMs}`);
@@ -75,7 +61,7 @@ describe('Switching between io_uring and vhost-user with writes running', functi
   });
 
   it('runs requests issued during the switch on the new backend', async () => {
-    dev = await open(fast());
+    const dev = (t.dev = await open(fast()));
     const switching = dev.switchTo(slow());
     const data = new Uint8Array(BLOCK).fill(0x5a);
     const written = dev.write(data, 0, BLOCK, 0);
@@ -86,20 +72,20 @@ describe('Switching between io_uring and vhost-user with writes running', functi
   });
 
   it('keeps writes that a flush acknowledged on the old backend', async () => {
-    dev = await open(slow());
+    const dev = (t.dev = await open(slow()));
     const data = new Uint8Array(BLOCK).fill(0xa5);
     await dev.write(data, 0, BLOCK, BLOCK);
     await dev.flush();
     await dev.switchTo(fast());
-    // The daemon is gone: only the image can hold the write now.
-    await qsd.stop();
+    // The daemon is gone: only the t.image can hold the write now.
+    await t.qsd.stop();
     assert.deepEqual((await dev.read(new Uint8Array(BLOCK), 0, BLOCK, BLOCK)).buffer, data);
-    assert.deepEqual(new Uint8Array(fs.readFileSync(image).subarray(BLOCK, 2 * BLOCK)), data);
+    assert.deepEqual(new Uint8Array(fs.readFileSync(t.image).subarray(BLOCK, 2 * BLOCK)), data);
   });
 
   it('gives up a switch whose old backend does not complete in time, and stays on it', async () => {
-    dev = await open(slow());
-    await qsd.kill('SIGSTOP');
+    const dev = (t.dev = await open(slow()));
+    await t.qsd.kill('SIGSTOP');
     const data = new Uint8Array(BLOCK).fill(0x99);
     const stalled = dev.write(data, 0, BLOCK, 3 * BLOCK);
     try {
@@ -109,7 +95,7 @@ describe('Switching between io_uring and vhost-user with writes running', functi
         return true;
       });
     } finally {
-      await qsd.kill('SIGCONT');
+      await t.qsd.kill('SIGCONT');
     }
     await stalled;
     assert.equal(dev.blkio.getStr('driver'), 'virtio-blk-vhost-user');
