@@ -62,6 +62,10 @@
         "addon/bench/verify.cc",
         "addon/bench/write_data.cc",
         "addon/bench/zbd.cc",
+        "addon/bench/null_sink.cc",
+        "addon/bench/syscall_sink.cc",
+        "addon/bench/cpu_sink.cc",
+        "addon/bench/file_op_sink.cc",
         "addon/bench/job_loop.cc"
       ],
       # Only napi_register_module_v1 (marked default by node_api.h) is the addon's interface.

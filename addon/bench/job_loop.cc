@@ -89,8 +89,11 @@ bool plain_offsets(const JobLoopSpec& s) {
 }  // namespace
 
 JobLoop::JobLoop(Queue& queue, const JobLoopSpec& spec, double* progress)
-    : q_(&queue),
-      queues_{{&queue, spec.region_slot}},
+    : JobLoop(std::make_unique<QueueSink>(queue), spec, progress) {}
+
+JobLoop::JobLoop(std::unique_ptr<RequestSink> sink, const JobLoopSpec& spec, double* progress)
+    : q_(sink.get()),
+      queues_{{sink.get(), spec.region_slot}},
       spec_(spec),
       progress_(progress),
       free_(size_t(std::max(1, spec.iodepth))),
@@ -114,7 +117,8 @@ JobLoop::JobLoop(Queue& queue, const JobLoopSpec& spec, double* progress)
   uint8_t first_dir = spec.mixed ? uint8_t(kRead) : spec.single_dir;
   verify_reads_ = spec.verify != VerifyKind::None && first_dir == kRead;
   // One mark per write-sized block: written_[offset / len] (the smallest write size bounds the index).
-  if (spec.verify != VerifyKind::None && first_dir == kWrite) written_.assign(size_t(spec.region_len / spec.bs[kWrite].min() + 1), 0);
+  verify_format_ = VerifyFormat{spec_.verify, spec_.verify_interval, spec_.verify_pattern.data(), spec_.verify_pattern.size()};
+  if (spec.verify != VerifyKind::None && spec.do_verify && first_dir == kWrite) written_.assign(size_t(spec.region_len / spec.bs[kWrite].min() + 1), 0);
   passes_left_ = spec.loops > 0 ? spec.loops - 1 : 0;
   plain_ = !spec.mixed && !spec.zbd.enabled && !pacer_.active() && spec.verify == VerifyKind::None && spec.bs[spec.single_dir].fixed();
   slots_.resize(size_t(depth_));
@@ -125,11 +129,18 @@ JobLoop::JobLoop(Queue& queue, const JobLoopSpec& spec, double* progress)
                                          spec.bs[kRead].min(), spec.bs[kWrite].min());
   if (spec.trace_limit > 0) result_.trace.reserve(spec.trace_limit);
   if (spec.log_samples) result_.log.reserve(size_t(1) << 16);
+  moves_data_ = sink->moves_data();
+  sinks_.push_back(std::move(sink));
+}
+
+void JobLoop::add_switch_target(Queue& queue, int region_slot) {
+  sinks_.push_back(std::make_unique<QueueSink>(queue));
+  queues_.push_back({sinks_.back().get(), region_slot});
 }
 
 void JobLoop::fill_write_buffers() {
   // Write buffers hold pseudo-random data, as fio's do by default (filled here, off the JS thread).
-  if (!uses(spec_, kWrite) || spec_.verify != VerifyKind::None) return;
+  if (!uses(spec_, kWrite) || spec_.verify != VerifyKind::None || !spec_.buffers) return;
   size_t len = std::min<size_t>(spec_.bs[kWrite].max(), spec_.slot_stride);
   for (int i = 0; i < depth_; i++) write_data_.fill(slot_buffer(uint32_t(i)), len);
 }
@@ -241,6 +252,7 @@ void JobLoop::start_measuring(int64_t now) {
   std::fill(std::begin(segment_base_), std::end(segment_base_), 0);  // the counters restart from 0
   std::fill(std::begin(sampled_ios_), std::end(sampled_ios_), 0);
   std::fill(std::begin(sampled_bytes_), std::end(sampled_bytes_), 0);
+  std::fill(std::begin(unmoved_bytes_), std::end(unmoved_bytes_), 0);
   std::fill(std::begin(result_.depth_level), std::end(result_.depth_level), 0);
   std::fill(std::begin(result_.depth_submit), std::end(result_.depth_submit), 0);
   std::fill(std::begin(result_.depth_complete), std::end(result_.depth_complete), 0);
@@ -415,7 +427,7 @@ bool JobLoop::place_in_zones(uint8_t dir, uint64_t& rel, uint32_t& len) {
 bool JobLoop::reset_zone(uint32_t zone) {
   if (spec_.zbd.emulated) return true;
   uint64_t offset = spec_.region_start + uint64_t(zone) * spec_.zbd.zone_size;
-  q_->zone_management(RequestType::ZoneReset, offset, reinterpret_cast<void*>(uintptr_t(UINT32_MAX)), 0);
+  q_->zone_management(RequestType::ZoneReset, offset, reinterpret_cast<void*>(uintptr_t(UINT32_MAX)));
   int r = 0;
   while (r == 0) {
     timespec slice{0, long(kWaitSliceNs)};
@@ -451,13 +463,13 @@ JOB_LOOP_STEP void JobLoop::start_request(uint32_t index, uint8_t dir, uint32_t 
   void* user_data = reinterpret_cast<void*>(uintptr_t(index));
   if (result_.trace.size() < spec_.trace_limit) result_.trace.push_back({s.offset, len, dir, uint8_t(phase_)});
   if (dir == kTrim) {
-    if (spec_.write_zeroes_on_trim) q_->write_zeroes(s.offset, len, user_data, 0);
-    else q_->discard(s.offset, len, user_data, 0);
+    if (spec_.write_zeroes_on_trim) q_->write_zeroes(s.offset, len, user_data);
+    else q_->discard(s.offset, len, user_data);
     return;
   }
-  if (dir == kWrite) {
+  if (dir == kWrite && buf) {
     if (spec_.verify != VerifyKind::None) {
-      fill_verify_block(buf, len, s.offset, spec_.verify, verify_seed_);
+      fill_verify_block(buf, len, s.offset, verify_format_, verify_seed_);
       if (rel / len < written_.size()) written_[rel / len] = 1;
     } else if (write_data_.per_request()) {
       write_data_.fill(buf, len);
@@ -466,12 +478,12 @@ JOB_LOOP_STEP void JobLoop::start_request(uint32_t index, uint8_t dir, uint32_t 
   }
   if (spec_.vectored) {
     s.iov = {buf, len};
-    if (dir == kRead) q_->readv(s.offset, &s.iov, 1, user_data, 0);
-    else q_->writev(s.offset, &s.iov, 1, user_data, 0);
+    if (dir == kRead) q_->readv(s.offset, &s.iov, 1, user_data);
+    else q_->writev(s.offset, &s.iov, 1, user_data);
   } else if (dir == kRead) {
-    q_->read(s.offset, buf, len, user_data, 0, spec_.region_slot);
+    q_->read(s.offset, buf, len, user_data, spec_.region_slot);
   } else {
-    q_->write(s.offset, buf, len, user_data, 0, spec_.region_slot);
+    q_->write(s.offset, buf, len, user_data, spec_.region_slot);
   }
 }
 
@@ -541,7 +553,8 @@ JOB_LOOP_STEP bool JobLoop::reap(int min, int max) {
 JOB_LOOP_STEP void JobLoop::count_completion(const Slot& s, int64_t now) {
   DirectionResult& d = result_.dir[s.dir];
   d.ios++;
-  d.bytes += s.len;
+  if (moves_data_) d.bytes += s.len;
+  else unmoved_bytes_[s.dir] += s.len;  // not the job's bytes, but its bandwidth samples count them
   uint64_t slat = uint64_t(s.submitted_ns - s.start_ns), clat = uint64_t(now - s.submitted_ns);
   d.slat.add(slat);
   d.clat.add(clat);
@@ -587,7 +600,7 @@ JOB_LOOP_STEP void JobLoop::complete(int n, int64_t now) {
 void JobLoop::check_read(const Slot& s, uint8_t* buf) {
   result_.verified_blocks++;
   char why[256];
-  if (check_verify_block(buf, s.len, s.offset, spec_.verify, why, sizeof why)) return;
+  if (check_verify_block(buf, s.len, s.offset, verify_format_, why, sizeof why)) return;
   if (!result_.error) fail(kEilseq, why);
 }
 
@@ -645,9 +658,10 @@ void JobLoop::time_events(int64_t now) {
     for (int d = 0; d < 3; d++) {
       if (result_.dir[d].ios == 0) continue;
       DirectionResult& r = result_.dir[d];
-      r.bw_kib.add(double(r.bytes - sampled_bytes_[d]) / 1024 / secs);
+      uint64_t bytes = r.bytes + unmoved_bytes_[d];
+      r.bw_kib.add(double(bytes - sampled_bytes_[d]) / 1024 / secs);
       r.iops.add(double(r.ios - sampled_ios_[d]) / secs);
-      sampled_bytes_[d] = r.bytes;
+      sampled_bytes_[d] = bytes;
       sampled_ios_[d] = r.ios;
     }
     last_sample_ = now;
@@ -696,7 +710,7 @@ bool JobLoop::switch_queue() {
 
 bool JobLoop::flush_before_switch() {
   void* const tag = reinterpret_cast<void*>(~uintptr_t(0));
-  q_->flush(tag, 0);
+  q_->flush(tag);
   for (;;) {
     timespec slice{0, long(kWaitSliceNs)};
     int r = q_->do_io(comps_.data(), 1, 1, &slice);

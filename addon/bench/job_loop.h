@@ -23,6 +23,7 @@
 #include "latency.h"
 #include "offsets.h"
 #include "pacer.h"
+#include "request_sink.h"
 #include "slot_stack.h"
 #include "verify.h"
 #include "write_data.h"
@@ -61,6 +62,9 @@ struct JobLoopSpec {
   uint64_t seed = 0;
   uint32_t job_index = 0;
   VerifyKind verify = VerifyKind::None;
+  uint32_t verify_interval = 0;        // a verify header every this many bytes (0: one per block)
+  std::vector<uint8_t> verify_pattern;  // the payload (empty: pseudo-random)
+  bool do_verify = true;                // false: a verifying write job does not read its blocks back
   WriteDataSpec write_data;
   PaceSpec pace;
   uint64_t rate_min[3] = {};
@@ -158,9 +162,12 @@ class JobLoop {
  public:
   // progress: kProgressFields doubles (may be null), written about every 100 ms.
   JobLoop(Queue& queue, const JobLoopSpec& spec, double* progress);
+  // The same over another sink (blkbench's null sink). Without buffers
+  // (spec.buffers null) no data is prepared or checked: verify must be off.
+  JobLoop(std::unique_ptr<RequestSink> sink, const JobLoopSpec& spec, double* progress);
   // Another queue over the same image (a second backend), with the loop's
   // buffers mapped there at region_slot. The caller holds its claim too.
-  void add_switch_target(Queue& queue, int region_slot) { queues_.push_back({&queue, region_slot}); }
+  void add_switch_target(Queue& queue, int region_slot);
   // Runs to the end on the calling thread. The caller holds queue.claim().
   void run();
   // Thread-safe: stop issuing, let what is in flight complete, then return.
@@ -214,13 +221,15 @@ class JobLoop {
   bool stop_asked();
   void check_rate_min();
   void finish();
-  uint8_t* slot_buffer(uint32_t index) { return spec_.buffers + size_t(index) * spec_.slot_stride; }
+  uint8_t* slot_buffer(uint32_t index) { return spec_.buffers ? spec_.buffers + size_t(index) * spec_.slot_stride : nullptr; }
 
   struct Target {
-    Queue* queue;
+    RequestSink* queue;
     int region_slot;
   };
-  Queue* q_;  // the queue in use: queues_[current_]
+  std::vector<std::unique_ptr<RequestSink>> sinks_;  // what queues_ points to
+  RequestSink* q_;  // the sink in use: queues_[current_]
+  bool moves_data_ = true;  // false: requests are counted, their bytes are not (ioengine=cpuio)
   std::vector<Target> queues_;
   size_t current_ = 0;
   bool switching_ = false;  // drain, then move to the next queue
@@ -244,6 +253,7 @@ class JobLoop {
   WriteData write_data_;
   Pacer pacer_;
   uint32_t verify_seed_;
+  VerifyFormat verify_format_;  // points into spec_.verify_pattern
   bool verify_reads_;
   std::vector<uint8_t> written_;  // blocks written by a verifying write job, read back in the verify phase
   uint64_t verify_cursor_ = 0;
@@ -267,6 +277,7 @@ class JobLoop {
   int64_t ramp_end_, run_end_, next_sample_, next_tick_, next_event_;
   int64_t last_sample_ = 0;
   uint64_t sampled_ios_[3] = {}, sampled_bytes_[3] = {};  // the counters at the last bandwidth/IOPS sample
+  uint64_t unmoved_bytes_[3] = {};  // lengths of measured requests of a sink that moves no data
   CpuUsage cpu_start_, process_cpu_start_;
   JobLoopResult result_;
 };

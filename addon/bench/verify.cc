@@ -44,10 +44,10 @@ void fill_payload(uint8_t* payload, size_t words, uint32_t base) {
 
 size_t digest_len(VerifyKind kind) { return kind == VerifyKind::Md5 ? 16 : 4; }
 
-// The checksum of a block whose checksum field (bytes 24..40) is zero.
+// The checksum of a chunk whose checksum field (bytes 24..40) is zero; meta's covers the header alone.
 void checksum(VerifyKind kind, const uint8_t* block, size_t len, uint8_t out[16]) {
   const uint8_t* payload = block + kVerifyHeaderLen;
-  size_t payload_len = len - kVerifyHeaderLen;
+  size_t payload_len = kind == VerifyKind::Meta ? 0 : len - kVerifyHeaderLen;
   if (kind == VerifyKind::Md5) {
     Md5 md5;
     md5.update(block, 24);
@@ -58,18 +58,49 @@ void checksum(VerifyKind kind, const uint8_t* block, size_t len, uint8_t out[16]
   put32(out, crc32c(payload, payload_len, crc32c(block, 24)));
 }
 
-}  // namespace
+const char* kind_name(VerifyKind kind) {
+  switch (kind) {
+    case VerifyKind::Md5: return "md5";
+    case VerifyKind::Meta: return "meta";
+    case VerifyKind::Pattern: return "pattern";
+    default: return "crc32c";
+  }
+}
 
-void fill_verify_block(uint8_t* block, size_t len, uint64_t offset, VerifyKind kind, uint32_t seed) {
-  // Payload: word n is a hash of (base + n x golden ratio), as src/blkbench/verify.ts; the words do
-  // not depend on each other, so the compiler fills several per instruction.
-  uint32_t base = (seed ^ uint32_t(uint32_t(offset / 512) * 0x9e3779b1u) ^ uint32_t(offset >> 41)) | 1;
-  size_t words = (len - kVerifyHeaderLen) / 4;
-  uint8_t* payload = block + kVerifyHeaderLen;
-  fill_payload(payload, words, base);
-  if (size_t tail = (len - kVerifyHeaderLen) % 4) {
-    uint32_t x = payload_word(base, uint32_t(words));
-    for (size_t k = 0; k < tail; k++) payload[4 * words + k] = uint8_t(x >> (8 * k));
+// verify_pattern repeated from the block's start (as fio fills a buffer):
+// byte p of a chunk `at` bytes into its block is pattern[(at + p) % length].
+void fill_pattern(uint8_t* chunk, size_t at, size_t from, size_t len, const VerifyFormat& f) {
+  for (size_t p = from; p < len; p++) chunk[p] = f.pattern[(at + p) % f.pattern_len];
+}
+
+// The first byte from `from` on that is not the pattern's, or len.
+size_t pattern_mismatch(const uint8_t* chunk, size_t at, size_t from, size_t len, const VerifyFormat& f) {
+  for (size_t p = from; p < len; p++)
+    if (chunk[p] != f.pattern[(at + p) % f.pattern_len]) return p;
+  return len;
+}
+
+size_t chunk_len(size_t len, const VerifyFormat& f) { return f.interval > 0 && f.interval < len ? f.interval : len; }
+
+void fill_chunk(uint8_t* block, size_t at, size_t len, uint64_t offset, const VerifyFormat& f, uint32_t seed) {
+  VerifyKind kind = f.kind;
+  if (kind == VerifyKind::Pattern) {
+    fill_pattern(block, at, 0, len, f);
+    return;
+  }
+  if (f.pattern_len > 0) {
+    fill_pattern(block, at, kVerifyHeaderLen, len, f);
+  } else {
+    // Payload: word n is a hash of (base + n x golden ratio), as src/blkbench/verify.ts; the words do
+    // not depend on each other, so the compiler fills several per instruction.
+    uint32_t base = (seed ^ uint32_t(uint32_t(offset / 512) * 0x9e3779b1u) ^ uint32_t(offset >> 41)) | 1;
+    size_t words = (len - kVerifyHeaderLen) / 4;
+    uint8_t* payload = block + kVerifyHeaderLen;
+    fill_payload(payload, words, base);
+    if (size_t tail = (len - kVerifyHeaderLen) % 4) {
+      uint32_t x = payload_word(base, uint32_t(words));
+      for (size_t k = 0; k < tail; k++) payload[4 * words + k] = uint8_t(x >> (8 * k));
+    }
   }
   put32(block, kVerifyMagic);
   put32(block + 4, uint32_t(len));
@@ -83,12 +114,20 @@ void fill_verify_block(uint8_t* block, size_t len, uint64_t offset, VerifyKind k
   std::memcpy(block + 24, sum, digest_len(kind));
 }
 
-bool check_verify_block(uint8_t* block, size_t len, uint64_t offset, VerifyKind kind, char* why, size_t why_len) {
+bool check_chunk(uint8_t* block, size_t at, size_t len, uint64_t offset, const VerifyFormat& f, char* why, size_t why_len) {
+  VerifyKind kind = f.kind;
   auto fail = [&](const char* what) {
     snprintf(why, why_len, "verify: bad block at offset %" PRIu64 " (length %zu): %s", offset, len, what);
     return false;
   };
   char detail[160];
+  auto check_pattern = [&](size_t from) {
+    size_t bad = pattern_mismatch(block, at, from, len, f);
+    if (bad == len) return true;
+    snprintf(detail, sizeof detail, "pattern mismatch at byte %zu: 0x%02x, expected 0x%02x", bad, block[bad], f.pattern[(at + bad) % f.pattern_len]);
+    return fail(detail);
+  };
+  if (kind == VerifyKind::Pattern) return check_pattern(0);
   if (len < kVerifyHeaderLen) return fail("shorter than the verify header");
   uint32_t magic = get32(block);
   if (magic != kVerifyMagic) {
@@ -106,7 +145,7 @@ bool check_verify_block(uint8_t* block, size_t len, uint64_t offset, VerifyKind 
     return fail(detail);
   }
   uint32_t code = get32(block + 20);
-  const char* name = kind == VerifyKind::Md5 ? "md5" : "crc32c";
+  const char* name = kind_name(kind);
   if (code != uint32_t(kind)) {
     snprintf(detail, sizeof detail, "written with verify kind %u, checking as %s", code, name);
     return fail(detail);
@@ -117,9 +156,9 @@ bool check_verify_block(uint8_t* block, size_t len, uint64_t offset, VerifyKind 
   std::memset(block + 24, 0, kVerifyHeaderLen - 24);
   checksum(kind, block, len, got);
   std::memcpy(block + 24, want, n);
-  if (std::memcmp(want, got, n) == 0) return true;
-  if (kind == VerifyKind::Crc32c) {
-    snprintf(detail, sizeof detail, "crc32c mismatch: stored 0x%08x, computed 0x%08x", get32(want), get32(got));
+  if (std::memcmp(want, got, n) == 0) return f.pattern_len == 0 || check_pattern(kVerifyHeaderLen);
+  if (kind != VerifyKind::Md5) {
+    snprintf(detail, sizeof detail, "%s mismatch: stored 0x%08x, computed 0x%08x", name, get32(want), get32(got));
   } else {
     char w[33], g[33];
     for (size_t i = 0; i < 16; i++) {
@@ -129,6 +168,20 @@ bool check_verify_block(uint8_t* block, size_t len, uint64_t offset, VerifyKind 
     snprintf(detail, sizeof detail, "md5 mismatch: stored %s, computed %s", w, g);
   }
   return fail(detail);
+}
+
+}  // namespace
+
+void fill_verify_block(uint8_t* block, size_t len, uint64_t offset, const VerifyFormat& format, uint32_t seed) {
+  size_t chunk = chunk_len(len, format);
+  for (size_t at = 0; at + chunk <= len; at += chunk) fill_chunk(block + at, at, chunk, offset + at, format, seed);
+}
+
+bool check_verify_block(uint8_t* block, size_t len, uint64_t offset, const VerifyFormat& format, char* why, size_t why_len) {
+  size_t chunk = chunk_len(len, format);
+  for (size_t at = 0; at + chunk <= len; at += chunk)
+    if (!check_chunk(block + at, at, chunk, offset + at, format, why, why_len)) return false;
+  return true;
 }
 
 }  // namespace blkio::bench

@@ -12,10 +12,16 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <thread>
 
 #include "../bench/job_loop.h"
+#include "../bench/syscall_sink.h"
+#include "../bench/cpu_sink.h"
+#include "../bench/file_op_sink.h"
+#include "../bench/null_sink.h"
 #include "addon_data.h"
 #include "errors.h"
 #include "job_loop_spec.h"
@@ -43,6 +49,8 @@ struct JobLoopRun {
   std::vector<std::shared_ptr<Blkio>> target_owners;
   std::vector<std::shared_ptr<Blkio>> mapped_into;
   std::unique_ptr<bench::JobLoop> loop;
+  // A memory device's loop: its buffers, plain memory (no Blkio maps them).
+  std::unique_ptr<uint8_t, decltype(&free)> heap_buffers{nullptr, &free};
   std::thread thread;
   Napi::ThreadSafeFunction on_done;
   Napi::Reference<Napi::Value> progress_ref;  // keeps the shared counters alive
@@ -252,13 +260,158 @@ std::vector<SwitchTarget> switch_targets(Napi::Env env, Napi::Value v, const Blk
   return out;
 }
 
-// startJobLoop(nativeQueue, spec, progress: Float64Array | undefined, onDone, switchTargets?: Queue[])
+// The live counters the loop's thread writes: a Float64Array over a SharedArrayBuffer, or none.
+double* progress_of(Napi::Env env, Napi::Value progress_value) {
+  if (progress_value.IsUndefined() || progress_value.IsNull()) return nullptr;
+  if (!progress_value.IsTypedArray() || progress_value.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    bad_spec(env, "job loop: progress must be a Float64Array");
+  auto arr = progress_value.As<Napi::Float64Array>();
+  // The loop's thread writes into it for the whole run: an ArrayBuffer could
+  // be detached (transferred) under it, a SharedArrayBuffer cannot.
+  bool detachable = false;
+  napi_is_arraybuffer(env, arr.ArrayBuffer(), &detachable);
+  if (detachable) bad_spec(env, "job loop: progress must be a Float64Array over a SharedArrayBuffer");
+  if (arr.ElementLength() < size_t(bench::kProgressFields)) bad_spec(env, "job loop: progress must hold at least 8 numbers");
+  return arr.Data();
+}
+
+// Runs the loop on its thread; when it ends, onDone gets the result on the JS thread.
+Napi::Value launch(Napi::Env env, RunHolder run, Napi::Value progress_value, Napi::Function on_done) {
+  if (progress_value.IsTypedArray()) run->progress_ref = Napi::Persistent(progress_value);
+  run->on_done = Napi::ThreadSafeFunction::New(env, on_done, "blkio job loop", 0, 1);
+  run->hook_holder = new RunHolder(run);
+  napi_add_env_cleanup_hook(env, cleanup_hook, run->hook_holder);
+  JobLoopRun* raw = run.get();
+  run->thread = std::thread([raw, tsfn = run->on_done, keep = new RunHolder(run)]() mutable {
+    raw->loop->run();
+    if (raw->queue) raw->queue->release_claim();
+    for (auto& q : raw->target_queues) q->release_claim();
+    if (tsfn.BlockingCall(keep, on_loop_done) != napi_ok) delete keep;  // the environment is going away
+    tsfn.Release();
+  });
+  auto* external_holder = new RunHolder(run);
+  auto handle = Napi::External<RunHolder>::New(env, external_holder, [](Napi::Env, RunHolder* h) { delete h; });
+  napi_type_tag_object(env, handle, &kJobLoopTag);
+  return handle;
+}
+
+// filecreate/filestat/filedelete: the files, their size and the operation.
+std::unique_ptr<bench::RequestSink> file_op_sink(Napi::Env env, Napi::Object o, const bench::JobLoopSpec& spec) {
+  Napi::Value opv = o.Get("fileOp");
+  std::string op = opv.IsString() ? opv.As<Napi::String>().Utf8Value() : "";
+  bench::FileOp fop;
+  if (op == "create") fop = bench::FileOp::Create;
+  else if (op == "stat") fop = bench::FileOp::Stat;
+  else if (op == "lstat") fop = bench::FileOp::Lstat;
+  else if (op == "statx") fop = bench::FileOp::Statx;
+  else if (op == "unlink") fop = bench::FileOp::Unlink;
+  else bad_spec(env, "job loop: fileOp must be create, stat, lstat, statx or unlink");
+  Napi::Value fv = o.Get("files");
+  if (!fv.IsArray()) bad_spec(env, "job loop: files must be an array of paths");
+  Napi::Array files = fv.As<Napi::Array>();
+  if (files.Length() == 0 || files.Length() > (1u << 20)) bad_spec(env, "job loop: files must hold 1 to 1048576 paths");
+  std::vector<std::string> paths;
+  paths.reserve(files.Length());
+  for (uint32_t i = 0; i < files.Length(); i++) {
+    Napi::Value p = files[i];
+    if (!p.IsString()) bad_spec(env, "job loop: files must be an array of paths");
+    paths.push_back(p.As<Napi::String>().Utf8Value());
+    if (paths.back().empty() || paths.back().find('\0') != std::string::npos) bad_spec(env, "job loop: a path in files is empty or holds a NUL");
+  }
+  Napi::Value sv = o.Get("fileSize");
+  double size = sv.IsNumber() ? sv.As<Napi::Number>().DoubleValue() : 0;
+  if (!(size >= 1 && size <= 9007199254740991.0) || size != std::floor(size)) bad_spec(env, "job loop: fileSize must be a positive integer");
+  if (double(spec.region_start) + double(spec.region_len) > size * double(paths.size()))
+    bad_spec(env, "job loop: the region reaches past the last file (files x fileSize)");
+  return std::make_unique<bench::FileOpSink>(fop, std::move(paths), uint64_t(size), size_t(spec.iodepth) + 1);
+}
+
+// blkbench's ioengine=null: the loop's requests go to a null sink, which
+// completes them without a target and without touching data, so the loop
+// has no buffers, and what needs data or a device is refused.
+Napi::Value start_null_job_loop(Napi::Env env, const Napi::CallbackInfo& info) {
+  bench::JobLoopSpec spec = parse_job_loop_spec(env, info[1].As<Napi::Object>());
+  // ioengine=cpuio: { cpuMode: 'noop' | 'qsort', cycleNs } as the sixth argument;
+  // filecreate/filestat/filedelete: { fileOp, files: string[], fileSize }.
+  std::unique_ptr<bench::RequestSink> sink;
+  if (info[5].IsObject() && info[5].As<Napi::Object>().Has("fileOp")) {
+    sink = file_op_sink(env, info[5].As<Napi::Object>(), spec);
+  } else if (info[5].IsObject()) {
+    Napi::Object c = info[5].As<Napi::Object>();
+    Napi::Value m = c.Get("cpuMode");
+    std::string mode = m.IsString() ? m.As<Napi::String>().Utf8Value() : "";
+    if (mode != "noop" && mode != "qsort") bad_spec(env, "job loop: cpuMode must be 'noop' or 'qsort'");
+    Napi::Value cy = c.Get("cycleNs");
+    double cycle = cy.IsNumber() ? cy.As<Napi::Number>().DoubleValue() : -1;
+    if (!(cycle >= 1000 && cycle <= 60e9) || cycle != std::floor(cycle)) bad_spec(env, "job loop: cycleNs must be an integer from 1000 (1 us) to 60e9 (60 s)");
+    sink = std::make_unique<bench::CpuSink>(mode == "qsort" ? bench::CpuMode::Qsort : bench::CpuMode::Noop, int64_t(cycle), size_t(spec.iodepth) + 1);
+  } else {
+    sink = std::make_unique<bench::NullSink>(size_t(spec.iodepth) + 1);
+  }
+  if (spec.verify != bench::VerifyKind::None) bad_spec(env, "job loop without a queue (null sink): verify needs data, and it keeps none");
+  if (spec.stamp_writes) bad_spec(env, "job loop without a queue (null sink): stampWrites needs data, and it keeps none");
+  if (spec.wait_mode == bench::WaitMode::Eventfd) bad_spec(env, "job loop without a queue (null sink): waitMode 'eventfd' needs a completion fd, and it has none");
+  if (spec.zbd.enabled) bad_spec(env, "job loop without a queue (null sink): zbd needs a zoned device");
+  if (!info[4].IsUndefined() && !info[4].IsNull()) bad_spec(env, "job loop without a queue (null sink): it has no switch targets");
+  double* progress = progress_of(env, info[2]);
+  auto run = std::make_shared<JobLoopRun>();
+  run->env = env;
+  spec.buffers = nullptr;
+  spec.slot_stride = 0;
+  spec.region_slot = -1;
+  run->loop = std::make_unique<bench::JobLoop>(std::move(sink), spec, progress);
+  return launch(env, run, info[2], info[3].As<Napi::Function>());
+}
+
+// blkbench's synchronous targets: a sink that does one system call per
+// request itself (pread/pwrite on a memory character device such as
+// /dev/null, fallocate or ftruncate on a file), into buffers of plain memory.
+Napi::Value start_syscall_job_loop(Napi::Env env, const Napi::CallbackInfo& info) {
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  Napi::Value k = info[5];
+  std::string kind_name = k.IsString() ? k.As<Napi::String>().Utf8Value() : "readwrite";
+  bench::SyscallKind kind = kind_name == "fallocate" ? bench::SyscallKind::Fallocate
+                            : kind_name == "ftruncate" ? bench::SyscallKind::Ftruncate
+                            : kind_name == "readwrite" ? bench::SyscallKind::ReadWrite
+                                                       : (bad_spec(env, "job loop: the target kind must be readwrite, fallocate or ftruncate"), bench::SyscallKind::ReadWrite);
+  bench::JobLoopSpec spec = parse_job_loop_spec(env, info[1].As<Napi::Object>());
+  if (kind != bench::SyscallKind::ReadWrite && spec.verify != bench::VerifyKind::None)
+    bad_spec(env, "job loop on " + kind_name + ": verify needs data, and " + kind_name + " moves none");
+  if (spec.wait_mode == bench::WaitMode::Eventfd) bad_spec(env, "job loop on a system-call target: waitMode 'eventfd' needs a completion fd, and it has none");
+  if (spec.zbd.enabled) bad_spec(env, "job loop on a system-call target: zbd needs a zoned device");
+  if (!info[4].IsUndefined() && !info[4].IsNull()) bad_spec(env, "job loop on a system-call target: it has no switch targets");
+  double* progress = progress_of(env, info[2]);
+  uint64_t stride = round_up(max_block_size(spec), 4096);
+  uint64_t mem_len = stride * uint64_t(spec.iodepth);
+  if (mem_len > kMaxJobMemory)
+    bad_spec(env, "job loop: iodepth x block size needs " + std::to_string(mem_len) + " bytes of buffers, more than 1 GiB");
+  bool writes = spec.mixed || spec.single_dir != bench::kRead;
+  std::string why;
+  int fd = bench::open_syscall_target(path.c_str(), kind, writes, &why);
+  if (fd < 0) throw_blkio_error(env, fd, why.c_str());
+  auto sink = std::make_unique<bench::SyscallSink>(fd, kind, size_t(spec.iodepth) + 1);
+  auto run = std::make_shared<JobLoopRun>();
+  run->env = env;
+  void* mem = nullptr;
+  if (posix_memalign(&mem, 4096, size_t(mem_len)) != 0) throw_blkio_error(env, -ENOMEM, "job loop: no memory for the buffers");
+  run->heap_buffers.reset(static_cast<uint8_t*>(mem));
+  std::memset(mem, 0, size_t(mem_len));
+  spec.buffers = run->heap_buffers.get();
+  spec.slot_stride = size_t(stride);
+  spec.region_slot = -1;
+  run->loop = std::make_unique<bench::JobLoop>(std::move(sink), spec, progress);
+  return launch(env, run, info[2], info[3].As<Napi::Function>());
+}
+
+// startJobLoop(nativeQueue | null | path, spec, progress: Float64Array | undefined, onDone, switchTargets?: Queue[], pathKind?: readwrite | fallocate | ftruncate)
 Napi::Value start_job_loop(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(addon_data(env).queue_class.Value()))
-    throw_blkio_error(env, -ENOTSUP, "the job loop runs on queues of this addon's drivers only");
   if (!info[1].IsObject()) bad_spec(env, "job loop spec must be an object");
   if (!info[3].IsFunction()) bad_spec(env, "job loop: onDone must be a function");
+  if (info[0].IsNull()) return start_null_job_loop(env, info);
+  if (info[0].IsString()) return start_syscall_job_loop(env, info);
+  if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(addon_data(env).queue_class.Value()))
+    throw_blkio_error(env, -ENOTSUP, "the job loop runs on queues of this addon's drivers only");
   QueueObject* qo = QueueObject::Unwrap(info[0].As<Napi::Object>());
   std::shared_ptr<Queue> queue = qo->core_queue();
   std::shared_ptr<Blkio> owner = qo->core_owner();
@@ -267,22 +420,7 @@ Napi::Value start_job_loop(const Napi::CallbackInfo& info) {
   std::vector<SwitchTarget> targets = switch_targets(env, info[4], *owner);
   if (!targets.empty() && spec.switch_every_ns <= 0) bad_spec(env, "job loop: switch targets need switchEveryNs > 0");
 
-  double* progress = nullptr;
-  Napi::Value progress_value = info[2];
-  if (!progress_value.IsUndefined() && !progress_value.IsNull()) {
-    if (!progress_value.IsTypedArray() || progress_value.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
-      bad_spec(env, "job loop: progress must be a Float64Array");
-    auto arr = progress_value.As<Napi::Float64Array>();
-    // The loop's thread writes into it for the whole run: an ArrayBuffer could
-    // be detached (transferred) under it, a SharedArrayBuffer cannot.
-    bool detachable = false;
-    napi_is_arraybuffer(env, arr.ArrayBuffer(), &detachable);
-    if (detachable) bad_spec(env, "job loop: progress must be a Float64Array over a SharedArrayBuffer");
-    if (arr.ElementLength() < size_t(bench::kProgressFields))
-      bad_spec(env, "job loop: progress must hold at least 8 numbers");
-    progress = arr.Data();
-  }
-
+  double* progress = progress_of(env, info[2]);
   // The buffers suit every queue the loop may use.
   uint64_t buf_align = uint64_t(std::max(1, owner->info().buf_alignment));
   uint64_t region_align = std::max<uint64_t>(4096, owner->info().mem_region_alignment);
@@ -348,27 +486,10 @@ Napi::Value start_job_loop(const Napi::CallbackInfo& info) {
     }
     run->loop->add_switch_target(*run->target_queues[i], b->mapped_region_slot(run->region.addr, run->region.len));
   }
-  if (progress) run->progress_ref = Napi::Persistent(progress_value);
-  run->on_done = Napi::ThreadSafeFunction::New(env, info[3].As<Napi::Function>(), "blkio job loop", 0, 1);
-
-  run->hook_holder = new RunHolder(run);
-  napi_add_env_cleanup_hook(env, cleanup_hook, run->hook_holder);
   unclaim.q = nullptr;  // the thread releases the claims, the done callback the region
   unclaim_targets.qs = nullptr;
   free_region.run = nullptr;
-  JobLoopRun* raw = run.get();
-  run->thread = std::thread([raw, tsfn = run->on_done, keep = new RunHolder(run)]() mutable {
-    raw->loop->run();
-    raw->queue->release_claim();
-    for (auto& q : raw->target_queues) q->release_claim();
-    if (tsfn.BlockingCall(keep, on_loop_done) != napi_ok) delete keep;  // the environment is going away
-    tsfn.Release();
-  });
-
-  auto* external_holder = new RunHolder(run);
-  auto handle = Napi::External<RunHolder>::New(env, external_holder, [](Napi::Env, RunHolder* h) { delete h; });
-  napi_type_tag_object(env, handle, &kJobLoopTag);
-  return handle;
+  return launch(env, run, info[2], info[3].As<Napi::Function>());
 }
 
 Napi::Value stop_job_loop(const Napi::CallbackInfo& info) {

@@ -202,6 +202,44 @@ uint32_t max_block_size(const bench::JobLoopSpec& spec) {
   return m;
 }
 
+// verify, verifyInterval, verifyPattern (bytes), doVerify.
+void verify_format(Napi::Env env, Napi::Object s, bench::JobLoopSpec& spec) {
+  std::string verify = choice(env, s, "verify", {"none", "crc32c", "md5", "meta", "pattern"}, "none");
+  spec.verify = verify == "crc32c" ? bench::VerifyKind::Crc32c
+                : verify == "md5"  ? bench::VerifyKind::Md5
+                : verify == "meta" ? bench::VerifyKind::Meta
+                : verify == "pattern" ? bench::VerifyKind::Pattern
+                                      : bench::VerifyKind::None;
+  spec.verify_interval = uint32_t(field(env, s, "verifyInterval", 0, kMaxBlock, 0));
+  Napi::Value p = s.Get("verifyPattern");
+  if (!p.IsUndefined() && !p.IsNull()) {
+    if (!p.IsArray()) bad(env, "verifyPattern must be an array of byte values");
+    Napi::Array a = p.As<Napi::Array>();
+    if (a.Length() == 0 || a.Length() > bench::kMaxVerifyPattern)
+      bad(env, "verifyPattern must hold 1 to " + std::to_string(bench::kMaxVerifyPattern) + " bytes");
+    for (uint32_t i = 0; i < a.Length(); i++) spec.verify_pattern.push_back(uint8_t(integer(env, a[i], "verifyPattern[" + std::to_string(i) + "]", 0, 255, 0)));
+  }
+  Napi::Value dv = s.Get("doVerify");
+  spec.do_verify = dv.IsUndefined() ? true : dv.ToBoolean().Value();
+  if (spec.verify == bench::VerifyKind::Pattern && spec.verify_pattern.empty()) bad(env, "verify 'pattern' needs verifyPattern");
+}
+
+// A header every verifyInterval bytes: the interval must fit a header and cut every block size evenly.
+void check_verify_interval(Napi::Env env, const bench::JobLoopSpec& spec) {
+  uint32_t interval = spec.verify_interval;
+  if (interval == 0) return;
+  if (spec.verify != bench::VerifyKind::Pattern && interval < bench::kVerifyHeaderLen)
+    bad(env, "verifyInterval must be at least 40 bytes, the verify header's size");
+  for (int d = 0; d < 3; d++) {
+    if (!used(spec, d)) continue;
+    for (int i = 0; i < spec.bs[d].count; i++) {
+      uint32_t size = spec.bs[d].size[i];
+      if (size > interval && size % interval != 0)
+        bad(env, "verifyInterval " + std::to_string(interval) + " does not divide the block size " + std::to_string(size));
+    }
+  }
+}
+
 bench::JobLoopSpec parse_job_loop_spec(Napi::Env env, Napi::Object s) {
   bench::JobLoopSpec spec;
   directions(env, s, spec);
@@ -225,8 +263,7 @@ bench::JobLoopSpec parse_job_loop_spec(Napi::Env env, Napi::Object s) {
   spec.startdelay_ns = int64_t(field(env, s, "startdelayNs", 0, kMaxSafe, 0));
   std::string wait = choice(env, s, "waitMode", {"block", "loop", "eventfd"}, "block");
   spec.wait_mode = wait == "loop" ? bench::WaitMode::Loop : wait == "eventfd" ? bench::WaitMode::Eventfd : bench::WaitMode::Block;
-  std::string verify = choice(env, s, "verify", {"none", "crc32c", "md5"}, "none");
-  spec.verify = verify == "crc32c" ? bench::VerifyKind::Crc32c : verify == "md5" ? bench::VerifyKind::Md5 : bench::VerifyKind::None;
+  verify_format(env, s, spec);
   write_data(env, s, spec.write_data);
   per_direction(env, s, "rate", spec.pace.rate);
   per_direction(env, s, "rateIops", spec.pace.rate_iops);
@@ -268,6 +305,7 @@ bench::JobLoopSpec parse_job_loop_spec(Napi::Env env, Napi::Object s) {
     if (spec.verify != bench::VerifyKind::None && spec.bs[d].min() < bench::kVerifyHeaderLen)
       bad(env, "verify needs blocks of at least 40 bytes, the verify header's size");
   }
+  if (spec.verify != bench::VerifyKind::None) check_verify_interval(env, spec);
   if (spec.region_len < largest)
     bad(env, "regionLength " + std::to_string(spec.region_len) + " is smaller than the block size " + std::to_string(largest));
   if (spec.verify != bench::VerifyKind::None && spec.bs[bench::kRead].min() < bench::kVerifyHeaderLen)

@@ -5,7 +5,8 @@
  */
 import * as fs from 'node:fs';
 import { Blkio, create, createCompletions } from '../lib';
-import { DRIVERS } from './options';
+import { DRIVERS, FILE_ENGINES, FILE_OP_ENGINES } from './options';
+import { defaultFileName } from './files';
 import { JobLoop } from './loop';
 import { JobSpec, jobDirections, maxBlockSize, minBlockSize, DIRECTIONS } from './options';
 import { resolveSizeOrPercent } from './units';
@@ -18,7 +19,19 @@ export class SetupError extends Error {
 }
 
 export interface PreparedDevice {
-  blkio: Blkio;
+  /**
+   * The started device; undefined for ioengine=null, whose requests the job loop completes itself,
+   * and for a memory character device (memDevice), which the job loop reads and writes itself.
+   */
+  blkio: Blkio | undefined;
+  /** /dev/null, /dev/zero and the like: the io_uring driver (as libblkio's) takes no character device. */
+  memDevice?: string;
+  /** ioengine=filecreate|filestat|filedelete: each clone's files and the operation on each. */
+  fileOps?: { op: 'create' | 'stat' | 'lstat' | 'statx' | 'unlink'; fileSize: number; files: string[][] };
+  /** ioengine=cpuio: how each request burns CPU. */
+  cpuBurn?: { mode: 'noop' | 'qsort'; cycleNs: number };
+  /** ioengine=falloc|ftruncate: the job's file and the call each request is. */
+  fileEngine?: { path: string; call: 'fallocate' | 'ftruncate' };
   regionStart: number;
   regionLen: number;
   /** Bytes each job does before it stops (fio's io_size: the region's size). */
@@ -61,6 +74,102 @@ function stepsOf(spec: JobSpec): Step {
       throw new SetupError(`${spec.name}: ${what} failed: ${(e as Error).message}`);
     }
   };
+}
+
+/**
+ * ioengine=null: no device. As fio's null engine, the job's "file" is offset + size bytes (and the
+ * clones' offset_increment); requests touch no memory.
+ */
+export function nullDevice(spec: JobSpec): PreparedDevice {
+  return sizedRegion(spec);
+}
+
+/** Whether an io_uring job's target is a character device (such as /dev/null). */
+export function isCharacterDevice(spec: JobSpec): boolean {
+  if (spec.driver !== 'io_uring' || spec.path === undefined) return false;
+  try {
+    return fs.statSync(spec.path).isCharacterDevice();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A job on /dev/null, /dev/zero, /dev/full, /dev/random or /dev/urandom, as fio runs them: the region
+ * is offset + size (a character device has no size); the job loop checks the device when it opens it.
+ */
+export function memDevice(spec: JobSpec): PreparedDevice {
+  const no = (what: string) => new SetupError(`${spec.name}: '${spec.path}' is a character device: ${what}`);
+  if (spec.size === undefined || !('bytes' in spec.size) || !('bytes' in spec.offset)) throw no(`give 'size' (and 'offset') in bytes, as fio needs`);
+  if (spec.verify !== 'none') throw no(`'verify' cannot be used: it keeps no data`);
+  if (spec.zonemode !== 'none' || spec.switchTo !== undefined || spec.waitMode === 'eventfd' || spec.jobLoop === 'js') {
+    throw no(`only the native job loop runs on it, without zonemode, blkbench_switch_to or libblkio_wait_mode=eventfd`);
+  }
+  return { ...sizedRegion(spec), memDevice: spec.path };
+}
+
+/**
+ * ioengine=filecreate|filestat|filedelete: nrfiles files per clone, named as fio names them
+ * ($jobname.$jobnum.$filenum in directory). filestat's and filedelete's are created first with
+ * filesize bytes, as fio lays them out; filecreate's are for the job to create.
+ */
+export function fileOpDevice(spec: JobSpec): PreparedDevice {
+  const fileSize = spec.filesize!;
+  const op = spec.driver === 'filestat' ? spec.statType : FILE_OP_ENGINES[spec.driver];
+  const files = Array.from({ length: spec.numjobs }, (_, jobnum) =>
+    Array.from({ length: spec.nrfiles }, (_, filenum) => defaultFileName(spec, jobnum, filenum)));
+  if (op !== 'create') {
+    for (const f of files.flat()) {
+      try {
+        const fd = fs.openSync(f, 'a');
+        try {
+          if (fs.fstatSync(fd).size < fileSize) fs.ftruncateSync(fd, fileSize);
+        } finally {
+          fs.closeSync(fd);
+        }
+      } catch (e) {
+        throw new SetupError(`${spec.name}: laying out '${f}' failed: ${(e as Error).message}`);
+      }
+    }
+  }
+  const region = fileSize * spec.nrfiles;
+  return { blkio: undefined, regionStart: 0, regionLen: region, ioLimit: spec.ioSize ?? region, capacity: region, slotStride: 0, memoryLen: 0, fileOps: { op, fileSize, files } };
+}
+
+/** ioengine=cpuio: no target and no end but runtime (a region of 2^50 bytes to draw request offsets from). */
+export function cpuDevice(spec: JobSpec): PreparedDevice {
+  const region = 2 ** 50;
+  return {
+    blkio: undefined, regionStart: 0, regionLen: region, ioLimit: region, capacity: region, slotStride: 0, memoryLen: 0,
+    cpuBurn: { mode: spec.cpumode, cycleNs: spec.cpuchunks * 1000 },
+  };
+}
+
+/** ioengine=falloc|ftruncate on the job's (laid out) file: the region is checked against its size. */
+export function fileEngineDevice(spec: JobSpec): PreparedDevice {
+  const file = spec.path!;
+  let size: number;
+  try {
+    const st = fs.statSync(file);
+    if (!st.isFile()) throw new SetupError(`${spec.name}: ioengine=${spec.driver} needs a regular file, and '${file}' is not one`);
+    size = st.size;
+  } catch (e) {
+    if (e instanceof SetupError) throw e;
+    throw new SetupError(`${spec.name}: cannot stat '${file}': ${(e as Error).message}`);
+  }
+  const region = jobRegion(spec, size, 1);
+  return {
+    blkio: undefined, regionStart: region.offset, regionLen: region.size, ioLimit: spec.ioSize ?? region.size, capacity: size,
+    slotStride: 0, memoryLen: 0, fileEngine: { path: file, call: FILE_ENGINES[spec.driver] },
+  };
+}
+
+function sizedRegion(spec: JobSpec): PreparedDevice {
+  const size = spec.size && 'bytes' in spec.size ? spec.size.bytes : 0;
+  const offset = 'bytes' in spec.offset ? spec.offset.bytes : 0;
+  if (size < minBlockSize(spec)) throw new SetupError(`${spec.name}: size ${size} is smaller than the block size ${minBlockSize(spec)}`);
+  const capacity = offset + (spec.numjobs - 1) * spec.offsetIncrement + size;
+  return { blkio: undefined, regionStart: offset, regionLen: size, ioLimit: spec.ioSize ?? size, capacity, slotStride: 0, memoryLen: 0 };
 }
 
 /** Creates, connects and starts the job's Blkio with one queue per job clone. */
@@ -108,6 +217,7 @@ export function openDevice(spec: JobSpec): PreparedDevice {
  * job's block sizes and offset.
  */
 export function openSwitchTarget(spec: JobSpec, own: PreparedDevice): Blkio {
+  if (!own.blkio) throw new SetupError(`${spec.name}: blkbench_switch_to needs a device`);
   const t = spec.switchTo!;
   const label = `blkbench_switch_to=${t.driver}:${t.path}`;
   let target: PreparedDevice;
@@ -118,12 +228,12 @@ export function openSwitchTarget(spec: JobSpec, own: PreparedDevice): Blkio {
     throw new SetupError(`${spec.name}: ${label}: ${why}`);
   }
   if (target.capacity !== own.capacity) {
-    target.blkio.destroy();
+    target.blkio!.destroy();
     throw new SetupError(
       `${spec.name}: ${label} serves ${target.capacity} bytes but '${spec.path}' has ${own.capacity}: both must be the same image`,
     );
   }
-  return target.blkio;
+  return target.blkio!;
 }
 
 /** The properties a job sets before connect, then connect. */

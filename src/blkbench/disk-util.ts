@@ -4,6 +4,7 @@
  * /sys/block/<disk>/stat over the run: requests, merges, ticks, time in queue, and utilization
  * (busy time over the run's wall time).
  */
+import { onFiles } from './files';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { JobSpec } from './options';
@@ -18,7 +19,7 @@ interface DiskStat {
 
 /** The disk under a job's target, or undefined (a socket, tmpfs, a vDPA device). */
 function diskOf(spec: JobSpec): { name: string; statFile: string } | undefined {
-  if (spec.driver !== 'io_uring') return undefined;
+  if (!onFiles(spec)) return undefined;
   // A job without a filename gets one in `directory` (or here): its disk is that directory's.
   const target = spec.path ?? spec.directory ?? '.';
   let st: fs.Stats;

@@ -10,7 +10,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { JobSpec, jobDirections } from './options';
+import { CPU_ENGINE, FILE_ENGINES, FILE_OP_ENGINES, JobSpec, NULL_ENGINE, jobDirections } from './options';
 import { FallocateMode } from './option-values';
 import { Prng } from './random';
 import { humanNumber } from './units';
@@ -29,6 +29,11 @@ export function defaultFileName(spec: JobSpec, jobnum: number, filenum = 0): str
   return spec.directory ? path.join(spec.directory, name) : name;
 }
 
+/** Jobs whose target is a file blkbench names, lays out and unlinks: io_uring's, and the file engines' (falloc, ftruncate). */
+export function onFiles(spec: JobSpec): boolean {
+  return spec.driver === 'io_uring' || spec.driver in FILE_ENGINES;
+}
+
 /**
  * Gives every io_uring job a path: a job without a filename becomes one job per clone, each with its
  * own file, as fio gives each clone its own file. A relative filename goes into `directory`.
@@ -36,12 +41,14 @@ export function defaultFileName(spec: JobSpec, jobnum: number, filenum = 0): str
 export function assignFiles(specs: JobSpec[]): JobSpec[] {
   return specs.flatMap((spec) => {
     if (spec.path !== undefined) {
-      if (spec.directory && spec.driver === 'io_uring' && !path.isAbsolute(spec.path)) {
+      if (spec.directory && onFiles(spec) && !path.isAbsolute(spec.path)) {
         return [{ ...spec, path: path.join(spec.directory, spec.path) }];
       }
       return [spec];
     }
-    if (spec.driver !== 'io_uring') throw new FileSetupError(`job '${spec.name}': driver '${spec.driver}' needs a 'filename'`);
+    // No file: fio's null and cpuio engines only name one; the file-operation engines have many (device.ts).
+    if (spec.driver === NULL_ENGINE || spec.driver === CPU_ENGINE || spec.driver in FILE_OP_ENGINES) return [spec];
+    if (!onFiles(spec)) throw new FileSetupError(`job '${spec.name}': driver '${spec.driver}' needs a 'filename'`);
     return Array.from({ length: spec.numjobs }, (_, i) => ({
       ...spec,
       numjobs: 1,
@@ -69,7 +76,7 @@ const readsData = (spec: JobSpec) => jobDirections(spec.rw).some((d) => d === 'r
  * keeps printing), and stopped() ends it early with an error (a signal during a long layout).
  */
 export async function layOutJobFile(spec: JobSpec, log: (line: string) => void, stopped: () => boolean = () => false): Promise<void> {
-  if (spec.driver !== 'io_uring' || spec.path === undefined) return;
+  if (!onFiles(spec) || spec.path === undefined) return;
   const file = spec.path;
   let have = 0;
   try {
@@ -179,5 +186,5 @@ async function fillWithData(spec: JobSpec, fh: fs.promises.FileHandle, from: num
 
 /** unlink=1: removes the job's file after the run. */
 export function unlinkJobFile(spec: JobSpec): void {
-  if (spec.unlink && spec.driver === 'io_uring' && spec.path !== undefined) fs.rmSync(spec.path, { force: true });
+  if (spec.unlink && onFiles(spec) && spec.path !== undefined) fs.rmSync(spec.path, { force: true });
 }

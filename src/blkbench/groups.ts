@@ -5,6 +5,7 @@
  * one after another.
  */
 import { JobSpec } from './options';
+import { checkSteadyStateGroups } from './steadystate';
 import { OptionError } from './units';
 
 /** Sets each job's groupid as fio numbers them, and checks that wait_for names an earlier job. */
@@ -17,6 +18,7 @@ export function assignGroups(specs: JobSpec[]): void {
       throw new OptionError(`job '${spec.name}': 'wait_for=${spec.waitFor}' names no job before it`);
     }
   });
+  checkSteadyStateGroups(specs);
 }
 
 /** Indices of the jobs, in batches that run one after another. */

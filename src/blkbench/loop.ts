@@ -24,7 +24,7 @@ import { isRandomRw, jobLoopSpec, loopBlockSizes, loopDirections } from './loop-
 import { Prng } from './random';
 import { Measurements } from './measurements';
 import { CpuUsage, JobResult } from './results';
-import { VerifyFailure, checkBlock, fillBlock } from './verify';
+import { VerifyFailure, VerifyLayout, checkBlock, fillBlock } from './verify';
 import { cpuNow, cpuSince } from './cpu';
 import { DistributionOffsets, SkipSequentialOffsets } from './offsets-fio';
 import { Pacer, pause } from './pace';
@@ -190,7 +190,9 @@ export class JobLoop {
   private cpuStart: CpuUsage = { usrNs: 0, sysNs: 0, ctx: 0, majf: 0, minf: 0 };
 
   // Verification.
-  private readonly verifyKind: 'crc32c' | 'md5' | undefined;
+  private readonly verifyKind: Exclude<JobLoopSpec['verify'], 'none' | undefined> | undefined;
+  /** verify_interval and verify_pattern. */
+  private readonly verifyLayout: VerifyLayout;
   private readonly verifyReads: boolean;
   private readonly verifySeed: number;
   /** Blocks written in this job (only with verify on a write job), read back in the verify phase. */
@@ -289,7 +291,9 @@ export class JobLoop {
       this.zbdCompletions = createCompletions(1);
     }
     this.verifySeed = Number(BigInt.asUintN(32, seed)) ^ jobIndex;
-    this.written = this.verifyKind !== undefined && dirs[0] === 'write' ? new Uint8Array(Math.ceil(regionLen / unit)) : undefined;
+    this.verifyLayout = { interval: job.verifyInterval, pattern: job.verifyPattern ? Uint8Array.from(job.verifyPattern) : undefined };
+    const readBack = this.verifyKind !== undefined && dirs[0] === 'write' && job.doVerify !== false;
+    this.written = readBack ? new Uint8Array(Math.ceil(regionLen / unit)) : undefined;
   }
 
   /** Runs the job to the end on this thread (wait modes block and loop). */
@@ -482,8 +486,8 @@ export class JobLoop {
         else q.read(off, view, slot);
       } else if (dir === WRITE) {
         if (this.verifyKind !== undefined) {
-          fillBlock(view, off, this.verifyKind, this.verifySeed);
-          this.written![Math.floor(rel / len)] = 1;
+          fillBlock(view, off, this.verifyKind, this.verifySeed, this.verifyLayout);
+          if (this.written) this.written[Math.floor(rel / len)] = 1;
         } else if (this.writeData.perRequest) {
           this.writeData.fill(view);
         }
@@ -665,7 +669,7 @@ export class JobLoop {
 
   private checkRead(slot: number): void {
     const view = this.views[slot * this.sizeCount + this.pickerToView[READ][0]];
-    const failure = checkBlock(view, this.slotOffset[slot], this.verifyKind!);
+    const failure = checkBlock(view, this.slotOffset[slot], this.verifyKind!, this.verifyLayout);
     this.verifiedBlocks++;
     if (failure && !this.verifyFailure) {
       this.verifyFailure = failure;

@@ -3,17 +3,19 @@
  * thread of its own over its own queue, so no JS runs per request; the main thread only draws the
  * progress line from the loops' live counters and turns their results into blkbench's JobResult.
  */
-import { JobLoop, JobLoopDirection, JobLoopResult, JobLoopSamples, JobLoopSpec, startJobLoop } from '../lib/bench';
+import { JobLoop, JobLoopDirection, JobLoopResult, JobLoopSamples, JobLoopSpec, startCpuJobLoop, startFileEngineJobLoop, startFileOpJobLoop, startJobLoop, startMemDeviceJobLoop, startNullJobLoop } from '../lib/bench';
 import { isBuiltInDriver, PreparedDevice } from './device';
 import { exitallEndsRun, exitallStops } from './groups';
 import { PROGRESS_FIELDS, STOP } from './loop';
 import { OPTIONS, OptionKey } from './option-table';
-import { JobSpec } from './options';
+import { CPU_ENGINE, FILE_ENGINES, FILE_OP_ENGINES, JobSpec, NULL_ENGINE } from './options';
 import { jobLoopSpec } from './loop-spec';
 import { JobLogs } from './logs';
 import { DirectionResult, JobResult } from './results';
 import { StatsSnapshot } from './stats';
 import { summarizeSwitches, switchPaths } from './switch-report';
+import { SteadyStateMonitor } from './steadystate';
+import { performance } from 'node:perf_hooks';
 
 export { jobLoopSpec } from './loop-spec';
 
@@ -28,7 +30,7 @@ const PROGRESS_INTERVAL_MS = 100;
 
 /** Why the native loop cannot run this job (the JS loop runs it instead), or null. */
 export function nativeLoopUnsupported(spec: JobSpec): string | null {
-  if (!isBuiltInDriver(spec.driver)) return `libblkio_driver=${spec.driver} (another libblkio library)`;
+  if (!isBuiltInDriver(spec.driver) && spec.driver !== NULL_ENGINE && !(spec.driver in FILE_ENGINES) && spec.driver !== CPU_ENGINE && !(spec.driver in FILE_OP_ENGINES)) return `libblkio_driver=${spec.driver} (another libblkio library)`;
   for (const key of Object.keys(OPTIONS) as OptionKey[]) {
     if (OPTIONS[key].loop !== 'js' || !(key in spec)) continue;
     const value = (spec as unknown as Record<string, unknown>)[key];
@@ -51,9 +53,24 @@ export async function runNativeClones(
   const loops: JobLoop[] = [];
   try {
     clones.forEach((c) => {
-      const queue = c.spec.hipri ? c.device.blkio.getPollQueue(c.queueIndex) : c.device.blkio.getQueue(c.queueIndex);
-      if (!queue) throw new Error(`${c.spec.name}: the device has no queue ${c.queueIndex}`);
       const slot = new Float64Array(progress.buffer, c.jobIndex * PROGRESS_FIELDS * 8, PROGRESS_FIELDS);
+      const b = c.device.blkio;
+      if (!b) {
+        // ioengine=null: the loop completes its own requests; /dev/null and the like: it reads and writes them itself.
+        // ioengine=falloc|ftruncate: one fallocate or ftruncate on the file per request.
+        // ioengine=cpuio: each request a burst of CPU work.
+        // filecreate/filestat/filedelete: one operation per file of the clone's.
+        const { memDevice, fileEngine, cpuBurn, fileOps } = c.device;
+        const options = { progress: slot };
+        if (fileOps) loops.push(startFileOpJobLoop(fileOps.files[c.queueIndex], fileOps.op, fileOps.fileSize, loopSpec(c), options));
+        else if (cpuBurn) loops.push(startCpuJobLoop(loopSpec(c), cpuBurn, options));
+        else if (fileEngine) loops.push(startFileEngineJobLoop(fileEngine.path, fileEngine.call, loopSpec(c), options));
+        else if (memDevice !== undefined) loops.push(startMemDeviceJobLoop(memDevice, loopSpec(c), options));
+        else loops.push(startNullJobLoop(loopSpec(c), options));
+        return;
+      }
+      const queue = c.spec.hipri ? b.getPollQueue(c.queueIndex) : b.getQueue(c.queueIndex);
+      if (!queue) throw new Error(`${c.spec.name}: the device has no queue ${c.queueIndex}`);
       const target = c.device.switchTarget?.getQueue(c.queueIndex);
       if (c.device.switchTarget && !target) throw new Error(`${c.spec.name}: the switch target has no queue ${c.queueIndex}`);
       loops.push(startJobLoop(queue, loopSpec(c), { progress: slot, switchTo: target ? [target] : undefined }));
@@ -66,8 +83,11 @@ export async function runNativeClones(
   const stopAll = () => {
     for (const l of loops) l.stop();
   };
+  // ss: a job (or group) whose rate holds steady is stopped, as fio's helper thread stops it.
+  const steady = SteadyStateMonitor.watch(clones, progress, (i) => loops[i].stop(), performance.now());
   const timer = setInterval(() => {
     if (Atomics.load(stop, 0) !== STOP.running) stopAll();
+    steady?.tick(performance.now());
     onProgress?.(progress);
   }, PROGRESS_INTERVAL_MS);
   try {
@@ -87,7 +107,7 @@ export async function runNativeClones(
     // Each job's CPU is its loop thread's, as fio counts a job's (getrusage RUSAGE_THREAD in every mode):
     // io_uring's io-wq workers (buffered writes) and the idle main thread are not in it.
     results.forEach((r, i) => writeLogs(clones[i], r));
-    return results.map((r, i) => jobResult(clones[i].spec, r, r.cpu));
+    return results.map((r, i) => ({ ...jobResult(clones[i].spec, r, r.cpu), ...(steady ? { steadystate: steady.reportFor(i) } : {}) }));
   } finally {
     clearInterval(timer);
   }

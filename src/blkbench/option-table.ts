@@ -8,9 +8,10 @@
 import {
   BlockSizeChoice, ContinueOnError, Distribution, FallocateMode, PerDirection, RwSpec, VerifyKind,
   parseBlockSizes, parseBsrange, parseBssplit, parseContinueOnError, parseDistribution, parseFallocate,
-  parseEngine, parsePerDirection, parsePropList, parseRandseed, parseRw, parseVerify,
+  parseEngine, parsePerDirection, parsePropList, parseRandseed, parseRw, parseVerify, parseVerifyPattern,
 } from './option-values';
 import { SwitchTarget, parseSwitchTarget } from './switch-options';
+import { SteadyStateSpec, parseSteadyState } from './steadystate';
 import {
   OptionError, SizeOrPercent, badValue, parseBool, parseChoice, parseIntOption, parseSize, parseSizeOrPercent, parseTimeNs,
 } from './units';
@@ -109,7 +110,7 @@ export const OPTIONS = {
   description: str(['description'], { loop: 'both', help: 'free text, shown nowhere', fio: 'str' }),
   thread: bool(['thread', 'threads'], true, { loop: 'both', help: 'accepted: blkbench always runs jobs as threads', fio: 'bool: threads instead of processes' }),
   ioengine: custom(['ioengine', 'driver'], 'str', 'io_uring', parseEngine, {
-    loop: 'both', help: 'io_uring|nvme-io_uring|virtio-blk-vfio-pci|virtio-blk-vhost-user|virtio-blk-vhost-vdpa|libblkio; libaio, psync, sync, pvsync, pvsync2, posixaio run on io_uring',
+    loop: 'both', help: 'io_uring|nvme-io_uring|virtio-blk-vfio-pci|virtio-blk-vhost-user|virtio-blk-vhost-vdpa|libblkio; libaio, psync, sync, pvsync, pvsync2, posixaio run on io_uring; null: no target (the job loop completes every request); falloc, ftruncate: one fallocate/ftruncate per request on the file; cpuio: burns CPU (cpuload); filecreate, filestat, filedelete: one create, stat or unlink per file of nrfiles',
     fio: 'str: the I/O engine',
   }),
   libblkio_driver: str(['libblkio_driver'], { loop: 'both', help: 'with ioengine=libblkio: any libblkio driver name', fio: 'str: libblkio driver' }),
@@ -118,14 +119,18 @@ export const OPTIONS = {
   filenameFormat: custom(['filename_format'], 'str', '$jobname.$jobnum.$filenum', (t) => t, {
     loop: 'both', help: 'file name without filename: $jobname, $jobnum, $filenum', fio: 'str: default $jobname.$jobnum.$filenum',
   }),
-  nrfiles: custom(['nrfiles', 'nr_files'], 'int', 1, (t) => {
-    const n = parseIntOption('nrfiles', t, 1);
-    if (n > 1) throw new OptionError(`option 'nrfiles=${n}': more than one file per job is not supported (use numjobs)`);
-    return n;
-  }, { loop: 'both', help: 'files per job (only 1)', fio: 'int: files per job' }),
+  nrfiles: custom(['nrfiles', 'nr_files'], 'int', 1, (t) => parseIntOption('nrfiles', t, 1, 1 << 20), {
+    loop: 'both', help: 'files per job (1, or many with ioengine=filecreate|filestat|filedelete)', fio: 'int: files per job',
+  }),
+  openfiles: optInt(['openfiles', 'open_files'], [1, 1 << 20], {
+    loop: 'both', help: 'accepted', fio: 'int: files open at once', note: 'a job has one file open at a time (filecreate closes each file it creates)',
+  }),
   filesize: optSize(['filesize'], { loop: 'both', help: 'size of each file (default: size / nrfiles)', fio: 'size' }),
   fallocate: custom<FallocateMode>(['fallocate'], 'choice', 'native', parseFallocate, {
     loop: 'both', help: 'laying out a new file: none|native|posix|keep|truncate', fio: 'str: native (default), posix, keep, truncate, none',
+  }),
+  createSerialize: bool(['create_serialize'], true, {
+    loop: 'both', help: 'accepted', fio: 'bool: lay out the jobs\' files one at a time', note: 'files are always laid out one at a time',
   }),
   createOnOpen: bool(['create_on_open'], false, { loop: 'both', help: 'create the file when the job starts, not before', fio: 'bool' }),
   unlink: bool(['unlink'], false, { loop: 'both', help: 'remove the job\'s files after the job', fio: 'bool' }),
@@ -195,6 +200,24 @@ export const OPTIONS = {
   rampTimeNs: time(['ramp_time'], S, { loop: 'both', help: 'run unmeasured first', fio: 'time, seconds' }),
   startdelayNs: time(['startdelay'], S, { loop: 'both', help: 'wait before starting', fio: 'time, seconds' }),
 
+  // ioengine=cpuio (fio's CPU burner).
+  cpuload: int(['cpuload'], 0, [0, 100], { loop: 'both', help: 'ioengine=cpuio: percent of a CPU to burn (needed)', fio: 'int' }),
+  cpumode: choice(['cpumode'], 'noop', ['noop', 'qsort'] as const, {
+    loop: 'both', help: 'ioengine=cpuio: noop (spin) or qsort (sort numbers) for each cycle', fio: 'str',
+  }),
+  statType: choice(['stat_type'], 'stat', ['stat', 'lstat', 'statx'] as const, {
+    loop: 'both', help: 'ioengine=filestat: the call that looks each file up', fio: 'str',
+  }),
+  cpuchunks: int(['cpuchunks'], 50000, [1, 60_000_000], { loop: 'both', help: 'ioengine=cpuio: length of each burn cycle in microseconds', fio: 'int: usec' }),
+
+  // Steady state (fio's ss): stop a time_based job once its IOPS or bandwidth holds steady.
+  steadystate: custom<SteadyStateSpec>(['steadystate', 'ss'], 'str', parseSteadyState('iops_slope:0.01%'), parseSteadyState, {
+    loop: 'both', help: 'iops|iops_slope|bw|bw_slope:LIMIT[%]: the criterion over the ss_dur window (judged once a second, per group with group_reporting)',
+    fio: 'str: default iops_slope:0.01%',
+  }),
+  ssDurNs: time(['steadystate_duration', 'ss_dur'], S, { loop: 'both', help: 'the window in whole seconds (0: no steady-state detection)', fio: 'time, seconds' }),
+  ssRampNs: time(['steadystate_ramp_time', 'ss_ramp'], S, { loop: 'both', help: 'run this long before sampling for steady state', fio: 'time, seconds' }),
+
   // Groups.
   stonewall: bool(['stonewall', 'wait_for_previous'], false, { loop: 'both', help: 'wait for the jobs before; start a new group', fio: 'bool' }),
   newGroup: bool(['new_group'], false, { loop: 'both', help: 'start a new reporting group', fio: 'bool' }),
@@ -243,7 +266,17 @@ export const OPTIONS = {
   }),
 
   // Errors and verification.
-  verify: custom<VerifyKind>(['verify'], 'choice', 'none', parseVerify, { loop: 'both', help: 'crc32c|md5', fio: 'str' }),
+  verify: custom<VerifyKind>(['verify'], 'choice', 'none', parseVerify, {
+    loop: 'both', help: 'crc32c|md5: checksummed blocks; meta: headers only (and verify_pattern); pattern: verify_pattern alone, no headers', fio: 'str',
+  }),
+  verifyPattern: custom<number[] | undefined>(['verify_pattern'], 'str', undefined, parseVerifyPattern, {
+    loop: 'both', help: 'written data: hex (0x...) and decimal numbers and "text" one after another, checked on reading (alone: verify=pattern)',
+    fio: 'str: pattern bytes (%o not supported here)',
+  }),
+  verifyInterval: optInt(['verify_interval'], [64, 1 << 30], {
+    loop: 'both', help: 'a verify header every this many bytes of a block (it must divide the block size)', fio: 'int: min 2 headers\' size',
+  }),
+  doVerify: bool(['do_verify'], true, { loop: 'both', help: 'a verifying write job reads its blocks back afterwards', fio: 'bool' }),
   verifyFatal: bool(['verify_fatal'], false, { loop: 'both', help: 'stop at the first bad block', fio: 'bool', note: 'verification always stops at the first bad block' }),
   verifyBacklog: optInt(['verify_backlog'], [1, Number.MAX_SAFE_INTEGER], { loop: 'both', help: 'accepted', fio: 'int', note: 'blocks are verified after the write phase' }),
   verifyAsync: optInt(['verify_async'], [0, 1024], { loop: 'both', help: 'accepted', fio: 'int', note: 'verification runs on the job\'s thread' }),
@@ -261,6 +294,10 @@ export const OPTIONS = {
   writeHistLog: logPrefix(['write_hist_log'], 'prefix for the latency histogram log (bare: the job\'s name)', 'both'),
   logAvgMsec: int(['log_avg_msec'], 0, [0, 1 << 30], { loop: 'both', help: 'average log entries over this many ms', fio: 'int' }),
   logHistMsec: int(['log_hist_msec'], 0, [0, 1 << 30], { loop: 'both', help: 'histogram log interval in ms', fio: 'int' }),
+  gtodReduce: bool(['gtod_reduce'], false, {
+    loop: 'both', help: 'accepted', fio: 'bool: fewer clock reads (no slat, clat, bw measurements)',
+    note: 'latencies are still measured: blkbench reads the clock once per submission and per reap, not per request',
+  }),
   diskUtil: bool(['disk_util'], true, { loop: 'both', help: 'report block device utilization', fio: 'bool' }),
 
   // Zoned block devices (docs/zoned.md).
@@ -339,16 +376,12 @@ export const UNSUPPORTED: Record<string, string> = {
   iomem: 'buffer memory types are not supported (buffers are mapped memory regions)',
   exec_prerun: 'running commands is not supported',
   exec_postrun: 'running commands is not supported',
-  verify_pattern: 'verify patterns are not supported (use verify=crc32c or md5)',
   trim_percentage: 'trim_percentage is not supported',
-  gtod_reduce: 'gtod_reduce is not supported: blkbench reads the clock once per batch',
   latency_target: 'the latency-target queue depth search is not supported',
   latency_window: 'the latency-target queue depth search is not supported',
   latency_percentile: 'the latency-target queue depth search is not supported',
   fill_device: 'fill_device is not supported (give size)',
   fill_fs: 'fill_device is not supported (give size)',
-  do_verify: 'do_verify is not supported (verify runs after a write job; a read job checks what it reads)',
-  verify_interval: 'verify_interval is not supported (one header per block)',
   random_sequence_stride: 'random_distribution=sequence is not supported',
 };
 

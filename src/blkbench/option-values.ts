@@ -193,15 +193,53 @@ export function parseRandseed(text: string): bigint {
   return BigInt(t);
 }
 
-export const VERIFY_KINDS = ['crc32c', 'md5'] as const;
+export const VERIFY_KINDS = ['crc32c', 'md5', 'meta', 'pattern'] as const;
 export type VerifyKind = 'none' | (typeof VERIFY_KINDS)[number];
 
 export function parseVerify(text: string): VerifyKind {
   const v = text.trim();
   if (v === '0' || v === 'none' || v === 'null') return 'none';
   if (v === 'crc32c-intel' || v === 'crc32') return 'crc32c';
-  if (v === 'md5' || v === 'crc32c') return v;
+  if ((VERIFY_KINDS as readonly string[]).includes(v)) return v as VerifyKind;
   throw badValue('verify', text, `one of ${VERIFY_KINDS.join(', ')}`);
+}
+
+/** fio's longest verify_pattern. */
+export const MAX_VERIFY_PATTERN = 512;
+
+/**
+ * fio's verify_pattern: numbers and quoted strings one after another, as bytes. A hex number
+ * (0x...) gives its bytes in the order written (an odd leading digit is a byte of its own); a
+ * decimal one, from INT_MIN to INT_MAX, its bytes from the lowest up, as many as it needs (0: one
+ * zero byte); "text" its characters. fio's %o (each block's offset) is not supported.
+ */
+export function parseVerifyPattern(text: string): number[] {
+  const bad = (what: string) => badValue('verify_pattern', text, what);
+  const out: number[] = [];
+  let rest = text.trim();
+  if (rest === '') throw bad('a pattern such as 0xaa55 or "text"');
+  while (rest !== '') {
+    let m: RegExpExecArray | null;
+    if (rest.startsWith('%o')) throw new OptionError(`option 'verify_pattern': %o (each block's offset) is not supported`);
+    if ((m = /^"([^"]*)"/.exec(rest))) {
+      out.push(...Buffer.from(m[1], 'latin1'));
+    } else if ((m = /^0[xX]([0-9a-fA-F]+?)(?=0[xX]|[^0-9a-fA-F]|$)/.exec(rest))) {
+      const digits = m[1];
+      if (digits.length % 2 === 1) out.push(parseInt(digits[0], 16));
+      for (let i = digits.length % 2; i < digits.length; i += 2) out.push(parseInt(digits.slice(i, i + 2), 16));
+    } else if ((m = /^-?\d+/.exec(rest))) {
+      const n = Number(m[0]);
+      if (n > 2 ** 31 - 1 || n < -(2 ** 31)) throw bad('decimal numbers from -2147483648 to 2147483647 (longer ones in hex)');
+      let v = n >>> 0;
+      if (v === 0) out.push(0);
+      for (; v !== 0; v = Math.floor(v / 256)) out.push(v & 0xff);
+    } else {
+      throw bad('hex (0x...) or decimal numbers and "quoted text"');
+    }
+    rest = rest.slice(m[0].length).trimStart();
+  }
+  if (out.length > MAX_VERIFY_PATTERN) throw bad(`at most ${MAX_VERIFY_PATTERN} bytes`);
+  return out;
 }
 
 /** fio's fallocate modes; 0/1 are fio's old spellings of none/posix. */
@@ -232,10 +270,28 @@ export const DRIVERS: readonly string[] = builtinDrivers();
 /** fio engines that only change how fio talks to the kernel: here they all run on io_uring. */
 export const KERNEL_ENGINES = ['libaio', 'psync', 'sync', 'pvsync', 'pvsync2', 'posixaio', 'vsync'] as const;
 
-/** ioengine: a driver, libblkio, or a kernel engine; others (falloc, null, net, …) are refused. */
+/**
+ * fio's null engine: blkbench's job loop completes every request itself, with no target (no driver,
+ * no file, no data touched). Also the job's `driver`.
+ */
+export const NULL_ENGINE = 'null';
+
+/**
+ * fio's file engines that move no data, one system call per request on the job's file (the job
+ * loop's system-call sink): falloc (fallocate) and ftruncate. Engine name → the sink's call.
+ */
+export const FILE_ENGINES: Readonly<Record<string, 'fallocate' | 'ftruncate'>> = { falloc: 'fallocate', ftruncate: 'ftruncate' };
+
+/** fio's cpuio: no I/O, CPU burnt in cycles (cpuload, cpumode, cpuchunks). */
+export const CPU_ENGINE = 'cpuio';
+
+/** fio's engines of one operation per file of nrfiles: engine name → the operation (filestat's is stat_type's). */
+export const FILE_OP_ENGINES: Readonly<Record<string, 'create' | 'stat' | 'unlink'>> = { filecreate: 'create', filestat: 'stat', filedelete: 'unlink' };
+
+/** ioengine: a driver, libblkio, a kernel engine, null, a file engine or cpuio; others (net, exec, …) are refused. */
 export function parseEngine(text: string): string {
   const t = text.trim();
-  const known = [...DRIVERS, 'libblkio', ...KERNEL_ENGINES];
+  const known = [...DRIVERS, 'libblkio', ...KERNEL_ENGINES, NULL_ENGINE, ...Object.keys(FILE_ENGINES), CPU_ENGINE, ...Object.keys(FILE_OP_ENGINES)];
   if (!known.includes(t)) throw badValue('ioengine', text, `one of ${known.join(', ')}`);
   return t;
 }

@@ -6,7 +6,7 @@
  */
 import { OPTIONS, OPTION_BY_NAME, OptionDef, OptionKey, OptionValues, UNSUPPORTED } from './option-table';
 import { checkSwitching } from './switch-options';
-import { DIRECTIONS, DRIVERS, Direction, KERNEL_ENGINES, RwMode } from './option-values';
+import { CPU_ENGINE, DIRECTIONS, DRIVERS, Direction, FILE_ENGINES, FILE_OP_ENGINES, KERNEL_ENGINES, NULL_ENGINE, RwMode } from './option-values';
 import { OptionError } from './units';
 
 export { DIRECTIONS, RW_MODES, VERIFY_KINDS, parseBssplit, parsePropList } from './option-values';
@@ -14,7 +14,7 @@ export type { BlockSizeChoice, Direction, RwMode, VerifyKind } from './option-va
 export { WAIT_MODES } from './option-table';
 export type { WaitMode } from './option-table';
 
-export { DRIVERS, KERNEL_ENGINES } from './option-values';
+export { CPU_ENGINE, DRIVERS, FILE_ENGINES, FILE_OP_ENGINES, KERNEL_ENGINES, NULL_ENGINE } from './option-values';
 
 export type JobSpec = Omit<OptionValues, 'rw' | 'rwmixwrite' | 'buffered' | 'ioengine' | 'bsrange' | 'bssplit' | 'filename'> & {
   name: string;
@@ -123,8 +123,20 @@ export function resolveJob(name: string, raw: RawOptions): JobSpec {
   }
   if (spec.timeBased && spec.runtimeNs === 0) throw new OptionError(`option 'time_based' needs 'runtime'`);
   if (spec.thinktimeSpinNs > spec.thinktimeNs) throw new OptionError(`option 'thinktime_spin' is longer than 'thinktime'`);
+  // fio: a pattern alone is verify=pattern.
+  if (spec.verifyPattern !== undefined && !raw.has('verify')) spec.verify = 'pattern';
   if (spec.verify !== 'none') checkVerifiable(spec);
+  else if (spec.verifyPattern !== undefined) throw new OptionError(`option 'verify_pattern' cannot be used with verify=none: only verify writes the pattern`);
   if (spec.zonemode === 'zbd') checkZoned(spec);
+  if (spec.driver === NULL_ENGINE) checkNullEngine(spec);
+  if (spec.driver in FILE_ENGINES) checkFileEngine(spec);
+  if (spec.driver in FILE_OP_ENGINES) checkFileOpEngine(spec);
+  else if (spec.nrfiles > 1) {
+    throw new OptionError(`option 'nrfiles=${spec.nrfiles}': more than one file per job is only for ioengine=filecreate, filestat and filedelete (use numjobs)`);
+  }
+  if (raw.has('stat_type') && spec.driver !== 'filestat') throw new OptionError(`option 'stat_type' needs ioengine=filestat`);
+  if (spec.driver === CPU_ENGINE) setUpCpuEngine(spec);
+  else for (const k of ['cpuload', 'cpumode', 'cpuchunks']) if (raw.has(k)) throw new OptionError(`option '${k}' needs ioengine=cpuio`);
   checkSwitching(spec);
   for (const [k, val] of raw) if (val !== undefined) spec.echo[k] = val;
   return spec;
@@ -135,6 +147,7 @@ function resolveEngine(engine: string, libblkioDriver: string | undefined, engin
   if ((KERNEL_ENGINES as readonly string[]).includes(engine)) {
     return { driver: 'io_uring', engineNote: `ioengine=${engine} runs on blkbench's io_uring driver (iodepth and batching keep their meaning)` };
   }
+  if (engine === NULL_ENGINE || engine in FILE_ENGINES || engine === CPU_ENGINE || engine in FILE_OP_ENGINES) return { driver: engine };
   if (engine === 'libblkio') {
     if (libblkioDriver === undefined || libblkioDriver.trim() === '') throw new OptionError(`option 'ioengine=libblkio' needs 'libblkio_driver'`);
     return { driver: libblkioDriver.trim() };
@@ -148,14 +161,82 @@ function resolveEngine(engine: string, libblkioDriver: string | undefined, engin
   );
 }
 
+/**
+ * ioengine=null, as fio's null engine: its "file" is as large as offset + size says (so size must be
+ * bytes), and nothing is kept, so what needs data, a completion fd, zones or a device is refused.
+ */
+function checkNullEngine(spec: JobSpec): void {
+  const no = (what: string) => new OptionError(`ioengine=null: ${what}`);
+  if (spec.size === undefined) throw no(`needs 'size' (there is no file or device to take it from)`);
+  if (!('bytes' in spec.size) || !('bytes' in spec.offset)) throw no(`'size' and 'offset' must be bytes, not a percentage (there is no device)`);
+  if (spec.verify !== 'none') throw no(`'verify' cannot be used: no data is written or read`);
+  if (spec.zonemode !== 'none') throw no(`zonemode=${spec.zonemode} needs a zoned device`);
+  if (spec.switchTo !== undefined) throw no(`blkbench_switch_to needs a device`);
+  if (spec.waitMode === 'eventfd') throw no(`libblkio_wait_mode=eventfd needs a completion fd, and there is none`);
+  if (spec.jobLoop === 'js') throw no(`blkbench_loop=js is not supported: the null engine is the native job loop's`);
+}
+
+/**
+ * ioengine=cpuio, as fio's: each request burns cpuchunks microseconds of CPU, then the job idles for
+ * what makes that cpuload percent of the time. The loop's thinktime runs from a request's issue (the
+ * burst is in its reap), so it is the whole period: burst and idle.
+ */
+function setUpCpuEngine(spec: JobSpec): void {
+  const no = (what: string) => new OptionError(`ioengine=cpuio: ${what}`);
+  if (spec.cpuload === 0) throw no(`needs 'cpuload' (percent of a CPU to burn)`);
+  if (spec.runtimeNs === 0) throw no(`needs 'runtime' (it does no I/O to run out of)`);
+  if (spec.verify !== 'none' || spec.zonemode !== 'none' || spec.switchTo !== undefined || spec.waitMode === 'eventfd') {
+    throw no(`verify, zonemode, blkbench_switch_to and libblkio_wait_mode=eventfd need I/O`);
+  }
+  if (spec.jobLoop === 'js') throw no(`blkbench_loop=js is not supported: the engine is the native job loop's`);
+  spec.thinktimeNs = Math.floor((spec.cpuchunks * 100) / spec.cpuload) * 1000;
+  spec.thinktimeSpinNs = 0;
+  spec.thinktimeBlocks = 1;
+  spec.iodepth = 1;
+}
+
+/**
+ * ioengine=filecreate|filestat|filedelete: nrfiles files of filesize each per job clone (named by
+ * filename_format in directory), one operation per file; the blocks of a file after its first do nothing.
+ */
+function checkFileOpEngine(spec: JobSpec): void {
+  const no = (what: string) => new OptionError(`ioengine=${spec.driver}: ${what}`);
+  if (spec.filesize === undefined || spec.filesize <= 0) throw no(`needs 'filesize' (each file's size), as fio does`);
+  if (spec.path !== undefined) throw no(`takes its files from 'filename_format' and 'directory', not 'filename'`);
+  for (const d of DIRECTIONS) {
+    if (spec.bs[d].sizes.some((b) => spec.filesize! % b !== 0)) throw no(`the block size must divide filesize ${spec.filesize}`);
+  }
+  if (spec.verify !== 'none' || spec.zonemode !== 'none' || spec.switchTo !== undefined || spec.waitMode === 'eventfd') {
+    throw no(`verify, zonemode, blkbench_switch_to and libblkio_wait_mode=eventfd are not supported`);
+  }
+  if (spec.jobLoop === 'js') throw no(`blkbench_loop=js is not supported: the engine is the native job loop's`);
+}
+
+/** ioengine=falloc|ftruncate: system calls on the job's file that move no data (fio's engines of the names). */
+function checkFileEngine(spec: JobSpec): void {
+  const no = (what: string) => new OptionError(`ioengine=${spec.driver}: ${what}`);
+  if (spec.verify !== 'none') throw no(`'verify' cannot be used: no data is written or read`);
+  if (spec.zonemode !== 'none') throw no(`zonemode=${spec.zonemode} is not supported`);
+  if (spec.switchTo !== undefined) throw no(`blkbench_switch_to is not supported`);
+  if (spec.waitMode === 'eventfd') throw no(`libblkio_wait_mode=eventfd needs a completion fd, and there is none`);
+  if (spec.jobLoop === 'js') throw no(`blkbench_loop=js is not supported: the engine is the native job loop's`);
+  if (spec.driver === 'ftruncate' && spec.rw !== 'write' && spec.rw !== 'randwrite') throw no(`rw=${spec.rw}: only writes truncate (rw=write or randwrite)`);
+}
+
 function checkVerifiable(spec: JobSpec): void {
   if (spec.rw === 'trim' || spec.rw === 'randtrim') throw new OptionError(`option 'verify' cannot be used with rw=${spec.rw}`);
   if (spec.rw === 'randrw' || spec.rw === 'readwrite') {
     throw new OptionError(`option 'verify' cannot be used with rw=${spec.rw}: use a write job, then a read job`);
   }
+  if (spec.verify === 'pattern' && spec.verifyPattern === undefined) throw new OptionError(`option 'verify=pattern' needs 'verify_pattern'`);
   for (const d of DIRECTIONS) {
     if (spec.bs[d].sizes.length > 1) throw new OptionError(`option 'verify' needs one block size, not 'bssplit'`);
-    if (spec.bs[d].sizes[0] < 64) throw new OptionError(`option 'verify' needs a block size of at least 64 bytes`);
+    const bs = spec.bs[d].sizes[0];
+    if (bs < 64) throw new OptionError(`option 'verify' needs a block size of at least 64 bytes`);
+    const interval = spec.verifyInterval;
+    if (interval !== undefined && interval < bs && bs % interval !== 0) {
+      throw new OptionError(`option 'verify_interval=${interval}' does not divide the ${d} block size ${bs}`);
+    }
   }
 }
 

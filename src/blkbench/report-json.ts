@@ -74,6 +74,7 @@ function jobJson(r: JobResult, plus: boolean, groupBw: Record<string, number>): 
   job.latency_target = 0;
   job.latency_percentile = 100.0;
   job.latency_window = 0;
+  if (r.steadystate) job.steadystate = r.steadystate;
   if (r.loop) job.blkbench_loop = r.loop;
   if (r.loopNote) job.blkbench_loop_note = r.loopNote;
   if (r.verifiedBlocks > 0) job.verified_blocks = r.verifiedBlocks;

@@ -7,6 +7,7 @@ import { DIRECTIONS, Direction, JobSpec } from './options';
 import { BATCH_KEYS, DEPTH_KEYS, DirectionResult, JobResult, statsView } from './results';
 import { BLKBENCH_VERSION, ctime, latencyDistribution } from './report-json';
 import { humanNumber } from './units';
+import type { SteadyStateReport } from './steadystate';
 
 /** "job1: (g=0): rw=randread, bs=(R) 4096B-4096B, …, ioengine=io_uring, iodepth=32" */
 export function jobHeaderLine(spec: JobSpec): string {
@@ -62,6 +63,7 @@ function jobBlock(r: JobResult, now: Date, groupKib: Record<Direction, number>):
   const sys = r.runtimeNs > 0 ? (100 * r.cpu.sysNs) / r.runtimeNs : 0;
   if (r.loop) lines.push(`  loop         : ${r.loop}${r.loopNote ? ` (${r.loopNote})` : ''}`);
   lines.push(`  cpu          : usr=${usr.toFixed(2)}%, sys=${sys.toFixed(2)}%, ctx=${r.cpu.ctx}, majf=${r.cpu.majf}, minf=${r.cpu.minf}`);
+  if (r.steadystate) lines.push(steadyStateLine(r.steadystate));
   lines.push(`  IO depths    : ${depthRow(DEPTH_KEYS, r.depth.level)}`);
   lines.push(`     submit    : ${depthRow(BATCH_KEYS, r.depth.submit)}`);
   lines.push(`     complete  : ${depthRow(BATCH_KEYS, r.depth.complete)}`);
@@ -74,6 +76,17 @@ function jobBlock(r: JobResult, now: Date, groupKib: Record<Direction, number>):
   }
   if (r.spec.zonemode === 'zbd') lines.push(`     zbd       : ${r.zoneResets ?? 0} zone resets`);
   return lines.join('\n') + '\n';
+}
+
+/** fio's steadystate line: attained, the window's means and the criterion it judged. */
+function steadyStateLine(s: SteadyStateReport): string {
+  const [kind, limit] = s.ss.split(':');
+  const metric = kind.startsWith('iops') ? 'iops' : 'bw';
+  const pct = limit.endsWith('%') ? '%' : '';
+  const value = Number.parseFloat(s.criterion);
+  const bw = s.data.bw_mean;
+  return `  steadystate  : attained=${s.attained ? 'yes' : 'no'}, bw=${humanNumber(bw, 1024, 'B/s')} (${humanNumber(bw, 1000, 'B/s')}), ` +
+    `iops=${humanNumber(s.data.iops_mean, 1000)}, ${metric}${kind.endsWith('_slope') ? ' slope' : ' mean dev'}=${Number.isFinite(value) ? value.toFixed(3) : s.criterion}${pct}`;
 }
 
 function directionBlock(name: Direction, d: DirectionResult, runtimeNs: number, groupKib: number): string[] {

@@ -2,6 +2,7 @@
  * What one job measured, in a plain form that crosses worker threads (structured clone), and how
  * jobs are merged for group reporting (sums, merged histograms and merged running stats).
  */
+import type { SteadyStateReport } from './steadystate';
 import { DIRECTIONS, Direction, JobSpec } from './options';
 import { LatencyHistogram, PLAT_BUCKETS } from './histogram';
 import { RunningStats, StatsSnapshot } from './stats';
@@ -63,6 +64,8 @@ export interface JobResult {
   zoneResets?: number;
   /** blkbench_switch_to: the switches and each backend's share. */
   switching?: SwitchSummary;
+  /** ss: fio's steady-state object (its group's with group_reporting). */
+  steadystate?: SteadyStateReport;
 }
 
 export const DEPTH_KEYS = ['1', '2', '4', '8', '16', '32', '>=64'];

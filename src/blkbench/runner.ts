@@ -4,13 +4,16 @@
  * device. Workers wait on a barrier so that all clones start I/O together.
  */
 import * as path from 'node:path';
+import type { Blkio } from '../lib';
+import { performance } from 'node:perf_hooks';
+import { SteadyStateMonitor } from './steadystate';
 import { Worker } from 'node:worker_threads';
-import { PreparedDevice, isBuiltInDriver, openDevice, openSwitchTarget, prepareJobLoop } from './device';
+import { PreparedDevice, cpuDevice, fileEngineDevice, fileOpDevice, isBuiltInDriver, isCharacterDevice, memDevice, nullDevice, openDevice, openSwitchTarget, prepareJobLoop } from './device';
 import { assignFiles, layOutJobFile, unlinkJobFile } from './files';
 import { PROGRESS_FIELDS, STOP } from './loop';
 import { exitallEndsRun, exitallStops, runBatches } from './groups';
 import { nativeLoopUnsupported, runNativeClones } from './native-runner';
-import { JobSpec } from './options';
+import { CPU_ENGINE, FILE_ENGINES, FILE_OP_ENGINES, JobSpec, NULL_ENGINE } from './options';
 import { JobResult, emptyDirection } from './results';
 import type { WorkerInput, WorkerMessage } from './worker';
 
@@ -72,7 +75,11 @@ async function runBatch(
   try {
     for (const spec of specs) {
       await layOutJobFile(spec, hooks.log, () => Atomics.load(stop, 0) !== STOP.running);
-      const device = openDevice(spec);
+      const device = spec.driver === NULL_ENGINE ? nullDevice(spec)
+        : spec.driver === CPU_ENGINE ? cpuDevice(spec)
+        : spec.driver in FILE_OP_ENGINES ? fileOpDevice(spec)
+        : spec.driver in FILE_ENGINES ? fileEngineDevice(spec)
+        : isCharacterDevice(spec) ? memDevice(spec) : openDevice(spec);
       devices.push(device);
       if (spec.switchTo) device.switchTarget = openSwitchTarget(spec, device);
     }
@@ -92,7 +99,7 @@ async function runBatch(
   } finally {
     for (const d of devices) {
       d.switchTarget?.destroy();
-      d.blkio.destroy();
+      d.blkio?.destroy();
     }
   }
 }
@@ -119,13 +126,28 @@ async function runJsClones(clones: Clone[], progress: Float64Array, hooks: RunHo
   return await runOnWorkers(clones, progress, hooks, stop);
 }
 
+/** The device of a clone the JS loop runs (ioengine=null never gets here: it is the native loop's). */
+function deviceOf(clone: Clone): Blkio {
+  if (!clone.device.blkio) throw new Error(`${clone.spec.name}: the JS job loop needs a device`);
+  return clone.device.blkio;
+}
+
 async function runOnMainThread(clone: Clone, progress: Float64Array, hooks: RunHooks, stop: Int32Array): Promise<JobResult> {
   const { spec, device } = clone;
-  const onTick = hooks.onProgress ? () => hooks.onProgress!(progress) : undefined;
+  // The clone's own stop word: the run's (a signal) is passed on, and ss stops only this clone.
+  const own = new Int32Array(new SharedArrayBuffer(4));
+  const steady = SteadyStateMonitor.watch([clone], progress, () => Atomics.store(own, 0, STOP.stop), performance.now());
+  const onTick = () => {
+    const word = Atomics.load(stop, 0);
+    if (word !== STOP.running) Atomics.store(own, 0, word);
+    steady?.tick(performance.now());
+    hooks.onProgress?.(progress);
+  };
   const layout = { ...device, regionStart: device.regionStart + clone.queueIndex * spec.offsetIncrement };
-  const { loop, release } = prepareJobLoop(device.blkio, spec, 0, clone.jobIndex, layout, progress, onTick, stop, device.switchTarget);
+  const { loop, release } = prepareJobLoop(deviceOf(clone), spec, 0, clone.jobIndex, layout, progress, onTick, own, device.switchTarget);
   try {
-    return spec.waitMode === 'eventfd' ? await loop.runEvented() : loop.runSync();
+    const result = spec.waitMode === 'eventfd' ? await loop.runEvented() : loop.runSync();
+    return steady ? { ...result, steadystate: steady.reportFor(0) } : result;
   } finally {
     release();
   }
@@ -160,8 +182,10 @@ async function runOnWorkers(clones: Clone[], progress: Float64Array, hooks: RunH
   };
   const started = clones.map((clone, j) => startWorker(clone, progress, barrier, stops[j], onDone));
   let succeeded = false;
+  let steady: SteadyStateMonitor | undefined;
   const timer = setInterval(() => {
     if (Atomics.load(stop, 0) !== STOP.running) stops.forEach((_, j) => stopClone(j));
+    steady?.tick(performance.now());
     hooks.onProgress?.(progress);
   }, 100);
   try {
@@ -172,11 +196,12 @@ async function runOnWorkers(clones: Clone[], progress: Float64Array, hooks: RunH
       Atomics.notify(barrier, 0);
       throw e;
     }
+    steady = SteadyStateMonitor.watch(clones, progress, stopClone, performance.now()); // ss, as fio's helper thread
     Atomics.store(barrier, 0, BARRIER_GO);
     Atomics.notify(barrier, 0);
     const results = await Promise.all(started.map((w) => w.result));
     succeeded = true;
-    return results;
+    return steady ? results.map((r, i) => ({ ...r, steadystate: steady!.reportFor(i) })) : results;
   } finally {
     clearInterval(timer);
     // After a result, a worker still frees its buffers and destroys its handle: let it exit by itself.
@@ -192,7 +217,7 @@ function startWorker(
   clone: Clone, progress: Float64Array, barrier: Int32Array, stop: Int32Array, onDone: (done: JobSpec) => void,
 ): StartedWorker {
   const input: WorkerInput = {
-    handle: clone.device.blkio.share(),
+    handle: deviceOf(clone).share(),
     switchHandle: clone.device.switchTarget?.share(),
     spec: clone.spec,
     queueIndex: clone.queueIndex,

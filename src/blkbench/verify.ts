@@ -5,13 +5,27 @@
  *
  * Layout (little-endian): 0 magic u32 | 4 length u32 | 8 offset u64 | 16 seed u32 | 20 kind u32 |
  * 24 checksum (16 bytes; crc32c uses the first 4) | 40 payload.
+ *
+ * fio's verify_interval cuts a block into chunks of that many bytes, each with a header of its own
+ * (its own length and offset). verify_pattern is the payload instead of random words, repeated from
+ * the block's start as fio fills a buffer (so verify=pattern blocks are fio's byte for byte). verify=meta is fio's header-only check: its checksum covers the header alone,
+ * and with a pattern the payload is compared with it; verify=pattern has no header at all: every
+ * byte of the chunk is the pattern's. addon/bench/verify.cc writes and checks the same bytes.
  */
 import { createHash } from 'node:crypto';
 import { VerifyKind } from './options';
 
 export const VERIFY_MAGIC = 0x5642_4b42; // "BKBV"
 export const VERIFY_HEADER_LEN = 40;
-const KIND_CODE: Record<Exclude<VerifyKind, 'none'>, number> = { crc32c: 1, md5: 2 };
+const KIND_CODE: Record<Exclude<VerifyKind, 'none'>, number> = { crc32c: 1, md5: 2, meta: 3, pattern: 4 };
+
+/** How blocks are cut and filled beyond their kind (fio's verify_interval and verify_pattern). */
+export interface VerifyLayout {
+  /** Bytes per chunk with a header of its own; 0 (or at least the block): one per block. */
+  interval?: number;
+  /** The payload, repeated from the block's start (headers over it); none: pseudo-random words. */
+  pattern?: Uint8Array;
+}
 
 const CRC32C_TABLE = (() => {
   const t = new Uint32Array(256);
@@ -37,7 +51,7 @@ export interface VerifyFailure {
 
 function checksum(kind: Exclude<VerifyKind, 'none'>, block: Uint8Array): Uint8Array {
   const head = block.subarray(0, 24);
-  const payload = block.subarray(VERIFY_HEADER_LEN);
+  const payload = kind === 'meta' ? block.subarray(0, 0) : block.subarray(VERIFY_HEADER_LEN); // meta: the header alone
   if (kind === 'md5') return createHash('md5').update(head).update(payload).digest();
   const out = new Uint8Array(4);
   new DataView(out.buffer).setUint32(0, crc32c(payload, crc32c(head)), true);
@@ -55,14 +69,36 @@ function payloadWord(base: number, n: number): number {
   return h;
 }
 
-/** Fills a block that is about to be written at `offset`. */
-export function fillBlock(block: Uint8Array, offset: number, kind: Exclude<VerifyKind, 'none'>, seed: number): void {
-  // Payload: word i is a hash of (base + i × golden ratio), base from the seed and offset, so every block
-  // differs; the words do not depend on each other, so the native loop fills them in SIMD lanes.
-  const base = (seed ^ Math.imul(offset / 512 >>> 0, 0x9e3779b1) ^ Math.floor(offset / 2 ** 41)) | 1;
-  for (let i = VERIFY_HEADER_LEN, n = 0; i < block.length; i += 4, n++) {
-    const x = payloadWord(base, n);
-    block[i] = x; block[i + 1] = x >>> 8; block[i + 2] = x >>> 16; block[i + 3] = x >>> 24;
+function chunkLength(len: number, layout: VerifyLayout): number {
+  return layout.interval && layout.interval < len ? layout.interval : len;
+}
+
+/** Byte p of a chunk `at` bytes into its block is pattern[(at + p) % length]. */
+function fillPattern(chunk: Uint8Array, at: number, from: number, pattern: Uint8Array): void {
+  for (let p = from; p < chunk.length; p++) chunk[p] = pattern[(at + p) % pattern.length];
+}
+
+/** Fills a block that is about to be written at `offset`, chunk by chunk. */
+export function fillBlock(block: Uint8Array, offset: number, kind: Exclude<VerifyKind, 'none'>, seed: number, layout: VerifyLayout = {}): void {
+  const chunk = chunkLength(block.length, layout);
+  for (let at = 0; at + chunk <= block.length; at += chunk) fillChunk(block.subarray(at, at + chunk), at, offset + at, kind, seed, layout.pattern);
+}
+
+function fillChunk(block: Uint8Array, at: number, offset: number, kind: Exclude<VerifyKind, 'none'>, seed: number, pattern: Uint8Array | undefined): void {
+  if (kind === 'pattern') {
+    fillPattern(block, at, 0, pattern!);
+    return;
+  }
+  if (pattern) {
+    fillPattern(block, at, VERIFY_HEADER_LEN, pattern);
+  } else {
+    // Payload: word i is a hash of (base + i × golden ratio), base from the seed and offset, so every block
+    // differs; the words do not depend on each other, so the native loop fills them in SIMD lanes.
+    const base = (seed ^ Math.imul(offset / 512 >>> 0, 0x9e3779b1) ^ Math.floor(offset / 2 ** 41)) | 1;
+    for (let i = VERIFY_HEADER_LEN, n = 0; i < block.length; i += 4, n++) {
+      const x = payloadWord(base, n);
+      block[i] = x; block[i + 1] = x >>> 8; block[i + 2] = x >>> 16; block[i + 3] = x >>> 24;
+    }
   }
   const v = new DataView(block.buffer, block.byteOffset, VERIFY_HEADER_LEN);
   v.setUint32(0, VERIFY_MAGIC, true);
@@ -74,10 +110,28 @@ export function fillBlock(block: Uint8Array, offset: number, kind: Exclude<Verif
   block.set(checksum(kind, block), 24);
 }
 
-/** Checks a block read from `offset`; null when it is good. */
-export function checkBlock(block: Uint8Array, offset: number, kind: Exclude<VerifyKind, 'none'>): VerifyFailure | null {
-  const v = new DataView(block.buffer, block.byteOffset, VERIFY_HEADER_LEN);
+/** Checks a block read from `offset`, chunk by chunk; null when it is good, else its first bad chunk. */
+export function checkBlock(block: Uint8Array, offset: number, kind: Exclude<VerifyKind, 'none'>, layout: VerifyLayout = {}): VerifyFailure | null {
+  const chunk = chunkLength(block.length, layout);
+  for (let at = 0; at + chunk <= block.length; at += chunk) {
+    const failure = checkChunk(block.subarray(at, at + chunk), at, offset + at, kind, layout.pattern);
+    if (failure) return failure;
+  }
+  return null;
+}
+
+function checkChunk(block: Uint8Array, at: number, offset: number, kind: Exclude<VerifyKind, 'none'>, pattern: Uint8Array | undefined): VerifyFailure | null {
   const fail = (what: string): VerifyFailure => ({ offset, message: `verify: bad block at offset ${offset} (length ${block.length}): ${what}` });
+  const checkPattern = (from: number): VerifyFailure | null => {
+    for (let p = from; p < block.length; p++) {
+      const want = pattern![(at + p) % pattern!.length];
+      if (block[p] !== want) return fail(`pattern mismatch at byte ${p}: 0x${byteHex(block[p])}, expected 0x${byteHex(want)}`);
+    }
+    return null;
+  };
+  if (kind === 'pattern') return checkPattern(0);
+  if (block.length < VERIFY_HEADER_LEN) return fail('shorter than the verify header');
+  const v = new DataView(block.buffer, block.byteOffset, VERIFY_HEADER_LEN);
   const magic = v.getUint32(0, true);
   if (magic !== VERIFY_MAGIC) return fail(`no verify header (magic 0x${hex(magic)}, expected 0x${hex(VERIFY_MAGIC)})`);
   const len = v.getUint32(4, true);
@@ -94,7 +148,11 @@ export function checkBlock(block: Uint8Array, offset: number, kind: Exclude<Veri
   if (!equalBytes(want, got)) {
     return fail(`${kind} mismatch: stored ${hexBytes(want, kind)}, computed ${hexBytes(got, kind)}`);
   }
-  return null;
+  return pattern ? checkPattern(VERIFY_HEADER_LEN) : null;
+}
+
+function byteHex(b: number): string {
+  return b.toString(16).padStart(2, '0');
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -108,6 +166,6 @@ function hex(n: number): string {
 }
 
 function hexBytes(b: Uint8Array, kind: string): string {
-  if (kind === 'crc32c') return `0x${hex(new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true))}`;
+  if (kind !== 'md5') return `0x${hex(new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true))}`;
   return Buffer.from(b).toString('hex');
 }

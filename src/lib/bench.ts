@@ -2,5 +2,5 @@
 // engine rather than block I/O API, so it has an entry of its own.
 export {
   JobLoop, JobLoopSpec, JobLoopZones, JobLoopRw, JobLoopPerDirection, JobLoopBlockSizeSplit, JobLoopTraceEntry, JobLoopResult, JobLoopDirection, JobLoopLatency, JobLoopSamples, JobLoopCpu, JobLoopOptions, JobLoopSwitches, JOB_LOOP_PROGRESS_FIELDS,
-  startJobLoop, runJobLoop,
+  startJobLoop, startNullJobLoop, startMemDeviceJobLoop, startFileEngineJobLoop, startCpuJobLoop, startFileOpJobLoop, runJobLoop,
 } from './job-loop';

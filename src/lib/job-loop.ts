@@ -80,8 +80,18 @@ export interface JobLoopSpec {
   jobIndex?: number;
   /** 'block' waits in the kernel (default); 'loop' busy-polls; 'eventfd' waits on the completion fd. */
   waitMode?: 'block' | 'loop' | 'eventfd';
-  /** Writes carry a checked header and checksum; a write job reads its blocks back, a read job checks what it reads. */
-  verify?: 'none' | 'crc32c' | 'md5';
+  /**
+   * Writes carry a checked header and checksum; a write job reads its blocks back, a read job checks what it reads.
+   * 'meta' checks headers only (fio's header check; with verifyPattern also the data); 'pattern' has no headers:
+   * every byte is verifyPattern's.
+   */
+  verify?: 'none' | 'crc32c' | 'md5' | 'meta' | 'pattern';
+  /** fio's verify_interval: a header every this many bytes of a block (it must divide the block size; default: one per block). */
+  verifyInterval?: number;
+  /** fio's verify_pattern as bytes (1 to 512): the data written, repeated from each header's start, instead of random words. */
+  verifyPattern?: number[];
+  /** fio's do_verify (default true): false, and a verifying write job does not read its blocks back. */
+  doVerify?: boolean;
   /** What writes carry: random data by default; fio's zero_buffers, refill_buffers, buffer_compress_*, dedupe_percentage. */
   writeData?: { zero?: boolean; refill?: boolean; compressPercentage?: number; compressChunk?: number; dedupePercentage?: number };
   /** fio's rate (bytes/s), rate_iops and rate_min (a direction below it fails the job with EIO). */
@@ -270,6 +280,92 @@ export function startJobLoop(queue: Queue, spec: JobLoopSpec, options: JobLoopOp
   let resolve!: (r: JobLoopResult) => void;
   const done = new Promise<JobLoopResult>((res) => (resolve = res));
   const handle = addon.startJobLoop(Queue.nativeOf(queue), checkedSpec(spec), progress, (r) => resolve(withSwitches(r as RawResult)), targets);
+  return new JobLoop(handle, progress, done);
+}
+
+/**
+ * Starts a job loop with no queue behind it: blkbench's ioengine=null (fio's null engine). Every
+ * request completes successfully at the loop's next submission or reap, without touching data, so
+ * the loop measures itself: its offsets, sizes, histograms and counters are as on a queue. It has
+ * no buffers, so `verify` and `stampWrites` are refused, and no completion fd (no 'eventfd'), zones
+ * or switch targets.
+ */
+export function startNullJobLoop(spec: JobLoopSpec, options: Pick<JobLoopOptions, 'progress'> = {}): JobLoop {
+  const progress = options.progress ?? new Float64Array(new SharedArrayBuffer(JOB_LOOP_PROGRESS_FIELDS * 8));
+  let resolve!: (r: JobLoopResult) => void;
+  const done = new Promise<JobLoopResult>((res) => (resolve = res));
+  const handle = addon.startJobLoop(null, checkedSpec(spec), progress, (r) => resolve(withSwitches(r as RawResult)));
+  return new JobLoop(handle, progress, done);
+}
+
+/**
+ * Starts a job loop that burns CPU instead of doing I/O (fio's cpuio engine): each request is a burst
+ * of `cycleNs` of work on the loop's thread when the loop reaps it, spinning on the clock ('noop') or
+ * sorting pseudo-random numbers round after round ('qsort'). Requests are counted, their bytes are not.
+ * The job's thinktime is the idle part of each cycle (fio's cpuload sets it); no `verify`.
+ */
+export function startCpuJobLoop(
+  spec: JobLoopSpec, burn: { mode: 'noop' | 'qsort'; cycleNs: number }, options: Pick<JobLoopOptions, 'progress'> = {},
+): JobLoop {
+  if (typeof burn !== 'object' || burn === null) invalidArgument('startCpuJobLoop needs { mode, cycleNs }');
+  const progress = options.progress ?? new Float64Array(new SharedArrayBuffer(JOB_LOOP_PROGRESS_FIELDS * 8));
+  let resolve!: (r: JobLoopResult) => void;
+  const done = new Promise<JobLoopResult>((res) => (resolve = res));
+  const handle = addon.startJobLoop(null, checkedSpec(spec), progress, (r) => resolve(withSwitches(r as RawResult)), undefined,
+    { cpuMode: burn.mode, cycleNs: burn.cycleNs });
+  return new JobLoop(handle, progress, done);
+}
+
+/**
+ * Starts a job loop over many small files, one file operation each (fio's filecreate, filestat and
+ * filedelete engines): the region is the files one after another, `fileSize` bytes each, and the first
+ * request of each file creates it (open with O_CREAT, then close), stats it (stat, lstat or statx) or
+ * unlinks it when the loop reaps; its other requests complete as they are. Failures (a missing file)
+ * come back in the result's `error`.
+ */
+export function startFileOpJobLoop(
+  files: string[], op: 'create' | 'stat' | 'lstat' | 'statx' | 'unlink', fileSize: number, spec: JobLoopSpec,
+  options: Pick<JobLoopOptions, 'progress'> = {},
+): JobLoop {
+  if (!Array.isArray(files)) invalidArgument('startFileOpJobLoop needs an array of paths');
+  const progress = options.progress ?? new Float64Array(new SharedArrayBuffer(JOB_LOOP_PROGRESS_FIELDS * 8));
+  let resolve!: (r: JobLoopResult) => void;
+  const done = new Promise<JobLoopResult>((res) => (resolve = res));
+  const handle = addon.startJobLoop(null, checkedSpec(spec), progress, (r) => resolve(withSwitches(r as RawResult)), undefined,
+    { fileOp: op, files, fileSize });
+  return new JobLoop(handle, progress, done);
+}
+
+/**
+ * Starts a job loop on one of the kernel's memory character devices (/dev/null, /dev/zero, /dev/full,
+ * /dev/random, /dev/urandom), which the io_uring driver, as libblkio's, does not take: each request is
+ * a pread/pwrite on the device when the loop reaps, so its time is clat, as with fio's synchronous
+ * engines. The loop's buffers are plain memory. Any other path throws `EINVAL`; trims fail with
+ * `ENOTSUP` in the result; no 'eventfd', zones or switch targets.
+ */
+export function startMemDeviceJobLoop(path: string, spec: JobLoopSpec, options: Pick<JobLoopOptions, 'progress'> = {}): JobLoop {
+  return startOnPath(path, 'readwrite', spec, options);
+}
+
+/**
+ * Starts a job loop whose requests are fio's `falloc` or `ftruncate` engine's calls on a regular file
+ * (one system call per request when the loop reaps): with 'fallocate' a read allocates keeping the
+ * file's size, a write allocates, a trim punches a hole; with 'ftruncate' a write sets the file's size
+ * to its offset (reads and trims fail with `EINVAL`). No data moves, so `verify` is refused.
+ */
+export function startFileEngineJobLoop(
+  path: string, engine: 'fallocate' | 'ftruncate', spec: JobLoopSpec, options: Pick<JobLoopOptions, 'progress'> = {},
+): JobLoop {
+  if (engine !== 'fallocate' && engine !== 'ftruncate') invalidArgument("startFileEngineJobLoop: engine must be 'fallocate' or 'ftruncate'");
+  return startOnPath(path, engine, spec, options);
+}
+
+function startOnPath(path: string, kind: 'readwrite' | 'fallocate' | 'ftruncate', spec: JobLoopSpec, options: Pick<JobLoopOptions, 'progress'>): JobLoop {
+  if (typeof path !== 'string') invalidArgument('the job loop needs a path');
+  const progress = options.progress ?? new Float64Array(new SharedArrayBuffer(JOB_LOOP_PROGRESS_FIELDS * 8));
+  let resolve!: (r: JobLoopResult) => void;
+  const done = new Promise<JobLoopResult>((res) => (resolve = res));
+  const handle = addon.startJobLoop(path, checkedSpec(spec), progress, (r) => resolve(withSwitches(r as RawResult)), undefined, kind);
   return new JobLoop(handle, progress, done);
 }
 

@@ -91,6 +91,38 @@ TEST(bssplit_thresholds_round_fractional_weights_the_same_way_every_time) {
   for (int c : seen) CHECK(c > 800 && c < 1200);
 }
 
+TEST(verify_interval_gives_each_chunk_a_header_of_its_own_and_names_the_bad_chunk) {
+  const uint8_t pattern[4] = {0xaa, 0x55, 0x5a, 0xa5};
+  VerifyFormat f{VerifyKind::Meta, 512, pattern, 4};
+  std::vector<uint8_t> block(4096);
+  char why[256];
+  fill_verify_block(block.data(), block.size(), 65536, f, 7);
+  CHECK(block[512] == 0x42 && block[512 + 8] == 0x00 && block[512 + 9] == 0x02);  // chunk 1's header: offset 65536 + 512
+  CHECK(block[40] == 0xaa && block[41] == 0x55 && block[43] == 0xa5);             // the pattern from the chunk's byte 40
+  CHECK(check_verify_block(block.data(), block.size(), 65536, f, why, sizeof why));
+  block[3 * 512 + 100] = 0;
+  CHECK(!check_verify_block(block.data(), block.size(), 65536, f, why, sizeof why));
+  CHECK(std::strstr(why, "offset 67072 (length 512): pattern mismatch at byte 100") != nullptr);
+}
+
+TEST(meta_without_a_pattern_checks_headers_only_and_pattern_checks_every_byte) {
+  std::vector<uint8_t> block(1024);
+  char why[256];
+  VerifyFormat meta{VerifyKind::Meta, 0, nullptr, 0};
+  fill_verify_block(block.data(), block.size(), 0, meta, 3);
+  block[900] ^= 1;  // payload: not covered by meta's checksum
+  CHECK(check_verify_block(block.data(), block.size(), 0, meta, why, sizeof why));
+  block[10] ^= 1;  // header
+  CHECK(!check_verify_block(block.data(), block.size(), 0, meta, why, sizeof why));
+  const uint8_t p[1] = {0x5a};
+  VerifyFormat only{VerifyKind::Pattern, 0, p, 1};
+  fill_verify_block(block.data(), block.size(), 0, only, 3);
+  for (uint8_t b : block) CHECK(b == 0x5a);
+  CHECK(check_verify_block(block.data(), block.size(), 4096, only, why, sizeof why));  // no header: no offset to check
+  block[0] = 0;
+  CHECK(!check_verify_block(block.data(), block.size(), 0, only, why, sizeof why));
+}
+
 TEST(a_verify_block_checks_clean_and_a_flipped_bit_or_a_wrong_offset_fails) {
   for (VerifyKind kind : {VerifyKind::Crc32c, VerifyKind::Md5}) {
     std::vector<uint8_t> block(4096);

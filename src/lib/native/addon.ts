@@ -84,7 +84,9 @@ interface Addon {
   readonly driverNames: readonly string[];
   // The native job loop (src/job-loop.ts, addon/napi/job_loop_object.cc).
   startJobLoop(
-    queue: NativeQueue, spec: object, progress: Float64Array | undefined, onDone: (result: unknown) => void, switchTargets?: NativeQueue[],
+    queue: NativeQueue | null | string, spec: object, progress: Float64Array | undefined, onDone: (result: unknown) => void, switchTargets?: NativeQueue[],
+    sinkOptions?: 'readwrite' | 'fallocate' | 'ftruncate' | { cpuMode: 'noop' | 'qsort'; cycleNs: number }
+      | { fileOp: 'create' | 'stat' | 'lstat' | 'statx' | 'unlink'; files: string[]; fileSize: number },
   ): JobLoopHandle;
   stopJobLoop(handle: JobLoopHandle): void;
 }

@@ -106,7 +106,7 @@ describe('blkbench job options', () => {
       ['an unknown option', { bogus: '1' }, "unknown option 'bogus'"],
       ['a missing value', { bs: undefined }, "option 'bs' needs a value"],
       ['an unknown rw', { rw: 'sideways' }, "bad value 'sideways' for option 'rw': expected one of read, write, randread, randwrite, randrw, readwrite, trim, randtrim, rw (optionally ':SIZE', e.g. read:-8k)"],
-      ['an unknown engine', { ioengine: 'splice' }, "bad value 'splice' for option 'ioengine': expected one of io_uring, nvme-io_uring, virtio-blk-vfio-pci, virtio-blk-vhost-user, virtio-blk-vhost-vdpa, libblkio, libaio, psync, sync, pvsync, pvsync2, posixaio, vsync"],
+      ['an unknown engine', { ioengine: 'splice' }, "bad value 'splice' for option 'ioengine': expected one of io_uring, nvme-io_uring, virtio-blk-vfio-pci, virtio-blk-vhost-user, virtio-blk-vhost-vdpa, libblkio, libaio, psync, sync, pvsync, pvsync2, posixaio, vsync, null, falloc, ftruncate, cpuio, filecreate, filestat, filedelete"],
       ['libblkio without a driver', { ioengine: 'libblkio' }, "option 'ioengine=libblkio' needs 'libblkio_driver'"],
       ['an empty libblkio driver', { ioengine: 'libblkio', libblkio_driver: ' ' }, "option 'ioengine=libblkio' needs 'libblkio_driver'"],
       ['a bad block size', { bs: '4x' }, "bad value '4x' for option 'bs': expected a size such as 4096, 4k, 1m or 2g"],
@@ -123,7 +123,7 @@ describe('blkbench job options', () => {
       ['a bad runtime', { runtime: 'long' }, "bad value 'long' for option 'runtime': expected a time such as 10, 10s, 500ms or 2m"],
       ['time_based without runtime', { time_based: undefined }, "option 'time_based' needs 'runtime'"],
       ['a bad flag value', { direct: 'maybe' }, "bad value 'maybe' for option 'direct': expected 0 or 1"],
-      ['an unknown verify kind', { verify: 'sha1' }, "bad value 'sha1' for option 'verify': expected one of crc32c, md5"],
+      ['an unknown verify kind', { verify: 'sha1' }, "bad value 'sha1' for option 'verify': expected one of crc32c, md5, meta, pattern"],
       ['verify on a trim job', { rw: 'trim', verify: 'crc32c' }, "option 'verify' cannot be used with rw=trim"],
       ['verify on a mixed job', { rw: 'randrw', verify: 'md5' }, "option 'verify' cannot be used with rw=randrw: use a write job, then a read job"],
       ['verify with bssplit', { rw: 'write', verify: 'md5', bssplit: '4k/50:8k/50' }, "option 'verify' needs one block size, not 'bssplit'"],
@@ -153,5 +153,54 @@ describe('blkbench job options', () => {
         assert.throws(() => job(options), { message });
       });
     }
+  });
+
+  it('reads fio\'s verify layout options: verify=meta, verify_pattern (alone: verify=pattern), verify_interval, do_verify', () => {
+    const s = job({ filename: '/f', rw: 'write', bs: '64k', verify: 'meta', verify_pattern: '0xaa555aa5', verify_interval: '512', do_verify: '0' });
+    assert.deepEqual([s.verify, s.verifyPattern, s.verifyInterval, s.doVerify], ['meta', [0xaa, 0x55, 0x5a, 0xa5], 512, false]);
+    assert.equal(job({ filename: '/f', rw: 'write', verify_pattern: '7' }).verify, 'pattern');
+    assert.equal(job({ filename: '/f', rw: 'write', verify: 'crc32c' }).doVerify, true);
+  });
+
+  it('refuses a verify layout it cannot write: an interval that does not divide the block, a pattern without verify, verify=pattern without one', () => {
+    assert.throws(() => job({ filename: '/f', rw: 'write', bs: '4k', verify: 'md5', verify_interval: '1000' }), { message: "option 'verify_interval=1000' does not divide the read block size 4096" });
+    assert.throws(() => job({ filename: '/f', rw: 'write', verify: 'md5', verify_interval: '32' }), /bad value '32' for option 'verify_interval'/);
+    assert.throws(() => job({ filename: '/f', rw: 'write', verify: '0', verify_pattern: '0xaa' }), /cannot be used with verify=none/);
+    assert.throws(() => job({ filename: '/f', rw: 'write', verify: 'pattern' }), { message: "option 'verify=pattern' needs 'verify_pattern'" });
+  });
+
+  it('takes ioengine=null with a size in bytes, and refuses what needs a device', () => {
+    const s = job({ ioengine: 'null', size: '1g', rw: 'randread' });
+    assert.equal(s.driver, 'null');
+    assert.throws(() => job({ ioengine: 'null' }), /ioengine=null: needs 'size'/);
+    assert.throws(() => job({ ioengine: 'null', size: '10%' }), /must be bytes/);
+    assert.throws(() => job({ ioengine: 'null', size: '1m', libblkio_wait_mode: 'eventfd' }), /needs a completion fd/);
+    assert.throws(() => job({ ioengine: 'null', size: '1m', zonemode: 'zbd', zonesize: '64k' }), /zonemode=zbd needs a zoned device/);
+  });
+
+  it('takes ioengine=falloc and ftruncate on files, ftruncate with writes only', () => {
+    assert.equal(job({ ioengine: 'falloc', filename: '/f', rw: 'randtrim' }).driver, 'falloc');
+    assert.equal(job({ ioengine: 'ftruncate', filename: '/f', rw: 'randwrite' }).driver, 'ftruncate');
+    assert.throws(() => job({ ioengine: 'ftruncate', filename: '/f', rw: 'read' }), { message: 'ioengine=ftruncate: rw=read: only writes truncate (rw=write or randwrite)' });
+    assert.throws(() => job({ ioengine: 'falloc', filename: '/f', rw: 'write', verify: 'md5' }), /ioengine=falloc: 'verify' cannot be used/);
+    assert.throws(() => job({ ioengine: 'falloc', filename: '/f', blkbench_loop: 'js' }), /native job loop's/);
+  });
+
+  it('takes ioengine=cpuio with cpuload, cpumode and cpuchunks: a burst each request, the period as its thinktime', () => {
+    const s = job({ ioengine: 'cpuio', cpuload: '25', cpuchunks: '10000', cpumode: 'qsort', runtime: '1', time_based: '1' });
+    assert.deepEqual([s.driver, s.cpumode, s.thinktimeNs, s.thinktimeBlocks, s.iodepth], ['cpuio', 'qsort', 40e6, 1, 1]);
+    assert.throws(() => job({ ioengine: 'cpuio', runtime: '1' }), /ioengine=cpuio: needs 'cpuload'/);
+    assert.throws(() => job({ ioengine: 'cpuio', cpuload: '50' }), /ioengine=cpuio: needs 'runtime'/);
+    assert.throws(() => job({ filename: '/f', cpuload: '50' }), { message: "option 'cpuload' needs ioengine=cpuio" });
+    assert.throws(() => job({ ioengine: 'cpuio', cpuload: '50', runtime: '1', cpumode: 'spin' }), /bad value 'spin' for option 'cpumode'/);
+  });
+
+  it('takes nrfiles above 1 only for filecreate, filestat and filedelete, which need filesize', () => {
+    const s = job({ ioengine: 'filestat', nrfiles: '200', filesize: '4k', stat_type: 'statx' });
+    assert.deepEqual([s.driver, s.nrfiles, s.statType], ['filestat', 200, 'statx']);
+    assert.throws(() => job({ filename: '/f', nrfiles: '2' }), /more than one file per job is only for ioengine=filecreate, filestat and filedelete/);
+    assert.throws(() => job({ ioengine: 'filedelete', nrfiles: '2' }), /ioengine=filedelete: needs 'filesize'/);
+    assert.throws(() => job({ ioengine: 'filecreate', filesize: '6k' }), /the block size must divide filesize 6144/);
+    assert.throws(() => job({ filename: '/f', stat_type: 'lstat' }), { message: "option 'stat_type' needs ioengine=filestat" });
   });
 });

@@ -1,0 +1,50 @@
+// blkbench's ioengine=cpuio, fio's CPU burner: every request is a burst of
+// CPU work of cycle_ns on the loop's own thread, done when the loop reaps
+// (the job's thinktime, set from cpuload, is the idle part of each cycle).
+// noop spins on the clock; qsort sorts a buffer of pseudo-random 32-bit
+// numbers (filled at construction) round after round until the cycle is
+// over. No data moves, so the loop counts the requests but no bytes (fio's
+// FIO_NOIO). Nothing is allocated per request.
+#pragma once
+
+#include <vector>
+
+#include "request_sink.h"
+
+namespace blkio::bench {
+
+enum class CpuMode : uint8_t { Noop, Qsort };
+
+class CpuSink final : public RequestSink {
+ public:
+  CpuSink(CpuMode mode, int64_t cycle_ns, size_t capacity);
+
+  void read(uint64_t, void*, size_t, void* user_data, int) override { accept(user_data); }
+  void write(uint64_t, const void*, size_t, void* user_data, int) override { accept(user_data); }
+  void readv(uint64_t, const iovec*, int, void* user_data) override { accept(user_data); }
+  void writev(uint64_t, const iovec*, int, void* user_data) override { accept(user_data); }
+  void write_zeroes(uint64_t, uint64_t, void* user_data) override { accept(user_data); }
+  void discard(uint64_t, uint64_t, void* user_data) override { accept(user_data); }
+  void flush(void* user_data) override { accept(user_data); }
+  void zone_management(RequestType, uint64_t, void* user_data) override { accept(user_data); }
+  // Burns one cycle per request returned.
+  int do_io(Completion* out, int min, int max, timespec* timeout) override;
+  size_t outstanding() const override { return count_; }
+  bool stop_requested() const override { return false; }
+  int completion_fd() const override { return -1; }
+  void set_completion_fd_enabled(bool) override {}
+  bool moves_data() const override { return false; }
+
+ private:
+  void accept(void* user_data);
+  void burn();
+
+  CpuMode mode_;
+  int64_t cycle_ns_;
+  std::vector<void*> ring_;
+  size_t head_ = 0, count_ = 0;
+  std::vector<uint32_t> sort_data_;
+  uint32_t mwc_z_ = 362436069u, mwc_w_ = 521288629u;
+};
+
+}  // namespace blkio::bench
