@@ -86,16 +86,21 @@ interface FioDir {
 }
 type FioJob = { job_runtime: number; usr_cpu: number; sys_cpu: number; read: FioDir; write: FioDir };
 
-/** Sums a report's jobs: IOPS and requests over both directions, CPU time over jobs. */
-function sideFrom(jobs: FioJob[]): Side {
+/**
+ * Sums a report's jobs: IOPS and requests over both directions, CPU time over jobs. A verify job
+ * counts its writes only: fio reports its read-back as the job's reads and blkbench does not, so
+ * both sides' CPU (which includes the read-back on both) is divided by the same requests, and a read
+ * rate over the read-back's fraction of a second is not added to the write rate.
+ */
+function sideFrom(jobs: FioJob[], verify: boolean): Side {
   let iops = 0;
   let bw = 0;
   let ios = 0;
   let cpuNs = 0;
   for (const j of jobs) {
-    iops += j.read.iops + j.write.iops;
-    bw += j.read.bw_bytes + j.write.bw_bytes;
-    ios += j.read.total_ios + j.write.total_ios;
+    iops += (verify ? 0 : j.read.iops) + j.write.iops;
+    bw += (verify ? 0 : j.read.bw_bytes) + j.write.bw_bytes;
+    ios += (verify ? 0 : j.read.total_ios) + j.write.total_ios;
     cpuNs += ((j.usr_cpu + j.sys_cpu) / 100) * j.job_runtime * 1e6;
   }
   const first = jobs[0];
@@ -142,7 +147,7 @@ function run(side: SideName, cfg: Config, file: string, size: string, runtime: s
           maxBuffer: 64 << 20,
           cwd: scratch,
         });
-  return sideFrom(JSON.parse(out.slice(out.indexOf('{'))).jobs as FioJob[]);
+  return sideFrom(JSON.parse(out.slice(out.indexOf('{'))).jobs as FioJob[], cfg.options.some((o) => o.startsWith('--verify=')));
 }
 
 const k = (x: number) => `${(x / 1000).toFixed(1)}k`;
