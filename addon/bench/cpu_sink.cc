@@ -21,20 +21,8 @@ int64_t now_ns() {
 }  // namespace
 
 CpuSink::CpuSink(CpuMode mode, int64_t cycle_ns, size_t capacity)
-    : mode_(mode), cycle_ns_(cycle_ns), ring_(std::max<size_t>(1, capacity)) {
+    : SynchronousSink(capacity), mode_(mode), cycle_ns_(cycle_ns) {
   if (mode_ == CpuMode::Qsort) sort_data_.resize(kSortWords);
-}
-
-void CpuSink::accept(void* user_data) {
-  if (count_ == ring_.size()) {
-    // The loop never has more outstanding than it said; grow rather than drop one if it ever did.
-    std::vector<void*> bigger(ring_.size() * 2);
-    for (size_t i = 0; i < count_; i++) bigger[i] = ring_[(head_ + i) % ring_.size()];
-    ring_.swap(bigger);
-    head_ = 0;
-  }
-  ring_[(head_ + count_) % ring_.size()] = user_data;
-  count_++;
 }
 
 void CpuSink::burn() {
@@ -56,19 +44,11 @@ void CpuSink::burn() {
   } while (now_ns() < end);
 }
 
-int CpuSink::do_io(Completion* out, int min, int max, timespec* timeout) {
-  if (min < 0 || max < 0 || min > max) return -EINVAL;
-  if (out == nullptr && max > 0) return -EINVAL;
-  int n = int(std::min<size_t>(count_, size_t(max)));
-  for (int i = 0; i < n; i++) {
-    burn();
-    out[i] = Completion{};
-    out[i].user_data = ring_[head_];
-    head_ = (head_ + 1) % ring_.size();
-  }
-  count_ -= size_t(n);
-  if (timeout) *timeout = timespec{0, 0};
-  return n;
+Completion CpuSink::perform(void* const& user_data) {
+  burn();
+  Completion c{};
+  c.user_data = user_data;
+  return c;
 }
 
 }  // namespace blkio::bench

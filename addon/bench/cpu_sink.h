@@ -9,13 +9,13 @@
 
 #include <vector>
 
-#include "request_sink.h"
+#include "synchronous_sink.h"
 
 namespace blkio::bench {
 
 enum class CpuMode : uint8_t { Noop, Qsort };
 
-class CpuSink final : public RequestSink {
+class CpuSink final : public SynchronousSink<void*> {
  public:
   CpuSink(CpuMode mode, int64_t cycle_ns, size_t capacity);
 
@@ -27,22 +27,15 @@ class CpuSink final : public RequestSink {
   void discard(uint64_t, uint64_t, void* user_data) override { accept(user_data); }
   void flush(void* user_data) override { accept(user_data); }
   void zone_management(RequestType, uint64_t, void* user_data) override { accept(user_data); }
-  // Burns one cycle per request returned.
-  int do_io(Completion* out, int min, int max, timespec* timeout) override;
-  size_t outstanding() const override { return count_; }
-  bool stop_requested() const override { return false; }
-  int completion_fd() const override { return -1; }
-  void set_completion_fd_enabled(bool) override {}
   bool moves_data() const override { return false; }
 
  private:
-  void accept(void* user_data);
+  // Burns one cycle per request returned.
+  Completion perform(void* const& user_data) override;
   void burn();
 
   CpuMode mode_;
   int64_t cycle_ns_;
-  std::vector<void*> ring_;
-  size_t head_ = 0, count_ = 0;
   std::vector<uint32_t> sort_data_;
   uint32_t mwc_z_ = 362436069u, mwc_w_ = 521288629u;
 };

@@ -10,22 +10,10 @@
 namespace blkio::bench {
 
 FileOpSink::FileOpSink(FileOp op, std::vector<std::string> paths, uint64_t file_size, size_t capacity)
-    : op_(op), paths_(std::move(paths)), file_size_(std::max<uint64_t>(1, file_size)), done_(paths_.size(), 0),
-      ring_(std::max<size_t>(1, capacity)) {}
+    : SynchronousSink(capacity), op_(op), paths_(std::move(paths)), file_size_(std::max<uint64_t>(1, file_size)),
+      done_(paths_.size(), 0) {}
 
-void FileOpSink::accept(uint64_t offset, void* user_data) {
-  if (count_ == ring_.size()) {
-    // The loop never has more outstanding than it said; grow rather than drop one if it ever did.
-    std::vector<Pending> bigger(ring_.size() * 2);
-    for (size_t i = 0; i < count_; i++) bigger[i] = ring_[(head_ + i) % ring_.size()];
-    ring_.swap(bigger);
-    head_ = 0;
-  }
-  ring_[(head_ + count_) % ring_.size()] = Pending{offset, user_data};
-  count_++;
-}
-
-Completion FileOpSink::perform(const Pending& p) {
+Completion FileOpSink::perform(const FileOpPending& p) {
   Completion c{};
   c.user_data = p.user_data;
   if (p.offset == UINT64_MAX) return c;
@@ -70,19 +58,6 @@ Completion FileOpSink::perform(const Pending& p) {
     c.error_msg = op_ == FileOp::Create ? "creating the file failed" : op_ == FileOp::Unlink ? "unlinking the file failed" : "stat of the file failed";
   }
   return c;
-}
-
-int FileOpSink::do_io(Completion* out, int min, int max, timespec* timeout) {
-  if (min < 0 || max < 0 || min > max) return -EINVAL;
-  if (out == nullptr && max > 0) return -EINVAL;
-  int n = int(std::min<size_t>(count_, size_t(max)));
-  for (int i = 0; i < n; i++) {
-    out[i] = perform(ring_[head_]);
-    head_ = (head_ + 1) % ring_.size();
-  }
-  count_ -= size_t(n);
-  if (timeout) *timeout = timespec{0, 0};
-  return n;
 }
 
 }  // namespace blkio::bench

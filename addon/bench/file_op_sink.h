@@ -12,13 +12,18 @@
 #include <string>
 #include <vector>
 
-#include "request_sink.h"
+#include "synchronous_sink.h"
 
 namespace blkio::bench {
 
 enum class FileOp : uint8_t { Create, Stat, Lstat, Statx, Unlink };
 
-class FileOpSink final : public RequestSink {
+struct FileOpPending {
+  uint64_t offset;  // UINT64_MAX: no file (a flush)
+  void* user_data;
+};
+
+class FileOpSink final : public SynchronousSink<FileOpPending> {
  public:
   FileOpSink(FileOp op, std::vector<std::string> paths, uint64_t file_size, size_t capacity);
 
@@ -30,27 +35,16 @@ class FileOpSink final : public RequestSink {
   void discard(uint64_t start, uint64_t, void* user_data) override { accept(start, user_data); }
   void flush(void* user_data) override { accept(UINT64_MAX, user_data); }
   void zone_management(RequestType, uint64_t, void* user_data) override { accept(UINT64_MAX, user_data); }
-  // Does the file operation of each file's first request among up to max returned.
-  int do_io(Completion* out, int min, int max, timespec* timeout) override;
-  size_t outstanding() const override { return count_; }
-  bool stop_requested() const override { return false; }
-  int completion_fd() const override { return -1; }
-  void set_completion_fd_enabled(bool) override {}
 
  private:
-  struct Pending {
-    uint64_t offset;  // UINT64_MAX: no file (a flush)
-    void* user_data;
-  };
-  void accept(uint64_t offset, void* user_data);
-  Completion perform(const Pending& p);
+  void accept(uint64_t offset, void* user_data) { SynchronousSink::accept(FileOpPending{offset, user_data}); }
+  // Does the file operation of a file's first request.
+  Completion perform(const FileOpPending& p) override;
 
   FileOp op_;
   std::vector<std::string> paths_;
   uint64_t file_size_;
   std::vector<uint8_t> done_;  // per file: its operation was done
-  std::vector<Pending> ring_;
-  size_t head_ = 0, count_ = 0;
 };
 
 }  // namespace blkio::bench

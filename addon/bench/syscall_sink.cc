@@ -41,50 +41,38 @@ int open_syscall_target(const char* path, SyscallKind kind, bool writable, std::
   return fd;
 }
 
-SyscallSink::SyscallSink(int fd, SyscallKind kind, size_t capacity) : fd_(fd), kind_(kind), ring_(std::max<size_t>(1, capacity)) {}
+SyscallSink::SyscallSink(int fd, SyscallKind kind, size_t capacity) : SynchronousSink(capacity), fd_(fd), kind_(kind) {}
 
 SyscallSink::~SyscallSink() {
   if (fd_ >= 0) close(fd_);
 }
 
-void SyscallSink::accept(Op op, uint64_t offset, void* buf, size_t len, void* user_data) {
-  if (count_ == ring_.size()) {
-    // The loop never has more outstanding than it said; grow rather than drop one if it ever did.
-    std::vector<Pending> bigger(ring_.size() * 2);
-    for (size_t i = 0; i < count_; i++) bigger[i] = ring_[(head_ + i) % ring_.size()];
-    ring_.swap(bigger);
-    head_ = 0;
-  }
-  ring_[(head_ + count_) % ring_.size()] = Pending{op, offset, buf, len, user_data};
-  count_++;
-}
-
 void SyscallSink::readv(uint64_t start, const iovec* iov, int iovcnt, void* user_data) {
   // The job loop's vectors have one element.
-  if (iovcnt == 1) accept(kRead, start, iov[0].iov_base, iov[0].iov_len, user_data);
-  else accept(kUnsupported, 0, nullptr, 0, user_data);
+  if (iovcnt == 1) accept(SyscallPending::kRead, start, iov[0].iov_base, iov[0].iov_len, user_data);
+  else accept(SyscallPending::kUnsupported, 0, nullptr, 0, user_data);
 }
 
 void SyscallSink::writev(uint64_t start, const iovec* iov, int iovcnt, void* user_data) {
-  if (iovcnt == 1) accept(kWrite, start, iov[0].iov_base, iov[0].iov_len, user_data);
-  else accept(kUnsupported, 0, nullptr, 0, user_data);
+  if (iovcnt == 1) accept(SyscallPending::kWrite, start, iov[0].iov_base, iov[0].iov_len, user_data);
+  else accept(SyscallPending::kUnsupported, 0, nullptr, 0, user_data);
 }
 
-Completion SyscallSink::perform(const Pending& p) {
+Completion SyscallSink::perform(const SyscallPending& p) {
   Completion c{};
   c.user_data = p.user_data;
-  if (kind_ == SyscallKind::Fallocate && p.op != kFlush && p.op != kUnsupported) {
+  if (kind_ == SyscallKind::Fallocate && p.op != SyscallPending::kFlush && p.op != SyscallPending::kUnsupported) {
     // fio's falloc: reads allocate keeping the size, writes allocate, trims punch holes.
-    int mode = p.op == kRead ? FALLOC_FL_KEEP_SIZE : p.op == kWrite ? 0 : FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+    int mode = p.op == SyscallPending::kRead ? FALLOC_FL_KEEP_SIZE : p.op == SyscallPending::kWrite ? 0 : FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
     if (fallocate(fd_, mode, off_t(p.offset), off_t(p.len)) < 0) {
       c.ret = -errno;
       c.error_msg = "fallocate failed";
     }
     return c;
   }
-  if (kind_ == SyscallKind::Ftruncate && p.op != kFlush) {
+  if (kind_ == SyscallKind::Ftruncate && p.op != SyscallPending::kFlush) {
     // fio's ftruncate: a write sets the file's size to its offset; nothing else is a truncate.
-    if (p.op != kWrite) {
+    if (p.op != SyscallPending::kWrite) {
       c.ret = -EINVAL;
       c.error_msg = "ioengine=ftruncate takes only writes";
     } else if (ftruncate(fd_, off_t(p.offset)) < 0) {
@@ -95,47 +83,34 @@ Completion SyscallSink::perform(const Pending& p) {
   }
   ssize_t done = 0;
   switch (p.op) {
-    case kRead:
-    case kWrite: {
+    case SyscallPending::kRead:
+    case SyscallPending::kWrite: {
       size_t at = 0;
       while (at < p.len) {
         auto* b = static_cast<uint8_t*>(p.buf) + at;
-        done = p.op == kRead ? pread(fd_, b, p.len - at, off_t(p.offset + at)) : pwrite(fd_, b, p.len - at, off_t(p.offset + at));
+        done = p.op == SyscallPending::kRead ? pread(fd_, b, p.len - at, off_t(p.offset + at)) : pwrite(fd_, b, p.len - at, off_t(p.offset + at));
         if (done < 0 && errno == EINTR) continue;
         if (done <= 0) break;
         at += size_t(done);
       }
       if (done < 0) {
         c.ret = -errno;
-        c.error_msg = p.op == kRead ? "read from the memory device failed" : "write to the memory device failed";
+        c.error_msg = p.op == SyscallPending::kRead ? "read from the memory device failed" : "write to the memory device failed";
       } else if (at < p.len) {
         c.ret = -EIO;
         c.error_msg = "short transfer on the memory device";
       }
       break;
     }
-    case kFlush:
+    case SyscallPending::kFlush:
       break;  // nothing is cached
-    case kTrim:
-    case kUnsupported:
+    case SyscallPending::kTrim:
+    case SyscallPending::kUnsupported:
       c.ret = -ENOTSUP;
       c.error_msg = "a memory character device takes only reads, writes and flushes";
       break;
   }
   return c;
-}
-
-int SyscallSink::do_io(Completion* out, int min, int max, timespec* timeout) {
-  if (min < 0 || max < 0 || min > max) return -EINVAL;
-  if (out == nullptr && max > 0) return -EINVAL;
-  int n = int(std::min<size_t>(count_, size_t(max)));
-  for (int i = 0; i < n; i++) {
-    out[i] = perform(ring_[head_]);
-    head_ = (head_ + 1) % ring_.size();
-  }
-  count_ -= size_t(n);
-  if (timeout) *timeout = timespec{0, 0};
-  return n;
 }
 
 }  // namespace blkio::bench

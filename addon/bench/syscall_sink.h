@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "request_sink.h"
+#include "synchronous_sink.h"
 
 namespace blkio::bench {
 
@@ -25,46 +25,44 @@ enum class SyscallKind : uint8_t { ReadWrite, Fallocate, Ftruncate };
 // file, read-write. Returns the fd, or -errno with what is wrong in *why.
 int open_syscall_target(const char* path, SyscallKind kind, bool writable, std::string* why);
 
-class SyscallSink final : public RequestSink {
+// A request waiting in a SyscallSink.
+struct SyscallPending {
+  enum Op : uint8_t { kRead, kWrite, kTrim, kFlush, kUnsupported };
+  Op op;
+  uint64_t offset;
+  void* buf;
+  size_t len;
+  void* user_data;
+};
+
+class SyscallSink final : public SynchronousSink<SyscallPending> {
  public:
   // Takes the fd (closed on destruction); capacity: the most requests outstanding at once.
   SyscallSink(int fd, SyscallKind kind, size_t capacity);
   ~SyscallSink() override;
 
-  void read(uint64_t start, void* buf, size_t len, void* user_data, int) override { accept(kRead, start, buf, len, user_data); }
+  void read(uint64_t start, void* buf, size_t len, void* user_data, int) override { accept(SyscallPending::kRead, start, buf, len, user_data); }
   void write(uint64_t start, const void* buf, size_t len, void* user_data, int) override {
-    accept(kWrite, start, const_cast<void*>(buf), len, user_data);
+    accept(SyscallPending::kWrite, start, const_cast<void*>(buf), len, user_data);
   }
   void readv(uint64_t start, const iovec* iov, int iovcnt, void* user_data) override;
   void writev(uint64_t start, const iovec* iov, int iovcnt, void* user_data) override;
   // Trims are hole punches for Fallocate; the rest take none, nor zeroes or zones.
-  void write_zeroes(uint64_t, uint64_t, void* user_data) override { accept(kUnsupported, 0, nullptr, 0, user_data); }
-  void discard(uint64_t start, uint64_t len, void* user_data) override { accept(kTrim, start, nullptr, size_t(len), user_data); }
-  void flush(void* user_data) override { accept(kFlush, 0, nullptr, 0, user_data); }
-  void zone_management(RequestType, uint64_t, void* user_data) override { accept(kUnsupported, 0, nullptr, 0, user_data); }
-  // Does up to max of the waiting requests, in order, and returns them.
-  int do_io(Completion* out, int min, int max, timespec* timeout) override;
-  size_t outstanding() const override { return count_; }
-  bool stop_requested() const override { return false; }
-  int completion_fd() const override { return -1; }
-  void set_completion_fd_enabled(bool) override {}
+  void write_zeroes(uint64_t, uint64_t, void* user_data) override { accept(SyscallPending::kUnsupported, 0, nullptr, 0, user_data); }
+  void discard(uint64_t start, uint64_t len, void* user_data) override { accept(SyscallPending::kTrim, start, nullptr, size_t(len), user_data); }
+  void flush(void* user_data) override { accept(SyscallPending::kFlush, 0, nullptr, 0, user_data); }
+  void zone_management(RequestType, uint64_t, void* user_data) override { accept(SyscallPending::kUnsupported, 0, nullptr, 0, user_data); }
 
  private:
-  enum Op : uint8_t { kRead, kWrite, kTrim, kFlush, kUnsupported };
-  struct Pending {
-    Op op;
-    uint64_t offset;
-    void* buf;
-    size_t len;
-    void* user_data;
-  };
-  void accept(Op op, uint64_t offset, void* buf, size_t len, void* user_data);
-  Completion perform(const Pending& p);
+  using Op = SyscallPending::Op;
+  void accept(Op op, uint64_t offset, void* buf, size_t len, void* user_data) {
+    SynchronousSink::accept(SyscallPending{op, offset, buf, len, user_data});
+  }
+  // One system call (or none) for the request.
+  Completion perform(const SyscallPending& p) override;
 
   int fd_;
   SyscallKind kind_;
-  std::vector<Pending> ring_;
-  size_t head_ = 0, count_ = 0;
 };
 
 }  // namespace blkio::bench

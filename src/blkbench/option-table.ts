@@ -42,10 +42,11 @@ export interface OptionDef<T> {
 /**
  * Which job loops do what an option asks. 'both': the native loop and the JS loop (also options that
  * act before or after the loop, such as the file layout or the report); 'js': only the JS loop, so a
- * job that sets the option away from its default runs there. Every option declares it, so a new
- * option cannot slip past the native loop unnoticed.
+ * job that sets the option away from its default runs there; 'native': only the native loop (options
+ * of its own engines), so blkbench_loop=js refuses a job that sets it. Every option declares it, so a
+ * new option cannot slip past either loop unnoticed.
  */
-export type LoopSupport = 'both' | 'js';
+export type LoopSupport = 'both' | 'js' | 'native';
 
 type Meta = Pick<OptionDef<unknown>, 'help' | 'fio' | 'note' | 'loop'>;
 
@@ -201,14 +202,14 @@ export const OPTIONS = {
   startdelayNs: time(['startdelay'], S, { loop: 'both', help: 'wait before starting', fio: 'time, seconds' }),
 
   // ioengine=cpuio (fio's CPU burner).
-  cpuload: int(['cpuload'], 0, [0, 100], { loop: 'both', help: 'ioengine=cpuio: percent of a CPU to burn (needed)', fio: 'int' }),
+  cpuload: int(['cpuload'], 0, [0, 100], { loop: 'native', help: 'ioengine=cpuio: percent of a CPU to burn (needed)', fio: 'int' }),
   cpumode: choice(['cpumode'], 'noop', ['noop', 'qsort'] as const, {
-    loop: 'both', help: 'ioengine=cpuio: noop (spin) or qsort (sort numbers) for each cycle', fio: 'str',
+    loop: 'native', help: 'ioengine=cpuio: noop (spin) or qsort (sort numbers) for each cycle', fio: 'str',
   }),
   statType: choice(['stat_type'], 'stat', ['stat', 'lstat', 'statx'] as const, {
-    loop: 'both', help: 'ioengine=filestat: the call that looks each file up', fio: 'str',
+    loop: 'native', help: 'ioengine=filestat: the call that looks each file up', fio: 'str',
   }),
-  cpuchunks: int(['cpuchunks'], 50000, [1, 60_000_000], { loop: 'both', help: 'ioengine=cpuio: length of each burn cycle in microseconds', fio: 'int: usec' }),
+  cpuchunks: int(['cpuchunks'], 50000, [1, 60_000_000], { loop: 'native', help: 'ioengine=cpuio: length of each burn cycle in microseconds', fio: 'int: usec' }),
 
   // Steady state (fio's ss): stop a time_based job once its IOPS or bandwidth holds steady.
   steadystate: custom<SteadyStateSpec>(['steadystate', 'ss'], 'str', parseSteadyState('iops_slope:0.01%'), parseSteadyState, {

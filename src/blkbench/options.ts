@@ -81,6 +81,11 @@ export function resolveJob(name: string, raw: RawOptions): JobSpec {
     if (def.note) notes.push(`option '${k}' is accepted but ${def.note}`);
   }
 
+  if (o.jobLoop === 'js') {
+    for (const [k] of raw) {
+      if (defOf(k).loop === 'native') throw new OptionError(`option '${k}' is done only by the native job loop, not by blkbench_loop=js`);
+    }
+  }
   const { driver, engineNote } = resolveEngine(o.ioengine, o.libblkio_driver, raw.has('ioengine'));
   if (engineNote) notes.unshift(engineNote);
 
@@ -162,6 +167,19 @@ function resolveEngine(engine: string, libblkioDriver: string | undefined, engin
 }
 
 /**
+ * The engines that are the native job loop's own sinks (null, cpuio, falloc, ftruncate, filecreate,
+ * filestat, filedelete) have no libblkio device behind them: what needs one, or data, is refused, and
+ * so is the JS loop, which drives only libblkio queues.
+ */
+function refuseWhatNeedsADevice(spec: JobSpec, no: (what: string) => OptionError): void {
+  if (spec.verify !== 'none') throw no(`'verify' cannot be used: no data is written or read`);
+  if (spec.zonemode !== 'none') throw no(`zonemode=${spec.zonemode} needs a zoned device`);
+  if (spec.switchTo !== undefined) throw no(`blkbench_switch_to needs a device`);
+  if (spec.waitMode === 'eventfd') throw no(`libblkio_wait_mode=eventfd needs a completion fd, and there is none`);
+  if (spec.jobLoop === 'js') throw no(`blkbench_loop=js is not supported: the engine is the native job loop's`);
+}
+
+/**
  * ioengine=null, as fio's null engine: its "file" is as large as offset + size says (so size must be
  * bytes), and nothing is kept, so what needs data, a completion fd, zones or a device is refused.
  */
@@ -169,11 +187,7 @@ function checkNullEngine(spec: JobSpec): void {
   const no = (what: string) => new OptionError(`ioengine=null: ${what}`);
   if (spec.size === undefined) throw no(`needs 'size' (there is no file or device to take it from)`);
   if (!('bytes' in spec.size) || !('bytes' in spec.offset)) throw no(`'size' and 'offset' must be bytes, not a percentage (there is no device)`);
-  if (spec.verify !== 'none') throw no(`'verify' cannot be used: no data is written or read`);
-  if (spec.zonemode !== 'none') throw no(`zonemode=${spec.zonemode} needs a zoned device`);
-  if (spec.switchTo !== undefined) throw no(`blkbench_switch_to needs a device`);
-  if (spec.waitMode === 'eventfd') throw no(`libblkio_wait_mode=eventfd needs a completion fd, and there is none`);
-  if (spec.jobLoop === 'js') throw no(`blkbench_loop=js is not supported: the null engine is the native job loop's`);
+  refuseWhatNeedsADevice(spec, no);
 }
 
 /**
@@ -185,10 +199,7 @@ function setUpCpuEngine(spec: JobSpec): void {
   const no = (what: string) => new OptionError(`ioengine=cpuio: ${what}`);
   if (spec.cpuload === 0) throw no(`needs 'cpuload' (percent of a CPU to burn)`);
   if (spec.runtimeNs === 0) throw no(`needs 'runtime' (it does no I/O to run out of)`);
-  if (spec.verify !== 'none' || spec.zonemode !== 'none' || spec.switchTo !== undefined || spec.waitMode === 'eventfd') {
-    throw no(`verify, zonemode, blkbench_switch_to and libblkio_wait_mode=eventfd need I/O`);
-  }
-  if (spec.jobLoop === 'js') throw no(`blkbench_loop=js is not supported: the engine is the native job loop's`);
+  refuseWhatNeedsADevice(spec, no);
   spec.thinktimeNs = Math.floor((spec.cpuchunks * 100) / spec.cpuload) * 1000;
   spec.thinktimeSpinNs = 0;
   spec.thinktimeBlocks = 1;
@@ -206,20 +217,13 @@ function checkFileOpEngine(spec: JobSpec): void {
   for (const d of DIRECTIONS) {
     if (spec.bs[d].sizes.some((b) => spec.filesize! % b !== 0)) throw no(`the block size must divide filesize ${spec.filesize}`);
   }
-  if (spec.verify !== 'none' || spec.zonemode !== 'none' || spec.switchTo !== undefined || spec.waitMode === 'eventfd') {
-    throw no(`verify, zonemode, blkbench_switch_to and libblkio_wait_mode=eventfd are not supported`);
-  }
-  if (spec.jobLoop === 'js') throw no(`blkbench_loop=js is not supported: the engine is the native job loop's`);
+  refuseWhatNeedsADevice(spec, no);
 }
 
 /** ioengine=falloc|ftruncate: system calls on the job's file that move no data (fio's engines of the names). */
 function checkFileEngine(spec: JobSpec): void {
   const no = (what: string) => new OptionError(`ioengine=${spec.driver}: ${what}`);
-  if (spec.verify !== 'none') throw no(`'verify' cannot be used: no data is written or read`);
-  if (spec.zonemode !== 'none') throw no(`zonemode=${spec.zonemode} is not supported`);
-  if (spec.switchTo !== undefined) throw no(`blkbench_switch_to is not supported`);
-  if (spec.waitMode === 'eventfd') throw no(`libblkio_wait_mode=eventfd needs a completion fd, and there is none`);
-  if (spec.jobLoop === 'js') throw no(`blkbench_loop=js is not supported: the engine is the native job loop's`);
+  refuseWhatNeedsADevice(spec, no);
   if (spec.driver === 'ftruncate' && spec.rw !== 'write' && spec.rw !== 'randwrite') throw no(`rw=${spec.rw}: only writes truncate (rw=write or randwrite)`);
 }
 

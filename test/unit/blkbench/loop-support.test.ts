@@ -1,6 +1,7 @@
 /**
  * Which job loop runs a job is decided by the option table: every option declares which loops do
- * what it asks, and a job that sets a JS-only option away from its default runs on the JS loop.
+ * what it asks, a job that sets a JS-only option away from its default runs on the JS loop, and one
+ * that sets a native-only option cannot run on the JS loop.
  */
 import * as assert from 'node:assert/strict';
 import { OPTIONS, OptionDef } from '../../../src/blkbench/option-table';
@@ -16,7 +17,7 @@ function job(options: Record<string, string>) {
 describe('blkbench: loop support per option', () => {
   it('every option in the table declares which job loops run it', () => {
     for (const [key, def] of Object.entries(OPTIONS) as Array<[string, OptionDef<unknown>]>) {
-      assert.ok(def.loop === 'both' || def.loop === 'js', `option ${def.names[0]} (${key}) declares loop: ${String(def.loop)}`);
+      assert.ok(def.loop === 'both' || def.loop === 'js' || def.loop === 'native', `option ${def.names[0]} (${key}) declares loop: ${String(def.loop)}`);
     }
   });
 
@@ -39,6 +40,13 @@ describe('blkbench: loop support per option', () => {
     } finally {
       def.loop = declared;
     }
+  });
+
+  it('an option only the native loop does is refused on the JS loop, named', () => {
+    assert.throws(() => job({ ioengine: 'cpuio', cpuload: '10', runtime: '1', blkbench_loop: 'js' }), {
+      message: "option 'cpuload' is done only by the native job loop, not by blkbench_loop=js",
+    });
+    assert.equal(job({ ioengine: 'cpuio', cpuload: '10', runtime: '1' }).cpuload, 10);
   });
 
   it('a driver of another libblkio library runs on the JS loop (the native loop drives this addon\'s queues only)', () => {
