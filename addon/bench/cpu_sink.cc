@@ -21,7 +21,7 @@ int64_t now_ns() {
 }  // namespace
 
 CpuSink::CpuSink(CpuMode mode, int64_t cycle_ns, size_t capacity)
-    : SynchronousSink(capacity), mode_(mode), cycle_ns_(cycle_ns) {
+    : UniformSink(capacity), mode_(mode), cycle_ns_(cycle_ns) {
   if (mode_ == CpuMode::Qsort) sort_data_.resize(kSortWords);
 }
 

@@ -15,21 +15,14 @@ namespace blkio::bench {
 
 enum class CpuMode : uint8_t { Noop, Qsort };
 
-class CpuSink final : public SynchronousSink<void*> {
+class CpuSink final : public UniformSink<void*> {
  public:
   CpuSink(CpuMode mode, int64_t cycle_ns, size_t capacity);
 
-  void read(uint64_t, void*, size_t, void* user_data, int) override { accept(user_data); }
-  void write(uint64_t, const void*, size_t, void* user_data, int) override { accept(user_data); }
-  void readv(uint64_t, const iovec*, int, void* user_data) override { accept(user_data); }
-  void writev(uint64_t, const iovec*, int, void* user_data) override { accept(user_data); }
-  void write_zeroes(uint64_t, uint64_t, void* user_data) override { accept(user_data); }
-  void discard(uint64_t, uint64_t, void* user_data) override { accept(user_data); }
-  void flush(void* user_data) override { accept(user_data); }
-  void zone_management(RequestType, uint64_t, void* user_data) override { accept(user_data); }
   bool moves_data() const override { return false; }
 
  private:
+  void take(void* user_data) override { SynchronousSink::accept(user_data); }
   // Burns one cycle per request returned.
   Completion perform(void* const& user_data) override;
   void burn();

@@ -4,8 +4,6 @@
 
 namespace blkio::bench {
 
-NullSink::NullSink(size_t capacity) : SynchronousSink(capacity) {}
-
 void NullSink::accept(void* user_data, int ret, const char* msg) {
   Completion c{};
   c.user_data = user_data;

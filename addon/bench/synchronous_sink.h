@@ -58,4 +58,23 @@ class SynchronousSink : public RequestSink {
   size_t head_ = 0, count_ = 0;
 };
 
+// A synchronous sink to which every kind of request is alike: it keeps only
+// the request's user_data (the null and cpuio engines).
+template <typename Pending>
+class UniformSink : public SynchronousSink<Pending> {
+ public:
+  void read(uint64_t, void*, size_t, void* user_data, int) override { take(user_data); }
+  void write(uint64_t, const void*, size_t, void* user_data, int) override { take(user_data); }
+  void readv(uint64_t, const iovec*, int, void* user_data) override { take(user_data); }
+  void writev(uint64_t, const iovec*, int, void* user_data) override { take(user_data); }
+  void write_zeroes(uint64_t, uint64_t, void* user_data) override { take(user_data); }
+  void discard(uint64_t, uint64_t, void* user_data) override { take(user_data); }
+  void flush(void* user_data) override { take(user_data); }
+  void zone_management(RequestType, uint64_t, void* user_data) override { take(user_data); }
+
+ protected:
+  using SynchronousSink<Pending>::SynchronousSink;
+  virtual void take(void* user_data) = 0;
+};
+
 }  // namespace blkio::bench
