@@ -295,6 +295,14 @@ Napi::Value launch(Napi::Env env, RunHolder run, Napi::Value progress_value, Nap
   return handle;
 }
 
+// A sink that is not a libblkio queue has no completion fd, no zones and no
+// other queue to switch to.
+void refuse_what_needs_a_queue(Napi::Env env, const bench::JobLoopSpec& spec, Napi::Value switch_targets, const std::string& what) {
+  if (spec.wait_mode == bench::WaitMode::Eventfd) bad_spec(env, what + ": waitMode 'eventfd' needs a completion fd, and it has none");
+  if (spec.zbd.enabled) bad_spec(env, what + ": zbd needs a zoned device");
+  if (!switch_targets.IsUndefined() && !switch_targets.IsNull()) bad_spec(env, what + ": it has no switch targets");
+}
+
 // filecreate/filestat/filedelete: the files, their size and the operation.
 std::unique_ptr<bench::RequestSink> file_op_sink(Napi::Env env, Napi::Object o, const bench::JobLoopSpec& spec) {
   Napi::Value opv = o.Get("fileOp");
@@ -350,9 +358,7 @@ Napi::Value start_null_job_loop(Napi::Env env, const Napi::CallbackInfo& info) {
   }
   if (spec.verify != bench::VerifyKind::None) bad_spec(env, "job loop without a queue (null sink): verify needs data, and it keeps none");
   if (spec.stamp_writes) bad_spec(env, "job loop without a queue (null sink): stampWrites needs data, and it keeps none");
-  if (spec.wait_mode == bench::WaitMode::Eventfd) bad_spec(env, "job loop without a queue (null sink): waitMode 'eventfd' needs a completion fd, and it has none");
-  if (spec.zbd.enabled) bad_spec(env, "job loop without a queue (null sink): zbd needs a zoned device");
-  if (!info[4].IsUndefined() && !info[4].IsNull()) bad_spec(env, "job loop without a queue (null sink): it has no switch targets");
+  refuse_what_needs_a_queue(env, spec, info[4], "job loop without a queue (null sink)");
   double* progress = progress_of(env, info[2]);
   auto run = std::make_shared<JobLoopRun>();
   run->env = env;
@@ -377,9 +383,7 @@ Napi::Value start_syscall_job_loop(Napi::Env env, const Napi::CallbackInfo& info
   bench::JobLoopSpec spec = parse_job_loop_spec(env, info[1].As<Napi::Object>());
   if (kind != bench::SyscallKind::ReadWrite && spec.verify != bench::VerifyKind::None)
     bad_spec(env, "job loop on " + kind_name + ": verify needs data, and " + kind_name + " moves none");
-  if (spec.wait_mode == bench::WaitMode::Eventfd) bad_spec(env, "job loop on a system-call target: waitMode 'eventfd' needs a completion fd, and it has none");
-  if (spec.zbd.enabled) bad_spec(env, "job loop on a system-call target: zbd needs a zoned device");
-  if (!info[4].IsUndefined() && !info[4].IsNull()) bad_spec(env, "job loop on a system-call target: it has no switch targets");
+  refuse_what_needs_a_queue(env, spec, info[4], "job loop on a system-call target");
   double* progress = progress_of(env, info[2]);
   uint64_t stride = round_up(max_block_size(spec), 4096);
   uint64_t mem_len = stride * uint64_t(spec.iodepth);
