@@ -152,7 +152,9 @@ void JobLoop::run() {
     q_->set_completion_fd_enabled(true);
   }
   if (spec_.startdelay_ns > 0) sleep_until(clock_ns() + spec_.startdelay_ns, false);  // before the job's clock starts
+  int open_error = open_target();
   begin();
+  if (open_error) stop_issuing_ = true;
   for (;;) {
     if (should_stop()) {
       stop_issuing_ = true;
@@ -210,6 +212,22 @@ bool JobLoop::stop_asked() {
   return false;
 }
 
+// A sink with a peer (the net sink) reaches it before the clock starts, as
+// fio's net engine connects or accepts before its job's time runs. It waits
+// no longer than the job could run. Returns nonzero if the job cannot go on.
+int JobLoop::open_target() {
+  int64_t total = spec_.runtime_ns > 0 ? spec_.ramp_ns + spec_.runtime_ns : 0;
+  int64_t until = total > 0 ? clock_ns() + total : kNever;
+  auto stopped = [this] {
+    return stop_.load(std::memory_order_relaxed) || abandon_requested_.load(std::memory_order_relaxed) || any_stop_requested();
+  };
+  std::string why;
+  int r = q_->open_target(until, stopped, &why);
+  if (r >= 0) return 0;
+  if (!stopped()) fail(-r, why);  // a stop while waiting ends the job as any stop does
+  return 1;
+}
+
 void JobLoop::begin() {
   now_ = started_ = last_completion_ = clock_ns();
   ramp_end_ = run_end_ = next_sample_ = kNever;
@@ -224,6 +242,7 @@ void JobLoop::begin() {
   }
   next_tick_ = now_ + kProgressIntervalNs;
   segment_start_ = now_;
+  q_->set_deadline(spec_.runtime_ns > 0 ? now_ + spec_.ramp_ns + spec_.runtime_ns : kNever);
   if (queues_.size() > 1 && spec_.switch_every_ns > 0) {
     next_switch_ = now_ + spec_.switch_every_ns;
     size_t expected = size_t(std::min<int64_t>(1 << 16, (spec_.ramp_ns + spec_.runtime_ns) / spec_.switch_every_ns + 16));
@@ -237,6 +256,7 @@ void JobLoop::start_measuring(int64_t now) {
   phase_ = kRun;
   measure_start_ = last_completion_ = last_sample_ = now;
   run_end_ = spec_.runtime_ns > 0 ? now + spec_.runtime_ns : kNever;
+  q_->set_deadline(run_end_);
   next_sample_ = now + kSampleIntervalNs;
   issued_bytes_ = issued_ios_ = 0;
   pacer_.begin(now);
@@ -527,6 +547,7 @@ int JobLoop::wait_completions(int n, int min, int max) {
     if (r < 0) return r;
     n += r;
     if (r == 0 && should_stop() && abandon_) break;
+    if (r == 0 && stop_.load(std::memory_order_relaxed)) q_->give_up();  // a sink waiting on a peer lets go
   }
   return n;
 }
@@ -605,6 +626,11 @@ void JobLoop::check_read(const Slot& s, uint8_t* buf) {
 }
 
 void JobLoop::request_failed(const Slot& s, const Completion& c) {
+  if (q_->ended()) {
+    stop_issuing_ = true;  // the peer is done (or the time ran out): the job ends, without an error
+    held_dir_ = -1;
+    return;
+  }
   if (spec_.continue_on_error & (1u << s.dir)) {
     result_.ignored_errors++;  // continue_on_error: counted, and the job goes on
     return;
@@ -810,6 +836,7 @@ void JobLoop::check_rate_min() {
 }
 
 void JobLoop::finish() {
+  q_->close_target();
   int64_t end = clock_ns();
   auto since = [](const CpuUsage& now, const CpuUsage& start) {
     return CpuUsage{now.usr_ns - start.usr_ns, now.sys_ns - start.sys_ns, now.ctx - start.ctx, now.majf - start.majf,

@@ -190,6 +190,7 @@ class JobLoop {
   void fill_write_buffers();
   bool place_in_zones(uint8_t dir, uint64_t& rel, uint32_t& len);
   bool reset_zone(uint32_t zone);
+  int open_target();
   void begin();
   void start_measuring(int64_t now);
   void issue();

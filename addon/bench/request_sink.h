@@ -9,6 +9,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <string>
 
 #include "../core/queue.h"
 
@@ -35,6 +37,21 @@ class RequestSink {
   // False for a sink whose requests move no data (fio's FIO_NOIO engines):
   // the loop counts them, but not their bytes.
   virtual bool moves_data() const { return true; }
+
+  // A sink with a peer to reach first (blkbench's net sink; a queue has
+  // none). open_target runs on the loop's thread before the job's clock
+  // starts and waits at most until until_ns (CLOCK_MONOTONIC, INT64_MAX: no
+  // limit) while stopped() is false: 0, or -errno with the reason in *why.
+  virtual int open_target(int64_t /*until_ns*/, const std::function<bool()>& /*stopped*/, std::string* /*why*/) { return 0; }
+  // When the job's time runs out: requests still waiting then are given up.
+  virtual void set_deadline(int64_t /*ns*/) {}
+  // The job was stopped while requests wait: give them up at the next do_io.
+  virtual void give_up() {}
+  // True once the peer ended the exchange (or the sink gave up its requests):
+  // the requests it fails from then on are not the job's errors, and the job ends.
+  virtual bool ended() const { return false; }
+  // The job is over (on the loop's thread): tell the peer, close the connection.
+  virtual void close_target() {}
 };
 
 // A core queue of this addon's drivers (the caller holds its claim).

@@ -21,6 +21,7 @@
 #include "../bench/syscall_sink.h"
 #include "../bench/cpu_sink.h"
 #include "../bench/file_op_sink.h"
+#include "../bench/net_sink.h"
 #include "../bench/null_sink.h"
 #include "addon_data.h"
 #include "errors.h"
@@ -407,11 +408,92 @@ Napi::Value start_syscall_job_loop(Napi::Env env, const Napi::CallbackInfo& info
   return launch(env, run, info[2], info[3].As<Napi::Function>());
 }
 
+std::string string_field(Napi::Env env, Napi::Object o, const char* name) {
+  Napi::Value v = o.Get(name);
+  if (v.IsUndefined() || v.IsNull()) return "";
+  if (!v.IsString()) bad_spec(env, std::string("job loop: ") + name + " must be a string");
+  std::string s = v.As<Napi::String>().Utf8Value();
+  if (s.find('\0') != std::string::npos) bad_spec(env, std::string("job loop: ") + name + " holds a NUL");
+  return s;
+}
+
+double number_field(Napi::Env env, Napi::Object o, const char* name, double min, double max, double dflt) {
+  Napi::Value v = o.Get(name);
+  if (v.IsUndefined()) return dflt;
+  double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
+  if (!(d >= min && d <= max) || d != std::floor(d))
+    bad_spec(env, std::string("job loop: ") + name + " must be an integer from " + std::to_string(int64_t(min)) + " to " + std::to_string(int64_t(max)));
+  return d;
+}
+
+bool bool_field(Napi::Object o, const char* name) {
+  Napi::Value v = o.Get(name);
+  return v.IsBoolean() && v.As<Napi::Boolean>().Value();
+}
+
+// blkbench's ioengine=net: { protocol, host, port, listen, pingpong, nodelay, ttl, interface, windowSize, mss }
+// as the sixth argument. The loop's buffers are plain memory; the listening side binds here.
+Napi::Value start_net_job_loop(Napi::Env env, const Napi::CallbackInfo& info) {
+  Napi::Object n = info[5].As<Napi::Object>();
+  bench::JobLoopSpec spec = parse_job_loop_spec(env, info[1].As<Napi::Object>());
+  bench::NetOptions o;
+  std::string proto = string_field(env, n, "protocol");
+  if (proto == "tcp") o.proto = bench::NetProto::Tcp;
+  else if (proto == "tcpv6") o.proto = bench::NetProto::Tcp6;
+  else if (proto == "udp") o.proto = bench::NetProto::Udp;
+  else if (proto == "udpv6") o.proto = bench::NetProto::Udp6;
+  else if (proto == "unix") o.proto = bench::NetProto::Unix;
+  else bad_spec(env, "job loop: protocol must be tcp, tcpv6, udp, udpv6 or unix");
+  o.host = string_field(env, n, "host");
+  o.port = uint16_t(number_field(env, n, "port", 0, 65535, 0));
+  o.listen = bool_field(n, "listen");
+  o.pingpong = bool_field(n, "pingpong");
+  o.nodelay = bool_field(n, "nodelay");
+  o.ttl = int(number_field(env, n, "ttl", 0, 255, 1));
+  o.interface_addr = string_field(env, n, "interface");
+  o.window_size = uint32_t(number_field(env, n, "windowSize", 0, 2147483647, 0));
+  o.mss = uint32_t(number_field(env, n, "mss", 0, 2147483647, 0));
+  o.writes = spec.mixed || spec.single_dir == bench::kWrite;
+  bool unix_socket = o.proto == bench::NetProto::Unix;
+  bool tcp = o.proto == bench::NetProto::Tcp || o.proto == bench::NetProto::Tcp6;
+  if (unix_socket ? o.port != 0 : o.port == 0) bad_spec(env, unix_socket ? "job loop: a UNIX socket takes no port" : "job loop: tcp and udp need a port");
+  if (!o.listen && o.host.empty()) bad_spec(env, "job loop: the connecting side needs a host (a UNIX socket: its path)");
+  if (unix_socket && o.host.empty()) bad_spec(env, "job loop: a UNIX socket needs its path as host");
+  if (o.listen && tcp && !o.host.empty()) bad_spec(env, "job loop: a TCP listener takes no host");
+  if (!tcp && spec.mixed) bad_spec(env, "job loop: over udp and unix a job either reads or writes, not both");
+  if (!tcp && o.listen == o.writes) bad_spec(env, "job loop: over udp and unix the reader is the listening side and the writer the connecting one");
+  if (spec.random) bad_spec(env, "job loop: network I/O is sequential (no random offsets)");
+  if (!spec.mixed && spec.single_dir == bench::kTrim) bad_spec(env, "job loop: network I/O takes reads and writes, not trims");
+  if (spec.verify != bench::VerifyKind::None) bad_spec(env, "job loop on a socket: verify is not supported");
+  refuse_what_needs_a_queue(env, spec, info[4], "job loop on a socket");
+  double* progress = progress_of(env, info[2]);
+  uint64_t stride = round_up(max_block_size(spec), 4096);
+  uint64_t mem_len = stride * uint64_t(spec.iodepth);
+  if (mem_len > kMaxJobMemory)
+    bad_spec(env, "job loop: iodepth x block size needs " + std::to_string(mem_len) + " bytes of buffers, more than 1 GiB");
+  int err = 0;
+  std::string why;
+  std::unique_ptr<bench::NetSink> sink = bench::NetSink::create(o, size_t(spec.iodepth) + 1, &err, &why);
+  if (!sink) throw_blkio_error(env, err, why.c_str());
+  auto run = std::make_shared<JobLoopRun>();
+  run->env = env;
+  void* mem = nullptr;
+  if (posix_memalign(&mem, 4096, size_t(mem_len)) != 0) throw_blkio_error(env, -ENOMEM, "job loop: no memory for the buffers");
+  run->heap_buffers.reset(static_cast<uint8_t*>(mem));
+  std::memset(mem, 0, size_t(mem_len));
+  spec.buffers = run->heap_buffers.get();
+  spec.slot_stride = size_t(stride);
+  spec.region_slot = -1;
+  run->loop = std::make_unique<bench::JobLoop>(std::move(sink), spec, progress);
+  return launch(env, run, info[2], info[3].As<Napi::Function>());
+}
+
 // startJobLoop(nativeQueue | null | path, spec, progress: Float64Array | undefined, onDone, switchTargets?: Queue[], pathKind?: readwrite | fallocate | ftruncate)
 Napi::Value start_job_loop(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[1].IsObject()) bad_spec(env, "job loop spec must be an object");
   if (!info[3].IsFunction()) bad_spec(env, "job loop: onDone must be a function");
+  if (info[0].IsNull() && info[5].IsObject() && info[5].As<Napi::Object>().Has("protocol")) return start_net_job_loop(env, info);
   if (info[0].IsNull()) return start_null_job_loop(env, info);
   if (info[0].IsString()) return start_syscall_job_loop(env, info);
   if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(addon_data(env).queue_class.Value()))

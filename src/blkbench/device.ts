@@ -11,7 +11,7 @@ import { JobLoop } from './loop';
 import { JobSpec, jobDirections, maxBlockSize, minBlockSize, DIRECTIONS } from './options';
 import { resolveSizeOrPercent } from './units';
 import { setUpZones, ZonedSetupError } from './zbd-setup';
-import type { JobLoopZones } from '../lib/bench';
+import type { JobLoopNetTarget, JobLoopZones } from '../lib/bench';
 
 /** A problem with the job or its target, found before I/O started. */
 export class SetupError extends Error {
@@ -30,6 +30,8 @@ export interface PreparedDevice {
   fileOps?: { op: 'create' | 'stat' | 'lstat' | 'statx' | 'unlink'; fileSize: number; files: string[][] };
   /** ioengine=cpuio: how each request burns CPU. */
   cpuBurn?: { mode: 'noop' | 'qsort'; cycleNs: number };
+  /** ioengine=net: the socket of clone 0 (clones use port + clone number, as fio's). */
+  net?: JobLoopNetTarget;
   /** ioengine=falloc|ftruncate: the job's file and the call each request is. */
   fileEngine?: { path: string; call: 'fallocate' | 'ftruncate' };
   regionStart: number;
@@ -162,6 +164,21 @@ export function fileEngineDevice(spec: JobSpec): PreparedDevice {
     blkio: undefined, regionStart: region.offset, regionLen: region.size, ioLimit: spec.ioSize ?? region.size, capacity: size,
     slotStride: 0, memoryLen: 0, fileEngine: { path: file, call: FILE_ENGINES[spec.driver] },
   };
+}
+
+/**
+ * ioengine=net: a socket, no device. The job's region is offset + size (without a size, no end but
+ * runtime or the peer's). Over UDP and UNIX sockets the reader is the listening side, as in fio.
+ */
+export function netDevice(spec: JobSpec): PreparedDevice {
+  const listen = spec.protocol === 'tcp' || spec.protocol === 'tcpv6' ? spec.listen : spec.rw === 'read';
+  const net: JobLoopNetTarget = {
+    protocol: spec.protocol, host: spec.path, port: spec.port, listen, pingpong: spec.pingpong, nodelay: spec.nodelay,
+    ttl: spec.ttl, interface: spec.netInterface, windowSize: spec.windowSize, mss: spec.mss,
+  };
+  if (spec.size !== undefined) return { ...sizedRegion(spec), net };
+  const region = 2 ** 50;
+  return { blkio: undefined, regionStart: 0, regionLen: region, ioLimit: spec.ioSize ?? region, capacity: region, slotStride: 0, memoryLen: 0, net };
 }
 
 function sizedRegion(spec: JobSpec): PreparedDevice {

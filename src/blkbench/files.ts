@@ -10,7 +10,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CPU_ENGINE, FILE_ENGINES, FILE_OP_ENGINES, JobSpec, NULL_ENGINE, jobDirections } from './options';
+import { CPU_ENGINE, FILE_ENGINES, FILE_OP_ENGINES, JobSpec, NET_ENGINE, NULL_ENGINE, jobDirections } from './options';
 import { FallocateMode } from './option-values';
 import { Prng } from './random';
 import { humanNumber } from './units';
@@ -46,8 +46,9 @@ export function assignFiles(specs: JobSpec[]): JobSpec[] {
       }
       return [spec];
     }
-    // No file: fio's null and cpuio engines only name one; the file-operation engines have many (device.ts).
-    if (spec.driver === NULL_ENGINE || spec.driver === CPU_ENGINE || spec.driver in FILE_OP_ENGINES) return [spec];
+    // No file: fio's null and cpuio engines only name one; the file-operation engines have many (device.ts);
+    // a net job's "file" is its peer (a TCP listener has none).
+    if (spec.driver === NULL_ENGINE || spec.driver === CPU_ENGINE || spec.driver in FILE_OP_ENGINES || spec.driver === NET_ENGINE) return [spec];
     if (!onFiles(spec)) throw new FileSetupError(`job '${spec.name}': driver '${spec.driver}' needs a 'filename'`);
     return Array.from({ length: spec.numjobs }, (_, i) => ({
       ...spec,

@@ -3,12 +3,12 @@
  * thread of its own over its own queue, so no JS runs per request; the main thread only draws the
  * progress line from the loops' live counters and turns their results into blkbench's JobResult.
  */
-import { JobLoop, JobLoopDirection, JobLoopResult, JobLoopSamples, JobLoopSpec, startCpuJobLoop, startFileEngineJobLoop, startFileOpJobLoop, startJobLoop, startMemDeviceJobLoop, startNullJobLoop } from '../lib/bench';
+import { JobLoop, JobLoopDirection, JobLoopResult, JobLoopSamples, JobLoopSpec, startCpuJobLoop, startFileEngineJobLoop, startFileOpJobLoop, startJobLoop, startMemDeviceJobLoop, startNetJobLoop, startNullJobLoop } from '../lib/bench';
 import { isBuiltInDriver, PreparedDevice } from './device';
 import { exitallEndsRun, exitallStops } from './groups';
 import { PROGRESS_FIELDS, STOP } from './loop';
 import { OPTIONS, OptionKey } from './option-table';
-import { CPU_ENGINE, FILE_ENGINES, FILE_OP_ENGINES, JobSpec, NULL_ENGINE } from './options';
+import { CPU_ENGINE, FILE_ENGINES, FILE_OP_ENGINES, JobSpec, NET_ENGINE, NULL_ENGINE } from './options';
 import { jobLoopSpec } from './loop-spec';
 import { JobLogs } from './logs';
 import { DirectionResult, JobResult } from './results';
@@ -30,7 +30,7 @@ const PROGRESS_INTERVAL_MS = 100;
 
 /** Why the native loop cannot run this job (the JS loop runs it instead), or null. */
 export function nativeLoopUnsupported(spec: JobSpec): string | null {
-  if (!isBuiltInDriver(spec.driver) && spec.driver !== NULL_ENGINE && !(spec.driver in FILE_ENGINES) && spec.driver !== CPU_ENGINE && !(spec.driver in FILE_OP_ENGINES)) return `libblkio_driver=${spec.driver} (another libblkio library)`;
+  if (!isBuiltInDriver(spec.driver) && spec.driver !== NULL_ENGINE && !(spec.driver in FILE_ENGINES) && spec.driver !== CPU_ENGINE && !(spec.driver in FILE_OP_ENGINES) && spec.driver !== NET_ENGINE) return `libblkio_driver=${spec.driver} (another libblkio library)`;
   for (const key of Object.keys(OPTIONS) as OptionKey[]) {
     if (OPTIONS[key].loop !== 'js' || !(key in spec)) continue;
     const value = (spec as unknown as Record<string, unknown>)[key];
@@ -60,9 +60,11 @@ export async function runNativeClones(
         // ioengine=falloc|ftruncate: one fallocate or ftruncate on the file per request.
         // ioengine=cpuio: each request a burst of CPU work.
         // filecreate/filestat/filedelete: one operation per file of the clone's.
-        const { memDevice, fileEngine, cpuBurn, fileOps } = c.device;
+        // ioengine=net: sends and receives on a socket (clone n on port + n, as fio's).
+        const { memDevice, fileEngine, cpuBurn, fileOps, net } = c.device;
         const options = { progress: slot };
-        if (fileOps) loops.push(startFileOpJobLoop(fileOps.files[c.queueIndex], fileOps.op, fileOps.fileSize, loopSpec(c), options));
+        if (net) loops.push(startNetJobLoop({ ...net, port: net.port === undefined ? undefined : net.port + c.queueIndex }, loopSpec(c), options));
+        else if (fileOps) loops.push(startFileOpJobLoop(fileOps.files[c.queueIndex], fileOps.op, fileOps.fileSize, loopSpec(c), options));
         else if (cpuBurn) loops.push(startCpuJobLoop(loopSpec(c), cpuBurn, options));
         else if (fileEngine) loops.push(startFileEngineJobLoop(fileEngine.path, fileEngine.call, loopSpec(c), options));
         else if (memDevice !== undefined) loops.push(startMemDeviceJobLoop(memDevice, loopSpec(c), options));

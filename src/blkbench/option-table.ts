@@ -6,7 +6,7 @@
  * Keys are the JobSpec field names; the parsed value is stored under the key.
  */
 import {
-  BlockSizeChoice, ContinueOnError, Distribution, FallocateMode, PerDirection, RwSpec, VerifyKind,
+  BlockSizeChoice, ContinueOnError, Distribution, FallocateMode, NET_PROTOCOLS, PerDirection, RwSpec, VerifyKind,
   parseBlockSizes, parseBsrange, parseBssplit, parseContinueOnError, parseDistribution, parseFallocate,
   parseEngine, parsePerDirection, parsePropList, parseRandseed, parseRw, parseVerify, parseVerifyPattern,
 } from './option-values';
@@ -111,7 +111,7 @@ export const OPTIONS = {
   description: str(['description'], { loop: 'both', help: 'free text, shown nowhere', fio: 'str' }),
   thread: bool(['thread', 'threads'], true, { loop: 'both', help: 'accepted: blkbench always runs jobs as threads', fio: 'bool: threads instead of processes' }),
   ioengine: custom(['ioengine', 'driver'], 'str', 'io_uring', parseEngine, {
-    loop: 'both', help: 'io_uring|nvme-io_uring|virtio-blk-vfio-pci|virtio-blk-vhost-user|virtio-blk-vhost-vdpa|libblkio; libaio, psync, sync, pvsync, pvsync2, posixaio run on io_uring; null: no target (the job loop completes every request); falloc, ftruncate: one fallocate/ftruncate per request on the file; cpuio: burns CPU (cpuload); filecreate, filestat, filedelete: one create, stat or unlink per file of nrfiles',
+    loop: 'both', help: 'io_uring|nvme-io_uring|virtio-blk-vfio-pci|virtio-blk-vhost-user|virtio-blk-vhost-vdpa|libblkio; libaio, psync, sync, pvsync, pvsync2, posixaio run on io_uring; null: no target (the job loop completes every request); falloc, ftruncate: one fallocate/ftruncate per request on the file; cpuio: burns CPU (cpuload); filecreate, filestat, filedelete: one create, stat or unlink per file of nrfiles; net: sends and receives on a socket (hostname, port, protocol, listen)',
     fio: 'str: the I/O engine',
   }),
   libblkio_driver: str(['libblkio_driver'], { loop: 'both', help: 'with ioengine=libblkio: any libblkio driver name', fio: 'str: libblkio driver' }),
@@ -210,6 +210,21 @@ export const OPTIONS = {
     loop: 'native', help: 'ioengine=filestat: the call that looks each file up', fio: 'str',
   }),
   cpuchunks: int(['cpuchunks'], 50000, [1, 60_000_000], { loop: 'native', help: 'ioengine=cpuio: length of each burn cycle in microseconds', fio: 'int: usec' }),
+
+  // ioengine=net (fio's network engine).
+  hostname: {
+    ...str(['hostname'], { loop: 'native', help: 'ioengine=net: the peer to connect to, a UDP reader\'s multicast group, or a UNIX socket\'s path (stored as filename, as fio does)', fio: 'str' }),
+    storeAs: (t: string): [string, string] => ['filename', t],
+  },
+  port: optInt(['port'], [1, 65535], { loop: 'native', help: 'ioengine=net: TCP or UDP port (numjobs clones use port + clone number)', fio: 'int' }),
+  protocol: choice(['protocol', 'proto'], 'tcp', NET_PROTOCOLS, { loop: 'native', help: 'ioengine=net: tcp, tcpv6, udp, udpv6 or unix', fio: 'str: default tcp' }),
+  listen: bool(['listen'], false, { loop: 'native', help: 'ioengine=net: TCP: wait for the peer to connect (UDP and UNIX readers always do)', fio: 'bool' }),
+  pingpong: bool(['pingpong'], false, { loop: 'native', help: 'ioengine=net: each read is sent back, each write waits for its echo', fio: 'bool' }),
+  nodelay: bool(['nodelay'], false, { loop: 'native', help: 'ioengine=net: TCP_NODELAY on TCP connections', fio: 'bool' }),
+  netInterface: str(['interface'], { loop: 'native', help: 'ioengine=net: the IPv4 address of the interface for UDP multicast', fio: 'str' }),
+  ttl: int(['ttl'], 1, [0, 255], { loop: 'native', help: 'ioengine=net: TTL of outgoing UDP multicast datagrams', fio: 'int: default 1' }),
+  windowSize: int(['window_size'], 0, [0, 2 ** 31 - 1], { loop: 'native', help: 'ioengine=net: socket buffer size in bytes (0: the kernel\'s)', fio: 'int' }),
+  mss: int(['mss'], 0, [0, 65535], { loop: 'native', help: 'ioengine=net: TCP maximum segment size (0: the kernel\'s)', fio: 'int' }),
 
   // Steady state (fio's ss): stop a time_based job once its IOPS or bandwidth holds steady.
   steadystate: custom<SteadyStateSpec>(['steadystate', 'ss'], 'str', parseSteadyState('iops_slope:0.01%'), parseSteadyState, {

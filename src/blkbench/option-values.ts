@@ -288,10 +288,17 @@ export const CPU_ENGINE = 'cpuio';
 /** fio's engines of one operation per file of nrfiles: engine name → the operation (filestat's is stat_type's). */
 export const FILE_OP_ENGINES: Readonly<Record<string, 'create' | 'stat' | 'unlink'>> = { filecreate: 'create', filestat: 'stat', filedelete: 'unlink' };
 
-/** ioengine: a driver, libblkio, a kernel engine, null, a file engine or cpuio; others (net, exec, …) are refused. */
+/** fio's net engine: requests are sends and receives on a socket (hostname, port, protocol, listen, ...). */
+export const NET_ENGINE = 'net';
+
+/** fio's net protocols. */
+export const NET_PROTOCOLS = ['tcp', 'tcpv6', 'udp', 'udpv6', 'unix'] as const;
+export type NetProtocol = (typeof NET_PROTOCOLS)[number];
+
+/** ioengine: a driver, libblkio, a kernel engine, null, a file engine, cpuio or net; others (exec, …) are refused. */
 export function parseEngine(text: string): string {
   const t = text.trim();
-  const known = [...DRIVERS, 'libblkio', ...KERNEL_ENGINES, NULL_ENGINE, ...Object.keys(FILE_ENGINES), CPU_ENGINE, ...Object.keys(FILE_OP_ENGINES)];
+  const known = [...DRIVERS, 'libblkio', ...KERNEL_ENGINES, NULL_ENGINE, ...Object.keys(FILE_ENGINES), CPU_ENGINE, ...Object.keys(FILE_OP_ENGINES), NET_ENGINE];
   if (!known.includes(t)) throw badValue('ioengine', text, `one of ${known.join(', ')}`);
   return t;
 }

@@ -6,7 +6,7 @@
  */
 import { OPTIONS, OPTION_BY_NAME, OptionDef, OptionKey, OptionValues, UNSUPPORTED } from './option-table';
 import { checkSwitching } from './switch-options';
-import { CPU_ENGINE, DIRECTIONS, DRIVERS, Direction, FILE_ENGINES, FILE_OP_ENGINES, KERNEL_ENGINES, NULL_ENGINE, RwMode } from './option-values';
+import { CPU_ENGINE, DIRECTIONS, DRIVERS, Direction, FILE_ENGINES, FILE_OP_ENGINES, KERNEL_ENGINES, NET_ENGINE, NULL_ENGINE, RwMode } from './option-values';
 import { OptionError } from './units';
 
 export { DIRECTIONS, RW_MODES, VERIFY_KINDS, parseBssplit, parsePropList } from './option-values';
@@ -14,7 +14,7 @@ export type { BlockSizeChoice, Direction, RwMode, VerifyKind } from './option-va
 export { WAIT_MODES } from './option-table';
 export type { WaitMode } from './option-table';
 
-export { CPU_ENGINE, DRIVERS, FILE_ENGINES, FILE_OP_ENGINES, KERNEL_ENGINES, NULL_ENGINE } from './option-values';
+export { CPU_ENGINE, DRIVERS, FILE_ENGINES, FILE_OP_ENGINES, KERNEL_ENGINES, NET_ENGINE, NULL_ENGINE } from './option-values';
 
 export type JobSpec = Omit<OptionValues, 'rw' | 'rwmixwrite' | 'buffered' | 'ioengine' | 'bsrange' | 'bssplit' | 'filename'> & {
   name: string;
@@ -142,6 +142,8 @@ export function resolveJob(name: string, raw: RawOptions): JobSpec {
   if (raw.has('stat_type') && spec.driver !== 'filestat') throw new OptionError(`option 'stat_type' needs ioengine=filestat`);
   if (spec.driver === CPU_ENGINE) setUpCpuEngine(spec);
   else for (const k of ['cpuload', 'cpumode', 'cpuchunks']) if (raw.has(k)) throw new OptionError(`option '${k}' needs ioengine=cpuio`);
+  if (spec.driver === NET_ENGINE) checkNetEngine(spec, raw);
+  else for (const k of NET_OPTIONS) if (raw.has(k)) throw new OptionError(`option '${k}' needs ioengine=net`);
   checkSwitching(spec);
   for (const [k, val] of raw) if (val !== undefined) spec.echo[k] = val;
   return spec;
@@ -152,7 +154,7 @@ function resolveEngine(engine: string, libblkioDriver: string | undefined, engin
   if ((KERNEL_ENGINES as readonly string[]).includes(engine)) {
     return { driver: 'io_uring', engineNote: `ioengine=${engine} runs on blkbench's io_uring driver (iodepth and batching keep their meaning)` };
   }
-  if (engine === NULL_ENGINE || engine in FILE_ENGINES || engine === CPU_ENGINE || engine in FILE_OP_ENGINES) return { driver: engine };
+  if (engine === NULL_ENGINE || engine in FILE_ENGINES || engine === CPU_ENGINE || engine in FILE_OP_ENGINES || engine === NET_ENGINE) return { driver: engine };
   if (engine === 'libblkio') {
     if (libblkioDriver === undefined || libblkioDriver.trim() === '') throw new OptionError(`option 'ioengine=libblkio' needs 'libblkio_driver'`);
     return { driver: libblkioDriver.trim() };
@@ -225,6 +227,50 @@ function checkFileEngine(spec: JobSpec): void {
   const no = (what: string) => new OptionError(`ioengine=${spec.driver}: ${what}`);
   refuseWhatNeedsADevice(spec, no);
   if (spec.driver === 'ftruncate' && spec.rw !== 'write' && spec.rw !== 'randwrite') throw no(`rw=${spec.rw}: only writes truncate (rw=write or randwrite)`);
+}
+
+/** The net engine's own options (hostname is stored as filename, which other engines take). */
+const NET_OPTIONS = ['port', 'protocol', 'listen', 'pingpong', 'nodelay', 'interface', 'ttl', 'window_size', 'mss'];
+
+/**
+ * ioengine=net, with fio's rules: sequential reads and writes on a socket; TCP has a listening side
+ * (`listen`) and a connecting one (`hostname`); over UDP and UNIX sockets the reader listens and the
+ * writer connects, so a job either reads or writes; UNIX sockets take a path, TCP and UDP a port.
+ */
+function checkNetEngine(spec: JobSpec, raw: RawOptions): void {
+  const no = (what: string) => new OptionError(`ioengine=net: ${what}`);
+  refuseWhatNeedsADevice(spec, no);
+  if (isRandom(spec.rw)) throw no(`rw=${spec.rw}: network I/O cannot be random (use read, write or readwrite)`);
+  if (spec.rw === 'trim') throw no(`rw=trim: a socket takes no trims`);
+  const tcp = spec.protocol === 'tcp' || spec.protocol === 'tcpv6';
+  const host = spec.path;
+  if (spec.protocol === 'unix') {
+    if (spec.port !== undefined) throw no(`'port' cannot be used with protocol=unix (the socket is the path in 'hostname' or 'filename')`);
+    if (host === undefined) throw no(`protocol=unix needs the socket's path in 'hostname' or 'filename'`);
+  } else if (spec.port === undefined) {
+    throw no(`protocol=${spec.protocol} needs 'port'`);
+  }
+  if (tcp) {
+    if (spec.listen && host !== undefined) throw no(`'listen' takes no 'hostname': a TCP listener accepts on every address`);
+    if (!spec.listen && host === undefined) throw no(`needs 'hostname' to connect to (or 'listen' for the side that waits)`);
+  } else {
+    if (raw.has('listen')) throw no(`'listen' is only for TCP: over ${spec.protocol} the reader always listens and the writer connects`);
+    if (spec.rw === 'readwrite') throw no(`rw=readwrite: over ${spec.protocol} a job either reads or writes`);
+    const reader = spec.rw === 'read';
+    if (spec.protocol !== 'unix') {
+      if (!reader && host === undefined) throw no(`the ${spec.protocol} writer needs 'hostname' to send to`);
+      if (reader && host !== undefined && !isMulticast(host)) throw no(`a ${spec.protocol} reader's 'hostname' must be a multicast group (224.0.0.0 to 239.255.255.255), not '${host}'`);
+      if (reader && host !== undefined && spec.protocol === 'udpv6') throw no(`multicast is IPv4 only (protocol=udp)`);
+    }
+  }
+  if (spec.netInterface !== undefined && !/^\d{1,3}(\.\d{1,3}){3}$/.test(spec.netInterface)) throw no(`'interface' must be an IPv4 address, not '${spec.netInterface}'`);
+  if (spec.size !== undefined && !('bytes' in spec.size)) throw no(`'size' must be bytes, not a percentage (a socket has no size)`);
+  if (!('bytes' in spec.offset)) throw no(`'offset' must be bytes, not a percentage (a socket has no size)`);
+}
+
+function isMulticast(host: string): boolean {
+  const m = /^(\d{1,3})\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.exec(host);
+  return m !== null && Number(m[1]) >= 224 && Number(m[1]) <= 239;
 }
 
 function checkVerifiable(spec: JobSpec): void {

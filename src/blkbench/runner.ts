@@ -8,12 +8,12 @@ import type { Blkio } from '../lib';
 import { performance } from 'node:perf_hooks';
 import { SteadyStateMonitor } from './steadystate';
 import { Worker } from 'node:worker_threads';
-import { PreparedDevice, cpuDevice, fileEngineDevice, fileOpDevice, isBuiltInDriver, isCharacterDevice, memDevice, nullDevice, openDevice, openSwitchTarget, prepareJobLoop } from './device';
+import { PreparedDevice, cpuDevice, fileEngineDevice, fileOpDevice, isBuiltInDriver, isCharacterDevice, memDevice, netDevice, nullDevice, openDevice, openSwitchTarget, prepareJobLoop } from './device';
 import { assignFiles, layOutJobFile, unlinkJobFile } from './files';
 import { PROGRESS_FIELDS, STOP } from './loop';
 import { exitallEndsRun, exitallStops, runBatches } from './groups';
 import { nativeLoopUnsupported, runNativeClones } from './native-runner';
-import { CPU_ENGINE, FILE_ENGINES, FILE_OP_ENGINES, JobSpec, NULL_ENGINE } from './options';
+import { CPU_ENGINE, FILE_ENGINES, FILE_OP_ENGINES, JobSpec, NET_ENGINE, NULL_ENGINE } from './options';
 import { JobResult, emptyDirection } from './results';
 import type { WorkerInput, WorkerMessage } from './worker';
 
@@ -77,6 +77,7 @@ async function runBatch(
       await layOutJobFile(spec, hooks.log, () => Atomics.load(stop, 0) !== STOP.running);
       const device = spec.driver === NULL_ENGINE ? nullDevice(spec)
         : spec.driver === CPU_ENGINE ? cpuDevice(spec)
+        : spec.driver === NET_ENGINE ? netDevice(spec)
         : spec.driver in FILE_OP_ENGINES ? fileOpDevice(spec)
         : spec.driver in FILE_ENGINES ? fileEngineDevice(spec)
         : isCharacterDevice(spec) ? memDevice(spec) : openDevice(spec);

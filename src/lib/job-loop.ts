@@ -336,6 +336,48 @@ export function startFileOpJobLoop(
   return new JobLoop(handle, progress, done);
 }
 
+/** The socket of a net job loop (startNetJobLoop), as fio's net engine options name it. */
+export interface JobLoopNetTarget {
+  /** 'tcp' | 'tcpv6' | 'udp' | 'udpv6' | 'unix'. */
+  protocol: 'tcp' | 'tcpv6' | 'udp' | 'udpv6' | 'unix';
+  /** The peer to connect to; a UDP reader's multicast group; a UNIX socket's path (either side). */
+  host?: string;
+  /** TCP and UDP: the port (1-65535); none for a UNIX socket. */
+  port?: number;
+  /** The side that waits for the other: a TCP job that accepts, and every UDP or UNIX reader. */
+  listen?: boolean;
+  /** Each read is sent back, each write waits for its echo. */
+  pingpong?: boolean;
+  /** TCP_NODELAY. */
+  nodelay?: boolean;
+  /** Multicast TTL (default 1). */
+  ttl?: number;
+  /** Multicast: the local interface's IPv4 address. */
+  interface?: string;
+  /** Socket buffer size in bytes (0: the kernel's). */
+  windowSize?: number;
+  /** TCP maximum segment size (0: the kernel's). */
+  mss?: number;
+}
+
+/**
+ * Starts a job loop whose requests are sends and receives on a socket (fio's net engine): TCP and UNIX
+ * stream sockets move each block whole, UDP one datagram per request. The listening side binds before
+ * this returns (a busy port throws `EADDRINUSE`); accepting, or connecting, happens on the loop's thread
+ * before the job's clock starts and waits at most as long as the job may run. fio's open and close
+ * messages and UDP sequence trailer are kept, so fio can be the peer. The peer closing the connection
+ * (or sending the close message) ends the job without an error. Offsets are sequential: no random
+ * `rw`, no trims, no `verify`.
+ */
+export function startNetJobLoop(target: JobLoopNetTarget, spec: JobLoopSpec, options: Pick<JobLoopOptions, 'progress'> = {}): JobLoop {
+  if (typeof target !== 'object' || target === null || typeof target.protocol !== 'string') invalidArgument('startNetJobLoop needs { protocol, ... }');
+  const progress = options.progress ?? new Float64Array(new SharedArrayBuffer(JOB_LOOP_PROGRESS_FIELDS * 8));
+  let resolve!: (r: JobLoopResult) => void;
+  const done = new Promise<JobLoopResult>((res) => (resolve = res));
+  const handle = addon.startJobLoop(null, checkedSpec(spec), progress, (r) => resolve(withSwitches(r as RawResult)), undefined, { ...target });
+  return new JobLoop(handle, progress, done);
+}
+
 /**
  * Starts a job loop on one of the kernel's memory character devices (/dev/null, /dev/zero, /dev/full,
  * /dev/random, /dev/urandom), which the io_uring driver, as libblkio's, does not take: each request is

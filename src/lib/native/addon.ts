@@ -86,7 +86,8 @@ interface Addon {
   startJobLoop(
     queue: NativeQueue | null | string, spec: object, progress: Float64Array | undefined, onDone: (result: unknown) => void, switchTargets?: NativeQueue[],
     sinkOptions?: 'readwrite' | 'fallocate' | 'ftruncate' | { cpuMode: 'noop' | 'qsort'; cycleNs: number }
-      | { fileOp: 'create' | 'stat' | 'lstat' | 'statx' | 'unlink'; files: string[]; fileSize: number },
+      | { fileOp: 'create' | 'stat' | 'lstat' | 'statx' | 'unlink'; files: string[]; fileSize: number }
+      | { protocol: string; host?: string; port?: number; listen?: boolean; pingpong?: boolean; nodelay?: boolean; ttl?: number; interface?: string; windowSize?: number; mss?: number },
   ): JobLoopHandle;
   stopJobLoop(handle: JobLoopHandle): void;
 }
