@@ -247,6 +247,7 @@ function checkNetEngine(spec: JobSpec, raw: RawOptions): void {
   if (spec.protocol === 'unix') {
     if (spec.port !== undefined) throw no(`'port' cannot be used with protocol=unix (the socket is the path in 'hostname' or 'filename')`);
     if (host === undefined) throw no(`protocol=unix needs the socket's path in 'hostname' or 'filename'`);
+    if (spec.numjobs > 1) throw no(`numjobs above 1 with protocol=unix: the clones would take turns at one socket path (use one job per path)`);
   } else if (spec.port === undefined) {
     throw no(`protocol=${spec.protocol} needs 'port'`);
   }

@@ -285,6 +285,7 @@ describe('ioengine=net: sends and receives on sockets', function () {
       ['random offsets', { ...base, rw: 'randread' }, /cannot be random/],
       ['a missing port', { ioengine: 'net', listen: undefined, rw: 'read' }, /protocol=tcp needs 'port'/],
       ['a port on a UNIX socket', { ioengine: 'net', protocol: 'unix', filename: '/tmp/s', port: '1', rw: 'read' }, /'port' cannot be used with protocol=unix/],
+      ['clones sharing one UNIX socket path', { ioengine: 'net', protocol: 'unix', filename: '/tmp/s', numjobs: '2', rw: 'read' }, /numjobs above 1 with protocol=unix/],
       ['a UNIX socket without a path', { ioengine: 'net', protocol: 'unix', rw: 'read' }, /needs the socket's path/],
       ['listen over udp', { ioengine: 'net', protocol: 'udp', port: '9', listen: undefined, rw: 'read' }, /'listen' is only for TCP/],
       ['reads and writes over udp', { ioengine: 'net', protocol: 'udp', port: '9', hostname: '127.0.0.1', rw: 'readwrite' }, /either reads or writes/],
