@@ -2,7 +2,7 @@
  * blkbench against fio on the same jobs, alternating the sides in one run so all see the same machine.
  *
  *   node dist-test/bench/vs-fio.js [--rounds=5] [--runtime=5] [--size=256m] [--file=PATH] [--only=qd1,qd32]
- *                                  [--loops=native,js] [--t-io_uring=PATH]
+ *                                  [--loops=native,js] [--t-io_uring=PATH] [--atime=off|on]
  *
  * Jobs (io_uring on a page-cached file, invalidate=0):
  *   qd1            4 KiB randread, iodepth=1
@@ -20,6 +20,10 @@
  * With --t-io_uring=PATH (fio's t/io_uring, built from fio's source outside this repository), the
  * qd32-batched job also runs it as a reference: registered ring, files and buffers, depth 32, batches
  * of 32, no polling, no O_DIRECT; its IOPS is the median of its per-second lines, CPU not reported.
+ * atime: t/io_uring opens its file with O_NOATIME; fio and blkbench do not (fio does so only for
+ * devices). So that all three do the same file-system work per read, the file this script creates is
+ * marked no-atime (`chattr +A`, a flag of the file, not of its opener) unless --atime=on; a file given
+ * with --file is left as it is. The header says which.
  * Both sides get exactly the same options: fio's defaults plus the job's (no reporting extras on
  * either side), so neither does work the other skips.
  * Every side runs as a child process with JSON output; IOPS and CPU come from its own report, summed
@@ -150,6 +154,16 @@ function run(side: SideName, cfg: Config, file: string, size: string, runtime: s
   return sideFrom(JSON.parse(out.slice(out.indexOf('{'))).jobs as FioJob[], cfg.options.some((o) => o.startsWith('--verify=')));
 }
 
+/** Marks the file no-atime for every opener (ext4, xfs, btrfs): what the header says about atime. */
+function markNoAtime(file: string): string {
+  try {
+    execFileSync('chattr', ['+A', file], { stdio: 'ignore' });
+    return 'not updated (chattr +A, for all three tools)';
+  } catch {
+    return 'kept (chattr +A failed here: fio and blkbench check it on every read, t/io_uring does not)';
+  }
+}
+
 const k = (x: number) => `${(x / 1000).toFixed(1)}k`;
 const us = (ns: number) => (ns / 1000).toFixed(2);
 
@@ -166,7 +180,8 @@ function main(): void {
   try {
     execFileSync('fio', ['--name=layout', `--filename=${file}`, `--size=${size}`, '--rw=read', '--bs=1m', '--invalidate=0', '--output-format=terse'], { stdio: 'ignore' });
     fs.readFileSync(file); // bring it into the page cache
-    console.log(`blkbench vs fio: io_uring, ${size} page-cached file, invalidate=0, ${runtime}s per run, ${rounds} alternating rounds`);
+    const atime = created && arg('atime', 'off') === 'off' ? markNoAtime(file) : 'kept (fio and blkbench check it on every read, t/io_uring does not)';
+    console.log(`blkbench vs fio: io_uring, ${size} page-cached file, invalidate=0, ${runtime}s per run, ${rounds} alternating rounds, atime ${atime}`);
     console.log(`fio: ${execFileSync('fio', ['--version'], { encoding: 'utf8' }).trim()}, node ${process.version}, ${os.cpus().length} CPUs`);
     // Other work on the machine skews IOPS far more than CPU per request: say how busy it was.
     console.log(`load average before: ${os.loadavg()[0].toFixed(2)}\n`);

@@ -1,7 +1,8 @@
 /**
  * blkbench against fio 3.33 on the same job files (test/host/blkbench/jobs/*.fio): both run each file
  * in a directory of their own (PARITY_DIR), and what they did must agree: the jobs and their groups,
- * bytes and requests per direction, and the files created with their sizes.
+ * bytes and requests per direction, and the files created with their sizes. blkbench runs every job
+ * of them on its native loop.
  */
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -25,6 +26,7 @@ interface JobDone {
   error: number;
   read: DirDone;
   write: DirDone;
+  blkbench_loop?: string;
 }
 interface Outcome {
   jobs: JobDone[];
@@ -101,6 +103,13 @@ describe('blkbench and fio 3.33 on the same job files', function () {
       assert.deepEqual(bb.jobs.map((j) => j.jobname), fio.jobs.map((j) => j.jobname));
       fio.jobs.forEach((j, i) => compareJob(file, j, bb.jobs[i]));
       assert.deepEqual(bb.files, fio.files, `${file}: files created and their sizes`);
+    });
+  }
+
+  for (const file of [...files, 'exitall.fio']) {
+    it(`runs every job of ${file} on the native loop`, () => {
+      const bb = run('blkbench', path.join(JOBS, file), fs.mkdtempSync(path.join(root, 'bb-')));
+      assert.deepEqual(bb.jobs.filter((j) => j.blkbench_loop !== 'native').map((j) => `${j.jobname}: ${j.blkbench_loop}`), []);
     });
   }
 
