@@ -263,6 +263,27 @@ describe('ioengine=net: sends and receives on sockets', function () {
       }
     });
 
+    it('refuses a bad target at start with EINVAL, naming what is wrong', () => {
+      const spec = { rw: 'read' as const, regionLength: MiB };
+      const bad: Array<[object, RegExp]> = [
+        [{ protocol: 'sctp', port: 9 }, /protocol must be/],
+        [{ protocol: 'tcp', port: 70000, host: 'localhost' }, /port must be an integer/],
+        [{ protocol: 'tcp', listen: true }, /need a port/],
+        [{ protocol: 'tcp', port: 9 }, /needs a host/],
+        [{ protocol: 'tcp', port: 9, host: 'local\0host' }, /holds a NUL/],
+        [{ protocol: 'unix', host: '/tmp/x', port: 9, listen: true }, /takes no port/],
+        [{ protocol: 'udp', port: 9, host: '127.0.0.1' }, /the reader is the listening side/],
+        [{ protocol: 'tcp', port: 9, host: 'localhost', ttl: -1 }, /ttl must be an integer/],
+      ];
+      for (const [target, message] of bad) {
+        assert.throws(() => startNetJobLoop(target as never, spec), (e: unknown) => e instanceof BlkioError && e.code === 'EINVAL' && message.test(e.message),
+          JSON.stringify(target));
+      }
+      assert.throws(() => startNetJobLoop({ protocol: 'tcp', port: 9, host: 'localhost' }, { ...spec, rw: 'randread' }), /sequential/);
+      assert.throws(() => startNetJobLoop({ protocol: 'unix', host: `/tmp/${'x'.repeat(120)}`, listen: true }, spec),
+        (e: unknown) => e instanceof BlkioError && e.code === 'ENAMETOOLONG');
+    });
+
     it('throws EADDRINUSE at start when the listener\'s port is taken', async () => {
       const server = net.createServer();
       await new Promise<void>((res) => server.listen(0, () => res()));
