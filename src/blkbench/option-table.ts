@@ -223,7 +223,7 @@ export const OPTIONS = {
   nodelay: bool(['nodelay'], false, { loop: 'native', help: 'ioengine=net: TCP_NODELAY on TCP connections', fio: 'bool' }),
   netInterface: str(['interface'], { loop: 'native', help: 'ioengine=net: the IPv4 address of the interface for UDP multicast', fio: 'str' }),
   ttl: int(['ttl'], 1, [0, 255], { loop: 'native', help: 'ioengine=net: TTL of outgoing UDP multicast datagrams', fio: 'int: default 1' }),
-  windowSize: int(['window_size'], 0, [0, 2 ** 31 - 1], { loop: 'native', help: 'ioengine=net: socket buffer size in bytes (0: the kernel\'s)', fio: 'int' }),
+  windowSize: size(['window_size'], 0, { loop: 'native', help: 'ioengine=net: socket buffer size (0: the kernel\'s)', fio: 'int: bytes, with fio\'s size suffixes' }),
   mss: int(['mss'], 0, [0, 65535], { loop: 'native', help: 'ioengine=net: TCP maximum segment size (0: the kernel\'s)', fio: 'int' }),
 
   // Steady state (fio's ss): stop a time_based job once its IOPS or bandwidth holds steady.

@@ -264,6 +264,7 @@ function checkNetEngine(spec: JobSpec, raw: RawOptions): void {
       if (reader && host !== undefined && spec.protocol === 'udpv6') throw no(`multicast is IPv4 only (protocol=udp)`);
     }
   }
+  if (spec.windowSize > 2 ** 31 - 1) throw no(`'window_size' ${spec.windowSize} is above 2 GiB - 1, what a socket buffer can be`);
   if (spec.netInterface !== undefined && !/^\d{1,3}(\.\d{1,3}){3}$/.test(spec.netInterface)) throw no(`'interface' must be an IPv4 address, not '${spec.netInterface}'`);
   if (spec.size !== undefined && !('bytes' in spec.size)) throw no(`'size' must be bytes, not a percentage (a socket has no size)`);
   if (!('bytes' in spec.offset)) throw no(`'offset' must be bytes, not a percentage (a socket has no size)`);

@@ -130,6 +130,17 @@ describe('ioengine=net: sends and receives on sockets', function () {
       for (const j of jobs.values()) assert.equal(j.blkbench_loop, 'native');
     });
 
+    it('echoes every block over TCP on IPv6 with pingpong, with fio\'s socket options set', async () => {
+      const port = await freePort('tcp');
+      const file = write(dir, 'tcp6.fio', `[global]\nioengine=net\nport=${port}\nprotocol=tcpv6\nbs=8k\nsize=1m\nruntime=10s\npingpong\n` +
+        `nodelay=1\nwindow_size=256k\nmss=1400\n[receiver]\nlisten\nrw=read\n[sender]\nhostname=::1\nstartdelay=100ms\nrw=write\n`);
+      const r = blkbench(dir, file);
+      assert.equal(r.status, 0, r.stderr);
+      const jobs = jobsOf(r.stdout);
+      assert.equal(jobs.get('sender')!.write.total_ios, 128);
+      assert.equal(jobs.get('receiver')!.read.total_ios, 128);
+    });
+
     it('moves every byte over a UNIX socket, whose reader listens on the path', async () => {
       const file = write(dir, 'unix.fio', `[global]\nioengine=net\nprotocol=unix\nfilename=${path.join(dir, 'sock')}\nbs=16k\nsize=2m\nruntime=10s\n` +
         `[reader]\nrw=read\n[writer]\nstartdelay=100ms\nrw=write\n`);
