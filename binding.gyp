@@ -67,6 +67,7 @@
         "addon/bench/cpu_sink.cc",
         "addon/bench/file_op_sink.cc",
         "addon/bench/net_sink.cc",
+        "addon/bench/net_sink_open.cc",
         "addon/bench/job_loop.cc"
       ],
       # Only napi_register_module_v1 (marked default by node_api.h) is the addon's interface.
