@@ -1,5 +1,5 @@
 // The plain C++ units (ring arithmetic, region lookup, histogram index, the
-// job engine's PRNG, CRC-32C, MD5 and verify blocks) tested
+// job engine's PRNG, CRC-32C, MD5, verify blocks, the net sink) tested
 // on their own: test/cpp/*_test.cc, built here with g++ under ASan and UBSan,
 // one mocha test per TEST() in them.
 import * as assert from 'node:assert/strict';
@@ -15,6 +15,7 @@ const CPP_DIR = path.join(REPO_ROOT, 'test', 'cpp');
 const UNIT_SOURCES = [
   'addon/drivers/virtio/virtqueue.cc', 'addon/drivers/virtio/vfio_iommu_info.cc',
   'addon/bench/prng.cc', 'addon/bench/crc32c.cc', 'addon/bench/md5.cc', 'addon/bench/verify.cc', 'addon/bench/zbd.cc',
+  'addon/bench/net_sink.cc', 'addon/bench/net_sink_open.cc',
 ];
 
 const testFiles = fs.readdirSync(CPP_DIR).filter((f) => f.endsWith('_test.cc')).sort();
