@@ -848,6 +848,7 @@ void JobLoop::finish() {
   result_.runtime_ns = phase_ == kRun || phase_ == kVerify ? std::max<int64_t>(0, run_end - measure_start_) : 0;
   result_.elapsed_ns = end - started_;
   result_.left_in_flight = q_->outstanding();
+  result_.dropped_reads = q_->dropped_reads();
   if (zones_) result_.zone_resets = zones_->resets();
   close_segment(end);
   check_rate_min();

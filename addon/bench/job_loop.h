@@ -148,6 +148,7 @@ struct JobLoopResult {
   uint64_t verified_blocks = 0;
   uint64_t ignored_errors = 0;
   uint64_t zone_resets = 0;
+  uint64_t dropped_reads = 0;  // reads the peer sent that never arrived (UDP)
   std::vector<TraceEntry> trace;
   std::vector<LogSample> log;
   // Requests still held by the queue when the loop ended (after a failure or

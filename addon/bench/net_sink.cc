@@ -71,6 +71,21 @@ void NetSink::writev(uint64_t, const iovec* iov, int iovcnt, void* user_data) {
   else accept(NetPending::kUnsupported, nullptr, 0, user_data);
 }
 
+// fio's reader: a datagram whose trailer's sequence number skips ahead counts the skipped ones as lost.
+void NetSink::count_drops(const uint8_t* buf, size_t len) {
+  if (udp_seq_off_ || len < kUdpSeqLen) return;
+  uint64_t t[3];
+  std::memcpy(t, buf + len - kUdpSeqLen, sizeof t);
+  if (le64toh(t[0]) != kUdpSeqMagic) return;
+  if (le64toh(t[2]) != len) {
+    udp_seq_off_ = true;  // not fio's trailer after all (or another block size): stop counting
+    return;
+  }
+  uint64_t seq = le64toh(t[1]);
+  if (seq > udp_expected_) dropped_ += seq - udp_expected_;
+  udp_expected_ = seq + 1;
+}
+
 short NetSink::events_of(const NetPending& p) const {
   bool sending = (p.op == NetPending::kWrite) != p.reply;
   return sending ? POLLOUT : POLLIN;
@@ -101,6 +116,7 @@ int NetSink::transfer(bool send_it, NetPending& p, const char** why) {
         *why = "the sender closed the exchange";
         return -ECONNRESET;
       }
+      if (n >= 0 && o_.listen && !p.reply) count_drops(p.buf, size_t(n));
       if (n >= 0 && o_.listen) {
         peer_ = from;  // a pingpong reader answers whoever sent
         peer_len_ = from_len;

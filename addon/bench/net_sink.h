@@ -85,6 +85,7 @@ class NetSink final : public RequestSink {
   void give_up() override { giving_up_ = true; }
   bool ended() const override { return ended_; }
   void close_target() override;
+  uint64_t dropped_reads() const override { return dropped_; }
 
  private:
   NetSink(const NetOptions& o, size_t capacity);
@@ -110,7 +111,11 @@ class NetSink final : public RequestSink {
   sockaddr_storage peer_{};  // where datagrams go: the sender's target, or the reader's last sender
   socklen_t peer_len_ = 0;
   bool have_peer_ = false;
-  uint64_t udp_seq_ = 0;
+  uint64_t udp_seq_ = 0;        // the next datagram's sequence number (a writer)
+  uint64_t udp_expected_ = 0;   // the sequence number the next datagram should have (a reader)
+  bool udp_seq_off_ = false;    // the sender's datagrams carry no usable trailer
+  uint64_t dropped_ = 0;
+  void count_drops(const uint8_t* buf, size_t len);
   std::vector<NetPending> ring_;
   size_t head_ = 0, count_ = 0;
   int64_t deadline_ = INT64_MAX;

@@ -52,6 +52,8 @@ class RequestSink {
   virtual bool ended() const { return false; }
   // The job is over (on the loop's thread): tell the peer, close the connection.
   virtual void close_target() {}
+  // Reads the peer sent that never arrived (fio's drop_ios: UDP datagrams lost).
+  virtual uint64_t dropped_reads() const { return 0; }
 };
 
 // A core queue of this addon's drivers (the caller holds its claim).

@@ -159,6 +159,7 @@ Napi::Object result_object(Napi::Env env, const bench::JobLoopResult& r) {
   o.Set("verifiedBlocks", double(r.verified_blocks));
   o.Set("ignoredErrors", double(r.ignored_errors));
   o.Set("zoneResets", double(r.zone_resets));
+  o.Set("droppedReads", double(r.dropped_reads));
   if (!r.trace.empty()) {
     // Test mode: the requests in the order issued, as [offset, length, direction, phase] rows.
     Napi::Array trace = Napi::Array::New(env, r.trace.size());

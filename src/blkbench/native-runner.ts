@@ -165,7 +165,7 @@ function jobResult(spec: JobSpec, r: JobLoopResult, cpu: JobLoopResult['cpu']): 
     spec,
     runtimeNs: r.runtimeNs,
     elapsedNs: r.elapsedNs,
-    dirs: { read: direction(r.read), write: direction(r.write), trim: direction(r.trim) },
+    dirs: { read: { ...direction(r.read), ...(r.droppedReads ? { drops: r.droppedReads } : {}) }, write: direction(r.write), trim: direction(r.trim) },
     cpu,
     depth: r.depth,
     error: r.error,

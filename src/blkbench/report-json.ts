@@ -113,7 +113,7 @@ function directionJson(d: DirectionResult, runtimeNs: number, plus: boolean, gro
     runtime: active ? Math.round(runtimeNs / 1e6) : 0,
     total_ios: d.ios,
     short_ios: 0,
-    drop_ios: 0,
+    drop_ios: d.drops ?? 0,
     slat_ns: statsJson(d.slat),
     clat_ns: clat,
     lat_ns: latJson(d.lat, d.totalHist),

@@ -23,6 +23,8 @@ export interface DirectionResult {
   /** Bandwidth samples in KiB/s and IOPS samples, one per sampling interval. */
   bw: StatsSnapshot;
   iops: StatsSnapshot;
+  /** Requests the peer sent that never arrived (ioengine=net over UDP: fio's drop_ios). */
+  drops?: number;
 }
 
 export interface CpuUsage {
@@ -136,6 +138,7 @@ export function mergeResults(results: JobResult[]): JobResult {
 
 function mergeDirection(into: DirectionResult, from: DirectionResult): void {
   into.ios += from.ios;
+  if (from.drops) into.drops = (into.drops ?? 0) + from.drops;
   into.bytes += from.bytes;
   const lat = RunningStats.from(into.lat);
   lat.merge(from.lat);

@@ -210,6 +210,8 @@ export interface JobLoopResult {
   ignoredErrors: number;
   /** With zbd: zones reset during the run. */
   zoneResets: number;
+  /** startNetJobLoop over UDP: datagrams the sender numbered that never arrived (fio's drop_ios). */
+  droppedReads: number;
   /** With traceLimit: the requests in the order issued. */
   trace?: JobLoopTraceEntry[];
   /** With logSamples: rows of 6 numbers per completion: ms after the measured start, direction, slat ns, clat ns, length, offset. */

@@ -179,6 +179,45 @@ describe('ioengine=net: sends and receives on sockets', function () {
     });
   });
 
+  describe('fio\'s UDP wire format', () => {
+    /** A datagram as fio's UDP writer sends it: the block, ending in the trailer (magic, sequence number, size). */
+    function datagram(seq: number, size: number): Buffer {
+      const b = Buffer.alloc(size, 0x5a);
+      b.writeBigUInt64LE(0x657375716e556563n, size - 24);
+      b.writeBigUInt64LE(BigInt(seq), size - 16);
+      b.writeBigUInt64LE(BigInt(size), size - 8);
+      return b;
+    }
+
+    it('waits for the open message, counts the datagrams the sequence numbers skip in drop_ios, and ends on the close message', async () => {
+      const port = await freePort('udp');
+      const reader = start(process.execPath, [BLKBENCH_CLI, '--output-format=json',
+        write(dir, 'rx.fio', `[rx]\nioengine=net\nprotocol=udp\nport=${port}\nrw=read\nbs=256\nsize=1m\nruntime=15s\n`)], dir);
+      await until('blkbench binds', () => bound('udp', port), reader);
+      const sock = dgram.createSocket('udp4');
+      const send = (b: Buffer) => new Promise<void>((res, rej) => sock.send(b, port, '127.0.0.1', (e) => (e ? rej(e) : res())));
+      try {
+        const open = Buffer.alloc(8);
+        open.writeUInt32BE(0x6c696e6b, 0); // the open message is in network byte order
+        open.writeUInt32BE(0x98, 4);
+        await send(open);
+        for (const seq of [0, 1, 2, 6, 7, 10]) await send(datagram(seq, 256)); // 3, 4, 5, 8 and 9 "lost"
+        const close = Buffer.alloc(8);
+        close.writeUInt32LE(0x6c696e6b, 0); // the close message is little-endian
+        close.writeUInt32LE(0x89, 4);
+        await send(close);
+      } finally {
+        sock.close();
+      }
+      assert.equal(await reader.done, 0, reader.stderr);
+      const rx = jobsOf(reader.stdout).get('rx')! as Job & { read: Dir & { drop_ios: number } };
+      assert.equal(rx.error, 0);
+      assert.equal(rx.read.total_ios, 6);
+      assert.equal(rx.read.io_bytes, 6 * 256);
+      assert.equal(rx.read.drop_ios, 5);
+    });
+  });
+
   describe('with fio on the other end', () => {
     before(function () {
       requirePrerequisite(fioAvailable(), 'fio 3.33', 'test/prerequisites.sh installs it: apt-get install fio');
