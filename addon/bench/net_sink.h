@@ -98,6 +98,7 @@ class NetSink final : public RequestSink {
   int wait_for(int fd, short events, int64_t until_ns, const std::function<bool()>& stopped, std::string* why, const char* what);
   int accept_peer(int64_t until_ns, const std::function<bool()>& stopped, std::string* why);
   int connect_peer(int64_t until_ns, const std::function<bool()>& stopped, std::string* why);
+  int connect_stream(int64_t until_ns, const std::function<bool()>& stopped, std::string* why);
   int wait_for_udp_open(int64_t until_ns, const std::function<bool()>& stopped, std::string* why);
   void accept(NetPending::Op op, void* buf, size_t len, void* user_data);
   // Moves what the request's socket takes now: 1 done, 0 would block, -errno failed.

@@ -210,16 +210,42 @@ int NetSink::connect_peer(int64_t until_ns, const std::function<bool()>& stopped
       return fail_with(why, errno_text(("sending the open message to " + o_.host).c_str(), errno), errno);
     return 0;
   }
+  return connect_stream(until_ns, stopped, why);
+}
+
+// A peer started in the same run may bind a moment after this job starts: a
+// refused connection (no listener yet) is tried again for a short grace, then
+// is the job's error, as fio's is at once.
+int NetSink::connect_stream(int64_t until_ns, const std::function<bool()>& stopped, std::string* why) {
+  constexpr int64_t kGraceNs = 1'000'000'000, kRetryNs = 20'000'000;
   std::string where = o_.proto == NetProto::Unix ? "'" + o_.host + "'" : o_.host + " port " + std::to_string(o_.port);
-  if (connect(fd_, reinterpret_cast<sockaddr*>(&peer_), peer_len_) == 0) return 0;
-  if (errno != EINPROGRESS && errno != EAGAIN) return fail_with(why, errno_text(("connecting to " + where).c_str(), errno), errno);
-  r = wait_for(fd_, POLLOUT, until_ns, stopped, why, ("connecting to " + where).c_str());
-  if (r < 0) return r;
-  int err = 0;
-  socklen_t len = sizeof err;
-  if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
-  if (err != 0) return fail_with(why, errno_text(("connecting to " + where).c_str(), err), err);
-  return 0;
+  std::string what = "connecting to " + where;
+  int64_t give_up = std::min(until_ns, clock_ns() + kGraceNs);
+  for (;;) {
+    int err = 0;
+    if (connect(fd_, reinterpret_cast<sockaddr*>(&peer_), peer_len_) < 0) err = errno;
+    if (err == EINPROGRESS || (err == EAGAIN && o_.proto != NetProto::Unix)) {
+      int r = wait_for(fd_, POLLOUT, until_ns, stopped, why, what.c_str());
+      if (r < 0) return r;
+      socklen_t len = sizeof err;
+      if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+    }
+    if (err == 0) return 0;
+    // No listener yet (or, for a UNIX socket, no path or a full backlog): try again on a fresh socket.
+    bool again = err == ECONNREFUSED || (o_.proto == NetProto::Unix && (err == ENOENT || err == EAGAIN));
+    if (!again || clock_ns() + kRetryNs >= give_up || stopped()) return fail_with(why, errno_text(what.c_str(), err), err);
+    timespec pause{0, long(kRetryNs)};
+    nanosleep(&pause, nullptr);
+    int domain = o_.proto == NetProto::Unix ? AF_UNIX : v6() ? AF_INET6 : AF_INET;
+    int fd = socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return fail_with(why, errno_text("socket", errno), errno);
+    close(fd_);
+    fd_ = fd;
+    if (o_.proto != NetProto::Unix) {
+      int r = set_socket_options(fd_, why);
+      if (r < 0) return r;
+    }
+  }
 }
 
 int NetSink::wait_for_udp_open(int64_t until_ns, const std::function<bool()>& stopped, std::string* why) {

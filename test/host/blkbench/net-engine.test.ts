@@ -141,6 +141,15 @@ describe('ioengine=net: sends and receives on sockets', function () {
       assert.equal(jobs.get('receiver')!.read.total_ios, 128);
     });
 
+    it('connects a sender listed before its listener, without a startdelay', async () => {
+      const port = await freePort('tcp');
+      const file = write(dir, 'order.fio', `[global]\nioengine=net\nport=${port}\nbs=4k\nsize=1m\nruntime=10s\n` +
+        `[sender]\nhostname=127.0.0.1\nrw=write\n[receiver]\nlisten\nrw=read\n`);
+      const r = blkbench(dir, file);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(jobsOf(r.stdout).get('receiver')!.read.io_bytes, MiB);
+    });
+
     it('moves every byte over a UNIX socket, whose reader listens on the path', async () => {
       const file = write(dir, 'unix.fio', `[global]\nioengine=net\nprotocol=unix\nfilename=${path.join(dir, 'sock')}\nbs=16k\nsize=2m\nruntime=10s\n` +
         `[reader]\nrw=read\n[writer]\nstartdelay=100ms\nrw=write\n`);
@@ -287,6 +296,13 @@ describe('ioengine=net: sends and receives on sockets', function () {
       const r = blkbench(dir, write(dir, 'alone.fio', `[alone]\nioengine=net\nlisten\nport=${port}\nrw=read\nruntime=500ms\n`));
       assert.notEqual(r.status, 0);
       assert.match(r.stderr + r.stdout, /runtime ran out while waiting for a connection on port/);
+    });
+
+    it('fails a sender whose listener never comes with ECONNREFUSED', async () => {
+      const port = await freePort('tcp');
+      const r = blkbench(dir, write(dir, 'nobody.fio', `[nobody]\nioengine=net\nhostname=127.0.0.1\nport=${port}\nrw=write\nsize=1m\n`));
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr + r.stdout, new RegExp(`connecting to 127.0.0.1 port ${port}: Connection refused`));
     });
 
     it('stops a listener without a runtime on SIGINT', async () => {
