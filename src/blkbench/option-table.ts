@@ -212,10 +212,7 @@ export const OPTIONS = {
   cpuchunks: int(['cpuchunks'], 50000, [1, 60_000_000], { loop: 'native', help: 'ioengine=cpuio: length of each burn cycle in microseconds', fio: 'int: usec' }),
 
   // ioengine=net (fio's network engine).
-  hostname: {
-    ...str(['hostname'], { loop: 'native', help: 'ioengine=net: the peer to connect to, a UDP reader\'s multicast group, or a UNIX socket\'s path (stored as filename, as fio does)', fio: 'str' }),
-    storeAs: (t: string): [string, string] => ['filename', t],
-  },
+  hostname: str(['hostname'], { loop: 'native', help: 'ioengine=net: the peer to connect to, a UDP reader\'s multicast group, or a UNIX socket\'s path (the job\'s filename, as in fio)', fio: 'str' }),
   port: optInt(['port'], [1, 65535], { loop: 'native', help: 'ioengine=net: TCP or UDP port (numjobs clones use port + clone number)', fio: 'int' }),
   protocol: choice(['protocol', 'proto'], 'tcp', NET_PROTOCOLS, { loop: 'native', help: 'ioengine=net: tcp, tcpv6, udp, udpv6 or unix', fio: 'str: default tcp' }),
   listen: bool(['listen'], false, { loop: 'native', help: 'ioengine=net: TCP: wait for the peer to connect (UDP and UNIX readers always do)', fio: 'bool' }),

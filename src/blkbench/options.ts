@@ -111,7 +111,8 @@ export function resolveJob(name: string, raw: RawOptions): JobSpec {
     name,
     driver,
     engine: ioengine,
-    path: filename === undefined ? undefined : filename.replace(/\\:/g, ':'),
+    // fio's hostname is the net engine's filename.
+    path: rest.hostname ?? (filename === undefined ? undefined : filename.replace(/\\:/g, ':')),
     rw: rwSpec.mode,
     seqAdd: rwSpec.seqAdd,
     bs,
@@ -229,8 +230,8 @@ function checkFileEngine(spec: JobSpec): void {
   if (spec.driver === 'ftruncate' && spec.rw !== 'write' && spec.rw !== 'randwrite') throw no(`rw=${spec.rw}: only writes truncate (rw=write or randwrite)`);
 }
 
-/** The net engine's own options (hostname is stored as filename, which other engines take). */
-const NET_OPTIONS = ['port', 'protocol', 'listen', 'pingpong', 'nodelay', 'interface', 'ttl', 'window_size', 'mss'];
+/** The net engine's own options. */
+const NET_OPTIONS = ['hostname', 'port', 'protocol', 'listen', 'pingpong', 'nodelay', 'interface', 'ttl', 'window_size', 'mss'];
 
 /**
  * ioengine=net, with fio's rules: sequential reads and writes on a socket; TCP has a listening side
