@@ -11,7 +11,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CPU_ENGINE, FILE_ENGINES, FILE_OP_ENGINES, JobSpec, NULL_ENGINE, jobDirections } from './options';
-import { FallocateMode } from './option-values';
+import { EXEC_ENGINE, FallocateMode, PMEMBLK_ENGINE } from './option-values';
+import { pmemblkPoolName } from './program-engines';
 import { Prng } from './random';
 import { humanNumber } from './units';
 
@@ -40,6 +41,7 @@ export function onFiles(spec: JobSpec): boolean {
  */
 export function assignFiles(specs: JobSpec[]): JobSpec[] {
   return specs.flatMap((spec) => {
+    if (spec.driver === EXEC_ENGINE || spec.driver === PMEMBLK_ENGINE) return [spec]; // a program; a pool the clones share (program-devices.ts)
     if (spec.path !== undefined) {
       if (spec.directory && onFiles(spec) && !path.isAbsolute(spec.path)) {
         return [{ ...spec, path: path.join(spec.directory, spec.path) }];
@@ -186,5 +188,6 @@ async function fillWithData(spec: JobSpec, fh: fs.promises.FileHandle, from: num
 
 /** unlink=1: removes the job's file after the run. */
 export function unlinkJobFile(spec: JobSpec): void {
+  if (spec.unlink && spec.driver === PMEMBLK_ENGINE) fs.rmSync(pmemblkPoolName(spec).path, { force: true }); // without ',bsize,fsize_mib'
   if (spec.unlink && onFiles(spec) && spec.path !== undefined) fs.rmSync(spec.path, { force: true });
 }

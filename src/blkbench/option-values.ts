@@ -270,6 +270,12 @@ export const DRIVERS: readonly string[] = builtinDrivers();
 /** fio engines that only change how fio talks to the kernel: here they all run on io_uring. */
 export const KERNEL_ENGINES = ['libaio', 'psync', 'sync', 'pvsync', 'pvsync2', 'posixaio', 'vsync'] as const;
 
+/** fio's exec engine: the job runs a program (program, arguments) for its runtime instead of doing I/O. */
+export const EXEC_ENGINE = 'exec';
+
+/** fio's pmemblk engine: reads and writes of a libpmemblk pool (filename=path,bsize,fsize_mib). */
+export const PMEMBLK_ENGINE = 'pmemblk';
+
 /**
  * fio's null engine: blkbench's job loop completes every request itself, with no target (no driver,
  * no file, no data touched). Also the job's `driver`.
@@ -288,10 +294,10 @@ export const CPU_ENGINE = 'cpuio';
 /** fio's engines of one operation per file of nrfiles: engine name → the operation (filestat's is stat_type's). */
 export const FILE_OP_ENGINES: Readonly<Record<string, 'create' | 'stat' | 'unlink'>> = { filecreate: 'create', filestat: 'stat', filedelete: 'unlink' };
 
-/** ioengine: a driver, libblkio, a kernel engine, null, a file engine or cpuio; others (net, exec, …) are refused. */
+/** ioengine: a driver, libblkio, a kernel engine, null, a file engine, cpuio, exec or pmemblk; others (net, …) are refused. */
 export function parseEngine(text: string): string {
   const t = text.trim();
-  const known = [...DRIVERS, 'libblkio', ...KERNEL_ENGINES, NULL_ENGINE, ...Object.keys(FILE_ENGINES), CPU_ENGINE, ...Object.keys(FILE_OP_ENGINES)];
+  const known = [...DRIVERS, 'libblkio', ...KERNEL_ENGINES, NULL_ENGINE, ...Object.keys(FILE_ENGINES), CPU_ENGINE, ...Object.keys(FILE_OP_ENGINES), EXEC_ENGINE, PMEMBLK_ENGINE];
   if (!known.includes(t)) throw badValue('ioengine', text, `one of ${known.join(', ')}`);
   return t;
 }

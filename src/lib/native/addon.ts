@@ -89,6 +89,8 @@ interface Addon {
       | { fileOp: 'create' | 'stat' | 'lstat' | 'statx' | 'unlink'; files: string[]; fileSize: number },
   ): JobLoopHandle;
   stopJobLoop(handle: JobLoopHandle): void;
+  // ioengine=pmemblk: open or create a pool, and its size (addon/napi/job_loop_programs.cc).
+  pmemblkPoolInfo(pool: { pmemblk: string; bsize: number; poolSize: number; create: boolean }): { bsize: number; nblocks: number };
 }
 
 /** An opaque handle from startJobLoop. */
