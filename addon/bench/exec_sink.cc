@@ -46,8 +46,10 @@ int child_main(void* p) {
   dfl.sa_handler = SIG_DFL;
   for (int s = 1; s < NSIG; s++) sigaction(s, &dfl, nullptr);  // SIGKILL, SIGSTOP, glibc's own: EINVAL, fine
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != a->parent) _exit(127);  // blkbench is gone already
-  if (a->out_fd >= 0 && (a->out_fd == 1 ? fcntl(1, F_SETFD, 0) : dup2(a->out_fd, 1)) < 0) _exit(127);
-  if (a->err_fd >= 0 && (a->err_fd == 2 ? fcntl(2, F_SETFD, 0) : dup2(a->err_fd, 2)) < 0) _exit(127);
+  if (a->out_fd >= 0 && a->out_fd != 1 && dup2(a->out_fd, 1) < 0) _exit(127);
+  if (a->err_fd >= 0 && a->err_fd != 2 && dup2(a->err_fd, 2) < 0) _exit(127);
+  // Node opens its stdio close-on-exec: the program shares them (or gets its files there).
+  for (int fd = 0; fd <= 2; fd++) fcntl(fd, F_SETFD, 0);
   if (syscall(SYS_close_range, 3u, ~0u, 0u) != 0) {
     struct rlimit rl;
     int limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ? int(rl.rlim_cur) : 65536;
