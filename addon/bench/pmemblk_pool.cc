@@ -106,7 +106,9 @@ std::shared_ptr<PmemblkPool> PmemblkPool::open(const std::string& path, size_t b
   if (!pool) {
     const char* msg = lib->errormsg();
     *err = -(e ? e : EIO);
-    *why = "cannot " + std::string(e == ENOENT && !create ? "open" : "open or create") + " pmemblk pool '" + path + "': " + (msg && *msg ? msg : strerror(e));
+    bool creating = create && bsize > 0 && pool_size > 0;
+    *why = "cannot " + std::string(creating ? "open or create" : "open") + " pmemblk pool '" + path + "': " + (msg && *msg ? msg : strerror(e));
+    if (e == ENOENT && !creating) *why += " (name it path,bsize,fsize_mib to create it)";
     return nullptr;
   }
   auto s = std::make_shared<Shared>(Shared{lib, pool, path, lib->bsize(pool), lib->nblock(pool), 1});

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pmemblkPoolInfo } from '../lib/bench';
 import { PreparedDevice, SetupError, jobRegion } from './device';
-import type { JobSpec } from './options';
+import { JobSpec, jobDirections } from './options';
 import { execArgv, pmemblkPoolName } from './program-engines';
 
 /** The program's path: one with a slash as it is, else the first executable file of that name in PATH (or none). */
@@ -52,8 +52,15 @@ export function pmemblkDevice(spec: JobSpec): PreparedDevice {
   } catch (e) {
     throw new SetupError(`${spec.name}: ${(e as Error).message}`);
   }
+  for (const d of jobDirections(spec.rw)) {
+    const bad = spec.bs[d].sizes.find((b) => b % info.bsize !== 0);
+    if (bad !== undefined) throw new SetupError(`${spec.name}: block size ${bad} is not a multiple of the pmemblk pool's block size ${info.bsize}`);
+  }
   const capacity = info.bsize * info.nblocks;
-  const region = jobRegion({ ...spec, path: name.path }, capacity, info.bsize);
+  const region = jobRegion({ ...spec, path: name.path }, capacity, 1);
+  if (region.offset % info.bsize !== 0 || spec.offsetIncrement % info.bsize !== 0) {
+    throw new SetupError(`${spec.name}: offset ${region.offset} (offset_increment ${spec.offsetIncrement}) is not on the pmemblk pool's ${info.bsize}-byte blocks`);
+  }
   return {
     blkio: undefined, regionStart: region.offset, regionLen: region.size, ioLimit: spec.ioSize ?? region.size, capacity, slotStride: 0, memoryLen: 0,
     pmemblk: pool,

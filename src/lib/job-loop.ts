@@ -432,7 +432,7 @@ export function startExecJobLoop(program: JobLoopProgram, spec: JobLoopSpec, opt
   return startProgramLoop({ program: path, argv, stdout, stderr, graceNs }, spec, options);
 }
 
-/** A libblkio pmemblk pool (startPmemblkJobLoop, pmemblkPoolInfo), as fio's pmemblk engine names it. */
+/** A libpmemblk pool (startPmemblkJobLoop, pmemblkPoolInfo), as fio's pmemblk engine names it. */
 export interface JobLoopPmemblkPool {
   /** The pool file. */
   path: string;

@@ -23,10 +23,8 @@ const FIO_RETRY_LIMIT_MS = 20000;
 
 /** Examples fio runs here that blkbench refuses: [what blkbench says, why]. */
 const REFUSED: Record<string, [string, string]> = {
-  'exec.fio': ["'exec' for option 'ioengine'", 'ioengine=exec runs programs: no I/O'],
   'netio.fio': ["'net' for option 'ioengine'", 'ioengine=net does socket I/O'],
   'netio_multicast.fio': ["'net' for option 'ioengine'", 'ioengine=net does socket I/O'],
-  'pmemblk.fio': ["'pmemblk' for option 'ioengine'", 'ioengine=pmemblk is libpmemblk\'s, not a block device\'s'],
 };
 
 /** Options holding a size, capped at MAX_BYTES. */
