@@ -152,6 +152,10 @@ Completion ExecSink::perform(void* const& user_data) {
 }
 
 void ExecSink::finish() {
+  // The program has its own copies of the output files.
+  if (out_fd_ >= 0) close(out_fd_);
+  if (err_fd_ >= 0) close(err_fd_);
+  out_fd_ = err_fd_ = -1;
   if (pid_ <= 0 || reap(false)) return;
   kill(pid_, SIGTERM);
   timespec start;

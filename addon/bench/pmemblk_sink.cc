@@ -8,6 +8,11 @@ Completion PmemblkSink::perform(const PmemblkPending& p) {
   Completion c{};
   c.user_data = p.user_data;
   if (p.op == PmemblkPending::kFlush) return c;
+  if (!pool_) {
+    c.ret = -EBADF;
+    c.error_msg = "the pmemblk pool is closed";
+    return c;
+  }
   const uint64_t bs = pool_->bsize();
   if (p.op == PmemblkPending::kInvalid) {
     c.ret = -EINVAL;

@@ -44,6 +44,9 @@ class PmemblkSink final : public SynchronousSink<PmemblkPending> {
   void discard(uint64_t, uint64_t, void* user_data) override { accept(PmemblkPending::kInvalid, 0, nullptr, 0, user_data); }
   void flush(void* user_data) override { accept(PmemblkPending::kFlush, 0, nullptr, 0, user_data); }
   void zone_management(RequestType, uint64_t, void* user_data) override { accept(PmemblkPending::kInvalid, 0, nullptr, 0, user_data); }
+  // Lets go of the pool once the loop is done (on its thread): the last clone's closes it then,
+  // not when the loop's JS handle is collected.
+  void close() { pool_.reset(); }
 
  private:
   void accept(PmemblkPending::Op op, uint64_t offset, void* buf, size_t len, void* user_data) {

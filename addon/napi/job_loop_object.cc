@@ -368,7 +368,10 @@ Napi::Value start_program_job_loop(Napi::Env env, const Napi::CallbackInfo& info
     uint64_t mem_len = stride * uint64_t(spec.iodepth);
     if (mem_len > kMaxJobMemory)
       bad_spec(env, "job loop: iodepth x block size needs " + std::to_string(mem_len) + " bytes of buffers, more than 1 GiB");
-    sink = std::make_unique<bench::PmemblkSink>(pmemblk_pool_from(env, o), size_t(spec.iodepth) + 1);
+    auto p = std::make_unique<bench::PmemblkSink>(pmemblk_pool_from(env, o), size_t(spec.iodepth) + 1);
+    bench::PmemblkSink* raw = p.get();  // owned by the loop, which outlives its thread
+    run->after_run = [raw] { raw->close(); };
+    sink = std::move(p);
     void* mem = nullptr;
     if (posix_memalign(&mem, 4096, size_t(mem_len)) != 0) throw_blkio_error(env, -ENOMEM, "job loop: no memory for the buffers");
     run->heap_buffers.reset(static_cast<uint8_t*>(mem));

@@ -100,6 +100,17 @@ describe('ioengine=pmemblk: reads and writes of a libpmemblk pool', function () 
     assert.deepEqual([ok.error, ok.write.ios], [0, 16], ok.errorMessage ?? '');
   });
 
+  it('closes the pool when the loop is done, so another process can open it at once', async () => {
+    requireFio();
+    const pool = { path: path.join(dir, 'pool'), bsize: 4096, poolSize: POOL_MIB * 2 ** 20, create: true };
+    const w = await startPmemblkJobLoop(pool, { rw: 'write', blockSize: 4096, regionLength: 65536, verify: 'pattern', verifyPattern: [0xab] }).done;
+    assert.equal(w.error, 0, w.errorMessage ?? '');
+    // libpmemblk locks an open pool's file: fio could not open it if this process still had it open.
+    const r = fio(dir, ['--name=r', '--ioengine=pmemblk', '--filename=pool', '--rw=read', '--bs=4k', '--size=64k', '--verify=pattern', '--verify_pattern=0xab']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual([firstJob(r).error, firstJob(r).read.total_ios], [0, 16]);
+  });
+
   it('refuses a bad filename, a block size off the pool\'s blocks, and a pool of another block size', () => {
     const bad = blkbench(dir, ['--name=b', '--ioengine=pmemblk', '--filename=pool,4k,17', '--rw=read']);
     assert.notEqual(bad.code, 0);
