@@ -46,6 +46,8 @@ int child_main(void* p) {
   dfl.sa_handler = SIG_DFL;
   for (int s = 1; s < NSIG; s++) sigaction(s, &dfl, nullptr);  // SIGKILL, SIGSTOP, glibc's own: EINVAL, fine
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != a->parent) _exit(127);  // blkbench is gone already
+  // A process group of its own: the signals at the end reach what it started, too.
+  if (setpgid(0, 0) != 0) _exit(127);
   if (a->out_fd >= 0 && a->out_fd != 1 && dup2(a->out_fd, 1) < 0) _exit(127);
   if (a->err_fd >= 0 && a->err_fd != 2 && dup2(a->err_fd, 2) < 0) _exit(127);
   // Node opens its stdio close-on-exec: the program shares them (or gets its files there).
@@ -94,7 +96,7 @@ ExecSink::ExecSink(ExecOptions o, size_t capacity) : UniformSink(capacity), o_(s
 ExecSink::~ExecSink() {
   // finish() ran on the loop's thread; this is for a loop that never ran.
   if (pid_ > 0) {
-    kill(pid_, SIGKILL);
+    kill(-pid_, SIGKILL);
     reap(true);
   }
   if (out_fd_ >= 0) close(out_fd_);
@@ -124,7 +126,7 @@ void ExecSink::spawn() {
   }
 }
 
-// Reaps the program if it has ended (or, with block, once it does). True once reaped.
+// Reaps the program once it has ended (block: waits for that). True once reaped.
 bool ExecSink::reap(bool block) {
   if (pid_ <= 0) return true;
   int status;
@@ -136,6 +138,17 @@ bool ExecSink::reap(bool block) {
   return true;
 }
 
+// Whether the program has ended, leaving it unreaped: while it is not
+// reaped, its pid (and so its process group's id) cannot be reused.
+bool ExecSink::ended() const {
+  if (pid_ <= 0) return true;
+  siginfo_t info{};
+  int r;
+  do r = waitid(P_PID, id_t(pid_), &info, WEXITED | WNOHANG | WNOWAIT);
+  while (r < 0 && errno == EINTR);
+  return r < 0 || info.si_pid == pid_;
+}
+
 Completion ExecSink::perform(void* const& user_data) {
   if (!started_) {
     started_ = true;
@@ -144,7 +157,6 @@ Completion ExecSink::perform(void* const& user_data) {
     timespec t{time_t(o_.poll_ns / 1000000000), long(o_.poll_ns % 1000000000)};
     while (nanosleep(&t, &t) != 0 && errno == EINTR) {
     }
-    reap(false);
   }
   Completion c{};
   c.user_data = user_data;
@@ -156,12 +168,14 @@ void ExecSink::finish() {
   if (out_fd_ >= 0) close(out_fd_);
   if (err_fd_ >= 0) close(err_fd_);
   out_fd_ = err_fd_ = -1;
-  if (pid_ <= 0 || reap(false)) return;
-  kill(pid_, SIGTERM);
+  if (pid_ <= 0) return;
+  // The whole group: the program and what it started. The program, unreaped
+  // until the end, keeps the group's id from being reused.
+  kill(-pid_, SIGTERM);
   timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
   for (;;) {
-    if (reap(false)) return;
+    if (ended()) break;
     timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     int64_t waited = int64_t(now.tv_sec - start.tv_sec) * 1000000000 + (now.tv_nsec - start.tv_nsec);
@@ -170,7 +184,7 @@ void ExecSink::finish() {
     timespec t{0, long(step)};
     nanosleep(&t, nullptr);
   }
-  kill(pid_, SIGKILL);
+  kill(-pid_, SIGKILL);  // also what the program left behind when it exited
   reap(true);
 }
 

@@ -1,9 +1,11 @@
 // blkbench's ioengine=exec (fio's exec engine): the job runs a program
 // beside the other jobs instead of doing I/O. The first request starts it;
 // each later one waits poll_ns (fio's engine looks at its program every
-// 50 ms) and reaps the program if it has ended. When the loop is done,
-// finish() (on the loop's thread) gives a program still running SIGTERM,
-// grace_ns to exit, then SIGKILL, and reaps it: no zombie is left.
+// 50 ms). The program leads a process group of its own. When the loop is
+// done, finish() (on the loop's thread) gives the group SIGTERM, grace_ns
+// for the program to exit, then SIGKILL, and reaps the program: no zombie
+// is left, nor anything it started. (A program that ends early stays
+// unreaped until then, so that its group's id cannot be reused.)
 //
 // The program is started with clone(CLONE_VM | CLONE_VFORK) on a stack
 // allocated beforehand, so the child only makes system calls until execve
@@ -53,6 +55,7 @@ class ExecSink final : public UniformSink<void*> {
   Completion perform(void* const& user_data) override;
   void spawn();
   bool reap(bool block);
+  bool ended() const;
 
   ExecOptions o_;
   std::vector<char*> argv_, envp_;

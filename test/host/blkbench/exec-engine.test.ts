@@ -128,6 +128,14 @@ describe('ioengine=exec: a program run for the job\'s runtime', function () {
     assert.ok(!exists(pid), `the program (pid ${pid}) is still there${alive(pid) ? '' : ' as a zombie'}`);
   });
 
+  it('what the program started ends with it (the program leads a process group of its own)', () => {
+    const prog = script(dir, 'parent.sh', 'sleep 1000 &\necho $! > grandchild\nwhile :; do sleep 0.05; done');
+    const r = blkbench(dir, ['--name=p', '--ioengine=exec', `--program=${prog}`, '--runtime=300ms', '--grace_time=0']);
+    assert.equal(r.code, 0, r.stderr);
+    const grandchild = Number(fs.readFileSync(path.join(dir, 'grandchild'), 'utf8'));
+    assert.ok(!alive(grandchild), `the program's child (pid ${grandchild}) outlived the job`);
+  });
+
   it('dies with blkbench when blkbench is killed (its parent-death signal is SIGKILL)', async () => {
     const prog = script(dir, 'pid.sh', 'echo $$ > pid.tmp; mv pid.tmp pid\ntrap "" TERM\nwhile :; do sleep 0.05; done');
     const child = spawn(process.execPath, [BLKBENCH_CLI, '--name=k', '--ioengine=exec', `--program=${prog}`, '--runtime=60'], { cwd: dir, stdio: 'ignore' });
