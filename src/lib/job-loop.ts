@@ -420,9 +420,9 @@ export interface JobLoopProgram {
 /**
  * Starts a job loop that runs a program beside other jobs instead of doing I/O (fio's exec engine):
  * the first request starts it, each later one waits 50 ms, so with the job's thinktime the loop looks
- * at it as fio's engine does; requests are counted, their bytes are not. When the loop is done, a
- * program still running gets SIGTERM, `graceNs` to exit, then SIGKILL, and is reaped before `done`
- * resolves. It dies with this process (its parent-death signal is SIGKILL), inherits no fd above 2,
+ * at it as fio's engine does; requests are counted, their bytes are not. The program leads a process
+ * group of its own: when the loop is done, the group gets SIGTERM, the program `graceNs` to exit, then
+ * the group SIGKILL, and the program is reaped before `done` resolves. It dies with this process (its parent-death signal is SIGKILL), inherits no fd above 2,
  * and starts with default signal handling. A program that cannot be executed leaves the loop running
  * without it, as fio's engine does. A redirection file that cannot be opened throws at once.
  */
