@@ -11,10 +11,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CPU_ENGINE, FILE_ENGINES, FILE_OP_ENGINES, JobSpec, NULL_ENGINE, jobDirections } from './options';
-import { EXEC_ENGINE, FallocateMode, PMEMBLK_ENGINE } from './option-values';
-import { pmemblkPoolName } from './program-engines';
+import { FallocateMode } from './option-values';
 import { Prng } from './random';
 import { humanNumber } from './units';
+import { EXEC_ENGINE, PMEMBLK_ENGINE } from './option-values';
+import { pmemblkPoolName } from './program-engines';
 
 /** A problem with a job's file, found before I/O started. */
 export class FileSetupError extends Error {

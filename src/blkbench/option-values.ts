@@ -294,7 +294,7 @@ export const CPU_ENGINE = 'cpuio';
 /** fio's engines of one operation per file of nrfiles: engine name → the operation (filestat's is stat_type's). */
 export const FILE_OP_ENGINES: Readonly<Record<string, 'create' | 'stat' | 'unlink'>> = { filecreate: 'create', filestat: 'stat', filedelete: 'unlink' };
 
-/** ioengine: a driver, libblkio, a kernel engine, null, a file engine, cpuio, exec or pmemblk; others (net, …) are refused. */
+/** ioengine: a driver, libblkio, a kernel engine, null, a file engine or cpuio; others (net, exec, …) are refused. */
 export function parseEngine(text: string): string {
   const t = text.trim();
   const known = [...DRIVERS, 'libblkio', ...KERNEL_ENGINES, NULL_ENGINE, ...Object.keys(FILE_ENGINES), CPU_ENGINE, ...Object.keys(FILE_OP_ENGINES), EXEC_ENGINE, PMEMBLK_ENGINE];

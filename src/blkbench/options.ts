@@ -152,10 +152,11 @@ export function resolveJob(name: string, raw: RawOptions): JobSpec {
 
 /** The driver for an ioengine (and libblkio_driver), and the note for engines that run on io_uring. */
 function resolveEngine(engine: string, libblkioDriver: string | undefined, engineGiven: boolean): { driver: string; engineNote?: string } {
+  if (engine === EXEC_ENGINE || engine === PMEMBLK_ENGINE) return { driver: engine }; // the native loop's exec and pmemblk sinks
   if ((KERNEL_ENGINES as readonly string[]).includes(engine)) {
     return { driver: 'io_uring', engineNote: `ioengine=${engine} runs on blkbench's io_uring driver (iodepth and batching keep their meaning)` };
   }
-  if (engine === NULL_ENGINE || engine in FILE_ENGINES || engine === CPU_ENGINE || engine in FILE_OP_ENGINES || engine === EXEC_ENGINE || engine === PMEMBLK_ENGINE) return { driver: engine };
+  if (engine === NULL_ENGINE || engine in FILE_ENGINES || engine === CPU_ENGINE || engine in FILE_OP_ENGINES) return { driver: engine };
   if (engine === 'libblkio') {
     if (libblkioDriver === undefined || libblkioDriver.trim() === '') throw new OptionError(`option 'ioengine=libblkio' needs 'libblkio_driver'`);
     return { driver: libblkioDriver.trim() };
