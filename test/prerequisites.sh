@@ -21,6 +21,8 @@ need_cmd vdpa iproute2
 need_cmd losetup mount
 need_cmd fio fio                                  # blkbench parity and benchmark references
 need_pkg fio-examples                             #   fio's example job files (blkbench runs those fio runs)
+need_pkg libpmemblk1                              #   libpmemblk.so.1 for ioengine=pmemblk (fio's dependency too)
+need_pkg linux-cpupower                           #   turbostat, which fio's examples/exec.fio runs (fio 3.33 misbehaves when it is missing)
 need_cmd pkg-config pkg-config                    # the C ABI tests
 need_cmd gcc gcc
 need_cmd flex flex                                # the guest kernel build

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <thread>
 
@@ -23,8 +24,10 @@
 #include "../bench/file_op_sink.h"
 #include "../bench/net_sink.h"
 #include "../bench/null_sink.h"
+#include "../bench/pmemblk_sink.h"
 #include "addon_data.h"
 #include "errors.h"
+#include "job_loop_programs.h"
 #include "job_loop_spec.h"
 #include "queue_object.h"
 
@@ -57,6 +60,8 @@ struct JobLoopRun {
   Napi::Reference<Napi::Value> progress_ref;  // keeps the shared counters alive
   std::shared_ptr<JobLoopRun>* hook_holder = nullptr;
   bool finished = false;
+  // On the loop's thread once the loop is done (an exec sink ends its program there).
+  std::function<void()> after_run;
 };
 
 using RunHolder = std::shared_ptr<JobLoopRun>;
@@ -286,6 +291,7 @@ Napi::Value launch(Napi::Env env, RunHolder run, Napi::Value progress_value, Nap
   JobLoopRun* raw = run.get();
   run->thread = std::thread([raw, tsfn = run->on_done, keep = new RunHolder(run)]() mutable {
     raw->loop->run();
+    if (raw->after_run) raw->after_run();
     if (raw->queue) raw->queue->release_claim();
     for (auto& q : raw->target_queues) q->release_claim();
     if (tsfn.BlockingCall(keep, on_loop_done) != napi_ok) delete keep;  // the environment is going away
@@ -336,10 +342,56 @@ std::unique_ptr<bench::RequestSink> file_op_sink(Napi::Env env, Napi::Object o, 
   return std::make_unique<bench::FileOpSink>(fop, std::move(paths), uint64_t(size), size_t(spec.iodepth) + 1);
 }
 
+// ioengine=exec: { program, argv, stdout?, stderr?, graceNs } as the sixth
+// argument, a program run beside the job (no buffers, no data); ioengine=pmemblk:
+// { pmemblk: path, bsize, poolSize, create }, reads and writes of a libpmemblk
+// pool into buffers of plain memory (verify applies).
+Napi::Value start_program_job_loop(Napi::Env env, const Napi::CallbackInfo& info) {
+  Napi::Object o = info[5].As<Napi::Object>();
+  bool exec = o.Has("program");
+  const std::string what = exec ? "job loop on ioengine=exec" : "job loop on ioengine=pmemblk";
+  bench::JobLoopSpec spec = parse_job_loop_spec(env, info[1].As<Napi::Object>());
+  if (exec && spec.verify != bench::VerifyKind::None) bad_spec(env, what + ": verify needs data, and it moves none");
+  if (exec && spec.stamp_writes) bad_spec(env, what + ": stampWrites needs data, and it moves none");
+  refuse_what_needs_a_queue(env, spec, info[4], what);
+  double* progress = progress_of(env, info[2]);
+  auto run = std::make_shared<JobLoopRun>();
+  run->env = env;
+  std::unique_ptr<bench::RequestSink> sink;
+  if (exec) {
+    std::unique_ptr<bench::ExecSink> e = exec_sink_from(env, o, size_t(spec.iodepth) + 1);
+    bench::ExecSink* raw = e.get();  // owned by the loop, which outlives its thread
+    run->after_run = [raw] { raw->finish(); };
+    sink = std::move(e);
+    spec.buffers = nullptr;
+    spec.slot_stride = 0;
+  } else {
+    uint64_t stride = round_up(max_block_size(spec), 4096);
+    uint64_t mem_len = stride * uint64_t(spec.iodepth);
+    if (mem_len > kMaxJobMemory)
+      bad_spec(env, "job loop: iodepth x block size needs " + std::to_string(mem_len) + " bytes of buffers, more than 1 GiB");
+    auto p = std::make_unique<bench::PmemblkSink>(pmemblk_pool_from(env, o), size_t(spec.iodepth) + 1);
+    bench::PmemblkSink* raw = p.get();  // owned by the loop, which outlives its thread
+    run->after_run = [raw] { raw->close(); };
+    sink = std::move(p);
+    void* mem = nullptr;
+    if (posix_memalign(&mem, 4096, size_t(mem_len)) != 0) throw_blkio_error(env, -ENOMEM, "job loop: no memory for the buffers");
+    run->heap_buffers.reset(static_cast<uint8_t*>(mem));
+    std::memset(mem, 0, size_t(mem_len));
+    spec.buffers = run->heap_buffers.get();
+    spec.slot_stride = size_t(stride);
+  }
+  spec.region_slot = -1;
+  run->loop = std::make_unique<bench::JobLoop>(std::move(sink), spec, progress);
+  return launch(env, run, info[2], info[3].As<Napi::Function>());
+}
+
 // blkbench's ioengine=null: the loop's requests go to a null sink, which
 // completes them without a target and without touching data, so the loop
 // has no buffers, and what needs data or a device is refused.
 Napi::Value start_null_job_loop(Napi::Env env, const Napi::CallbackInfo& info) {
+  if (info[5].IsObject() && (info[5].As<Napi::Object>().Has("program") || info[5].As<Napi::Object>().Has("pmemblk")))
+    return start_program_job_loop(env, info);
   bench::JobLoopSpec spec = parse_job_loop_spec(env, info[1].As<Napi::Object>());
   // ioengine=cpuio: { cpuMode: 'noop' | 'qsort', cycleNs } as the sixth argument;
   // filecreate/filestat/filedelete: { fileOp, files: string[], fileSize }.
@@ -593,6 +645,7 @@ Napi::Value stop_job_loop(const Napi::CallbackInfo& info) {
 void register_job_loop(Napi::Env env, Napi::Object exports) {
   exports.Set("startJobLoop", Napi::Function::New(env, start_job_loop, "startJobLoop"));
   exports.Set("stopJobLoop", Napi::Function::New(env, stop_job_loop, "stopJobLoop"));
+  exports.Set("pmemblkPoolInfo", Napi::Function::New(env, pmemblk_pool_info, "pmemblkPoolInfo"));
 }
 
 }  // namespace blkio::napi

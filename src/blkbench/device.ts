@@ -4,6 +4,7 @@
  * page cache when invalidate=1. Every problem found here stops the run before the first request.
  */
 import * as fs from 'node:fs';
+import type { JobLoopPmemblkPool, JobLoopProgram } from '../lib/bench';
 import { Blkio, create, createCompletions } from '../lib';
 import { DRIVERS, FILE_ENGINES, FILE_OP_ENGINES } from './options';
 import { defaultFileName } from './files';
@@ -26,6 +27,9 @@ export interface PreparedDevice {
   blkio: Blkio | undefined;
   /** /dev/null, /dev/zero and the like: the io_uring driver (as libblkio's) takes no character device. */
   memDevice?: string;
+  /** ioengine=exec: the program the job runs; ioengine=pmemblk: the job's libpmemblk pool. */
+  exec?: JobLoopProgram;
+  pmemblk?: JobLoopPmemblkPool;
   /** ioengine=filecreate|filestat|filedelete: each clone's files and the operation on each. */
   fileOps?: { op: 'create' | 'stat' | 'lstat' | 'statx' | 'unlink'; fileSize: number; files: string[][] };
   /** ioengine=cpuio: how each request burns CPU. */
@@ -263,7 +267,7 @@ function connect(b: Blkio, spec: JobSpec, step: Step): void {
 }
 
 /** The part of the device the job works on, checked against its capacity and request-alignment. */
-function jobRegion(spec: JobSpec, capacity: number, requestAlign: number): { offset: number; size: number } {
+export function jobRegion(spec: JobSpec, capacity: number, requestAlign: number): { offset: number; size: number } {
   const offset = resolveSizeOrPercent(spec.offset, capacity, requestAlign);
   if (offset >= capacity) {
     throw new SetupError(`${spec.name}: offset ${offset} is past the end of '${spec.path}' (capacity ${capacity} bytes)`);

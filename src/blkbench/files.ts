@@ -14,6 +14,8 @@ import { CPU_ENGINE, FILE_ENGINES, FILE_OP_ENGINES, JobSpec, NET_ENGINE, NULL_EN
 import { FallocateMode } from './option-values';
 import { Prng } from './random';
 import { humanNumber } from './units';
+import { EXEC_ENGINE, PMEMBLK_ENGINE } from './option-values';
+import { pmemblkPoolName } from './program-engines';
 
 /** A problem with a job's file, found before I/O started. */
 export class FileSetupError extends Error {
@@ -40,6 +42,7 @@ export function onFiles(spec: JobSpec): boolean {
  */
 export function assignFiles(specs: JobSpec[]): JobSpec[] {
   return specs.flatMap((spec) => {
+    if (spec.driver === EXEC_ENGINE || spec.driver === PMEMBLK_ENGINE) return [spec]; // a program; a pool the clones share (program-devices.ts)
     if (spec.path !== undefined) {
       if (spec.directory && onFiles(spec) && !path.isAbsolute(spec.path)) {
         return [{ ...spec, path: path.join(spec.directory, spec.path) }];
@@ -187,5 +190,6 @@ async function fillWithData(spec: JobSpec, fh: fs.promises.FileHandle, from: num
 
 /** unlink=1: removes the job's file after the run. */
 export function unlinkJobFile(spec: JobSpec): void {
+  if (spec.unlink && spec.driver === PMEMBLK_ENGINE) fs.rmSync(pmemblkPoolName(spec).path, { force: true }); // without ',bsize,fsize_mib'
   if (spec.unlink && onFiles(spec) && spec.path !== undefined) fs.rmSync(spec.path, { force: true });
 }

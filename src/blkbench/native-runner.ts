@@ -8,8 +8,10 @@ import { isBuiltInDriver, PreparedDevice } from './device';
 import { exitallEndsRun, exitallStops } from './groups';
 import { PROGRESS_FIELDS, STOP } from './loop';
 import { OPTIONS, OptionKey } from './option-table';
-import { CPU_ENGINE, FILE_ENGINES, FILE_OP_ENGINES, JobSpec, NET_ENGINE, NULL_ENGINE } from './options';
+import { JobSpec } from './options';
 import { jobLoopSpec } from './loop-spec';
+import { SINK_ENGINES } from './option-values';
+import { startExecJobLoop, startPmemblkJobLoop } from '../lib/bench';
 import { JobLogs } from './logs';
 import { DirectionResult, JobResult } from './results';
 import { StatsSnapshot } from './stats';
@@ -30,7 +32,7 @@ const PROGRESS_INTERVAL_MS = 100;
 
 /** Why the native loop cannot run this job (the JS loop runs it instead), or null. */
 export function nativeLoopUnsupported(spec: JobSpec): string | null {
-  if (!isBuiltInDriver(spec.driver) && spec.driver !== NULL_ENGINE && !(spec.driver in FILE_ENGINES) && spec.driver !== CPU_ENGINE && !(spec.driver in FILE_OP_ENGINES) && spec.driver !== NET_ENGINE) return `libblkio_driver=${spec.driver} (another libblkio library)`;
+  if (!isBuiltInDriver(spec.driver) && !SINK_ENGINES.includes(spec.driver)) return `libblkio_driver=${spec.driver} (another libblkio library)`;
   for (const key of Object.keys(OPTIONS) as OptionKey[]) {
     if (OPTIONS[key].loop !== 'js' || !(key in spec)) continue;
     const value = (spec as unknown as Record<string, unknown>)[key];
@@ -56,6 +58,12 @@ export async function runNativeClones(
       const slot = new Float64Array(progress.buffer, c.jobIndex * PROGRESS_FIELDS * 8, PROGRESS_FIELDS);
       const b = c.device.blkio;
       if (!b) {
+        // ioengine=exec: the loop runs a program; ioengine=pmemblk: it reads and writes a libpmemblk pool.
+        const { exec, pmemblk } = c.device;
+        if (exec || pmemblk) {
+          loops.push(exec ? startExecJobLoop(exec, loopSpec(c), { progress: slot }) : startPmemblkJobLoop(pmemblk!, loopSpec(c), { progress: slot }));
+          return;
+        }
         // ioengine=null: the loop completes its own requests; /dev/null and the like: it reads and writes them itself.
         // ioengine=falloc|ftruncate: one fallocate or ftruncate on the file per request.
         // ioengine=cpuio: each request a burst of CPU work.

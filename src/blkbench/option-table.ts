@@ -201,6 +201,12 @@ export const OPTIONS = {
   rampTimeNs: time(['ramp_time'], S, { loop: 'both', help: 'run unmeasured first', fio: 'time, seconds' }),
   startdelayNs: time(['startdelay'], S, { loop: 'both', help: 'wait before starting', fio: 'time, seconds' }),
 
+  // ioengine=exec (fio's program runner).
+  program: str(['program'], { loop: 'native', help: 'ioengine=exec: the program to run (searched in PATH; needed)', fio: 'str' }),
+  execArguments: str(['arguments'], { loop: 'native', help: 'ioengine=exec: its arguments, split at spaces; %r is the runtime in seconds, %n the job name', fio: 'str' }),
+  graceTime: int(['grace_time'], 1, [0, 3600], { loop: 'native', help: 'ioengine=exec: seconds between SIGTERM and SIGKILL at the job\'s end', fio: 'int: default 1' }),
+  stdRedirect: bool(['std_redirect'], true, { loop: 'native', help: 'ioengine=exec: the program\'s stdout and stderr to <jobname>.stdout and .stderr', fio: 'bool: default 1' }),
+
   // ioengine=cpuio (fio's CPU burner).
   cpuload: int(['cpuload'], 0, [0, 100], { loop: 'native', help: 'ioengine=cpuio: percent of a CPU to burn (needed)', fio: 'int' }),
   cpumode: choice(['cpumode'], 'noop', ['noop', 'qsort'] as const, {
@@ -312,6 +318,13 @@ export const OPTIONS = {
     note: 'latencies are still measured: blkbench reads the clock once per submission and per reap, not per request',
   }),
   diskUtil: bool(['disk_util'], true, { loop: 'both', help: 'report block device utilization', fio: 'bool' }),
+  disableLat: bool(['disable_lat'], false, { loop: 'both', help: 'accepted', fio: 'bool: no total latency measured', note: 'latencies are still measured and reported' }),
+  disableClat: bool(['disable_clat'], false, { loop: 'both', help: 'accepted', fio: 'bool: no completion latency measured', note: 'latencies are still measured and reported' }),
+  disableSlat: bool(['disable_slat'], false, { loop: 'both', help: 'accepted', fio: 'bool: no submission latency measured', note: 'latencies are still measured and reported' }),
+  clatPercentiles: bool(['clat_percentiles'], true, { loop: 'both', help: 'accepted', fio: 'bool: completion latency percentiles', note: 'percentiles are reported as blkbench reports them' }),
+  cpusAllowedPolicy: choice(['cpus_allowed_policy'], 'shared', ['shared', 'split'] as const, {
+    loop: 'both', help: 'accepted', fio: 'str: how cpus_allowed is shared between clones', note: 'CPU pinning (cpus_allowed) is not supported',
+  }),
 
   // Zoned block devices (docs/zoned.md).
   zonemode: custom<'none' | 'zbd'>(['zonemode'], 'choice', 'none', (t) => {

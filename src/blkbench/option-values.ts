@@ -270,6 +270,12 @@ export const DRIVERS: readonly string[] = builtinDrivers();
 /** fio engines that only change how fio talks to the kernel: here they all run on io_uring. */
 export const KERNEL_ENGINES = ['libaio', 'psync', 'sync', 'pvsync', 'pvsync2', 'posixaio', 'vsync'] as const;
 
+/** fio's exec engine: the job runs a program (program, arguments) for its runtime instead of doing I/O. */
+export const EXEC_ENGINE = 'exec';
+
+/** fio's pmemblk engine: reads and writes of a libpmemblk pool (filename=path,bsize,fsize_mib). */
+export const PMEMBLK_ENGINE = 'pmemblk';
+
 /**
  * fio's null engine: blkbench's job loop completes every request itself, with no target (no driver,
  * no file, no data touched). Also the job's `driver`.
@@ -295,10 +301,13 @@ export const NET_ENGINE = 'net';
 export const NET_PROTOCOLS = ['tcp', 'tcpv6', 'udp', 'udpv6', 'unix'] as const;
 export type NetProtocol = (typeof NET_PROTOCOLS)[number];
 
-/** ioengine: a driver, libblkio, a kernel engine, null, a file engine, cpuio or net; others (exec, …) are refused. */
+/** fio's engines that are the native loop's own sinks, with no libblkio device behind them. */
+export const SINK_ENGINES: readonly string[] = [NULL_ENGINE, ...Object.keys(FILE_ENGINES), CPU_ENGINE, ...Object.keys(FILE_OP_ENGINES), NET_ENGINE, EXEC_ENGINE, PMEMBLK_ENGINE];
+
+/** ioengine: a driver, libblkio, a kernel engine, or one of fio's engines that are the native loop's own sinks. */
 export function parseEngine(text: string): string {
   const t = text.trim();
-  const known = [...DRIVERS, 'libblkio', ...KERNEL_ENGINES, NULL_ENGINE, ...Object.keys(FILE_ENGINES), CPU_ENGINE, ...Object.keys(FILE_OP_ENGINES), NET_ENGINE];
+  const known = [...DRIVERS, 'libblkio', ...KERNEL_ENGINES, ...SINK_ENGINES];
   if (!known.includes(t)) throw badValue('ioengine', text, `one of ${known.join(', ')}`);
   return t;
 }

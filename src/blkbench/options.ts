@@ -8,6 +8,8 @@ import { OPTIONS, OPTION_BY_NAME, OptionDef, OptionKey, OptionValues, UNSUPPORTE
 import { checkSwitching } from './switch-options';
 import { CPU_ENGINE, DIRECTIONS, DRIVERS, Direction, FILE_ENGINES, FILE_OP_ENGINES, KERNEL_ENGINES, NET_ENGINE, NULL_ENGINE, RwMode } from './option-values';
 import { OptionError } from './units';
+import { SINK_ENGINES } from './option-values';
+import { checkProgramEngines } from './program-engines';
 
 export { DIRECTIONS, RW_MODES, VERIFY_KINDS, parseBssplit, parsePropList } from './option-values';
 export type { BlockSizeChoice, Direction, RwMode, VerifyKind } from './option-values';
@@ -146,6 +148,7 @@ export function resolveJob(name: string, raw: RawOptions): JobSpec {
   if (spec.driver === NET_ENGINE) checkNetEngine(spec, raw);
   else for (const k of NET_OPTIONS) if (raw.has(k)) throw new OptionError(`option '${k}' needs ioengine=net`);
   checkSwitching(spec);
+  checkProgramEngines(spec, raw);
   for (const [k, val] of raw) if (val !== undefined) spec.echo[k] = val;
   return spec;
 }
@@ -155,7 +158,7 @@ function resolveEngine(engine: string, libblkioDriver: string | undefined, engin
   if ((KERNEL_ENGINES as readonly string[]).includes(engine)) {
     return { driver: 'io_uring', engineNote: `ioengine=${engine} runs on blkbench's io_uring driver (iodepth and batching keep their meaning)` };
   }
-  if (engine === NULL_ENGINE || engine in FILE_ENGINES || engine === CPU_ENGINE || engine in FILE_OP_ENGINES || engine === NET_ENGINE) return { driver: engine };
+  if (SINK_ENGINES.includes(engine)) return { driver: engine };
   if (engine === 'libblkio') {
     if (libblkioDriver === undefined || libblkioDriver.trim() === '') throw new OptionError(`option 'ioengine=libblkio' needs 'libblkio_driver'`);
     return { driver: libblkioDriver.trim() };
@@ -174,7 +177,7 @@ function resolveEngine(engine: string, libblkioDriver: string | undefined, engin
  * filestat, filedelete) have no libblkio device behind them: what needs one, or data, is refused, and
  * so is the JS loop, which drives only libblkio queues.
  */
-function refuseWhatNeedsADevice(spec: JobSpec, no: (what: string) => OptionError): void {
+export function refuseWhatNeedsADevice(spec: JobSpec, no: (what: string) => OptionError): void {
   if (spec.verify !== 'none') throw no(`'verify' cannot be used: no data is written or read`);
   if (spec.zonemode !== 'none') throw no(`zonemode=${spec.zonemode} needs a zoned device`);
   if (spec.switchTo !== undefined) throw no(`blkbench_switch_to needs a device`);

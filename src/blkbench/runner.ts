@@ -15,6 +15,8 @@ import { exitallEndsRun, exitallStops, runBatches } from './groups';
 import { nativeLoopUnsupported, runNativeClones } from './native-runner';
 import { CPU_ENGINE, FILE_ENGINES, FILE_OP_ENGINES, JobSpec, NET_ENGINE, NULL_ENGINE } from './options';
 import { JobResult, emptyDirection } from './results';
+import { EXEC_ENGINE, PMEMBLK_ENGINE } from './option-values';
+import { execDevice, pmemblkDevice } from './program-devices';
 import type { WorkerInput, WorkerMessage } from './worker';
 
 export interface RunHooks {
@@ -80,6 +82,8 @@ async function runBatch(
         : spec.driver === NET_ENGINE ? netDevice(spec)
         : spec.driver in FILE_OP_ENGINES ? fileOpDevice(spec)
         : spec.driver in FILE_ENGINES ? fileEngineDevice(spec)
+        : spec.driver === EXEC_ENGINE ? execDevice(spec, hooks.log)
+        : spec.driver === PMEMBLK_ENGINE ? pmemblkDevice(spec)
         : isCharacterDevice(spec) ? memDevice(spec) : openDevice(spec);
       devices.push(device);
       if (spec.switchTo) device.switchTarget = openSwitchTarget(spec, device);

@@ -4,3 +4,4 @@ export {
   JobLoop, JobLoopSpec, JobLoopZones, JobLoopRw, JobLoopPerDirection, JobLoopBlockSizeSplit, JobLoopTraceEntry, JobLoopResult, JobLoopDirection, JobLoopLatency, JobLoopSamples, JobLoopCpu, JobLoopOptions, JobLoopSwitches, JobLoopNetTarget, JOB_LOOP_PROGRESS_FIELDS,
   startJobLoop, startNullJobLoop, startMemDeviceJobLoop, startFileEngineJobLoop, startCpuJobLoop, startFileOpJobLoop, startNetJobLoop, runJobLoop,
 } from './job-loop';
+export { JobLoopProgram, JobLoopPmemblkPool, startExecJobLoop, startPmemblkJobLoop, pmemblkPoolInfo } from './job-loop';

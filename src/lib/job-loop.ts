@@ -447,3 +447,79 @@ export async function runJobLoop(queue: Queue, spec: JobLoopSpec): Promise<JobLo
   return startJobLoop(queue, spec).done;
 }
 
+
+/** The program of an exec job loop (startExecJobLoop), as fio's exec engine runs it. */
+export interface JobLoopProgram {
+  /** What is executed: a path (the caller searches PATH first, as execvp would). */
+  program: string;
+  /** Its argv, argv[0] first. */
+  argv: string[];
+  /** Files its stdout and stderr go to (created or truncated); absent: blkbench's own. */
+  stdout?: string;
+  stderr?: string;
+  /** How long it may take to exit after SIGTERM at the job's end before SIGKILL (default 1 s). */
+  graceNs?: number;
+}
+
+/**
+ * Starts a job loop that runs a program beside other jobs instead of doing I/O (fio's exec engine):
+ * the first request starts it, each later one waits 50 ms, so with the job's thinktime the loop looks
+ * at it as fio's engine does; requests are counted, their bytes are not. The program leads a process
+ * group of its own: when the loop is done, the group gets SIGTERM, the program `graceNs` to exit, then
+ * the group SIGKILL, and the program is reaped before `done` resolves. It dies with this process (its parent-death signal is SIGKILL), inherits no fd above 2,
+ * and starts with default signal handling. A program that cannot be executed leaves the loop running
+ * without it, as fio's engine does. A redirection file that cannot be opened throws at once.
+ */
+export function startExecJobLoop(program: JobLoopProgram, spec: JobLoopSpec, options: Pick<JobLoopOptions, 'progress'> = {}): JobLoop {
+  if (typeof program !== 'object' || program === null || typeof program.program !== 'string') invalidArgument('startExecJobLoop needs { program, argv }');
+  const { program: path, argv, stdout, stderr, graceNs = 1e9 } = program;
+  return startProgramLoop({ program: path, argv, stdout, stderr, graceNs }, spec, options);
+}
+
+/** A libpmemblk pool (startPmemblkJobLoop, pmemblkPoolInfo), as fio's pmemblk engine names it. */
+export interface JobLoopPmemblkPool {
+  /** The pool file. */
+  path: string;
+  /** Its block size: to check an existing pool (0: any), and to create one. */
+  bsize: number;
+  /** The size of the file to create, in bytes (0: open only). */
+  poolSize: number;
+  /** Create the pool (bsize, poolSize) if the file does not exist. */
+  create?: boolean;
+}
+
+/**
+ * Opens (or creates) a libpmemblk pool and tells its block size and number of blocks; the pool is
+ * closed again unless a job loop has it open. libpmemblk.so.1 is loaded on first use: without it
+ * this throws `ENOENT` naming it.
+ */
+export function pmemblkPoolInfo(pool: JobLoopPmemblkPool): { bsize: number; nblocks: number } {
+  return addon.pmemblkPoolInfo(pmemblkTarget(pool));
+}
+
+/**
+ * Starts a job loop on a libpmemblk pool (fio's pmemblk engine): each read or write is one
+ * pmemblk_read or pmemblk_write per pool block it covers, done when the loop reaps it, into buffers
+ * of plain memory, so `verify` applies. Requests must start and end on the pool's blocks (else they
+ * fail with `EINVAL`); flushes succeed, trims fail with `EINVAL`. Loops on the same path share one
+ * open pool (libpmemblk locks the file against a second open).
+ */
+export function startPmemblkJobLoop(pool: JobLoopPmemblkPool, spec: JobLoopSpec, options: Pick<JobLoopOptions, 'progress'> = {}): JobLoop {
+  return startProgramLoop(pmemblkTarget(pool), spec, options);
+}
+
+function pmemblkTarget(pool: JobLoopPmemblkPool): { pmemblk: string; bsize: number; poolSize: number; create: boolean } {
+  if (typeof pool !== 'object' || pool === null || typeof pool.path !== 'string') invalidArgument('a pmemblk pool needs { path, bsize, poolSize }');
+  return { pmemblk: pool.path, bsize: pool.bsize, poolSize: pool.poolSize, create: pool.create === true };
+}
+
+// The exec and pmemblk sinks' options (addon/napi/job_loop_programs.cc), startJobLoop's sixth argument.
+type ProgramTarget = Parameters<typeof addon.startJobLoop>[5];
+
+function startProgramLoop(target: object, spec: JobLoopSpec, options: Pick<JobLoopOptions, 'progress'>): JobLoop {
+  const progress = options.progress ?? new Float64Array(new SharedArrayBuffer(JOB_LOOP_PROGRESS_FIELDS * 8));
+  let resolve!: (r: JobLoopResult) => void;
+  const done = new Promise<JobLoopResult>((res) => (resolve = res));
+  const handle = addon.startJobLoop(null, checkedSpec(spec), progress, (r) => resolve(withSwitches(r as RawResult)), undefined, target as ProgramTarget);
+  return new JobLoop(handle, progress, done);
+}

@@ -90,6 +90,8 @@ interface Addon {
       | { protocol: string; host?: string; port?: number; listen?: boolean; pingpong?: boolean; nodelay?: boolean; ttl?: number; interface?: string; windowSize?: number; mss?: number },
   ): JobLoopHandle;
   stopJobLoop(handle: JobLoopHandle): void;
+  // ioengine=pmemblk: open or create a pool, and its size (addon/napi/job_loop_programs.cc).
+  pmemblkPoolInfo(pool: { pmemblk: string; bsize: number; poolSize: number; create: boolean }): { bsize: number; nblocks: number };
 }
 
 /** An opaque handle from startJobLoop. */

@@ -5,9 +5,7 @@
  * (fill_device too) and times at half a second, so nothing is written elsewhere and the whole list takes a minute or two;
  * a multicast group (the net examples) is joined and sent to on the loopback interface, so no datagram leaves the machine.
  * An example that names a real device is run by neither tool; one that fio cannot run here (an
- * engine or hardware this machine lacks) is skipped with fio's reason. The few that fio runs and
- * blkbench refuses on purpose are listed in REFUSED with the reason; the test checks that blkbench
- * still refuses them for that reason, so a list that falls behind fails too.
+ * engine or hardware this machine lacks) is skipped with fio's reason. blkbench refuses none that fio runs.
  */
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -21,12 +19,6 @@ const MAX_BYTES = 8 << 20;
 /** Each shortened example ends in a few seconds; fio hangs on some (io_submit_mode=offload with a rate). */
 const RUN_LIMIT_MS = 10000;
 const FIO_RETRY_LIMIT_MS = 20000;
-
-/** Examples fio runs here that blkbench refuses: [what blkbench says, why]. */
-const REFUSED: Record<string, [string, string]> = {
-  'exec.fio': ["'exec' for option 'ioengine'", 'ioengine=exec runs programs: no I/O'],
-  'pmemblk.fio': ["'pmemblk' for option 'ioengine'", 'ioengine=pmemblk is libpmemblk\'s, not a block device\'s'],
-};
 
 /** Options holding a size, capped at MAX_BYTES. */
 const SIZE_OPTIONS = new Set(['size', 'filesize', 'io_size', 'io_limit', 'offset', 'offset_increment']);
@@ -151,19 +143,12 @@ describe('fio\'s example job files run under blkbench where fio runs them', func
       fs.mkdirSync(dir);
       fs.writeFileSync(path.join(dir, 'job.fio'), short.text);
       const r = run(process.execPath, [BLKBENCH_CLI, '--output-format=json', 'job.fio'], dir);
-      const refused = REFUSED[file];
-      if (refused) {
-        // Refused on purpose: the test is that it still is, for the reason listed.
-        assert.ok(r.code !== 0 && r.stderr.includes(refused[0]), `blkbench no longer refuses ${file} with "${refused[0]}": update REFUSED\n${r.stderr}`);
-        outcome.push(`${file}: fio runs it, blkbench refuses it: ${refused[1]}`);
-      } else {
-        outcome.push(`${file}: ${r.code === 0 ? 'runs under fio and blkbench' : `blkbench FAILS: ${r.stderr.trim().split('\n')[0]}`}`);
-        assert.equal(r.code, 0, `blkbench refuses an example fio runs:\n${r.stderr}`);
-        const jobs = JSON.parse(r.stdout).jobs as Array<{ jobname: string; blkbench_loop?: string }>;
-        assert.ok(jobs.length > 0);
-        for (const j of jobs) assert.equal(j.blkbench_loop, 'native', `job ${j.jobname} ran on the ${j.blkbench_loop} loop`);
-        ranOnBoth++;
-      }
+      outcome.push(`${file}: ${r.code === 0 ? 'runs under fio and blkbench' : `blkbench FAILS: ${r.stderr.trim().split('\n')[0]}`}`);
+      assert.equal(r.code, 0, `blkbench refuses an example fio runs:\n${r.stderr}`);
+      const jobs = JSON.parse(r.stdout).jobs as Array<{ jobname: string; blkbench_loop?: string }>;
+      assert.ok(jobs.length > 0);
+      for (const j of jobs) assert.equal(j.blkbench_loop, 'native', `job ${j.jobname} ran on the ${j.blkbench_loop} loop`);
+      ranOnBoth++;
       fs.rmSync(dir, { recursive: true, force: true });
     });
   }
@@ -171,6 +156,6 @@ describe('fio\'s example job files run under blkbench where fio runs them', func
   // Skips above are fio's own gaps here; a machine where fio ran almost none of its examples would
   // check nothing, so the run must cover most of those that fio runs on a Debian machine.
   it('ran most of fio\'s examples under both tools', () => {
-    assert.ok(ranOnBoth >= 28, `only ${ranOnBoth} examples ran under fio and blkbench:\n${outcome.join('\n')}`);
+    assert.ok(ranOnBoth >= 32, `only ${ranOnBoth} examples ran under fio and blkbench:\n${outcome.join('\n')}`);
   });
 });

@@ -106,7 +106,7 @@ describe('blkbench job options', () => {
       ['an unknown option', { bogus: '1' }, "unknown option 'bogus'"],
       ['a missing value', { bs: undefined }, "option 'bs' needs a value"],
       ['an unknown rw', { rw: 'sideways' }, "bad value 'sideways' for option 'rw': expected one of read, write, randread, randwrite, randrw, readwrite, trim, randtrim, rw (optionally ':SIZE', e.g. read:-8k)"],
-      ['an unknown engine', { ioengine: 'splice' }, "bad value 'splice' for option 'ioengine': expected one of io_uring, nvme-io_uring, virtio-blk-vfio-pci, virtio-blk-vhost-user, virtio-blk-vhost-vdpa, libblkio, libaio, psync, sync, pvsync, pvsync2, posixaio, vsync, null, falloc, ftruncate, cpuio, filecreate, filestat, filedelete, net"],
+      ['an unknown engine', { ioengine: 'splice' }, "bad value 'splice' for option 'ioengine': expected one of io_uring, nvme-io_uring, virtio-blk-vfio-pci, virtio-blk-vhost-user, virtio-blk-vhost-vdpa, libblkio, libaio, psync, sync, pvsync, pvsync2, posixaio, vsync, null, falloc, ftruncate, cpuio, filecreate, filestat, filedelete, net, exec, pmemblk"],
       ['libblkio without a driver', { ioengine: 'libblkio' }, "option 'ioengine=libblkio' needs 'libblkio_driver'"],
       ['an empty libblkio driver', { ioengine: 'libblkio', libblkio_driver: ' ' }, "option 'ioengine=libblkio' needs 'libblkio_driver'"],
       ['a bad block size', { bs: '4x' }, "bad value '4x' for option 'bs': expected a size such as 4096, 4k, 1m or 2g"],
