@@ -577,9 +577,9 @@ JOB_LOOP_STEP void JobLoop::count_completion(const Slot& s, int64_t now) {
   if (moves_data_) d.bytes += s.len;
   else unmoved_bytes_[s.dir] += s.len;  // not the job's bytes, but its bandwidth samples count them
   uint64_t slat = uint64_t(s.submitted_ns - s.start_ns), clat = uint64_t(now - s.submitted_ns);
-  d.slat.add(slat);
-  d.clat.add(clat);
-  d.lat.add(slat + clat);
+  if (spec_.measure_slat) d.slat.add(slat);
+  if (spec_.measure_clat) d.clat.add(clat);
+  if (spec_.measure_lat) d.lat.add(slat + clat);
 }
 
 JOB_LOOP_STEP void JobLoop::complete(int n, int64_t now) {

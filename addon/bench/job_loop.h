@@ -79,6 +79,8 @@ struct JobLoopSpec {
   // Keep every measured completion for fio's per-job logs (write_lat_log and
   // the others; blkbench writes the files from them).
   bool log_samples = false;
+  // fio's disable_slat / disable_clat / disable_lat: that latency is not measured.
+  bool measure_slat = true, measure_clat = true, measure_lat = true;
   // fio's zonemode=zbd (zbd.enabled): requests go where the zones take them.
   ZbdSpec zbd;
   // Switching (docs/switching.md): with switch targets added, the loop moves

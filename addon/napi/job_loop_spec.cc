@@ -277,6 +277,9 @@ bench::JobLoopSpec parse_job_loop_spec(Napi::Env env, Napi::Object s) {
   spec.stamp_writes = flag(s, "stampWrites");
   spec.trace_limit = size_t(field(env, s, "traceLimit", 0, 1 << 24, 0));
   spec.log_samples = flag(s, "logSamples");
+  spec.measure_slat = !flag(s, "disableSlat");
+  spec.measure_clat = !flag(s, "disableClat");
+  spec.measure_lat = !flag(s, "disableLat");
   zoned(env, s, spec);
   spec.switch_every_ns = int64_t(field(env, s, "switchEveryNs", 0, kMaxSafe, 0));
   spec.job_index = uint32_t(field(env, s, "jobIndex", 0, 4294967295.0, 0));

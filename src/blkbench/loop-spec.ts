@@ -55,6 +55,9 @@ export function jobLoopSpec(
     vectored: spec.vectored,
     writeZeroesOnTrim: spec.writeZeroesOnTrim,
     logSamples: JobLogs.forJob(spec, 0) !== undefined,
+    disableSlat: spec.disableSlat,
+    disableClat: spec.disableClat,
+    disableLat: spec.disableLat,
     switchEveryNs: spec.switchTo ? spec.switchEveryNs : 0,
   };
 }

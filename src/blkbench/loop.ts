@@ -168,7 +168,7 @@ export class JobLoop {
   private zbdSizeIndex = 0;
   private readonly zbdCompletions: Completion[] = [];
 
-  private readonly measured = new Measurements();
+  private readonly measured: Measurements;
   /** With traceLimit: [offset, length, direction, phase] of each request issued, as the native loop's result.trace. */
   readonly trace: Array<[number, number, number, number]> = [];
   private readonly traceLimit: number;
@@ -212,6 +212,7 @@ export class JobLoop {
       regionStart: setup.regionStart ?? 0, regionLength: setup.regionLen ?? 0, ioLimit: setup.ioLimit ?? setup.regionLen ?? 0,
       jobIndex: setup.jobIndex ?? 0, zbd: setup.zbd,
     }));
+    this.measured = new Measurements({ slat: !job.disableSlat, clat: !job.disableClat, lat: !job.disableLat });
     const jobIndex = job.jobIndex ?? 0;
     const regionLen = job.regionLength;
     this.q = setup.queue;

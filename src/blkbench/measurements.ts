@@ -15,6 +15,9 @@ export class Measurements {
   /** Whether slat/clat were measured apart (addSplit); else clat is lat, as before. */
   private split = false;
   private readonly hist = [new LatencyHistogram(), new LatencyHistogram(), new LatencyHistogram()];
+  /** lat's and slat's histograms (fio's lat_percentiles and slat_percentiles), as the native loop keeps them. */
+  private readonly totalHist = [new LatencyHistogram(), new LatencyHistogram(), new LatencyHistogram()];
+  private readonly slatHist = [new LatencyHistogram(), new LatencyHistogram(), new LatencyHistogram()];
   readonly ios = new Float64Array(3);
   readonly bytes = new Float64Array(3);
   private readonly bwSamples = [new RunningStats(), new RunningStats(), new RunningStats()];
@@ -22,6 +25,9 @@ export class Measurements {
   private readonly sampleBytes = new Float64Array(3);
   private readonly sampleIos = new Float64Array(3);
   private readonly depth: DepthCounts = { level: new Array(7).fill(0), submit: new Array(7).fill(0), complete: new Array(7).fill(0) };
+
+  /** Which latencies are measured (fio's disable_slat, disable_clat, disable_lat turn them off). */
+  constructor(private readonly measure: { slat: boolean; clat: boolean; lat: boolean } = { slat: true, clat: true, lat: true }) {}
 
   /** One completed request: its latency in ns and its length in bytes. */
   add(dir: number, ns: number, len: number): void {
@@ -39,10 +45,18 @@ export class Measurements {
    */
   addSplit(dir: number, slatNs: number, clatNs: number, len: number): void {
     this.split = true;
-    this.slat[dir].add(slatNs);
-    this.clat[dir].add(clatNs);
-    this.lat[dir].add(slatNs + clatNs);
-    this.hist[dir].add(clatNs);
+    if (this.measure.slat) {
+      this.slat[dir].add(slatNs);
+      this.slatHist[dir].add(slatNs);
+    }
+    if (this.measure.clat) {
+      this.clat[dir].add(clatNs);
+      this.hist[dir].add(clatNs);
+    }
+    if (this.measure.lat) {
+      this.lat[dir].add(slatNs + clatNs);
+      this.totalHist[dir].add(slatNs + clatNs);
+    }
     this.ios[dir]++;
     this.bytes[dir] += len;
     this.sampleIos[dir]++;
@@ -90,6 +104,8 @@ export class Measurements {
       this.slat[d].reset();
       this.clat[d].reset();
       this.hist[d].reset();
+      this.totalHist[d].reset();
+      this.slatHist[d].reset();
       this.bwSamples[d].reset();
       this.iopsSamples[d].reset();
     }
@@ -109,6 +125,7 @@ export class Measurements {
         lat: this.lat[i].snapshot(),
         ...(this.split ? { slat: this.slat[i].snapshot(), clat: this.clat[i].snapshot() } : {}),
         hist: this.hist[i].counts,
+        ...(this.split ? { totalHist: this.totalHist[i].counts, slatHist: this.slatHist[i].counts } : {}),
         bw: this.bwSamples[i].snapshot(),
         iops: this.iopsSamples[i].snapshot(),
       };

@@ -162,6 +162,7 @@ function direction(d: JobLoopDirection): DirectionResult {
     iops: samples(d.iops),
     slat: snapshot(d.slat),
     totalHist: d.lat.hist,
+    slatHist: d.slat.hist,
   };
 }
 

@@ -129,6 +129,10 @@ export function resolveJob(name: string, raw: RawOptions): JobSpec {
   for (const k of ['writeLatLog', 'writeBwLog', 'writeIopsLog', 'writeHistLog'] as const) {
     if (spec[k] === '1' || spec[k] === '') spec[k] = name;
   }
+  if (spec.gtodReduce) {
+    // fio's gtod_reduce: every measurement that needs a clock read per request, and their percentiles.
+    Object.assign(spec, { disableLat: true, disableClat: true, disableSlat: true, clatPercentiles: false, latPercentiles: false });
+  }
   if (spec.timeBased && spec.runtimeNs === 0) throw new OptionError(`option 'time_based' needs 'runtime'`);
   if (spec.thinktimeSpinNs > spec.thinktimeNs) throw new OptionError(`option 'thinktime_spin' is longer than 'thinktime'`);
   // fio: a pattern alone is verify=pattern.

@@ -10,6 +10,7 @@ import { switchJson } from './switch-report';
 import { DEFAULT_PERCENTILES, LatencyHistogram, bucketValue, PLAT_BUCKETS } from './histogram';
 import { DIRECTIONS } from './options';
 import { BATCH_KEYS, DEPTH_KEYS, DirectionResult, JobResult, emptyStats, statsView } from './results';
+import type { StatsSnapshot } from './stats';
 
 export const BLKBENCH_VERSION = 'blkbench-0.1.0';
 
@@ -55,7 +56,7 @@ function jobJson(r: JobResult, plus: boolean, groupBw: Record<string, number>): 
     elapsed: Math.round(r.elapsedNs / 1e9),
     'job options': r.spec.echo,
   };
-  for (const d of DIRECTIONS) job[d] = directionJson(r.dirs[d], r.runtimeNs, plus, groupBw[d]);
+  for (const d of DIRECTIONS) job[d] = directionJson(r.dirs[d], r.runtimeNs, plus, groupBw[d], reporting(r.spec));
   job.sync = { total_ios: 0, lat_ns: { min: 0, max: 0, mean: 0, stddev: 0, N: 0 } };
   job.job_runtime = runtimeMs;
   job.usr_cpu = r.runtimeNs > 0 ? (100 * r.cpu.usrNs) / r.runtimeNs : 0;
@@ -83,23 +84,25 @@ function jobJson(r: JobResult, plus: boolean, groupBw: Record<string, number>): 
   return job;
 }
 
-function directionJson(d: DirectionResult, runtimeNs: number, plus: boolean, groupKib: number): Record<string, unknown> {
+/** Which latencies a job reports percentiles of: fio's *_percentiles options. */
+interface Reporting {
+  clatPercentiles: boolean;
+  latPercentiles: boolean;
+  slatPercentiles: boolean;
+}
+
+function reporting(spec: JobResult['spec']): Reporting {
+  return { clatPercentiles: spec.clatPercentiles, latPercentiles: spec.latPercentiles, slatPercentiles: spec.slatPercentiles };
+}
+
+function directionJson(d: DirectionResult, runtimeNs: number, plus: boolean, groupKib: number, show: Reporting): Record<string, unknown> {
   const secs = runtimeNs / 1e9;
   const active = d.ios > 0 && runtimeNs > 0;
-  const lat = statsView(d.lat);
-  const c = statsView(d.clat ?? d.lat);
-  const clat: Record<string, unknown> = { min: c.min, max: c.max, mean: c.mean, stddev: c.stddev, N: c.n };
-  if (d.ios > 0) {
-    const h = new LatencyHistogram(d.hist);
-    const values = h.percentiles(DEFAULT_PERCENTILES);
-    const pct: Record<string, number> = {};
-    DEFAULT_PERCENTILES.forEach((p, i) => (pct[p.toFixed(6)] = values[i]));
-    clat.percentile = pct;
-    if (plus) {
-      const bins: Record<string, number> = {};
-      for (const [v, c] of h.bins()) bins[String(v)] = c;
-      clat.bins = bins;
-    }
+  const clat = latencyJson(d.clat ?? d.lat, show.clatPercentiles ? d.hist : undefined);
+  if (plus && clat.percentile) {
+    const bins: Record<string, number> = {};
+    for (const [v, c] of new LatencyHistogram(d.hist).bins()) bins[String(v)] = c;
+    clat.bins = bins;
   }
   const bw = statsView(d.bw);
   const iops = statsView(d.iops);
@@ -114,9 +117,9 @@ function directionJson(d: DirectionResult, runtimeNs: number, plus: boolean, gro
     total_ios: d.ios,
     short_ios: 0,
     drop_ios: d.drops ?? 0,
-    slat_ns: statsJson(d.slat),
+    slat_ns: latencyJson(d.slat ?? emptyStats(), show.slatPercentiles ? d.slatHist : undefined),
     clat_ns: clat,
-    lat_ns: latJson(d.lat, d.totalHist),
+    lat_ns: latencyJson(d.lat, show.latPercentiles ? d.totalHist : undefined),
     bw_min: Math.floor(bw.min),
     bw_max: Math.floor(bw.max),
     bw_agg: groupKib > 0 ? (100 * bwKib) / groupKib : 0,
@@ -131,15 +134,11 @@ function directionJson(d: DirectionResult, runtimeNs: number, plus: boolean, gro
   };
 }
 
-function statsJson(s: DirectionResult['slat']): Record<string, number> {
-  const v = statsView(s ?? emptyStats());
-  return { min: v.min, max: v.max, mean: v.mean, stddev: v.stddev, N: v.n };
-}
-
-/** Total latency, with its percentiles where the loop kept its histogram (as fio's lat_percentiles=1). */
-function latJson(s: DirectionResult['lat'], hist: Float64Array | undefined): Record<string, unknown> {
-  const out: Record<string, unknown> = statsJson(s);
-  if (hist && s.n > 0) {
+/** A latency's stats, with fio's percentiles from its histogram when asked for and measured. */
+function latencyJson(s: StatsSnapshot, hist: Float64Array | undefined): Record<string, unknown> {
+  const v = statsView(s);
+  const out: Record<string, unknown> = { min: v.min, max: v.max, mean: v.mean, stddev: v.stddev, N: v.n };
+  if (hist && v.n > 0) {
     const values = new LatencyHistogram(hist).percentiles(DEFAULT_PERCENTILES);
     const pct: Record<string, number> = {};
     DEFAULT_PERCENTILES.forEach((p, i) => (pct[p.toFixed(6)] = values[i]));
@@ -171,7 +170,7 @@ export function latencyDistribution(r: JobResult): LatencyDistribution {
   const ms = new Array<number>(LAT_MS_KEYS.length + 1).fill(0);
   let total = 0;
   for (const d of DIRECTIONS) {
-    const counts = r.dirs[d].totalHist ?? r.dirs[d].hist; // fio tabulates total latency
+    const counts = r.dirs[d].hist; // fio tabulates completion latency (nothing with disable_clat)
     for (let i = 0; i < PLAT_BUCKETS; i++) {
       const c = counts[i];
       if (c === 0) continue;

@@ -8,6 +8,7 @@ import { BATCH_KEYS, DEPTH_KEYS, DirectionResult, JobResult, statsView } from '.
 import { BLKBENCH_VERSION, ctime, latencyDistribution } from './report-json';
 import { humanNumber } from './units';
 import type { SteadyStateReport } from './steadystate';
+import type { StatsSnapshot } from './stats';
 
 /** "job1: (g=0): rw=randread, bs=(R) 4096B-4096B, …, ioengine=io_uring, iodepth=32" */
 export function jobHeaderLine(spec: JobSpec): string {
@@ -57,7 +58,7 @@ function jobBlock(r: JobResult, now: Date, groupKib: Record<Direction, number>):
   const lines: string[] = [];
   const err = r.error === 0 ? 'err= 0' : `err=${String(r.error).padStart(2)} (${r.errorMessage ?? 'error'})`;
   lines.push(`${r.name}: (groupid=${r.groupid}, jobs=${r.jobs}): ${err}: pid=${process.pid}: ${ctime(now)}`);
-  for (const d of DIRECTIONS) if (r.dirs[d].ios > 0) lines.push(...directionBlock(d, r.dirs[d], r.runtimeNs, groupKib[d]));
+  for (const d of DIRECTIONS) if (r.dirs[d].ios > 0) lines.push(...directionBlock(d, r.dirs[d], r.runtimeNs, groupKib[d], r.spec));
   lines.push(...latencyTableLines(r));
   const usr = r.runtimeNs > 0 ? (100 * r.cpu.usrNs) / r.runtimeNs : 0;
   const sys = r.runtimeNs > 0 ? (100 * r.cpu.sysNs) / r.runtimeNs : 0;
@@ -89,7 +90,7 @@ function steadyStateLine(s: SteadyStateReport): string {
     `iops=${humanNumber(s.data.iops_mean, 1000)}, ${metric}${kind.endsWith('_slope') ? ' slope' : ' mean dev'}=${Number.isFinite(value) ? value.toFixed(3) : s.criterion}${pct}`;
 }
 
-function directionBlock(name: Direction, d: DirectionResult, runtimeNs: number, groupKib: number): string[] {
+function directionBlock(name: Direction, d: DirectionResult, runtimeNs: number, groupKib: number, spec: JobResult['spec']): string[] {
   const secs = runtimeNs / 1e9;
   const bytesPerSec = secs > 0 ? d.bytes / secs : 0;
   const iops = secs > 0 ? d.ios / secs : 0;
@@ -97,15 +98,19 @@ function directionBlock(name: Direction, d: DirectionResult, runtimeNs: number, 
     `  ${name}: IOPS=${humanNumber(iops, 1000)}, BW=${humanNumber(bytesPerSec, 1024, 'B/s')} (${humanNumber(bytesPerSec, 1000, 'B/s')})` +
       `(${humanNumber(d.bytes, 1024, 'B')}/${Math.round(runtimeNs / 1e6)}msec)`,
   ];
-  const lat = statsView(d.lat);
-  const clat = statsView(d.clat ?? d.lat);
-  if (d.slat) {
-    const slat = statsView(d.slat);
-    lines.push(`    slat ${statsLine(slat.min, slat.max, slat.mean, slat.stddev)}`);
+  // As fio: a latency not measured (disable_*lat, gtod_reduce) has no line, percentiles only where asked for.
+  const measures: Array<[string, StatsSnapshot | undefined, Float64Array | undefined, boolean]> = [
+    ['slat', d.slat, d.slatHist, spec.slatPercentiles],
+    ['clat', d.clat ?? d.lat, d.hist, spec.clatPercentiles],
+    [' lat', d.lat, d.totalHist, spec.latPercentiles],
+  ];
+  for (const [label, stats] of measures) {
+    const v = stats && statsView(stats);
+    if (v && v.n > 0) lines.push(`    ${label} ${statsLine(v.min, v.max, v.mean, v.stddev)}`);
   }
-  lines.push(`    clat ${statsLine(clat.min, clat.max, clat.mean, clat.stddev)}`);
-  lines.push(`     lat ${statsLine(lat.min, lat.max, lat.mean, lat.stddev)}`);
-  lines.push(...percentileLines(new LatencyHistogram(d.hist)));
+  for (const [label, stats, hist, shown] of measures) {
+    if (shown && hist && stats && stats.n > 0) lines.push(...percentileLines(new LatencyHistogram(hist), DEFAULT_PERCENTILES, label.trim()));
+  }
   const bw = statsView(d.bw);
   if (bw.n > 0) {
     let unit = 0;
@@ -115,7 +120,9 @@ function directionBlock(name: Direction, d: DirectionResult, runtimeNs: number, 
     const f = (v: number) => String(Math.floor(v / scale)).padStart(5);
     const per = groupKib > 0 ? (100 * kibPerSec(d, runtimeNs)) / groupKib : 0; // this job's share of its group
     lines.push(`   bw (${units[unit].padStart(7)}): min=${f(bw.min)}, max=${f(bw.max)}, per=${per.toFixed(2)}%, avg=${(bw.mean / scale).toFixed(2)}, stdev=${(bw.stddev / scale).toFixed(2)}, samples=${bw.n}`);
-    const io = statsView(d.iops);
+  }
+  const io = statsView(d.iops);
+  if (io.n > 0) {
     lines.push(`   iops        : min=${String(Math.floor(io.min)).padStart(5)}, max=${String(Math.floor(io.max)).padStart(5)}, avg=${io.mean.toFixed(2)}, stdev=${io.stddev.toFixed(2)}, samples=${io.n}`);
   }
   return lines;

@@ -18,8 +18,9 @@ export interface DirectionResult {
   clat?: StatsSnapshot;
   /** Completion latency histogram (fio's clat percentiles). */
   hist: Float64Array;
-  /** Total latency histogram, where the loop keeps one (the native loop). */
+  /** Total and submission latency histograms (fio's lat_percentiles and slat_percentiles). */
   totalHist?: Float64Array;
+  slatHist?: Float64Array;
   /** Bandwidth samples in KiB/s and IOPS samples, one per sampling interval. */
   bw: StatsSnapshot;
   iops: StatsSnapshot;
@@ -152,13 +153,15 @@ function mergeDirection(into: DirectionResult, from: DirectionResult): void {
   }
   const h = new LatencyHistogram(into.hist);
   h.merge(new LatencyHistogram(from.hist));
+  for (const k of ['totalHist', 'slatHist'] as const) {
+    const f = from[k];
+    if (!f) continue;
+    const t = new LatencyHistogram(into[k] ?? new Float64Array(PLAT_BUCKETS));
+    t.merge(new LatencyHistogram(f));
+    into[k] = t.counts;
+  }
   // Group bandwidth samples: fio sums per-interval samples across jobs; without aligned intervals,
   // the sum of the jobs' means is the honest aggregate, with the spread of the first job's samples.
-  if (from.totalHist) {
-    const t = new LatencyHistogram(into.totalHist ?? new Float64Array(PLAT_BUCKETS));
-    t.merge(new LatencyHistogram(from.totalHist));
-    into.totalHist = t.counts;
-  }
   into.bw = sumSampleStats(into.bw, from.bw);
   into.iops = sumSampleStats(into.iops, from.iops);
 }

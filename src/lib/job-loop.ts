@@ -114,6 +114,10 @@ export interface JobLoopSpec {
   traceLimit?: number;
   /** Keep every measured completion (result.log), for fio's per-job log files. */
   logSamples?: boolean;
+  /** fio's disable_slat, disable_clat, disable_lat: that latency is not measured (its stats stay empty). */
+  disableSlat?: boolean;
+  disableClat?: boolean;
+  disableLat?: boolean;
   /** fio's zonemode=zbd: the job's zones; regionLength must be exactly these zones. */
   zbd?: JobLoopZones;
   /**

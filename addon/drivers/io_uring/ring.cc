@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <initializer_list>
 
 namespace blkio {
 
@@ -35,9 +36,18 @@ Ring::~Ring() {
 
 int Ring::init(unsigned entries, unsigned setup_flags) {
   io_uring_params p;
-  memset(&p, 0, sizeof p);
-  p.flags = setup_flags;
-  fd_ = sys_setup(entries, &p);
+  // Completions that the kernel finishes elsewhere (io-wq workers, device
+  // interrupts) reach this thread as task work. Without COOP_TASKRUN each one
+  // interrupts it with an IPI; with it they wait for its next system call
+  // (or a sleeping thread is woken), and TASKRUN_FLAG says when some are
+  // pending, so a reap without a system call knows to make one (submit()).
+  // Older kernels (before 5.19) refuse the flags: then without them.
+  for (unsigned coop : {unsigned(IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG), 0u}) {
+    memset(&p, 0, sizeof p);
+    p.flags = setup_flags | coop;
+    fd_ = sys_setup(entries, &p);
+    if (fd_ >= 0 || errno != EINVAL || coop == 0) break;
+  }
   if (fd_ < 0) {
     fd_ = -1;
     return -errno;
@@ -62,6 +72,7 @@ int Ring::init(unsigned entries, unsigned setup_flags) {
   sq_tail_ = reinterpret_cast<unsigned*>(sq + p.sq_off.tail);
   sq_entries_ = p.sq_entries;
   sq_mask_ = *reinterpret_cast<unsigned*>(sq + p.sq_off.ring_mask);
+  sq_flags_ = (p.flags & IORING_SETUP_TASKRUN_FLAG) ? reinterpret_cast<unsigned*>(sq + p.sq_off.flags) : nullptr;
   // SQEs are used in ring order, so the indirection array is the identity.
   auto* array = reinterpret_cast<unsigned*>(sq + p.sq_off.array);
   for (unsigned i = 0; i < sq_entries_; i++) array[i] = i;

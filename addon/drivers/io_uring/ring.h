@@ -48,6 +48,12 @@ class Ring {
   // syscall (timeout needs IORING_FEAT_EXT_ARG). Returns >= 0 or -errno.
   int enter(unsigned min_complete, unsigned flags, const timespec* timeout);
 
+  // Completions wait as task work for this thread's next system call
+  // (IORING_SETUP_COOP_TASKRUN): a reap that makes none must make one.
+  bool task_work_pending() const {
+    return sq_flags_ && (__atomic_load_n(sq_flags_, __ATOMIC_RELAXED) & IORING_SQ_TASKRUN) != 0;
+  }
+
   unsigned cq_ready() const {
     return __atomic_load_n(cq_tail_, __ATOMIC_ACQUIRE) - *cq_head_;
   }
@@ -73,6 +79,7 @@ class Ring {
   unsigned sq_entries_ = 0, sq_mask_ = 0;
   unsigned* sq_head_ = nullptr;
   unsigned* sq_tail_ = nullptr;
+  unsigned* sq_flags_ = nullptr;  // with IORING_SETUP_TASKRUN_FLAG
   unsigned sqe_tail_ = 0;  // local tail, published in enter()
   unsigned sq_head_seen_ = 0;  // the kernel's head when last read (it only moves on)
   unsigned sqe_shift_ = 0;  // 1 with IORING_SETUP_SQE128

@@ -30,7 +30,11 @@ int RingQueue::submit(unsigned wait_for, const Deadline& deadline) {
   // Nothing to wait for (every submission, and a reap of what is ready):
   // enter only with new SQEs; enter() below when that fails (EINTR, ...).
   if (wait_for == 0 && !poll_) {
-    if (ring_.unsubmitted() == 0) return 0;
+    // Also when completions wait as task work: entering runs it, so they are in the CQ after.
+    if (ring_.unsubmitted() == 0) {
+      if (!ring_.task_work_pending()) return 0;
+      return ring_.enter(0, IORING_ENTER_GETEVENTS, nullptr) >= 0 ? 0 : enter(0, IORING_ENTER_GETEVENTS, deadline);
+    }
     return ring_.enter(0, 0, nullptr) >= 0 ? 0 : enter(0, 0, deadline);
   }
   // Never ask the kernel for more completions than it will ever produce.

@@ -9,7 +9,7 @@
  */
 import { DEFAULT_PERCENTILES, PLAT_BUCKETS, bucketValue } from '../histogram';
 import { IoStat } from './layout';
-import { DDIRS, GroupRunStats, LAT_CLAT, LAT_TOTAL, PLAT_NR, ThreadStat } from './pdu';
+import { DDIRS, GroupRunStats, LAT_CLAT, LAT_SLAT, LAT_TOTAL, PLAT_NR, ThreadStat } from './pdu';
 import { DIRECTIONS, JobSpec } from '../options';
 import { DirectionResult, JobResult, emptyDirection } from '../results';
 import { StatsSnapshot } from '../stats';
@@ -58,8 +58,9 @@ export function resultToThreadStat(r: JobResult, threadNumber: number, pid: numb
   dirs.forEach((d, i) => {
     plat.set(d.hist.subarray(0, PLAT_NR), (LAT_CLAT * DDIRS + i) * PLAT_NR);
     if (d.totalHist) plat.set(d.totalHist.subarray(0, PLAT_NR), (LAT_TOTAL * DDIRS + i) * PLAT_NR);
+    if (d.slatHist) plat.set(d.slatHist.subarray(0, PLAT_NR), (LAT_SLAT * DDIRS + i) * PLAT_NR);
   });
-  const lat = latencyCounters(dirs.map((d) => d.totalHist ?? d.hist));
+  const lat = latencyCounters(dirs.map((d) => d.hist)); // fio counts completion latency
   const runtimeMs = Math.round(r.runtimeNs / 1e6);
   const ios = dirs.map((d) => d.ios);
   const total = ios.reduce((a, b) => a + b, 0);
@@ -83,8 +84,9 @@ export function resultToThreadStat(r: JobResult, threadNumber: number, pid: numb
     ctx: r.cpu.ctx,
     minf: r.cpu.minf,
     majf: r.cpu.majf,
-    clatPercentiles: 1,
-    latPercentiles: dirs.some((d) => d.totalHist) ? 1 : 0,
+    clatPercentiles: r.spec.clatPercentiles ? 1 : 0,
+    latPercentiles: r.spec.latPercentiles && dirs.some((d) => d.totalHist) ? 1 : 0,
+    slatPercentiles: r.spec.slatPercentiles && dirs.some((d) => d.slatHist) ? 1 : 0,
     percentilePrecision: 2,
     percentileList: Float64Array.from(DEFAULT_PERCENTILES),
     ioUMap: Float64Array.from(r.depth.level),
@@ -147,7 +149,10 @@ export function groupStats(members: JobResult[], groupid: number): Partial<Group
 
 /** The options a report shows of a job it did not parse (a remote one). */
 function remoteSpec(ts: ThreadStat, options: Record<string, string>): JobSpec {
-  return { name: ts.name, iodepth: ts.latencyDepth, echo: options, groupReporting: false, verify: 'none' } as unknown as JobSpec;
+  return {
+    name: ts.name, iodepth: ts.latencyDepth, echo: options, groupReporting: false, verify: 'none',
+    clatPercentiles: ts.clatPercentiles !== 0, latPercentiles: ts.latPercentiles !== 0, slatPercentiles: ts.slatPercentiles !== 0,
+  } as unknown as JobSpec;
 }
 
 /** A server's thread_stat as a blkbench job result, so blkbench's reports and merges apply. */
@@ -164,6 +169,9 @@ export function threadStatToResult(ts: ThreadStat, options: Record<string, strin
     dir.hist = Float64Array.from(ts.ioUPlat.subarray((LAT_CLAT * DDIRS + i) * PLAT_NR, (LAT_CLAT * DDIRS + i + 1) * PLAT_NR));
     if (ts.latPercentiles) {
       dir.totalHist = Float64Array.from(ts.ioUPlat.subarray((LAT_TOTAL * DDIRS + i) * PLAT_NR, (LAT_TOTAL * DDIRS + i + 1) * PLAT_NR));
+    }
+    if (ts.slatPercentiles) {
+      dir.slatHist = Float64Array.from(ts.ioUPlat.subarray((LAT_SLAT * DDIRS + i) * PLAT_NR, (LAT_SLAT * DDIRS + i + 1) * PLAT_NR));
     }
     dir.bw = fromIoStat(ts.bwStat[i]);
     dir.iops = fromIoStat(ts.iopsStat[i]);
