@@ -70,6 +70,27 @@ uint64_t round_up(uint64_t n, uint64_t align) { return align > 1 ? (n + align - 
 
 [[noreturn]] void bad_spec(Napi::Env env, const std::string& what) { throw_blkio_error(env, -EINVAL, what.c_str()); }
 
+// The plain-memory buffers of a loop whose sink is not a queue: a page-aligned
+// slot of the largest block per request in flight. Checked before the sink
+// is made (a net sink binds its port, a pmemblk sink opens its pool).
+uint64_t slot_stride_in_heap(const bench::JobLoopSpec& spec) { return round_up(max_block_size(spec), 4096); }
+
+uint64_t heap_buffer_bytes(Napi::Env env, const bench::JobLoopSpec& spec) {
+  uint64_t mem_len = slot_stride_in_heap(spec) * uint64_t(spec.iodepth);
+  if (mem_len > kMaxJobMemory)
+    bad_spec(env, "job loop: iodepth x block size needs " + std::to_string(mem_len) + " bytes of buffers, more than 1 GiB");
+  return mem_len;
+}
+
+void give_heap_buffers(Napi::Env env, JobLoopRun& run, bench::JobLoopSpec& spec, uint64_t mem_len) {
+  void* mem = nullptr;
+  if (posix_memalign(&mem, 4096, size_t(mem_len)) != 0) throw_blkio_error(env, -ENOMEM, "job loop: no memory for the buffers");
+  run.heap_buffers.reset(static_cast<uint8_t*>(mem));
+  std::memset(mem, 0, size_t(mem_len));
+  spec.buffers = run.heap_buffers.get();
+  spec.slot_stride = size_t(slot_stride_in_heap(spec));
+}
+
 // Frees the loop's region unless requests may still point into it (they do
 // after a failed do_io or a shutdown: the Blkio frees it when destroyed).
 void release_region(JobLoopRun& run) {
@@ -366,20 +387,12 @@ Napi::Value start_program_job_loop(Napi::Env env, const Napi::CallbackInfo& info
     spec.buffers = nullptr;
     spec.slot_stride = 0;
   } else {
-    uint64_t stride = round_up(max_block_size(spec), 4096);
-    uint64_t mem_len = stride * uint64_t(spec.iodepth);
-    if (mem_len > kMaxJobMemory)
-      bad_spec(env, "job loop: iodepth x block size needs " + std::to_string(mem_len) + " bytes of buffers, more than 1 GiB");
+    uint64_t mem_len = heap_buffer_bytes(env, spec);
     auto p = std::make_unique<bench::PmemblkSink>(pmemblk_pool_from(env, o), size_t(spec.iodepth) + 1);
     bench::PmemblkSink* raw = p.get();  // owned by the loop, which outlives its thread
     run->after_run = [raw] { raw->close(); };
     sink = std::move(p);
-    void* mem = nullptr;
-    if (posix_memalign(&mem, 4096, size_t(mem_len)) != 0) throw_blkio_error(env, -ENOMEM, "job loop: no memory for the buffers");
-    run->heap_buffers.reset(static_cast<uint8_t*>(mem));
-    std::memset(mem, 0, size_t(mem_len));
-    spec.buffers = run->heap_buffers.get();
-    spec.slot_stride = size_t(stride);
+    give_heap_buffers(env, *run, spec, mem_len);
   }
   spec.region_slot = -1;
   run->loop = std::make_unique<bench::JobLoop>(std::move(sink), spec, progress);
@@ -439,10 +452,7 @@ Napi::Value start_syscall_job_loop(Napi::Env env, const Napi::CallbackInfo& info
     bad_spec(env, "job loop on " + kind_name + ": verify needs data, and " + kind_name + " moves none");
   refuse_what_needs_a_queue(env, spec, info[4], "job loop on a system-call target");
   double* progress = progress_of(env, info[2]);
-  uint64_t stride = round_up(max_block_size(spec), 4096);
-  uint64_t mem_len = stride * uint64_t(spec.iodepth);
-  if (mem_len > kMaxJobMemory)
-    bad_spec(env, "job loop: iodepth x block size needs " + std::to_string(mem_len) + " bytes of buffers, more than 1 GiB");
+  uint64_t mem_len = heap_buffer_bytes(env, spec);
   bool writes = spec.mixed || spec.single_dir != bench::kRead;
   std::string why;
   int fd = bench::open_syscall_target(path.c_str(), kind, writes, &why);
@@ -450,12 +460,7 @@ Napi::Value start_syscall_job_loop(Napi::Env env, const Napi::CallbackInfo& info
   auto sink = std::make_unique<bench::SyscallSink>(fd, kind, size_t(spec.iodepth) + 1);
   auto run = std::make_shared<JobLoopRun>();
   run->env = env;
-  void* mem = nullptr;
-  if (posix_memalign(&mem, 4096, size_t(mem_len)) != 0) throw_blkio_error(env, -ENOMEM, "job loop: no memory for the buffers");
-  run->heap_buffers.reset(static_cast<uint8_t*>(mem));
-  std::memset(mem, 0, size_t(mem_len));
-  spec.buffers = run->heap_buffers.get();
-  spec.slot_stride = size_t(stride);
+  give_heap_buffers(env, *run, spec, mem_len);
   spec.region_slot = -1;
   run->loop = std::make_unique<bench::JobLoop>(std::move(sink), spec, progress);
   return launch(env, run, info[2], info[3].As<Napi::Function>());
@@ -520,22 +525,14 @@ Napi::Value start_net_job_loop(Napi::Env env, const Napi::CallbackInfo& info) {
   if (spec.verify != bench::VerifyKind::None) bad_spec(env, "job loop on a socket: verify is not supported");
   refuse_what_needs_a_queue(env, spec, info[4], "job loop on a socket");
   double* progress = progress_of(env, info[2]);
-  uint64_t stride = round_up(max_block_size(spec), 4096);
-  uint64_t mem_len = stride * uint64_t(spec.iodepth);
-  if (mem_len > kMaxJobMemory)
-    bad_spec(env, "job loop: iodepth x block size needs " + std::to_string(mem_len) + " bytes of buffers, more than 1 GiB");
+  uint64_t mem_len = heap_buffer_bytes(env, spec);
   int err = 0;
   std::string why;
   std::unique_ptr<bench::NetSink> sink = bench::NetSink::create(o, size_t(spec.iodepth) + 1, &err, &why);
   if (!sink) throw_blkio_error(env, err, why.c_str());
   auto run = std::make_shared<JobLoopRun>();
   run->env = env;
-  void* mem = nullptr;
-  if (posix_memalign(&mem, 4096, size_t(mem_len)) != 0) throw_blkio_error(env, -ENOMEM, "job loop: no memory for the buffers");
-  run->heap_buffers.reset(static_cast<uint8_t*>(mem));
-  std::memset(mem, 0, size_t(mem_len));
-  spec.buffers = run->heap_buffers.get();
-  spec.slot_stride = size_t(stride);
+  give_heap_buffers(env, *run, spec, mem_len);
   spec.region_slot = -1;
   run->loop = std::make_unique<bench::JobLoop>(std::move(sink), spec, progress);
   return launch(env, run, info[2], info[3].As<Napi::Function>());

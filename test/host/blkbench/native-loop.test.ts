@@ -307,7 +307,8 @@ describe('blkbench on the native job loop', function () {
     assert.equal(job.blkbench_loop, 'native');
     assert.equal(job.read.total_ios, 256);
     for (const k of ['slat_ns', 'clat_ns', 'lat_ns']) assert.equal(job.read[k].N, 256, k);
-    assert.ok(job.read.lat_ns.percentile['50.000000'] > 0);
+    assert.ok(job.read.clat_ns.percentile['50.000000'] > 0);
+    assert.equal(job.read.lat_ns.percentile, undefined, 'lat percentiles only with lat_percentiles=1, as in fio');
   });
 
   it('--blkbench_loop=js runs the JS loop and says so', () => {
