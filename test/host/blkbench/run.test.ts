@@ -122,6 +122,21 @@ describe('blkbench runs (io_uring on temporary files)', function () {
     });
   }
 
+  // Buffered writes complete in io_uring's worker, and reach the loop's thread as task work that
+  // waits for its next system call: each wait mode must still collect every one.
+  for (const loop of ['native', 'js']) {
+    for (const mode of ['block', 'eventfd', 'loop']) {
+      it(`completes a buffered write job in libblkio_wait_mode=${mode} on the ${loop} loop`, () => {
+        const target = path.join(dir, `writes-${loop}-${mode}.img`);
+        const doc = json([`--filename=${target}`, '--rw=randwrite', '--bs=4k', '--iodepth=16', '--size=2m',
+          `--libblkio_wait_mode=${mode}`, `--blkbench_loop=${loop}`, '--iodepth_batch_submit=8', '--iodepth_batch_complete_max=16']);
+        assert.equal(doc.jobs[0].write.total_ios, 512);
+        assert.equal(doc.jobs[0].error, 0);
+        fs.rmSync(target);
+      });
+    }
+  }
+
   it('excludes ramp_time from the measured runtime', () => {
     // A ramp much longer than the runtime: counted in, it would add 1.5 s,
     // more than a loaded machine adds to 300 ms.
