@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startExecJobLoop } from '../../../src/lib/bench';
 import { BLKBENCH_CLI } from '../../support/paths';
-import { requirePrerequisite } from '../../support/prerequisites';
+import { requireFio } from '../../support/prerequisites';
 import { tempDir } from '../../support/files';
 
 interface Run { code: number | null; stdout: string; stderr: string }
@@ -64,7 +64,7 @@ describe('ioengine=exec: a program run for the job\'s runtime', function () {
   });
 
   it('runs the program with fio\'s expanded arguments and its output in <job>.stdout and .stderr, as fio does', () => {
-    requirePrerequisite(spawnSync('fio', ['--version']).status === 0, 'fio', 'apt-get install -y fio (test/prerequisites.sh)');
+    requireFio();
     const prog = script(dir, 'args.sh', 'echo "args: $*"; echo "to stderr" >&2');
     const job = ['--name=mon', '--ioengine=exec', `--program=${prog}`, '--arguments=%r  --job=%n', '--runtime=1', '--grace_time=0'];
     const fio = run('fio', ['--thread', ...job], dir);
@@ -164,7 +164,7 @@ describe('ioengine=exec: a program run for the job\'s runtime', function () {
   });
 
   it('a program that does not exist: the job runs its time without error, as fio\'s does', () => {
-    requirePrerequisite(spawnSync('fio', ['--version']).status === 0, 'fio', 'apt-get install -y fio (test/prerequisites.sh)');
+    requireFio();
     const job = ['--output-format=json', '--name=m', '--ioengine=exec', '--program=/nonexistent/turbostat', '--arguments=%r', '--runtime=300ms', '--grace_time=0'];
     const fio = run('fio', job, dir); // processes: fio 3.33's forked child that fails to exec carries on as fio, and with threads it may crash fio
     assert.equal(fio.code, 0, fio.stderr);

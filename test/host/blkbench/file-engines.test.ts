@@ -11,7 +11,7 @@ import { BlkioError } from '../../../src/lib';
 import { spawnSync } from 'node:child_process';
 import { startCpuJobLoop, startFileEngineJobLoop, startFileOpJobLoop } from '../../../src/lib/bench';
 import { BLKBENCH_CLI } from '../../support/paths';
-import { requirePrerequisite } from '../../support/prerequisites';
+import { requireFio } from '../../support/prerequisites';
 import { tempDir } from '../../support/files';
 
 const MiB = 1 << 20;
@@ -92,7 +92,7 @@ describe('ioengine=cpuio: CPU bursts instead of I/O', function () {
   });
 
   it('blkbench runs fio\'s cpuio jobs with fio\'s JSON fields, no bytes, on the native loop', () => {
-    requirePrerequisite(spawnSync('fio', ['--version'], { encoding: 'utf8' }).stdout?.startsWith('fio-') ?? false, 'fio 3.33', 'apt-get install fio');
+    requireFio();
     const dir = tempDir('blkbench-cpuio-');
     try {
       fs.writeFileSync(path.join(dir, 'job.fio'), '[global]\nthread\nioengine=cpuio\ntime_based\nruntime=400ms\ncpuload=50\ncpuchunks=20000\n[noop]\n[qsort]\ncpumode=qsort\n');

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BLKBENCH_CLI, REPO_ROOT } from '../../support/paths';
-import { requirePrerequisite } from '../../support/prerequisites';
+import { requireFio } from '../../support/prerequisites';
 
 const CLI = BLKBENCH_CLI;
 /** The job files live in the source tree (tsc does not copy them). */
@@ -32,10 +32,6 @@ interface Outcome {
   jobs: JobDone[];
   files: Array<[string, number]>;
   stderr: string;
-}
-
-function fioAvailable(): boolean {
-  return spawnSync('fio', ['--version'], { encoding: 'utf8' }).stdout?.startsWith('fio-') ?? false;
 }
 
 function run(tool: 'fio' | 'blkbench', jobFile: string, dir: string): Outcome {
@@ -85,7 +81,7 @@ describe('blkbench and fio 3.33 on the same job files', function () {
   let root: string;
 
   before(function () {
-    requirePrerequisite(fioAvailable(), 'fio 3.33', 'test/prerequisites.sh installs it: apt-get install fio');
+    requireFio();
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'fio-parity-'));
   });
 

@@ -10,16 +10,13 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { requireFio } from '../../support/prerequisites';
 import { BLKBENCH_CLI } from '../../support/paths';
 import { crc16 } from '../../../src/blkbench/fleet/crc16';
 import { CommandReader, OP, encodeCommand } from '../../../src/blkbench/fleet/frame';
 import { decodeText } from '../../../src/blkbench/fleet/pdu';
 
 const CLI = BLKBENCH_CLI;
-
-function fioAvailable(): boolean {
-  return spawnSync('fio', ['--version'], { encoding: 'utf8' }).stdout?.startsWith('fio-3.33') ?? false;
-}
 
 /** A port nobody listens on right now (the kernel picks it). */
 function freePort(host: string): Promise<number> {
@@ -170,7 +167,7 @@ describe('blkbench in fio client/server fleets (real fio 3.33)', function () {
   let job: string;
 
   before(function () {
-    assert.ok(fioAvailable(), 'fio 3.33 is missing: test/prerequisites.sh installs it (apt-get install fio)');
+    requireFio();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blkbench-fleet-'));
     job = path.join(dir, 'read.fio');
     fs.writeFileSync(job, `[readjob]\nfilename=${path.join(dir, 'data.img')}\nsize=2m\nbs=4k\nrw=randread\niodepth=4\n`);
@@ -533,7 +530,7 @@ describe('blkbench fleets across network namespaces (one host each, veth links)'
   };
 
   before(async function () {
-    assert.ok(fioAvailable(), 'fio 3.33 is missing: test/prerequisites.sh installs it (apt-get install fio)');
+    requireFio();
     assert.equal(process.getuid?.(), 0, 'network namespaces need root (CI runs the tests as root)');
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blkbench-fleet-ns-'));
     job = path.join(dir, 'read.fio');

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BLKBENCH_CLI } from '../../support/paths';
-import { requirePrerequisite } from '../../support/prerequisites';
+import { requireFio } from '../../support/prerequisites';
 
 interface Latency { N: number; percentile?: Record<string, number> }
 interface Direction { slat_ns: Latency; clat_ns: Latency; lat_ns: Latency; bw_samples: number; iops_samples: number }
@@ -43,7 +43,7 @@ describe('blkbench measures and reports latencies as fio\'s options say', functi
   let file: string;
 
   before(function () {
-    requirePrerequisite(spawnSync('fio', ['--version']).status === 0, 'fio 3.33', 'test/prerequisites.sh installs it: apt-get install fio');
+    requireFio();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blkbench-latency-options-'));
     file = path.join(dir, 'data');
     fs.writeFileSync(file, Buffer.alloc(4 << 20, 7));

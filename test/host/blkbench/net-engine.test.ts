@@ -17,7 +17,7 @@ import { startNetJobLoop } from '../../../src/lib/bench';
 import { RawOptions, resolveJob, setRawOption } from '../../../src/blkbench/options';
 import { tempDir } from '../../support/files';
 import { BLKBENCH_CLI } from '../../support/paths';
-import { requirePrerequisite } from '../../support/prerequisites';
+import { requireFio } from '../../support/prerequisites';
 
 const KiB = 1024;
 const MiB = 1 << 20;
@@ -93,10 +93,6 @@ function write(dir: string, name: string, text: string): string {
 
 function blkbench(dir: string, file: string) {
   return spawnSync(process.execPath, [BLKBENCH_CLI, '--output-format=json', file], { cwd: dir, encoding: 'utf8', timeout: RUN_LIMIT_MS, killSignal: 'SIGKILL' });
-}
-
-function fioAvailable(): boolean {
-  return spawnSync('fio', ['--version'], { encoding: 'utf8' }).stdout?.startsWith('fio-') ?? false;
 }
 
 function options(o: Record<string, string | undefined>) {
@@ -229,7 +225,7 @@ describe('ioengine=net: sends and receives on sockets', function () {
 
   describe('with fio on the other end', () => {
     before(function () {
-      requirePrerequisite(fioAvailable(), 'fio 3.33', 'test/prerequisites.sh installs it: apt-get install fio');
+      requireFio();
     });
 
     it('takes every byte a fio TCP sender sends', async () => {

@@ -11,7 +11,7 @@ import { Blkio, BlkioError, create } from '../../../src/lib';
 import { JobLoopLatency, JobLoopSpec, runJobLoop, startNullJobLoop } from '../../../src/lib/bench';
 import { randomFile, tempDir } from '../../support/files';
 import { BLKBENCH_CLI } from '../../support/paths';
-import { requirePrerequisite } from '../../support/prerequisites';
+import { requireFio } from '../../support/prerequisites';
 
 const MiB = 1 << 20;
 
@@ -100,7 +100,7 @@ describe('ioengine=null: the job loop without a target', function () {
   });
 
   it('blkbench runs fio\'s null jobs with fio\'s request counts and JSON fields, on the native loop', function () {
-    requirePrerequisite(spawnSync('fio', ['--version'], { encoding: 'utf8' }).stdout?.startsWith('fio-') ?? false, 'fio 3.33', 'apt-get install fio');
+    requireFio();
     const text = ['[global]', 'ioengine=null', 'size=2m', 'thread', '[trim]', 'rw=randtrim', 'bs=16k', '[rw]', 'rw=rw', 'bs=8k', 'rwmixread=100', '[zipf]',
       'rw=randread', 'norandommap', 'random_distribution=zipf:0.5', 'iodepth=4'].join('\n');
     const fio = runTool('fio', text, dir);

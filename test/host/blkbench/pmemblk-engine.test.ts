@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startPmemblkJobLoop } from '../../../src/lib/bench';
 import { BLKBENCH_CLI } from '../../support/paths';
-import { requirePrerequisite } from '../../support/prerequisites';
+import { requireFio, requirePrerequisite } from '../../support/prerequisites';
 import { tempDir } from '../../support/files';
 
 /** libpmemblk's smallest pool is a little over 16 MiB. */
@@ -32,10 +32,6 @@ function firstJob(r: Run): { error: number; verified_blocks?: number; blkbench_l
 function requireLibpmemblk(): void {
   const found = spawnSync('ldconfig', ['-p'], { encoding: 'utf8' }).stdout.includes('libpmemblk.so.1');
   requirePrerequisite(found, 'libpmemblk.so.1', 'apt-get install -y libpmemblk1 (test/prerequisites.sh)');
-}
-
-function requireFio(): void {
-  requirePrerequisite(spawnSync('fio', ['--version']).status === 0, 'fio', 'apt-get install -y fio (test/prerequisites.sh)');
 }
 
 describe('ioengine=pmemblk: reads and writes of a libpmemblk pool', function () {

@@ -12,7 +12,7 @@ import { BlkioError } from '../../../src/lib';
 import { startMemDeviceJobLoop } from '../../../src/lib/bench';
 import { tempDir } from '../../support/files';
 import { BLKBENCH_CLI } from '../../support/paths';
-import { requirePrerequisite } from '../../support/prerequisites';
+import { requireFio } from '../../support/prerequisites';
 
 type Job = { jobname: string; job_runtime: number; error: number; blkbench_loop?: string; steadystate?: Record<string, unknown> & { attained: number; data: Record<string, unknown> } };
 
@@ -39,7 +39,7 @@ describe('steady state: a job stops once its rate holds', function () {
   });
 
   it('a /dev/null writer on the native loop stops after its 2 s window, not its 30 s runtime, with fio\'s steadystate fields', () => {
-    requirePrerequisite(spawnSync('fio', ['--version'], { encoding: 'utf8' }).stdout?.startsWith('fio-') ?? false, 'fio 3.33', 'apt-get install fio');
+    requireFio();
     const text = [...STEADY, '[w]', 'filename=/dev/null', 'rw=write', 'bs=64k'].join('\n') + '\n';
     const [bb] = run('blkbench', dir, text);
     const [fio] = run('fio', dir, text);

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from '../../support/files';
 import { BLKBENCH_CLI } from '../../support/paths';
-import { requirePrerequisite } from '../../support/prerequisites';
+import { requireFio } from '../../support/prerequisites';
 
 const JOB = ['filename=pattern.dat', 'size=512k', 'bs=64k', 'verify=pattern', 'verify_pattern=0x0102"fio"7', 'thread'];
 
@@ -30,7 +30,7 @@ describe('verify=pattern: blkbench and fio check each other\'s blocks', function
   let dir: string;
 
   before(() => {
-    requirePrerequisite(spawnSync('fio', ['--version'], { encoding: 'utf8' }).stdout?.startsWith('fio-') ?? false, 'fio 3.33', 'apt-get install fio');
+    requireFio();
   });
   beforeEach(() => {
     dir = tempDir('blkbench-verify-layout-');

@@ -16,7 +16,7 @@ import {
 import { complete } from '../../support/completions';
 import { findNvmeNamespace } from '../../support/nvme-target';
 import { BLKBENCH_CLI, REPO_ROOT } from '../../support/paths';
-import { requirePrerequisite } from '../../support/prerequisites';
+import { requireFio } from '../../support/prerequisites';
 import { createZonedNullBlk, ZonedNullBlk } from './null-blk';
 
 const MiB = 1 << 20;
@@ -61,7 +61,7 @@ function resetAllZones(device: string, count: number): void {
 
 /** fio keeps its job table in System V shared memory, which the guest kernel lacks: see fio-shm.c. */
 function buildShmShim(dir: string): string {
-  requirePrerequisite(spawnSync('fio', ['--version']).status === 0, 'fio', 'apt-get install fio (test/prerequisites.sh)');
+  requireFio();
   const shim = path.join(dir, 'fio-shm.so');
   execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', '-o', shim, path.join(REPO_ROOT, 'test', 'vm', 'zoned', 'fio-shm.c')]);
   return shim;
