@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startExecJobLoop } from '../../../src/lib/bench';
 import { BLKBENCH_CLI } from '../../support/paths';
+import { until } from '../../support/until';
 import { requireFio } from '../../support/prerequisites';
 import { tempDir } from '../../support/files';
 
@@ -45,12 +46,6 @@ function exists(pid: number): boolean {
   return fs.existsSync(`/proc/${pid}`);
 }
 
-async function waitFor(what: string, cond: () => boolean, limitMs = 10000): Promise<void> {
-  for (const end = Date.now() + limitMs; !cond(); ) {
-    if (Date.now() > end) throw new Error(`gave up waiting (${limitMs} ms) for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('ioengine=exec: a program run for the job\'s runtime', function () {
   this.timeout(30000);
@@ -119,7 +114,7 @@ describe('ioengine=exec: a program run for the job\'s runtime', function () {
     const before = new Set(children());
     const loop = startExecJobLoop({ program: prog, argv: [prog], graceNs: 200e6 }, { rw: 'read', regionLength: 2 ** 40, runtimeNs: 300e6, timeBased: true, thinktimeNs: 100e6 });
     let pid = 0;
-    await waitFor('the program to start', () => {
+    await until('the program to start', () => {
       pid = children().find((p) => !before.has(p)) ?? 0;
       return pid > 0;
     });
@@ -140,11 +135,11 @@ describe('ioengine=exec: a program run for the job\'s runtime', function () {
     const prog = script(dir, 'pid.sh', 'echo $$ > pid.tmp; mv pid.tmp pid\ntrap "" TERM\nwhile :; do sleep 0.05; done');
     const child = spawn(process.execPath, [BLKBENCH_CLI, '--name=k', '--ioengine=exec', `--program=${prog}`, '--runtime=60'], { cwd: dir, stdio: 'ignore' });
     try {
-      await waitFor('the program to start', () => fs.existsSync(path.join(dir, 'pid')));
+      await until('the program to start', () => fs.existsSync(path.join(dir, 'pid')));
       const pid = Number(fs.readFileSync(path.join(dir, 'pid'), 'utf8'));
       assert.ok(alive(pid));
       child.kill('SIGKILL');
-      await waitFor(`the program (pid ${pid}) to die with blkbench`, () => !alive(pid));
+      await until(`the program (pid ${pid}) to die with blkbench`, () => !alive(pid));
     } finally {
       child.kill('SIGKILL');
     }

@@ -17,6 +17,7 @@ import { startNetJobLoop } from '../../../src/lib/bench';
 import { RawOptions, resolveJob, setRawOption } from '../../../src/blkbench/options';
 import { tempDir } from '../../support/files';
 import { BLKBENCH_CLI } from '../../support/paths';
+import { until } from '../../support/until';
 import { requireFio } from '../../support/prerequisites';
 
 const KiB = 1024;
@@ -60,13 +61,14 @@ function bound(kind: 'tcp' | 'udp', port: number): boolean {
   return false;
 }
 
-async function until(what: string, ready: () => boolean, child: Running): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (ready()) return;
-    if (child.exited) throw new Error(`the peer exited before ${what}:\n${child.stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${what} did not happen in 10 s`);
+/** Waits for `ready`, failing at once if the peer exits first. */
+function untilPeer(what: string, ready: () => boolean, child: Running): Promise<void> {
+  return until(what, ready, {
+    intervalMs: 50,
+    alsoCheck: () => {
+      if (child.exited) throw new Error(`the peer exited before ${what}:\n${child.stderr}`);
+    },
+  });
 }
 
 interface Running { proc: ChildProcess; stdout: string; stderr: string; exited: boolean; done: Promise<number | null> }
@@ -198,7 +200,7 @@ describe('ioengine=net: sends and receives on sockets', function () {
       const port = await freePort('udp');
       const reader = start(process.execPath, [BLKBENCH_CLI, '--output-format=json',
         write(dir, 'rx.fio', `[rx]\nioengine=net\nprotocol=udp\nport=${port}\nrw=read\nbs=256\nsize=1m\nruntime=15s\n`)], dir);
-      await until('blkbench binds', () => bound('udp', port), reader);
+      await untilPeer('blkbench binds', () => bound('udp', port), reader);
       const sock = dgram.createSocket('udp4');
       const send = (b: Buffer) => new Promise<void>((res, rej) => sock.send(b, port, '127.0.0.1', (e) => (e ? rej(e) : res())));
       try {
@@ -232,7 +234,7 @@ describe('ioengine=net: sends and receives on sockets', function () {
       const port = await freePort('tcp');
       const listener = start(process.execPath, [BLKBENCH_CLI, '--output-format=json',
         write(dir, 'rx.fio', `[rx]\nioengine=net\nlisten\nport=${port}\nrw=read\nbs=4k\nsize=64m\nruntime=15s\n`)], dir);
-      await until('blkbench listens', () => bound('tcp', port), listener);
+      await untilPeer('blkbench listens', () => bound('tcp', port), listener);
       const fio = spawnSync('fio', ['--output-format=json', write(dir, 'tx.fio', `[tx]\nioengine=net\nhostname=127.0.0.1\nport=${port}\nrw=write\nbs=4k\nsize=4m\n`)],
         { cwd: dir, encoding: 'utf8', timeout: RUN_LIMIT_MS, killSignal: 'SIGKILL' });
       assert.equal(fio.status, 0, fio.stderr);
@@ -245,7 +247,7 @@ describe('ioengine=net: sends and receives on sockets', function () {
     it('sends to a fio TCP listener, which counts what a stream lets it', async () => {
       const port = await freePort('tcp');
       const listener = start('fio', ['--output-format=json', write(dir, 'rx.fio', `[rx]\nioengine=net\nlisten\nport=${port}\nrw=read\nbs=4k\nsize=64m\nruntime=15s\n`)], dir);
-      await until('fio listens', () => bound('tcp', port), listener);
+      await untilPeer('fio listens', () => bound('tcp', port), listener);
       const r = blkbench(dir, write(dir, 'tx.fio', `[tx]\nioengine=net\nhostname=localhost\nport=${port}\nrw=write\nbs=4k\nsize=4m\n`));
       assert.equal(r.status, 0, r.stderr);
       assert.equal(await listener.done, 0, listener.stderr);
@@ -261,7 +263,7 @@ describe('ioengine=net: sends and receives on sockets', function () {
       const port = await freePort('udp');
       const reader = start(process.execPath, [BLKBENCH_CLI, '--output-format=json',
         write(dir, 'rx.fio', `[rx]\nioengine=net\nprotocol=udp\nport=${port}\npingpong=1\nrw=read\nbs=512\nsize=1m\nruntime=15s\n`)], dir);
-      await until('blkbench binds', () => bound('udp', port), reader);
+      await untilPeer('blkbench binds', () => bound('udp', port), reader);
       const fio = spawnSync('fio', ['--output-format=json', write(dir, 'tx.fio',
         `[tx]\nioengine=net\nprotocol=udp\nhostname=127.0.0.1\nport=${port}\npingpong=1\nrw=write\nbs=512\nsize=256k\n`)],
         { cwd: dir, encoding: 'utf8', timeout: RUN_LIMIT_MS, killSignal: 'SIGKILL' });
@@ -275,7 +277,7 @@ describe('ioengine=net: sends and receives on sockets', function () {
       const port = await freePort('udp');
       const reader = start('fio', ['--output-format=json', write(dir, 'rx.fio',
         `[rx]\nioengine=net\nprotocol=udp\nport=${port}\npingpong=1\nrw=read\nbs=512\nsize=1m\nruntime=15s\n`)], dir);
-      await until('fio binds', () => bound('udp', port), reader);
+      await untilPeer('fio binds', () => bound('udp', port), reader);
       const r = blkbench(dir, write(dir, 'tx.fio', `[tx]\nioengine=net\nprotocol=udp\nhostname=127.0.0.1\nport=${port}\npingpong=1\nrw=write\nbs=512\nsize=256k\n`));
       assert.equal(r.status, 0, r.stderr);
       assert.equal(await reader.done, 0, reader.stderr);
@@ -304,7 +306,7 @@ describe('ioengine=net: sends and receives on sockets', function () {
     it('stops a listener without a runtime on SIGINT', async () => {
       const port = await freePort('tcp');
       const listener = start(process.execPath, [BLKBENCH_CLI, '--output-format=json', write(dir, 'wait.fio', `[wait]\nioengine=net\nlisten\nport=${port}\nrw=read\n`)], dir);
-      await until('blkbench listens', () => bound('tcp', port), listener);
+      await untilPeer('blkbench listens', () => bound('tcp', port), listener);
       listener.proc.kill('SIGINT');
       assert.notEqual(await listener.done, null, 'blkbench had to be killed');
       assert.ok(!bound('tcp', port), 'the port is free again');

@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { BlkioError, Device, open, StorageDaemon } from '../../../src/lib';
 import { tempDir } from '../../support/files';
 import { createRawImage, Qsd } from '../../support/qsd';
+import { until } from '../../support/until';
 
 const SIZE = 4 << 20;
 const BLOCK = 4096;
@@ -15,14 +16,6 @@ const BLOCK = 4096;
 /** Accepted connections on a listening unix socket (its own entry in /proc/net/unix not counted). */
 function connectionsTo(socket: string): number {
   return fs.readFileSync('/proc/net/unix', 'utf8').split('\n').filter((l) => l.endsWith(` ${socket}`)).length - 1;
-}
-
-async function until(what: string, done: () => boolean, timeoutMs = 20000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
 }
 
 describe('Switching keeps FUA and flushed writes', function () {
@@ -65,7 +58,7 @@ describe('Switching keeps FUA and flushed writes', function () {
     for (const w of slow) void w.then(() => drained++, () => drained++);
     const switching = dev.switchTo({ driver: 'virtio-blk-vhost-user', path: newDaemon.socket });
     // Once the new backend is connected, its memory mapped and the old one flushed, requests are held.
-    await until('the switch to connect to the new backend', () => connectionsTo(newDaemon.socket) > 0);
+    await until('the switch to connect to the new backend', () => connectionsTo(newDaemon.socket) > 0, { timeoutMs: 20000, intervalMs: 2 });
     await new Promise((resolve) => setTimeout(resolve, 200));
     const issuedAt = performance.now();
     assert.ok(drained < slow.length, 'the old backend drained before the writes were issued: the pause was missed');
