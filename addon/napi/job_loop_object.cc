@@ -367,6 +367,22 @@ std::unique_ptr<bench::RequestSink> file_op_sink(Napi::Env env, Napi::Object o, 
 // argument, a program run beside the job (no buffers, no data); ioengine=pmemblk:
 // { pmemblk: path, bsize, poolSize, create }, reads and writes of a libpmemblk
 // pool into buffers of plain memory (verify applies).
+// Starts a loop whose requests go to a sink of blkbench's own (not a queue):
+// with heap_bytes of plain-memory buffers, or none (a sink that moves no data).
+Napi::Value launch_sink_loop(Napi::Env env, const Napi::CallbackInfo& info, std::shared_ptr<JobLoopRun> run,
+                             std::unique_ptr<bench::RequestSink> sink, bench::JobLoopSpec& spec, double* progress, uint64_t heap_bytes) {
+  run->env = env;
+  if (heap_bytes > 0) {
+    give_heap_buffers(env, *run, spec, heap_bytes);
+  } else {
+    spec.buffers = nullptr;
+    spec.slot_stride = 0;
+  }
+  spec.region_slot = -1;
+  run->loop = std::make_unique<bench::JobLoop>(std::move(sink), spec, progress);
+  return launch(env, run, info[2], info[3].As<Napi::Function>());
+}
+
 Napi::Value start_program_job_loop(Napi::Env env, const Napi::CallbackInfo& info) {
   Napi::Object o = info[5].As<Napi::Object>();
   bool exec = o.Has("program");
@@ -377,26 +393,17 @@ Napi::Value start_program_job_loop(Napi::Env env, const Napi::CallbackInfo& info
   refuse_what_needs_a_queue(env, spec, info[4], what);
   double* progress = progress_of(env, info[2]);
   auto run = std::make_shared<JobLoopRun>();
-  run->env = env;
-  std::unique_ptr<bench::RequestSink> sink;
   if (exec) {
     std::unique_ptr<bench::ExecSink> e = exec_sink_from(env, o, size_t(spec.iodepth) + 1);
     bench::ExecSink* raw = e.get();  // owned by the loop, which outlives its thread
     run->after_run = [raw] { raw->finish(); };
-    sink = std::move(e);
-    spec.buffers = nullptr;
-    spec.slot_stride = 0;
-  } else {
-    uint64_t mem_len = heap_buffer_bytes(env, spec);
-    auto p = std::make_unique<bench::PmemblkSink>(pmemblk_pool_from(env, o), size_t(spec.iodepth) + 1);
-    bench::PmemblkSink* raw = p.get();  // owned by the loop, which outlives its thread
-    run->after_run = [raw] { raw->close(); };
-    sink = std::move(p);
-    give_heap_buffers(env, *run, spec, mem_len);
+    return launch_sink_loop(env, info, run, std::move(e), spec, progress, 0);
   }
-  spec.region_slot = -1;
-  run->loop = std::make_unique<bench::JobLoop>(std::move(sink), spec, progress);
-  return launch(env, run, info[2], info[3].As<Napi::Function>());
+  uint64_t mem_len = heap_buffer_bytes(env, spec);
+  auto p = std::make_unique<bench::PmemblkSink>(pmemblk_pool_from(env, o), size_t(spec.iodepth) + 1);
+  bench::PmemblkSink* raw = p.get();  // owned by the loop, which outlives its thread
+  run->after_run = [raw] { raw->close(); };
+  return launch_sink_loop(env, info, run, std::move(p), spec, progress, mem_len);
 }
 
 // blkbench's ioengine=null: the loop's requests go to a null sink, which
@@ -427,13 +434,7 @@ Napi::Value start_null_job_loop(Napi::Env env, const Napi::CallbackInfo& info) {
   if (spec.stamp_writes) bad_spec(env, "job loop without a queue (null sink): stampWrites needs data, and it keeps none");
   refuse_what_needs_a_queue(env, spec, info[4], "job loop without a queue (null sink)");
   double* progress = progress_of(env, info[2]);
-  auto run = std::make_shared<JobLoopRun>();
-  run->env = env;
-  spec.buffers = nullptr;
-  spec.slot_stride = 0;
-  spec.region_slot = -1;
-  run->loop = std::make_unique<bench::JobLoop>(std::move(sink), spec, progress);
-  return launch(env, run, info[2], info[3].As<Napi::Function>());
+  return launch_sink_loop(env, info, std::make_shared<JobLoopRun>(), std::move(sink), spec, progress, 0);
 }
 
 // blkbench's synchronous targets: a sink that does one system call per
@@ -458,12 +459,7 @@ Napi::Value start_syscall_job_loop(Napi::Env env, const Napi::CallbackInfo& info
   int fd = bench::open_syscall_target(path.c_str(), kind, writes, &why);
   if (fd < 0) throw_blkio_error(env, fd, why.c_str());
   auto sink = std::make_unique<bench::SyscallSink>(fd, kind, size_t(spec.iodepth) + 1);
-  auto run = std::make_shared<JobLoopRun>();
-  run->env = env;
-  give_heap_buffers(env, *run, spec, mem_len);
-  spec.region_slot = -1;
-  run->loop = std::make_unique<bench::JobLoop>(std::move(sink), spec, progress);
-  return launch(env, run, info[2], info[3].As<Napi::Function>());
+  return launch_sink_loop(env, info, std::make_shared<JobLoopRun>(), std::move(sink), spec, progress, mem_len);
 }
 
 std::string string_field(Napi::Env env, Napi::Object o, const char* name) {
@@ -530,12 +526,7 @@ Napi::Value start_net_job_loop(Napi::Env env, const Napi::CallbackInfo& info) {
   std::string why;
   std::unique_ptr<bench::NetSink> sink = bench::NetSink::create(o, size_t(spec.iodepth) + 1, &err, &why);
   if (!sink) throw_blkio_error(env, err, why.c_str());
-  auto run = std::make_shared<JobLoopRun>();
-  run->env = env;
-  give_heap_buffers(env, *run, spec, mem_len);
-  spec.region_slot = -1;
-  run->loop = std::make_unique<bench::JobLoop>(std::move(sink), spec, progress);
-  return launch(env, run, info[2], info[3].As<Napi::Function>());
+  return launch_sink_loop(env, info, std::make_shared<JobLoopRun>(), std::move(sink), spec, progress, mem_len);
 }
 
 // startJobLoop(nativeQueue | null | path, spec, progress: Float64Array | undefined, onDone, switchTargets?: Queue[], pathKind?: readwrite | fallocate | ftruncate)
