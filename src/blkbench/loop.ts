@@ -660,7 +660,7 @@ export class JobLoop {
         const submittedAt = this.slotStart[slot];
         const slat = Math.max(0, Math.round((submittedAt - this.slotIssued[slot]) * 1e6));
         const clat = Math.round((t1 - submittedAt) * 1e6);
-        this.measured.addSplit(dir, slat, clat, this.slotLen[slot]);
+        this.measured.add(dir, slat, clat, this.slotLen[slot]);
         if (this.logs && this.phase === PHASE.run) this.logs.add(t1 - this.measureStart, dir, slat, clat, this.slotLen[slot], this.slotOffset[slot]);
         if (this.verifyReads) this.checkRead(slot);
       }

@@ -12,8 +12,6 @@ export class Measurements {
   private readonly lat = [new RunningStats(), new RunningStats(), new RunningStats()];
   private readonly slat = [new RunningStats(), new RunningStats(), new RunningStats()];
   private readonly clat = [new RunningStats(), new RunningStats(), new RunningStats()];
-  /** Whether slat/clat were measured apart (addSplit); else clat is lat, as before. */
-  private split = false;
   private readonly hist = [new LatencyHistogram(), new LatencyHistogram(), new LatencyHistogram()];
   /** lat's and slat's histograms (fio's lat_percentiles and slat_percentiles), as the native loop keeps them. */
   private readonly totalHist = [new LatencyHistogram(), new LatencyHistogram(), new LatencyHistogram()];
@@ -29,22 +27,11 @@ export class Measurements {
   /** Which latencies are measured (fio's disable_slat, disable_clat, disable_lat turn them off). */
   constructor(private readonly measure: { slat: boolean; clat: boolean; lat: boolean } = { slat: true, clat: true, lat: true }) {}
 
-  /** One completed request: its latency in ns and its length in bytes. */
-  add(dir: number, ns: number, len: number): void {
-    this.lat[dir].add(ns);
-    this.hist[dir].add(ns);
-    this.ios[dir]++;
-    this.bytes[dir] += len;
-    this.sampleIos[dir]++;
-    this.sampleBytes[dir] += len;
-  }
-
   /**
    * One completed request with its submission latency (prepared → submitted) and completion latency
    * (submitted → completed) in ns, as fio's slat and clat; lat is their sum, the histogram is clat's.
    */
-  addSplit(dir: number, slatNs: number, clatNs: number, len: number): void {
-    this.split = true;
+  add(dir: number, slatNs: number, clatNs: number, len: number): void {
     if (this.measure.slat) {
       this.slat[dir].add(slatNs);
       this.slatHist[dir].add(slatNs);
@@ -123,9 +110,11 @@ export class Measurements {
         ios: this.ios[i],
         bytes: this.bytes[i],
         lat: this.lat[i].snapshot(),
-        ...(this.split ? { slat: this.slat[i].snapshot(), clat: this.clat[i].snapshot() } : {}),
+        slat: this.slat[i].snapshot(),
+        clat: this.clat[i].snapshot(),
         hist: this.hist[i].counts,
-        ...(this.split ? { totalHist: this.totalHist[i].counts, slatHist: this.slatHist[i].counts } : {}),
+        totalHist: this.totalHist[i].counts,
+        slatHist: this.slatHist[i].counts,
         bw: this.bwSamples[i].snapshot(),
         iops: this.iopsSamples[i].snapshot(),
       };

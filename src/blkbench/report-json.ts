@@ -56,7 +56,7 @@ function jobJson(r: JobResult, plus: boolean, groupBw: Record<string, number>): 
     elapsed: Math.round(r.elapsedNs / 1e9),
     'job options': r.spec.echo,
   };
-  for (const d of DIRECTIONS) job[d] = directionJson(r.dirs[d], r.runtimeNs, plus, groupBw[d], reporting(r.spec));
+  for (const d of DIRECTIONS) job[d] = directionJson(r.dirs[d], r.runtimeNs, plus, groupBw[d], r.spec);
   job.sync = { total_ios: 0, lat_ns: { min: 0, max: 0, mean: 0, stddev: 0, N: 0 } };
   job.job_runtime = runtimeMs;
   job.usr_cpu = r.runtimeNs > 0 ? (100 * r.cpu.usrNs) / r.runtimeNs : 0;
@@ -84,21 +84,11 @@ function jobJson(r: JobResult, plus: boolean, groupBw: Record<string, number>): 
   return job;
 }
 
-/** Which latencies a job reports percentiles of: fio's *_percentiles options. */
-interface Reporting {
-  clatPercentiles: boolean;
-  latPercentiles: boolean;
-  slatPercentiles: boolean;
-}
-
-function reporting(spec: JobResult['spec']): Reporting {
-  return { clatPercentiles: spec.clatPercentiles, latPercentiles: spec.latPercentiles, slatPercentiles: spec.slatPercentiles };
-}
-
-function directionJson(d: DirectionResult, runtimeNs: number, plus: boolean, groupKib: number, show: Reporting): Record<string, unknown> {
+/** One direction of a job; `spec`'s *_percentiles options say which latencies get percentiles, as in fio. */
+function directionJson(d: DirectionResult, runtimeNs: number, plus: boolean, groupKib: number, spec: JobResult['spec']): Record<string, unknown> {
   const secs = runtimeNs / 1e9;
   const active = d.ios > 0 && runtimeNs > 0;
-  const clat = latencyJson(d.clat ?? d.lat, show.clatPercentiles ? d.hist : undefined);
+  const clat = latencyJson(d.clat ?? d.lat, spec.clatPercentiles ? d.hist : undefined);
   if (plus && clat.percentile) {
     const bins: Record<string, number> = {};
     for (const [v, c] of new LatencyHistogram(d.hist).bins()) bins[String(v)] = c;
@@ -117,9 +107,9 @@ function directionJson(d: DirectionResult, runtimeNs: number, plus: boolean, gro
     total_ios: d.ios,
     short_ios: 0,
     drop_ios: d.drops ?? 0,
-    slat_ns: latencyJson(d.slat ?? emptyStats(), show.slatPercentiles ? d.slatHist : undefined),
+    slat_ns: latencyJson(d.slat ?? emptyStats(), spec.slatPercentiles ? d.slatHist : undefined),
     clat_ns: clat,
-    lat_ns: latencyJson(d.lat, show.latPercentiles ? d.totalHist : undefined),
+    lat_ns: latencyJson(d.lat, spec.latPercentiles ? d.totalHist : undefined),
     bw_min: Math.floor(bw.min),
     bw_max: Math.floor(bw.max),
     bw_agg: groupKib > 0 ? (100 * bwKib) / groupKib : 0,
